@@ -1,0 +1,61 @@
+"""The ``cibwatch`` command: a thin client of the library, one module per command group."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from cibwatch import __version__
+from cibwatch.cli import ingest as ingest_cli
+from cibwatch.cli.console import err_console
+from cibwatch.errors import CibwatchError
+
+app = typer.Typer(
+    name="cibwatch",
+    help="Find social bots and coordinated influence operations, with the evidence behind every flag.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+ingest_cli.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cibwatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning cibwatch's own errors into a message and an exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except CibwatchError as exc:
+        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("Aborted.")
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

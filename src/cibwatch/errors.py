@@ -1,0 +1,44 @@
+"""Exceptions raised by cibwatch.
+
+CibwatchError
+├── InputFormatError      a file is not a known format, or not the one asked for
+├── BadRecordError        --strict: the first bad record, with file and line
+├── CaseError             a case directory is missing, damaged or of another version
+├── ModelError            a model file is missing, damaged or does not fit its card
+└── ConfigError           a parameter or policy value is out of range
+"""
+
+from __future__ import annotations
+
+
+class CibwatchError(Exception):
+    """Base of every error cibwatch raises on purpose; the CLI prints it and exits non-zero."""
+
+    exit_code = 1
+
+
+class InputFormatError(CibwatchError):
+    pass
+
+
+class BadRecordError(CibwatchError):
+    exit_code = 2
+
+    def __init__(self, source_file: str, line: int | None, reason: str) -> None:
+        where = f"{source_file}, line {line}" if line is not None else source_file
+        super().__init__(f"{where}: {reason}")
+        self.source_file = source_file
+        self.line = line
+        self.reason = reason
+
+
+class CaseError(CibwatchError):
+    pass
+
+
+class ModelError(CibwatchError):
+    pass
+
+
+class ConfigError(CibwatchError):
+    pass

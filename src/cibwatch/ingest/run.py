@@ -1,0 +1,435 @@
+"""The ingest driver: readers write into a staging sink, then one deduplicating commit.
+
+Every record a reader emits is counted, and each lands in exactly one of: stored,
+duplicate (already in the case, or earlier in this run), quarantined. The
+``IngestReport`` carries those counts per file so they reconcile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cibwatch import schema
+from cibwatch.errors import BadRecordError, InputFormatError
+from cibwatch.ingest.base import ProgressCallback, Reader, Source, get_reader, sniff_format
+from cibwatch.ingest.values import stable_id
+from cibwatch.store.case import Case
+
+BATCH_ROWS = 50_000
+_RECORD_TABLES = ("posts", "accounts", "account_labels")
+# Snapshot identity: the normalized profile values, not when they were seen, the raw record
+# or provenance; an unchanged profile seen again is a duplicate.
+_SNAPSHOT_FIELDS = [
+    f.name
+    for f in schema.ACCOUNTS
+    if f.name not in {"snapshot_id", "raw", "probed_at", "dataset", "reader", "source_file", "ingested_at"}
+]
+
+
+@dataclass
+class FileReport:
+    path: str
+    reader: str
+    dataset: str
+    read: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_RECORD_TABLES, 0))
+    stored: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_RECORD_TABLES, 0))
+    quarantined: int = 0
+    seconds: float = 0.0
+
+    @property
+    def records_read(self) -> int:
+        return sum(self.read.values()) + self.quarantined
+
+    @property
+    def records_stored(self) -> int:
+        return sum(self.stored.values())
+
+    @property
+    def duplicates(self) -> int:
+        return sum(self.read.values()) - self.records_stored
+
+
+@dataclass
+class IngestReport:
+    case: str
+    files: list[FileReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def total(self, attr: str) -> int:
+        return sum(getattr(f, attr) for f in self.files)
+
+    @property
+    def reconciles(self) -> bool:
+        return all(f.records_read == f.records_stored + f.duplicates + f.quarantined for f in self.files)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "case": self.case,
+            "seconds": round(self.seconds, 3),
+            "records_read": self.total("records_read"),
+            "stored": self.total("records_stored"),
+            "duplicates": self.total("duplicates"),
+            "quarantined": self.total("quarantined"),
+            "files": [
+                {
+                    "path": f.path,
+                    "reader": f.reader,
+                    "dataset": f.dataset,
+                    "read": f.read,
+                    "stored": f.stored,
+                    "duplicates": f.duplicates,
+                    "quarantined": f.quarantined,
+                    "seconds": round(f.seconds, 3),
+                }
+                for f in self.files
+            ],
+        }
+
+
+class StagingSink:
+    """Collects records column-wise and spills them to staging Parquet in batches."""
+
+    def __init__(self, staging: Path, strict: bool, progress: ProgressCallback | None) -> None:
+        self._staging = staging
+        self._strict = strict
+        self._progress = progress
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self._columns: dict[str, dict[str, list[Any]]] = {
+            t: {f.name: [] for f in _staged_fields(t)} for t in (*_RECORD_TABLES, "quarantine")
+        }
+        self._seq = 0
+        self._since_progress = 0
+        self.source: Source | None = None
+        self.reader: type[Reader] | None = None
+        self.report: FileReport | None = None
+        self._ingested_at = int(time.time() * 1000)
+
+    def start(self, source: Source, reader: type[Reader], report: FileReport) -> None:
+        self.source, self.reader, self.report = source, reader, report
+
+    # -- the Sink protocol ---------------------------------------------------------
+    def post(self, record: dict[str, Any]) -> None:
+        record.setdefault("platform", self.reader.platform)  # type: ignore[union-attr]
+        self._add("posts", record)
+
+    def account(self, record: dict[str, Any]) -> None:
+        record.setdefault("platform", self.reader.platform)  # type: ignore[union-attr]
+        record["snapshot_id"] = stable_id(*(_key_part(record.get(k)) for k in _SNAPSHOT_FIELDS))
+        self._add("accounts", record)
+
+    def label(self, record: dict[str, Any]) -> None:
+        record.setdefault("platform", self.reader.platform)  # type: ignore[union-attr]
+        self._add("account_labels", record)
+
+    def quarantine(
+        self,
+        reason: str,
+        raw: str | bytes | None,
+        line: int | None = None,
+        byte_offset: int | None = None,
+    ) -> None:
+        assert self.source is not None and self.report is not None
+        if self._strict:
+            raise BadRecordError(self.source.name, line, reason)
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", errors="backslashreplace")
+        elif isinstance(raw, str):
+            raw = raw.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
+        self.report.quarantined += 1
+        self._add(
+            "quarantine",
+            {"line": line, "byte_offset": byte_offset, "reason": reason, "raw": raw},
+        )
+
+    # -- internals -----------------------------------------------------------------
+    def _add(self, table: str, record: dict[str, Any]) -> None:
+        assert self.source is not None and self.report is not None and self.reader is not None
+        record.setdefault("dataset", self.source.dataset)
+        record["_seq"] = self._seq
+        self._seq += 1
+        columns = self._columns[table]
+        for name, values in columns.items():
+            values.append(record.get(name))
+        if table != "quarantine":
+            self.report.read[table] += 1
+        if len(columns["_seq"]) >= BATCH_ROWS:
+            self._flush(table)
+        self._since_progress += 1
+        if self._progress is not None and self._since_progress >= 20_000:
+            self._since_progress = 0
+            self._progress(
+                {
+                    "file": self.source.name,
+                    "bytes_done": self.source.bytes_read,
+                    "records": self._seq,
+                }
+            )
+
+    def _flush(self, table: str) -> None:
+        columns = self._columns[table]
+        n = len(columns["_seq"])
+        if n == 0:
+            return
+        assert self.source is not None and self.reader is not None
+        arrays = []
+        fields = _staged_fields(table)
+        for f in fields:
+            if f.name == "reader":
+                values: Any = pa.array([self.reader.tag()] * n, pa.string())
+            elif f.name == "source_file":
+                values = pa.array([self.source.name] * n, pa.string())
+            elif f.name == "ingested_at":
+                values = pa.array([self._ingested_at] * n, pa.int64()).cast(f.type)
+            elif f.type == schema.TS:
+                values = pa.array(columns[f.name], pa.int64()).cast(f.type)
+            else:
+                values = pa.array(columns[f.name], f.type)
+            arrays.append(values)
+        batch = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+        writer = self._writers.get(table)
+        if writer is None:
+            path = self._staging / f"{table}.parquet"
+            writer = self._writers[table] = pq.ParquetWriter(path, batch.schema, compression="lz4")
+        writer.write_table(batch)
+        for values in columns.values():
+            values.clear()
+
+    def finish_file(self) -> None:
+        # Batches carry the file name, so flush at each file boundary.
+        for table in self._columns:
+            self._flush(table)
+
+    def close(self) -> list[str]:
+        for writer in self._writers.values():
+            writer.close()
+        return list(self._writers)
+
+
+def _staged_fields(table: str) -> list[pa.Field]:
+    fields = list(schema.TABLES[table])
+    if table == "quarantine":
+        fields = [f for f in fields if f.name not in {"source_file", "reader", "dataset", "ingested_at"}] + [
+            pa.field("source_file", pa.string()),
+            pa.field("reader", pa.string()),
+            pa.field("dataset", pa.string()),
+            pa.field("ingested_at", schema.TS),
+        ]
+    return [*fields, pa.field("_seq", pa.int64())]
+
+
+def _key_part(value: Any) -> str:
+    return "\x00" if value is None else str(value)
+
+
+def ingest(
+    inputs: list[str | Path],
+    case_dir: str | Path,
+    *,
+    format: str = "auto",
+    dataset: str | None = None,
+    strict: bool = False,
+    progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Read ``inputs`` into the case at ``case_dir`` (created if needed).
+
+    >>> report = ingest(["tweets.jsonl.gz"], "out/case")   # doctest: +SKIP
+    >>> report.reconciles
+    True
+    """
+    started = time.perf_counter()
+    paths = _expand(inputs)
+    case = Case.create(case_dir)
+    report = IngestReport(case=str(case.root))
+    plan: list[tuple[Source, type[Reader]]] = []
+    for path in paths:
+        source = Source(path=path, dataset=dataset or dataset_name(path))
+        reader = sniff_format(source) if format == "auto" else get_reader(format)
+        plan.append((source, reader))
+    staging = case.root / ".staging" / uuid.uuid4().hex[:12]
+    staging.mkdir(parents=True)
+    try:
+        sink = StagingSink(staging, strict, progress)
+        for source, reader in plan:
+            file_report = FileReport(path=source.name, reader=reader.name, dataset=source.dataset)
+            report.files.append(file_report)
+            t0 = time.perf_counter()
+            sink.start(source, reader, file_report)
+            if progress:
+                progress(
+                    {
+                        "file": source.name,
+                        "bytes_total": source.size,
+                        "bytes_done": 0,
+                        "start": True,
+                    }
+                )
+            reader().read(source, sink)
+            sink.finish_file()
+            file_report.seconds = time.perf_counter() - t0
+            if progress:
+                progress({"file": source.name, "bytes_done": source.size, "done": True})
+        staged = sink.close()
+        _commit(case, staging, staged, report)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        _remove_if_empty(staging.parent)
+        case.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def dataset_name(path: Path) -> str:
+    """'ira/tweets_2016.csv.xz' -> 'tweets_2016'."""
+    name = path.name
+    for ext in (
+        ".gz",
+        ".bz2",
+        ".xz",
+        ".zst",
+        ".json",
+        ".jsonl",
+        ".ndjson",
+        ".csv",
+        ".tsv",
+        ".txt",
+        ".dat",
+    ):
+        if name.lower().endswith(ext):
+            name = name[: -len(ext)]
+    return name or path.name
+
+
+def _expand(inputs: list[str | Path]) -> list[Path]:
+    paths: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            if (path / "case.json").exists():
+                raise InputFormatError(
+                    f"{path} is a cibwatch case, not an input file; pass the files to read"
+                )
+            paths.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
+        elif path.is_file():
+            paths.append(path)
+        else:
+            raise InputFormatError(f"{path} does not exist")
+    if not paths:
+        raise InputFormatError("no input files given")
+    return paths
+
+
+def _remove_if_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.rmdir()
+
+
+def _commit(case: Case, staging: Path, staged: list[str], report: IngestReport) -> None:
+    """Deduplicate staged rows against the case and each other, then add one part per table."""
+    import duckdb
+
+    run = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + staging.name
+    con = duckdb.connect()
+    con.execute(f"SET temp_directory='{staging / 'duckdb_tmp'}'")
+    con.execute("SET memory_limit='1GB'")
+    con.execute(f"SET threads={max(1, min(2, os.cpu_count() or 1))}")
+    con.execute("SET preserve_insertion_order=false")
+    con.execute("SET TimeZone='UTC'")
+    try:
+        for table in staged:
+            fresh = staging / f"{table}.parquet"
+            columns = ", ".join(f'"{f.name}"' for f in schema.TABLES[table])
+            keys = schema.DEDUPE_KEYS.get(table, ("source_file", "line", "byte_offset", "reason"))
+            key_cols = ", ".join(keys)
+            existing = ""
+            if case.has_table(table):
+                match = " AND ".join(f"e.{k} IS NOT DISTINCT FROM s.{k}" for k in keys)
+                stored = f"read_parquet('{case.table_glob(table)}')"
+                existing = f"WHERE NOT EXISTS (SELECT 1 FROM {stored} e WHERE {match})"
+            out = case.table_dir(table)
+            out.mkdir(parents=True, exist_ok=True)
+            target = out / f"part-{run}.parquet"
+            tmp = staging / f"{table}.out.parquet"
+            query = (
+                f"SELECT {columns} FROM read_parquet('{fresh}') s {existing} "
+                f"QUALIFY row_number() OVER (PARTITION BY {key_cols} ORDER BY _seq) = 1"
+            )
+            kept = _copy_to_parquet(con, query, tmp, schema.TABLES[table])
+            if not kept:
+                tmp.unlink(missing_ok=True)
+                continue
+            shutil.move(tmp, target)
+            if table in _RECORD_TABLES:
+                by_file = {f.path: f for f in report.files}
+                for source_file, n in kept.items():
+                    by_file[source_file].stored[table] += n
+        _add_author_stubs(case, con, run)
+    finally:
+        con.close()
+
+
+def _add_author_stubs(case: Case, con: Any, run: str) -> None:
+    """Accounts seen only as post authors still get a row (no profile, probed_at null)."""
+    if not case.has_table("posts"):
+        return
+    known = ""
+    if case.has_table("accounts"):
+        known = (
+            f"WHERE NOT EXISTS (SELECT 1 FROM read_parquet('{case.table_glob('accounts')}') a "
+            "WHERE a.platform = p.platform AND a.account_id = p.account_id)"
+        )
+    names = [f.name for f in schema.ACCOUNTS]
+    stub_values = {
+        "account_id": "p.account_id",
+        "platform": "p.platform",
+        "snapshot_id": "'stub'",
+        "dataset": "any_value(p.dataset)",
+        "reader": "'author-stub@1'",
+        "source_file": "any_value(p.source_file)",
+        "ingested_at": "max(p.ingested_at)",
+    }
+    types = {f.name: f.type for f in schema.ACCOUNTS}
+    duck = {
+        pa.string(): "VARCHAR",
+        pa.int64(): "BIGINT",
+        pa.bool_(): "BOOLEAN",
+        schema.TS: "TIMESTAMPTZ",
+    }
+    select = ", ".join(
+        f"{stub_values[n]} AS {n}" if n in stub_values else f"CAST(NULL AS {duck[types[n]]}) AS {n}"
+        for n in names
+    )
+    target = case.table_dir("accounts") / f"part-{run}-stubs.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    query = (
+        f"SELECT {select} FROM read_parquet('{case.table_glob('posts')}') p {known} "
+        "GROUP BY p.platform, p.account_id"
+    )
+    if not _copy_to_parquet(con, query, target, schema.ACCOUNTS):
+        target.unlink(missing_ok=True)
+
+
+def _copy_to_parquet(con: Any, query: str, path: Path, table_schema: pa.Schema) -> dict[str, int]:
+    """Stream ``query`` into ``path`` with the exact Arrow schema; rows written per source file."""
+    counts: dict[str, int] = {}
+    batches = con.sql(query).to_arrow_reader(65_536)
+    with pq.ParquetWriter(path, table_schema, compression="zstd") as writer:
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            table = pa.Table.from_batches([batch]).cast(table_schema)
+            writer.write_table(table)
+            grouped = table.group_by("source_file").aggregate([("source_file", "count")])
+            for row in grouped.to_pylist():
+                counts[row["source_file"]] = counts.get(row["source_file"], 0) + row["source_file_count"]
+    return counts

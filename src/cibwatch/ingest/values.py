@@ -1,0 +1,182 @@
+"""Field parsers shared by the readers: dates, counts, flags, text.
+
+Parsers raise ``ValueError`` with a short reason on a bad value; the reader's
+record loop turns that into a quarantine row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from datetime import UTC, datetime
+
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
+_EPOCH_DAYS_CACHE: dict[tuple[int, int, int], int] = {}
+
+
+def _days_from_civil(y: int, m: int, d: int) -> int:
+    key = (y, m, d)
+    cached = _EPOCH_DAYS_CACHE.get(key)
+    if cached is None:
+        cached = datetime(y, m, d, tzinfo=UTC).toordinal() - 719163
+        if len(_EPOCH_DAYS_CACHE) < 100_000:
+            _EPOCH_DAYS_CACHE[key] = cached
+    return cached
+
+
+def twitter_date_ms(value: str) -> int:
+    """'Sat Sep 28 18:05:23 +0000 2019' (X API v1.1) to epoch milliseconds."""
+    try:
+        month = _MONTHS[value[4:7]]
+        day = int(value[8:10])
+        hh, mm, ss = int(value[11:13]), int(value[14:16]), int(value[17:19])
+        tz = value[20:25]
+        year = int(value[26:30])
+    except (KeyError, ValueError, IndexError):
+        raise ValueError(f"bad date {value!r} (expected 'Sat Sep 28 18:05:23 +0000 2019')") from None
+    if not (1 <= day <= 31 and hh < 24 and mm < 60 and ss < 61 and len(value) == 30):
+        raise ValueError(f"bad date {value!r} (expected 'Sat Sep 28 18:05:23 +0000 2019')")
+    offset = 0
+    if tz != "+0000":
+        sign = -1 if tz[0] == "-" else 1
+        offset = sign * (int(tz[1:3]) * 3600 + int(tz[3:5]) * 60)
+    try:
+        days = _days_from_civil(year, month, day)
+    except ValueError:
+        raise ValueError(f"bad date {value!r}") from None
+    return (days * 86400 + hh * 3600 + mm * 60 + ss - offset) * 1000
+
+
+def iso_date_ms(value: str) -> int:
+    """An ISO 8601 date or 'YYYY-MM-DD HH:MM[:SS]' to epoch ms; naive times are UTC."""
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"bad date {value!r} (expected ISO 8601, e.g. 2019-09-28T18:05:23Z)") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+def epoch_ms(value: str | float | int) -> int:
+    """Epoch seconds or milliseconds (told apart by magnitude) to epoch ms."""
+    number = float(value)
+    if number != number or number < 0:
+        raise ValueError(f"bad epoch time {value!r}")
+    return int(number) if number > 1e11 else round(number * 1000)
+
+
+def any_date_ms(value: str | None) -> int | None:
+    """The formats seen in the wild, tried cheapest first; None for empty."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text or text.upper() in {"NA", "NULL", "NONE", "NAN"}:
+        return None
+    if len(text) == 30 and text[3] == " " and text[7] == " ":
+        return twitter_date_ms(text)
+    if text.replace(".", "", 1).isdigit():
+        return epoch_ms(text)
+    if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}( \d{1,2}:\d{2}(:\d{2})?)?", text):
+        return _us_date_ms(text)
+    return iso_date_ms(text)
+
+
+def _us_date_ms(text: str) -> int:
+    fmt = "%m/%d/%Y"
+    if " " in text:
+        fmt += " %H:%M:%S" if text.count(":") == 2 else " %H:%M"
+    return int(datetime.strptime(text, fmt).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def count(value: object) -> int | None:
+    """A non-negative count, or None when absent. Negative or non-numeric is an error."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"bad count {value!r}")
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip()
+        if text.upper() in {"NA", "NULL", "NAN", "NONE"}:
+            return None
+        try:
+            number = int(float(text)) if "." in text or "e" in text.lower() else int(text)
+        except ValueError:
+            raise ValueError(f"bad count {value!r}") from None
+    return number
+
+
+def flag(value: object) -> bool | None:
+    """'1', 'true', 'TRUE', True to True; '0', 'false', False to False; empty/NULL to None."""
+    if value is None or isinstance(value, bool):
+        return value  # type: ignore[return-value]
+    text = str(value).strip().lower()
+    if text in {"1", "true", "t", "yes", "y"}:
+        return True
+    if text in {"0", "false", "f", "no", "n"}:
+        return False
+    if text in {"", "null", "na", "none", "nan"}:
+        return None
+    raise ValueError(f"bad flag {value!r}")
+
+
+def text_or_none(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return None if text == "" or text.upper() in {"NULL", "NA"} else text
+
+
+_SOURCE_TAG = re.compile(r"<[^>]*>")
+
+
+def source_app(value: str | None) -> str | None:
+    """'<a href="...">Twitter for Android</a>' to 'Twitter for Android'."""
+    if not value:
+        return None
+    return _SOURCE_TAG.sub("", value).strip() or None
+
+
+_SPACE = re.compile(r"\s+")
+_URL = re.compile(r"https?://\S+")
+
+
+def normalize_text(text: str) -> str:
+    """Case-, space- and link-insensitive form of a post's text, for identity of content."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _URL.sub("", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def stable_id(*parts: str, prefix: str = "") -> str:
+    """A short deterministic id derived from content (blake2b, 64 bits, hex)."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8", "surrogatepass"), digest_size=8)
+    return prefix + digest.hexdigest()
+
+
+_HASHTAG = re.compile(r"(?:^|(?<=[^\w&]))#(\w+)")
+_MENTION = re.compile(r"(?:^|(?<=[^\w]))@(\w{1,30})")
+
+
+def hashtags_in(text: str) -> list[str]:
+    """Hashtags written in ``text``, lower-cased, for sources without entity fields."""
+    return [h.lower() for h in _HASHTAG.findall(text)] if text else []
+
+
+def mentions_in(text: str) -> list[str]:
+    return [m.lower() for m in _MENTION.findall(text)] if text else []
+
+
+def urls_in(text: str) -> list[str]:
+    return [u.rstrip(".,;:!?)\"'") for u in _URL.findall(text)] if text else []

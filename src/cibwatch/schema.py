@@ -1,0 +1,108 @@
+"""The normalized tables every stage reads and writes, as explicit Arrow schemas.
+
+Stages talk to each other only through these tables (and the output tables each
+stage documents), never through each other's internals.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TS = pa.timestamp("ms", tz="UTC")
+STR_LIST = pa.list_(pa.string())
+
+POST_KINDS = ("original", "repost", "reply", "quote")
+
+# Provenance columns stamped on every stored row.
+_PROVENANCE = [
+    pa.field("dataset", pa.string(), nullable=False),
+    pa.field("reader", pa.string(), nullable=False),
+    pa.field("source_file", pa.string(), nullable=False),
+    pa.field("ingested_at", TS, nullable=False),
+]
+
+POSTS = pa.schema(
+    [
+        pa.field("post_id", pa.string(), nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("created_at", TS),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("ref_post_id", pa.string()),
+        pa.field("ref_account_id", pa.string()),
+        pa.field("text", pa.string()),
+        pa.field("lang", pa.string()),
+        pa.field("source_app", pa.string()),
+        pa.field("hashtags", STR_LIST),
+        pa.field("urls", STR_LIST),
+        pa.field("mentions", STR_LIST),
+        pa.field("media_hashes", STR_LIST),
+        pa.field("platform", pa.string(), nullable=False),
+        *_PROVENANCE,
+    ]
+)
+
+ACCOUNTS = pa.schema(
+    [
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("platform", pa.string(), nullable=False),
+        pa.field("screen_name", pa.string()),
+        pa.field("name", pa.string()),
+        pa.field("description", pa.string()),
+        pa.field("created_at", TS),
+        pa.field("followers", pa.int64()),
+        pa.field("following", pa.int64()),
+        pa.field("posts_count", pa.int64()),
+        pa.field("likes_count", pa.int64()),
+        pa.field("listed_count", pa.int64()),
+        pa.field("verified", pa.bool_()),
+        pa.field("default_profile", pa.bool_()),
+        pa.field("default_profile_image", pa.bool_()),
+        pa.field("profile_use_background_image", pa.bool_()),
+        pa.field("location", pa.string()),
+        pa.field("url", pa.string()),
+        pa.field("lang", pa.string()),
+        # When the profile snapshot was taken; null for a row made only from post authorship.
+        pa.field("probed_at", TS),
+        # Identifies one snapshot: a hash of its normalized values, so re-ingest adds nothing.
+        pa.field("snapshot_id", pa.string(), nullable=False),
+        pa.field("raw", pa.string()),
+        *_PROVENANCE,
+    ]
+)
+
+ACCOUNT_LABELS = pa.schema(
+    [
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("platform", pa.string(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),  # "bot" | "human"
+        pa.field("label_detail", pa.string()),  # the source's own label, e.g. "political_Bot"
+        *_PROVENANCE,
+    ]
+)
+
+QUARANTINE = pa.schema(
+    [
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("line", pa.int64()),
+        pa.field("byte_offset", pa.int64()),
+        pa.field("reader", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("raw", pa.string()),
+        pa.field("dataset", pa.string(), nullable=False),
+        pa.field("ingested_at", TS, nullable=False),
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "posts": POSTS,
+    "accounts": ACCOUNTS,
+    "account_labels": ACCOUNT_LABELS,
+    "quarantine": QUARANTINE,
+}
+
+# Columns that identify a row for deduplication, per table.
+DEDUPE_KEYS: dict[str, tuple[str, ...]] = {
+    "posts": ("platform", "post_id"),
+    "accounts": ("platform", "account_id", "snapshot_id"),
+    "account_labels": ("platform", "account_id", "label", "dataset"),
+}

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+
+from cibwatch import open_case
+from cibwatch.ingest import ingest
+from tests.conftest import FIXTURES
+
+
+def _case(tmp_path, *inputs, **kwargs):
+    report = ingest(list(inputs), tmp_path / "case", **kwargs)
+    return report, open_case(tmp_path / "case")
+
+
+def test_fixture_posts_kinds_and_fields(tmp_path):
+    report, case = _case(tmp_path, FIXTURES / "twitter_v1" / "stream_sample.jsonl")
+    posts = case.read("posts").sort("post_id")
+    assert posts["post_id"].to_list() == ["1001", "1002", "1003", "1004"]
+    assert posts["kind"].to_list() == ["original", "repost", "reply", "quote"]
+    original = posts.row(0, named=True)
+    assert original["created_at"] == datetime(2019, 9, 28, 18, 5, 23, tzinfo=UTC)
+    assert original["source_app"] == "Twitter for Android"
+    assert original["hashtags"] == ["World"]
+    assert original["urls"] == ["https://www.example.org/story?utm_source=x"]
+    repost = posts.row(1, named=True)
+    assert (repost["ref_post_id"], repost["ref_account_id"]) == ("1001", "11")
+    quote = posts.row(3, named=True)
+    assert quote["text"].startswith("Look at this, a much longer text")  # extended_tweet full text
+    assert quote["hashtags"] == ["Extended"]
+    assert posts.row(2, named=True)["ref_post_id"] == "1001"
+
+
+def test_fixture_quarantine_and_reconciliation(tmp_path):
+    report, case = _case(tmp_path, FIXTURES / "twitter_v1" / "stream_sample.jsonl")
+    assert report.reconciles
+    f = report.files[0]
+    assert f.quarantined == 3
+    assert f.records_read == f.records_stored + f.duplicates + f.quarantined
+    quarantine = case.read("quarantine").sort("line")
+    assert quarantine["line"].to_list() == [3, 6, 7]
+    reasons = quarantine["reason"].to_list()
+    assert reasons[0].startswith("invalid JSON")
+    assert "stream control message" in reasons[1]
+    assert "bad date 'yesterday'" in reasons[2]
+    assert quarantine["raw"][0].startswith('{"created_at"')
+
+
+def test_account_snapshots_keep_history(tmp_path):
+    _, case = _case(tmp_path, FIXTURES / "twitter_v1" / "stream_sample.jsonl")
+    bob = case.read("accounts").filter(pl.col("account_id") == "12").sort("probed_at")
+    # bob's follower count changed between his two tweets: two snapshots, the later one current.
+    assert bob["followers"].to_list() == [10, 11]
+    current = case.sql("SELECT followers FROM accounts_current WHERE account_id = '12'").fetchall()
+    assert current == [(11,)]
+    assert bob["raw"][0].startswith('{"id":12')
+
+
+def test_reingest_adds_nothing(tmp_path):
+    path = FIXTURES / "twitter_v1" / "stream_sample.jsonl"
+    _, case = _case(tmp_path, path)
+    before = case.summary()
+    case.close()
+    report = ingest([path], tmp_path / "case")
+    assert report.total("records_stored") == 0
+    assert report.reconciles
+    assert open_case(tmp_path / "case").summary() == before
+
+
+def test_strict_stops_at_first_bad_record(tmp_path):
+    from cibwatch.errors import BadRecordError
+
+    with pytest.raises(BadRecordError, match=r"stream_sample.jsonl, line 3: invalid JSON"):
+        ingest([FIXTURES / "twitter_v1" / "stream_sample.jsonl"], tmp_path / "case", strict=True)
+
+
+@pytest.mark.parametrize("name", ["api-stream-small.json.gz", "api-rest.json"])
+def test_real_payloads(tmp_path, shared, name):
+    path = shared("formats", "twitter-v1", name)
+    report, case = _case(tmp_path, path)
+    assert report.reconciles and report.total("quarantined") == 0
+    posts = case.read("posts")
+    if name == "api-rest.json":
+        # The search response holds 100 statuses; their embedded retweets add the rest.
+        assert report.files[0].read["posts"] == 173
+        assert posts.height == 115
+        first = posts.filter(pl.col("post_id") == "505874924095815681").row(0, named=True)
+        # It starts with a mention but replies to no status: an original post.
+        assert first["kind"] == "original" and first["lang"] == "ja"
+        assert first["mentions"] == ["aym0566x"]
+    else:
+        assert report.files[0].read["posts"] == 1279
+        assert posts.height == 1133
+        assert posts.filter(pl.col("kind") == "repost").height > 0
+    assert posts["post_id"].is_unique().all()
