@@ -106,3 +106,88 @@ DEDUPE_KEYS: dict[str, tuple[str, ...]] = {
     "accounts": ("platform", "account_id", "snapshot_id"),
     "account_labels": ("platform", "account_id", "label", "dataset"),
 }
+
+
+# --- Stage outputs -------------------------------------------------------------------
+# Tables later stages write into the case (``tables/<name>/``). Column names are a stable API:
+# the CSV files of each command are these tables, and other tools read them.
+
+BOT_SCORES = pa.schema(
+    [
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("platform", pa.string(), nullable=False),
+        pa.field("screen_name", pa.string()),
+        pa.field("dataset", pa.string()),
+        pa.field("bot_score", pa.float64()),  # calibrated probability in [0, 1]
+        pa.field("bot_label", pa.string()),  # "bot" | "human" at the model's shipped threshold
+        pa.field("bot_type", pa.string()),  # spam | fake_follower | self_declared | political | other
+        pa.field("top_reasons", pa.string()),  # "; "-separated human sentences
+        pa.field("head", pa.string()),  # "profile" | "profile+behaviour"
+        pa.field("model_version", pa.string()),
+        pa.field("input_flags", pa.string()),  # "; "-separated problems with the input (impossible values)
+    ]
+)
+
+COORD_EDGES = pa.schema(
+    [
+        pa.field("account_a", pa.string(), nullable=False),
+        pa.field("account_b", pa.string(), nullable=False),
+        pa.field("trace", pa.string(), nullable=False),
+        pa.field("n_shared", pa.int64()),  # distinct co-acted items (QUT semantics)
+        pa.field("weight", pa.float64()),  # TF-IDF cosine (OSoMe semantics)
+        pa.field("expected", pa.float64()),  # co-acted items expected by chance under the null model
+        pa.field("p_value", pa.float64()),
+        pa.field("q_value", pa.float64()),  # Benjamini-Hochberg over all tested pairs
+        pa.field("first_at", TS),
+        pa.field("last_at", TS),
+        pa.field("median_gap_s", pa.float64()),
+    ]
+)
+
+COORD_EVIDENCE = pa.schema(
+    [
+        pa.field("account_a", pa.string(), nullable=False),
+        pa.field("account_b", pa.string(), nullable=False),
+        pa.field("trace", pa.string(), nullable=False),
+        pa.field("item", pa.string()),
+        pa.field("post_id_a", pa.string()),
+        pa.field("post_id_b", pa.string()),
+        pa.field("time_a", TS),
+        pa.field("time_b", TS),
+        pa.field("gap_s", pa.float64()),
+    ]
+)
+
+COORD_ACCOUNTS = pa.schema(
+    [
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("screen_name", pa.string()),
+        pa.field("cluster_id", pa.string()),  # null when the account is in no cluster
+        pa.field("coordination_score", pa.float64()),  # in [0, 1]
+        pa.field("n_partners", pa.int64()),
+        pa.field("n_shared_items", pa.int64()),
+        pa.field("traces", pa.string()),  # ","-separated
+        pa.field("top_evidence", pa.string()),
+    ]
+)
+
+COORD_CLUSTERS = pa.schema(
+    [
+        pa.field("cluster_id", pa.string(), nullable=False),
+        pa.field("size", pa.int64()),
+        pa.field("traces", pa.string()),
+        pa.field("n_items", pa.int64()),
+        pa.field("first_at", TS),
+        pa.field("last_at", TS),
+        pa.field("density", pa.float64()),
+        pa.field("top_items", pa.string()),
+    ]
+)
+
+STAGE_TABLES: dict[str, pa.Schema] = {
+    "bot_scores": BOT_SCORES,
+    "coord_edges": COORD_EDGES,
+    "coord_evidence": COORD_EVIDENCE,
+    "coord_accounts": COORD_ACCOUNTS,
+    "coord_clusters": COORD_CLUSTERS,
+}

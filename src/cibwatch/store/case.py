@@ -116,7 +116,7 @@ class Case:
     def scan(self, table: str) -> pl.LazyFrame:
         """A polars LazyFrame over ``table``; an empty frame of the right schema if absent."""
         if not self.has_table(table):
-            known = schema.TABLES.get(table)
+            known = schema.TABLES.get(table) or schema.STAGE_TABLES.get(table)
             if known is None:
                 raise CaseError(f"case {self.root} has no table {table!r}")
             return pl.LazyFrame(pl.from_arrow(known.empty_table()))
