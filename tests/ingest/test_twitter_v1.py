@@ -16,7 +16,7 @@ def _case(tmp_path, *inputs, **kwargs):
 
 
 def test_fixture_posts_kinds_and_fields(tmp_path):
-    report, case = _case(tmp_path, FIXTURES / "twitter_v1" / "stream_sample.jsonl")
+    report, case = _case(tmp_path, FIXTURES / "twitter-v1" / "stream_sample.jsonl")
     posts = case.read("posts").sort("post_id")
     assert posts["post_id"].to_list() == ["1001", "1002", "1003", "1004"]
     assert posts["kind"].to_list() == ["original", "repost", "reply", "quote"]
@@ -34,7 +34,7 @@ def test_fixture_posts_kinds_and_fields(tmp_path):
 
 
 def test_fixture_quarantine_and_reconciliation(tmp_path):
-    report, case = _case(tmp_path, FIXTURES / "twitter_v1" / "stream_sample.jsonl")
+    report, case = _case(tmp_path, FIXTURES / "twitter-v1" / "stream_sample.jsonl")
     assert report.reconciles
     f = report.files[0]
     assert f.quarantined == 3
@@ -49,7 +49,7 @@ def test_fixture_quarantine_and_reconciliation(tmp_path):
 
 
 def test_account_snapshots_keep_history(tmp_path):
-    _, case = _case(tmp_path, FIXTURES / "twitter_v1" / "stream_sample.jsonl")
+    _, case = _case(tmp_path, FIXTURES / "twitter-v1" / "stream_sample.jsonl")
     bob = case.read("accounts").filter(pl.col("account_id") == "12").sort("probed_at")
     # bob's follower count changed between his two tweets: two snapshots, the later one current.
     assert bob["followers"].to_list() == [10, 11]
@@ -59,7 +59,7 @@ def test_account_snapshots_keep_history(tmp_path):
 
 
 def test_reingest_adds_nothing(tmp_path):
-    path = FIXTURES / "twitter_v1" / "stream_sample.jsonl"
+    path = FIXTURES / "twitter-v1" / "stream_sample.jsonl"
     _, case = _case(tmp_path, path)
     before = case.summary()
     case.close()
@@ -73,7 +73,7 @@ def test_strict_stops_at_first_bad_record(tmp_path):
     from cibwatch.errors import BadRecordError
 
     with pytest.raises(BadRecordError, match=r"stream_sample.jsonl, line 3: invalid JSON"):
-        ingest([FIXTURES / "twitter_v1" / "stream_sample.jsonl"], tmp_path / "case", strict=True)
+        ingest([FIXTURES / "twitter-v1" / "stream_sample.jsonl"], tmp_path / "case", strict=True)
 
 
 @pytest.mark.parametrize("name", ["api-stream-small.json.gz", "api-rest.json"])
