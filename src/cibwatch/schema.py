@@ -184,10 +184,80 @@ COORD_CLUSTERS = pa.schema(
     ]
 )
 
+# campaigns stage (cibwatch.campaigns; columns documented in docs/policy.md). Lists are
+# "; "-separated strings so the tables round-trip through CSV; ``details`` holds the full record as JSON.
+CAMPAIGNS = pa.schema(
+    [
+        pa.field("campaign_id", pa.string(), nullable=False),  # "camp-" + cluster_id
+        pa.field("cluster_id", pa.string(), nullable=False),
+        pa.field("size", pa.int64()),
+        pa.field("n_core", pa.int64()),
+        pa.field("n_amplifier", pa.int64()),
+        pa.field("n_peripheral", pa.int64()),
+        pa.field("traces", pa.string()),  # ","-separated traces of the edges inside the campaign
+        pa.field("trace_families", pa.string()),  # ","-separated independence families of those traces
+        pa.field("first_at", TS),
+        pa.field("last_at", TS),
+        pa.field("n_posts", pa.int64()),
+        pa.field("top_hashtags", pa.string()),  # "; "-separated, most used first
+        pa.field("top_domains", pa.string()),
+        pa.field("top_urls", pa.string()),
+        pa.field("n_bot_scored", pa.int64()),  # members with a bot score; 0 when bots did not run
+        pa.field("bot_score_median", pa.float64()),
+        pa.field("bot_share", pa.float64()),  # share of scored members labelled "bot"
+        pa.field("creation_burst_members", pa.int64()),  # members created in a burst
+        pa.field("profile_similarity", pa.float64()),  # share of members in a shared profile pattern
+        pa.field("suspicion_score", pa.float64()),  # in [0, 1], weighted mean of its components
+        pa.field("suspicion_components", pa.string()),  # "name=value×weight; …"
+        pa.field("summary", pa.string()),  # one human sentence
+        pa.field("details", pa.string()),  # JSON: narratives, timeline, traces, bursts, patterns, scores
+        pa.field("policy_version", pa.string()),
+    ]
+)
+
+CAMPAIGN_MEMBERS = pa.schema(
+    [
+        pa.field("campaign_id", pa.string(), nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("screen_name", pa.string()),
+        pa.field("role", pa.string(), nullable=False),  # "core" | "amplifier" | "peripheral"
+        pa.field("degree", pa.int64()),  # distinct partners inside the campaign
+        pa.field("strength", pa.float64()),  # co-acted items summed over those partners
+        pa.field("traces", pa.string()),  # ","-separated
+        pa.field("amplification_share", pa.float64()),  # share of its strength from amplification traces
+        pa.field("coordination_score", pa.float64()),
+        pa.field("bot_score", pa.float64()),  # null when not scored
+        pa.field("created_at", TS),
+        pa.field("in_creation_burst", pa.bool_()),
+        pa.field("profile_patterns", pa.string()),  # "; "-separated patterns shared with other members
+    ]
+)
+
+RECOMMENDATION_TIERS = ("none", "monitor", "review", "enforce-eligible")
+
+RECOMMENDATIONS = pa.schema(
+    [
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("screen_name", pa.string()),
+        pa.field("campaign_id", pa.string()),  # null when in no campaign
+        pa.field("tier", pa.string(), nullable=False),  # one of RECOMMENDATION_TIERS
+        pa.field("priority", pa.float64()),  # review-queue order, higher first
+        pa.field("n_independent_lines", pa.int64()),  # independent strong lines of evidence
+        pa.field("lines", pa.string()),  # ","-separated independence groups of the strong lines
+        pa.field("rests_on", pa.string()),  # JSON list of the signals the tier rests on
+        pa.field("reasons", pa.string()),  # the same, as a human sentence
+        pa.field("policy_version", pa.string()),
+        pa.field("model_version", pa.string()),  # bot model version, null when not scored
+    ]
+)
+
 STAGE_TABLES: dict[str, pa.Schema] = {
     "bot_scores": BOT_SCORES,
     "coord_edges": COORD_EDGES,
     "coord_evidence": COORD_EVIDENCE,
     "coord_accounts": COORD_ACCOUNTS,
     "coord_clusters": COORD_CLUSTERS,
+    "campaigns": CAMPAIGNS,
+    "campaign_members": CAMPAIGN_MEMBERS,
+    "recommendations": RECOMMENDATIONS,
 }
