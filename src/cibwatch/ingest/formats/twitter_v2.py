@@ -132,6 +132,8 @@ def post_from_v2_tweet(tweet: dict[str, Any], tweets_by_id: dict[str, dict[str, 
             ref_account = _str_id(tweet.get("in_reply_to_user_id"))
         break
     text = tweet.get("text")
+    if text is not None and not isinstance(text, str):
+        raise ValueError(f"text is a {type(text).__name__}, expected a string")
     entities = tweet.get("entities") or {}
     if not isinstance(entities, dict):
         raise ValueError("entities is not an object")
@@ -150,16 +152,16 @@ def post_from_v2_tweet(tweet: dict[str, Any], tweets_by_id: dict[str, dict[str, 
         "kind": kind,
         "ref_post_id": ref_post,
         "ref_account_id": ref_account,
-        "text": text_or_none(text),
+        "text": text if isinstance(text, str) and text else None,
         "lang": text_or_none(tweet.get("lang")),
         # v2 gives the client's name as plain text (v1.1 wrapped it in a link).
         "source_app": text_or_none(tweet.get("source")),
         "hashtags": [
-            h["tag"] for h in _list(entities.get("hashtags")) if isinstance(h, dict) and h.get("tag")
+            str(h["tag"]) for h in _list(entities.get("hashtags")) if isinstance(h, dict) and h.get("tag")
         ],
         "urls": [str(u) for u in urls],
         "mentions": [
-            m["username"]
+            str(m["username"])
             for m in _list(entities.get("mentions"))
             if isinstance(m, dict) and m.get("username")
         ],
