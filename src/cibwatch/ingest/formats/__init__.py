@@ -1,3 +1,8 @@
 """Built-in readers. Each module registers itself; importing this package loads them all."""
 
 from cibwatch.ingest.formats import twitter_v1  # noqa: F401
+from cibwatch.ingest.formats import bot_repository  # noqa: F401
+from cibwatch.ingest.formats import cresci  # noqa: F401
+from cibwatch.ingest.formats import twibot  # noqa: F401
+from cibwatch.ingest.formats import caverlee  # noqa: F401
+from cibwatch.ingest.formats import kaggle_bots  # noqa: F401

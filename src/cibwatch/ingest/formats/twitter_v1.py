@@ -138,6 +138,9 @@ class TwitterV1Reader(Reader):
         start = head.lstrip()[:1]
         if start not in (b"{", b"["):
             return False
+        compact = head.lstrip()[:200].replace(b" ", b"")
+        if compact.startswith(b'[{"created_at":') and b'","user":{' in compact:
+            return False  # a Bot Repository probe file ({created_at, user}), read by bot-repository
         return (
             (b'"id_str"' in head or b'"statuses"' in head) and b'"user"' in head and b'"created_at"' in head
         )
