@@ -1,0 +1,287 @@
+"""Mastodon REST ``Status`` entities: a JSON array (as ``/api/v1/timelines/…`` returns) or JSON Lines.
+
+Ids in the Mastodon API are per instance: the same post has a different ``id`` on every
+server that knows it. So identities here are global ones:
+
+- ``post_id`` is the status ``uri`` (its ActivityPub id), else its ``url``, else its ``id``.
+- ``account_id`` is ``user@domain``: ``acct`` when it carries a domain (a remote account),
+  else ``username`` at the host of the account's ``url`` (a local one). Mentions likewise.
+- A reply's ``in_reply_to_id`` is a local id. Its ``ref_post_id`` is the parent's URI when that
+  can be derived: the parent's author is known (the status's own author, or the mention whose
+  ``id`` is ``in_reply_to_account_id``) and local, whose statuses live at
+  ``https://{host}/users/{username}/statuses/{id}``. Otherwise it is null (the kind stays reply).
+
+Other choices:
+
+- A boost (``reblog``) is a repost of the reblogged status, which is stored as a post too.
+  A quote (``quote.quoted_status``, Mastodon 4.5) is a quote and its quoted status is stored.
+  Precedence is repost > quote > reply, as on X.
+- ``text`` is the HTML ``content`` as plain text; ``urls`` are the content's links (not its
+  mention or hashtag links) plus ``card.url``; ``media_hashes`` are the attachments'
+  ``blurhash``: a perceptual summary of the picture, so re-uploads of one image match.
+- An account snapshot is taken from every status's ``account``; ``probed_at`` is the status's
+  ``created_at`` (the API says nothing of when it was fetched). ``note`` becomes the plain-text
+  description. The ``bot`` flag is the account's own claim, not a label: it stays in ``raw``.
+  ``verified`` is null; ``default_profile_image`` is whether the avatar is Mastodon's
+  ``missing.png``.
+"""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from cibwatch.ingest.base import Reader, Sink, Source, emit, iter_json, register
+from cibwatch.ingest.values import count, iso_date_ms
+
+Records = list[tuple[str, dict[str, Any]]]
+
+
+def _dump(obj: Any) -> bytes:
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return json.dumps(obj, default=str, ensure_ascii=False).encode("utf-8", "surrogateescape")
+
+
+def _str(value: Any, what: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool | dict | list):
+        raise ValueError(f"{what} is a {type(value).__name__}, expected a string")
+    return str(value)
+
+
+class _HtmlText(HTMLParser):
+    """Plain text and outbound links of a Mastodon HTML fragment."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+        elif tag == "p" and self.parts:
+            self.parts.append("\n\n")
+        elif tag == "a":
+            attributes = dict(attrs)
+            classes = (attributes.get("class") or "").split()
+            href = attributes.get("href")
+            if (
+                href
+                and "mention" not in classes
+                and "hashtag" not in classes
+                and attributes.get("rel") != "tag"
+            ):
+                self.links.append(href)
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_text(html: str | None) -> tuple[str | None, list[str]]:
+    """(plain text, links) of an HTML fragment such as a status's ``content``."""
+    if not html:
+        return None, []
+    parser = _HtmlText()
+    parser.feed(html)
+    parser.close()
+    text = "".join(parser.parts).strip()
+    return text or None, parser.links
+
+
+def global_acct(acct: Any, url: Any) -> str | None:
+    """'bob' + 'https://mastodon.social/@bob' -> 'bob@mastodon.social'; 'bob@x.org' stays."""
+    acct = _str(acct, "acct")
+    if not acct:
+        return None
+    acct = acct.lstrip("@")
+    if "@" in acct:
+        return acct
+    host = urlsplit(url).hostname if isinstance(url, str) else None
+    return f"{acct}@{host}" if host else acct
+
+
+def account_from_mastodon(account: dict[str, Any], probed_at: int | None) -> dict[str, Any]:
+    """A Mastodon ``Account`` entity as an ``accounts`` record."""
+    if not isinstance(account, dict):
+        raise ValueError(f"expected an account object, got {type(account).__name__}")
+    account_id = global_acct(account.get("acct") or account.get("username"), account.get("url"))
+    if not account_id:
+        raise ValueError("account without acct")
+    description, _ = html_text(_str(account.get("note"), "note"))
+    created = _str(account.get("created_at"), "account created_at")
+    avatar = _str(account.get("avatar"), "avatar")
+    return {
+        "account_id": account_id,
+        "screen_name": _str(account.get("username"), "username"),
+        "name": _str(account.get("display_name"), "display_name"),
+        "description": description,
+        "created_at": iso_date_ms(created) if created else None,
+        "followers": count(account.get("followers_count")),
+        "following": count(account.get("following_count")),
+        "posts_count": count(account.get("statuses_count")),
+        "likes_count": None,
+        "listed_count": None,
+        "verified": None,
+        "default_profile": None,
+        "default_profile_image": avatar.endswith("/missing.png") if avatar else None,
+        "profile_use_background_image": None,
+        "location": None,
+        "url": _str(account.get("url"), "url"),
+        "lang": None,
+        "probed_at": probed_at,
+        "raw": _dump(account).decode("utf-8", "replace"),
+    }
+
+
+def _post_id(status: dict[str, Any]) -> str | None:
+    for key in ("uri", "url", "id"):
+        value = _str(status.get(key), key)
+        if value:
+            return value
+    return None
+
+
+def _reply_parent(status: dict[str, Any], author: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(parent URI when derivable, parent author's global acct) of a reply."""
+    parent_account_id = _str(status.get("in_reply_to_account_id"), "in_reply_to_account_id")
+    parent: dict[str, Any] | None = None
+    if parent_account_id and parent_account_id == _str(author.get("id"), "account id"):
+        parent = author
+    else:
+        for mention in status.get("mentions") or []:
+            if isinstance(mention, dict) and _str(mention.get("id"), "mention id") == parent_account_id:
+                parent = mention
+                break
+    if parent is None:
+        return None, None
+    acct = _str(parent.get("acct"), "acct") or ""
+    parent_acct = global_acct(acct or parent.get("username"), parent.get("url"))
+    host = urlsplit(parent.get("url") or "").hostname
+    username = _str(parent.get("username"), "username")
+    if "@" in acct or not host or not username:
+        return None, parent_acct
+    return f"https://{host}/users/{username}/statuses/{status['in_reply_to_id']}", parent_acct
+
+
+def records_from_status(status: dict[str, Any], out: Records) -> None:
+    """Add ``status``, its boosted or quoted status, and their accounts to ``out``."""
+    post_id = _post_id(status)
+    author = status.get("account")
+    if not post_id or not isinstance(author, dict):
+        raise ValueError("not a Mastodon status (needs uri or id, and account)")
+    created = _str(status.get("created_at"), "created_at")
+    if not created:
+        raise ValueError("status without created_at")
+    created_ms = iso_date_ms(created)
+    account = account_from_mastodon(author, created_ms)
+    reblog = status.get("reblog")
+    quote = status.get("quote")
+    quoted = quote.get("quoted_status") if isinstance(quote, dict) else None
+    embedded: dict[str, Any] | None = None
+    kind, ref_post, ref_account = "original", None, None
+    if isinstance(reblog, dict):
+        embedded = reblog
+        kind, ref_post = "repost", _post_id(reblog)
+        ref_account = global_acct(
+            (reblog.get("account") or {}).get("acct"), (reblog.get("account") or {}).get("url")
+        )
+    elif isinstance(quote, dict) and (isinstance(quoted, dict) or quote.get("quoted_status_id")):
+        kind = "quote"
+        if isinstance(quoted, dict):
+            embedded = quoted
+            ref_post = _post_id(quoted)
+            ref_account = global_acct(
+                (quoted.get("account") or {}).get("acct"), (quoted.get("account") or {}).get("url")
+            )
+    elif status.get("in_reply_to_id"):
+        kind = "reply"
+        ref_post, ref_account = _reply_parent(status, author)
+    text, links = html_text(_str(status.get("content"), "content"))
+    card = status.get("card")
+    card_url = _str(card.get("url"), "card url") if isinstance(card, dict) else None
+    urls = list(dict.fromkeys([*links, *([card_url] if card_url else [])]))
+    application = status.get("application")
+    mentions = [
+        global_acct(m.get("acct"), m.get("url")) for m in status.get("mentions") or [] if isinstance(m, dict)
+    ]
+    out.append(("accounts", account))
+    out.append(
+        (
+            "posts",
+            {
+                "post_id": post_id,
+                "account_id": account["account_id"],
+                "created_at": created_ms,
+                "kind": kind,
+                "ref_post_id": ref_post,
+                "ref_account_id": ref_account,
+                "text": text,
+                "lang": _str(status.get("language"), "language"),
+                "source_app": _str(application.get("name"), "application name")
+                if isinstance(application, dict)
+                else None,
+                "hashtags": [
+                    str(t["name"]) for t in status.get("tags") or [] if isinstance(t, dict) and t.get("name")
+                ],
+                "urls": urls,
+                "mentions": [m for m in mentions if m],
+                "media_hashes": [
+                    str(m["blurhash"])
+                    for m in status.get("media_attachments") or []
+                    if isinstance(m, dict) and m.get("blurhash")
+                ],
+            },
+        )
+    )
+    if embedded is not None:
+        records_from_status(embedded, out)
+
+
+@register
+class MastodonReader(Reader):
+    name = "mastodon"
+    platform = "mastodon"
+    description = "Mastodon REST Status entities: a JSON array (timelines) or JSON Lines"
+
+    @classmethod
+    def sniff(cls, head: bytes, path: Path) -> bool:
+        if head.lstrip(b" \t\r\n\xef\xbb\xbf")[:1] not in (b"{", b"["):
+            return False
+        return b'"acct"' in head and (b'"visibility"' in head or b'"reblog"' in head)
+
+    def read(self, source: Source, sink: Sink) -> None:
+        for item in iter_json(source):
+            if item.error:
+                sink.quarantine(item.error, item.raw, item.line, item.byte_offset)
+                continue
+            value = item.value
+            if isinstance(value, dict) and isinstance(value.get("statuses"), list):
+                statuses = value["statuses"]  # /api/v2/search
+            elif isinstance(value, dict) and ("ancestors" in value or "descendants" in value):
+                statuses = [*(value.get("ancestors") or []), *(value.get("descendants") or [])]  # context
+            else:
+                statuses = value if isinstance(value, list) else [value]
+            if not statuses:
+                sink.quarantine(
+                    "nothing to read (an empty list or response)", item.raw, item.line, item.byte_offset
+                )
+            for status in statuses:
+                raw = item.raw if len(statuses) == 1 else _dump(status)
+                try:
+                    if not isinstance(status, dict):
+                        raise ValueError(f"expected a status object, got {type(status).__name__}")
+                    records: Records = []
+                    records_from_status(status, records)
+                except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+                    sink.quarantine(f"{type(exc).__name__}: {exc}", raw, item.line, item.byte_offset)
+                    continue
+                emit(records, sink)
