@@ -6,3 +6,6 @@ from cibwatch.ingest.formats import cresci  # noqa: F401
 from cibwatch.ingest.formats import twibot  # noqa: F401
 from cibwatch.ingest.formats import caverlee  # noqa: F401
 from cibwatch.ingest.formats import kaggle_bots  # noqa: F401
+from cibwatch.ingest.formats import twitter_v2  # noqa: F401
+from cibwatch.ingest.formats import bluesky  # noqa: F401
+from cibwatch.ingest.formats import mastodon  # noqa: F401
