@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cibwatch import schema
@@ -98,16 +100,21 @@ class IngestReport:
 
 
 class StagingSink:
-    """Collects records column-wise and spills them to staging Parquet in batches."""
+    """Collects records and spills them to staging Parquet in batches."""
 
     def __init__(self, staging: Path, strict: bool, progress: ProgressCallback | None) -> None:
         self._staging = staging
         self._strict = strict
         self._progress = progress
         self._writers: dict[str, pq.ParquetWriter] = {}
-        self._columns: dict[str, dict[str, list[Any]]] = {
-            t: {f.name: [] for f in _staged_fields(t)} for t in (*_RECORD_TABLES, "quarantine")
+        self._rows: dict[str, list[dict[str, Any]]] = {t: [] for t in (*_RECORD_TABLES, "quarantine")}
+        # Staged as int64 (epoch ms) and cast once per batch: cheaper than datetime objects.
+        self._batch_schemas = {
+            t: pa.schema([f.with_type(pa.int64()) if f.type == schema.TS else f for f in _staged_fields(t)])
+            for t in self._rows
         }
+        # Last profile seen per account in this run: an unchanged one is a duplicate, dropped early.
+        self._last_profile: dict[tuple[str, str], int] = {}
         self._seq = 0
         self._since_progress = 0
         self.source: Source | None = None
@@ -124,8 +131,19 @@ class StagingSink:
         self._add("posts", record)
 
     def account(self, record: dict[str, Any]) -> None:
+        """An account snapshot; ``raw`` may be the original record as a dict, serialized only if kept."""
         record.setdefault("platform", self.reader.platform)  # type: ignore[union-attr]
-        record["snapshot_id"] = stable_id(*(_key_part(record.get(k)) for k in _SNAPSHOT_FIELDS))
+        values = tuple(record.get(k) for k in _SNAPSHOT_FIELDS)
+        key = (record["platform"], record["account_id"])
+        fingerprint = hash(values)
+        if self._last_profile.get(key) == fingerprint:
+            self.report.read["accounts"] += 1  # type: ignore[union-attr]
+            return
+        self._last_profile[key] = fingerprint
+        record["snapshot_id"] = stable_id(*(_key_part(v) for v in values))
+        raw = record.get("raw")
+        if raw is not None and not isinstance(raw, str):
+            record["raw"] = raw.decode() if isinstance(raw, bytes) else orjson.dumps(raw).decode()
         self._add("accounts", record)
 
     def label(self, record: dict[str, Any]) -> None:
@@ -147,67 +165,55 @@ class StagingSink:
         elif isinstance(raw, str):
             raw = raw.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
         self.report.quarantined += 1
-        self._add(
-            "quarantine",
-            {"line": line, "byte_offset": byte_offset, "reason": reason, "raw": raw},
-        )
+        self._add("quarantine", {"line": line, "byte_offset": byte_offset, "reason": reason, "raw": raw})
 
     # -- internals -----------------------------------------------------------------
     def _add(self, table: str, record: dict[str, Any]) -> None:
-        assert self.source is not None and self.report is not None and self.reader is not None
-        record.setdefault("dataset", self.source.dataset)
         record["_seq"] = self._seq
         self._seq += 1
-        columns = self._columns[table]
-        for name, values in columns.items():
-            values.append(record.get(name))
+        rows = self._rows[table]
+        rows.append(record)
         if table != "quarantine":
-            self.report.read[table] += 1
-        if len(columns["_seq"]) >= BATCH_ROWS:
+            self.report.read[table] += 1  # type: ignore[union-attr]
+        if len(rows) >= BATCH_ROWS:
             self._flush(table)
         self._since_progress += 1
         if self._progress is not None and self._since_progress >= 20_000:
             self._since_progress = 0
             self._progress(
-                {
-                    "file": self.source.name,
-                    "bytes_done": self.source.bytes_read,
-                    "records": self._seq,
-                }
+                {"file": self.source.name, "bytes_done": self.source.bytes_read, "records": self._seq}  # type: ignore[union-attr]
             )
 
     def _flush(self, table: str) -> None:
-        columns = self._columns[table]
-        n = len(columns["_seq"])
-        if n == 0:
+        rows = self._rows[table]
+        if not rows:
             return
         assert self.source is not None and self.reader is not None
-        arrays = []
-        fields = _staged_fields(table)
-        for f in fields:
-            if f.name == "reader":
-                values: Any = pa.array([self.reader.tag()] * n, pa.string())
-            elif f.name == "source_file":
-                values = pa.array([self.source.name] * n, pa.string())
-            elif f.name == "ingested_at":
-                values = pa.array([self._ingested_at] * n, pa.int64()).cast(f.type)
-            elif f.type == schema.TS:
-                values = pa.array(columns[f.name], pa.int64()).cast(f.type)
-            else:
-                values = pa.array(columns[f.name], f.type)
-            arrays.append(values)
-        batch = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+        n = len(rows)
+        batch = pa.Table.from_pylist(rows, schema=self._batch_schemas[table])
+        for name, value in (
+            ("dataset", self.source.dataset),
+            ("reader", self.reader.tag()),
+            ("source_file", self.source.name),
+            ("ingested_at", self._ingested_at),
+        ):
+            i = batch.schema.get_field_index(name)
+            column = batch.column(i)
+            if column.null_count == n:
+                batch = batch.set_column(i, name, pa.repeat(value, n).cast(column.type))
+            elif column.null_count and name == "dataset":
+                batch = batch.set_column(i, name, pc.fill_null(column, value))
+        batch = batch.cast(pa.schema(_staged_fields(table)))
         writer = self._writers.get(table)
         if writer is None:
             path = self._staging / f"{table}.parquet"
             writer = self._writers[table] = pq.ParquetWriter(path, batch.schema, compression="lz4")
         writer.write_table(batch)
-        for values in columns.values():
-            values.clear()
+        rows.clear()
 
     def finish_file(self) -> None:
         # Batches carry the file name, so flush at each file boundary.
-        for table in self._columns:
+        for table in self._rows:
             self._flush(table)
 
     def close(self) -> list[str]:
@@ -217,14 +223,7 @@ class StagingSink:
 
 
 def _staged_fields(table: str) -> list[pa.Field]:
-    fields = list(schema.TABLES[table])
-    if table == "quarantine":
-        fields = [f for f in fields if f.name not in {"source_file", "reader", "dataset", "ingested_at"}] + [
-            pa.field("source_file", pa.string()),
-            pa.field("reader", pa.string()),
-            pa.field("dataset", pa.string()),
-            pa.field("ingested_at", schema.TS),
-        ]
+    fields = [f.with_nullable(True) for f in schema.TABLES[table]]
     return [*fields, pa.field("_seq", pa.int64())]
 
 

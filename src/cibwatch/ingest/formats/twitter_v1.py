@@ -42,7 +42,7 @@ def account_from_v1_user(user: dict[str, Any], probed_at: int | None) -> dict[st
         "url": expanded or url,
         "lang": user.get("lang"),
         "probed_at": probed_at,
-        "raw": orjson.dumps(user).decode(),
+        "raw": user,  # serialized by the sink only if the snapshot is kept
     }
 
 

@@ -1,0 +1,1 @@
+"""cibwatch's benchmark suite: `python -m benchmarks run [NAME...]` regenerates docs/benchmarks.md."""

@@ -1,0 +1,165 @@
+"""Ingest throughput and peak RSS: the full IRA corpus (xz CSV) and synthetic v1.1 JSONL."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import orjson
+
+from benchmarks.harness import Skip, benchmark, run_measured, shared, table
+
+_WORDS = (
+    "the a to of and in is for on that with this be are at it from by as we you not have vote news people "
+    "election today state world new time great support now"
+).split()
+
+
+def synthetic_v1_jsonl(path: Path, n_posts: int, seed: int = 7) -> int:
+    """Write ``n_posts`` v1.1 tweets (a third of them retweets with the original embedded).
+
+    Tweets carry the fields the v1.1 reader uses plus typical user objects (~1.5 KB a line).
+    Returns the number of post records the file holds (embedded originals included).
+    """
+    rng = random.Random(seed)
+    n_accounts = max(100, n_posts // 20)
+    records = 0
+    with open(path, "wb") as fh:
+        for i in range(n_posts):
+            uid = rng.randrange(n_accounts)
+            tweet = _tweet(i, uid, rng, 1_470_000_000 + i * 3)
+            records += 1
+            if rng.random() < 0.33:
+                j = rng.randrange(max(1, i))
+                orig = _tweet(10**12 + j, rng.randrange(n_accounts), rng, 1_470_000_000 + j * 3)
+                tweet["retweeted_status"] = orig
+                tweet["text"] = f"RT @{orig['user']['screen_name']}: {orig['text']}"
+                records += 1
+            fh.write(orjson.dumps(tweet) + b"\n")
+    return records
+
+
+def _tweet(i: int, uid: int, rng: random.Random, t: int) -> dict:
+    text = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(6, 30)))
+    tags = [{"text": rng.choice(_WORDS), "indices": [0, 1]}] if rng.random() < 0.3 else []
+    urls = (
+        [{"url": "https://t.co/x", "expanded_url": f"https://site{rng.randrange(50)}.com/a/{i}"}]
+        if rng.random() < 0.2
+        else []
+    )
+    return {
+        "created_at": _v1_date(t),
+        "id": 10**15 + i,
+        "id_str": str(10**15 + i),
+        "text": text,
+        "source": '<a href="http://twitter.com/download/android" rel="nofollow">Twitter for Android</a>',
+        "truncated": False,
+        "in_reply_to_status_id_str": None,
+        "in_reply_to_user_id_str": None,
+        "is_quote_status": False,
+        "lang": "en",
+        "entities": {"hashtags": tags, "urls": urls, "user_mentions": [], "symbols": []},
+        "user": {
+            "id": uid,
+            "id_str": str(uid),
+            "name": f"User {uid}",
+            "screen_name": f"user{uid}",
+            "location": "Somewhere",
+            "url": None,
+            "description": "Just a person on the internet who likes news and sport.",
+            "protected": False,
+            "verified": False,
+            "followers_count": uid % 5000,
+            "friends_count": uid % 700,
+            "listed_count": uid % 13,
+            "favourites_count": uid % 9000,
+            "statuses_count": 1000 + uid % 40000,
+            "created_at": "Thu Sep 23 19:42:35 +0000 2010",
+            "lang": None,
+            "default_profile": uid % 3 == 0,
+            "default_profile_image": uid % 17 == 0,
+            "profile_use_background_image": True,
+        },
+    }
+
+
+def _v1_date(t: int) -> str:
+    import time
+
+    return time.strftime("%a %b %d %H:%M:%S +0000 %Y", time.gmtime(t))
+
+
+def _ingest(inputs: list[str], case: Path, fmt: str = "auto") -> tuple[float, float, dict]:
+    measured = run_measured(
+        [
+            sys.executable,
+            "-m",
+            "cibwatch.cli.main",
+            "ingest",
+            *inputs,
+            "--case",
+            str(case),
+            "--json",
+            "--format",
+            fmt,
+        ]
+    )
+    return measured.seconds, measured.peak_rss_mb, orjson.loads(measured.stdout)
+
+
+@benchmark("ingest", "Ingest throughput")
+def run(smoke: bool) -> str:
+    rows = []
+    notes = []
+    work = Path(tempfile.mkdtemp(prefix="cibwatch-bench-ingest-"))
+    try:
+        n = 20_000 if smoke else 1_000_000
+        jsonl = work / "synthetic_v1.jsonl"
+        synthetic_v1_jsonl(jsonl, n)
+        size_mb = jsonl.stat().st_size / 2**20
+        seconds, rss, summary = _ingest([str(jsonl)], work / "case-v1")
+        posts = summary["files"][0]["read"]["posts"]
+        rows.append(
+            [
+                "synthetic v1.1 JSONL (uncompressed)",
+                f"{size_mb:,.0f} MB",
+                posts,
+                seconds,
+                round(posts / seconds),
+                rss,
+                summary["quarantined"],
+            ]
+        )
+        try:
+            ira = shared("io", "ira-538", "IRAhandle_tweets_by_author_concat.csv.xz")
+            if smoke:
+                raise Skip("smoke run")
+            seconds, rss, summary = _ingest([str(ira)], work / "case-ira")
+            posts = summary["files"][0]["read"]["posts"]
+            rows.append(
+                [
+                    "IRA by-author CSV (xz, 538/Clemson)",
+                    f"{ira.stat().st_size / 2**20:,.0f} MB",
+                    posts,
+                    seconds,
+                    round(posts / seconds),
+                    rss,
+                    summary["quarantined"],
+                ]
+            )
+        except Skip as exc:
+            notes.append(f"IRA corpus: skipped ({exc}).")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    body = table(["input", "size", "posts read", "seconds", "posts/s", "peak RSS (MB)", "quarantined"], rows)
+    body += (
+        "\n\nEnd to end through `cibwatch ingest --json` in a child process: reading, normalizing, staging, "
+        "deduplication in DuckDB and writing the case. Peak RSS is the child's maximum resident set. "
+        "Targets: ≥ 150k posts/s from uncompressed JSONL, peak RSS ≤ 2 GB."
+    )
+    if notes:
+        body += "\n\n" + "\n".join(notes)
+    return body

@@ -1,0 +1,3 @@
+"""Imports every benchmark module so that each registers itself, in report order."""
+
+from benchmarks import ingest  # noqa: F401
