@@ -47,6 +47,7 @@ def test_cresci_label_from_set_name(tmp_path):
     }
     anna = case.read("accounts").filter(pl.col("account_id") == "2001").row(0, named=True)
     assert anna["default_profile"] is True and anna["default_profile_image"] is None  # NULL stays missing
+    assert anna["verified"] is False  # an empty field is the dump's false
     assert anna["probed_at"] == datetime(2014, 4, 19, 14, 46, 19, tzinfo=UTC)
     posts = case.read("posts").sort("post_id")
     assert posts["kind"].to_list() == ["repost", "original", "repost", "original"]

@@ -149,6 +149,11 @@ def _kind(head: bytes) -> str | None:
     return None
 
 
+def _dump_flag(value: str | None) -> bool | None:
+    # The MySQL dumps write true as "1" and false as an empty field; NULL means not recorded.
+    return False if value == "" else flag(value)
+
+
 def _account(row: dict[str, str]) -> dict[str, Any]:
     account_id = row["id"].strip()
     if not account_id.isdigit():
@@ -166,10 +171,10 @@ def _account(row: dict[str, str]) -> dict[str, Any]:
         "posts_count": count(row.get("statuses_count")),
         "likes_count": count(row.get("favourites_count")),
         "listed_count": count(row.get("listed_count")),
-        "verified": flag(row.get("verified")),
-        "default_profile": flag(row.get("default_profile")),
-        "default_profile_image": flag(row.get("default_profile_image")),
-        "profile_use_background_image": flag(row.get("profile_use_background_image")),
+        "verified": _dump_flag(row.get("verified")),
+        "default_profile": _dump_flag(row.get("default_profile")),
+        "default_profile_image": _dump_flag(row.get("default_profile_image")),
+        "profile_use_background_image": _dump_flag(row.get("profile_use_background_image")),
         "location": text_or_none(row.get("location")),
         "url": text_or_none(row.get("url")),
         "lang": text_or_none(row.get("lang")),
