@@ -1,0 +1,741 @@
+"""What the report shows, read from the case's tables into plain Python values.
+
+Only tables are read (``cibwatch.schema``), never another stage's code. Every section tolerates a
+missing upstream table: its value is then ``None`` and ``ReportData.absent`` says how to produce it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import polars as pl
+
+from cibwatch.schema import RECOMMENDATION_TIERS
+from cibwatch.store.case import Case
+
+TIER_RANK = {tier: rank for rank, tier in enumerate(RECOMMENDATION_TIERS)}
+HIST_BINS = 20
+_HOUR_MS = 3_600_000
+_DAY_MS = 24 * _HOUR_MS
+
+# What to run when a table is missing; the report says so instead of failing.
+HOW_TO = {
+    "posts": "no posts in this case: run `cibwatch ingest FILES --case DIR`",
+    "bot_scores": "no bot scores in this case: run `cibwatch bots score --case DIR` (or `cibwatch scan`)",
+    "coord": "no coordination results in this case: run `cibwatch coord --case DIR` (or `cibwatch scan`)",
+    "campaigns": (
+        "no campaigns in this case: run `cibwatch scan`, which assembles campaigns and recommendations "
+        "from the bot and coordination results"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps that keep the HTML small on large cases; every capped list says what it left out."""
+
+    accounts: int = 200
+    cards: int = 25
+    members_listed: int = 50
+    members_drawn: int = 150
+    evidence_edges: int = 20
+    card_evidence_edges: int = 3
+    evidence_rows: int = 5
+    texts: int = 5
+    excerpt_chars: int = 280
+
+
+@dataclass
+class Overview:
+    posts: int
+    authors: int
+    accounts: int
+    quarantined: int
+    first_post_ms: int | None
+    last_post_ms: int | None
+    datasets: list[tuple[str, int, int]]  # (dataset, posts, account snapshots)
+    bot_scored: int | None = None  # None: the stage did not run
+    bots: int | None = None
+    coordinated: int | None = None  # accounts in a coordination cluster
+    clusters: int | None = None
+    campaigns: int | None = None
+    tiers: dict[str, int] | None = None
+
+
+@dataclass
+class Edge:
+    account_a: str
+    account_b: str
+    trace: str
+    n_shared: int | None
+    expected: float | None
+    q_value: float | None
+    median_gap_s: float | None
+    first_ms: int | None
+    last_ms: int | None
+
+
+@dataclass
+class EvidenceRow:
+    item: str | None
+    post_id_a: str | None
+    post_id_b: str | None
+    time_a_ms: int | None
+    time_b_ms: int | None
+    gap_s: float | None
+    text_a: str | None = None
+    text_b: str | None = None
+
+
+@dataclass
+class EdgeEvidence:
+    edge: Edge
+    rows: list[EvidenceRow]
+    n_rows: int  # all evidence rows of the edge; ``rows`` holds the closest in time
+
+
+@dataclass
+class Member:
+    account_id: str
+    screen_name: str | None
+    role: str | None  # None for a cluster (roles come from the campaigns stage)
+    coordination_score: float | None
+    bot_score: float | None
+    tier: str | None
+    degree: int | None = None
+    strength: float | None = None
+    traces: str | None = None
+    in_creation_burst: bool | None = None
+    profile_patterns: str | None = None
+
+
+@dataclass
+class Card:
+    """One campaign, or one coordination cluster when the campaigns stage has not run."""
+
+    kind: str  # "campaign" | "cluster"
+    card_id: str
+    summary: str | None
+    facts: list[tuple[str, str]]
+    suspicion: float | None = None
+    suspicion_components: list[str] = field(default_factory=list)
+    hashtags: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)  # a cluster's top co-acted items
+    texts: list[tuple[str, int]] = field(default_factory=list)  # (text, distinct members posting it)
+    members: list[Member] = field(default_factory=list)  # all members, strongest first
+    edges: list[Edge] = field(default_factory=list)  # between members, one per pair and trace
+    timeline: list[tuple[int, int]] = field(default_factory=list)  # (bucket start ms, posts)
+    bucket: str = "day"
+    evidence: list[EdgeEvidence] = field(default_factory=list)
+
+
+@dataclass
+class AccountRow:
+    account_id: str
+    screen_name: str | None
+    bot_score: float | None
+    bot_label: str | None
+    bot_type: str | None
+    coordination_score: float | None
+    cluster_id: str | None
+    campaign_id: str | None
+    tier: str | None
+    reasons: str | None
+
+
+@dataclass
+class ReportData:
+    case_root: str
+    generated_at: datetime
+    limits: Limits
+    overview: Overview
+    absent: dict[str, str]  # section -> what is missing and how to produce it
+    bot_hist: list[int] | None = None  # HIST_BINS counts over [0, 1]
+    coord_hist: list[int] | None = None
+    accounts: list[AccountRow] = field(default_factory=list)
+    n_accounts: int = 0  # accounts with any score, before the cap
+    cards: list[Card] = field(default_factory=list)
+    n_cards: int = 0
+    evidence: list[EdgeEvidence] = field(default_factory=list)
+    n_edges: int = 0
+
+
+def collect(case: Case, limits: Limits | None = None) -> ReportData:
+    """Read everything the report shows from ``case``."""
+    limits = limits or Limits()
+    has = {t: case.has_table(t) for t in _STAGE_NAMES}
+    absent: dict[str, str] = {}
+    if not case.has_table("posts"):
+        absent["posts"] = HOW_TO["posts"]
+    if not has["bot_scores"]:
+        absent["bot_scores"] = HOW_TO["bot_scores"]
+    if not (has["coord_accounts"] or has["coord_edges"]):
+        absent["coord"] = HOW_TO["coord"]
+    if not has["campaigns"]:
+        absent["campaigns"] = HOW_TO["campaigns"]
+
+    data = ReportData(
+        case_root=str(case.root),
+        generated_at=datetime.now(UTC),
+        limits=limits,
+        overview=_overview(case, has),
+        absent=absent,
+    )
+    if has["bot_scores"]:
+        data.bot_hist = _histogram(case.read("bot_scores")["bot_score"])
+    if has["coord_accounts"]:
+        data.coord_hist = _histogram(case.read("coord_accounts")["coordination_score"])
+    data.accounts, data.n_accounts = _accounts(case, has, limits)
+    data.cards, data.n_cards = _cards(case, has, limits)
+    if has["coord_edges"]:
+        data.n_edges = case.scan("coord_edges").select(pl.len()).collect().item()
+        data.evidence = _top_evidence(case, has, limits)
+    _attach_card_evidence(case, has, data.cards, limits)
+    return data
+
+
+_STAGE_NAMES = (
+    "bot_scores",
+    "coord_edges",
+    "coord_evidence",
+    "coord_accounts",
+    "coord_clusters",
+    "campaigns",
+    "campaign_members",
+    "recommendations",
+)
+
+
+# -- overview ------------------------------------------------------------------------
+def _overview(case: Case, has: dict[str, bool]) -> Overview:
+    posts, authors, first_ms, last_ms = case.con.execute(
+        "SELECT count(*), count(DISTINCT account_id), epoch_ms(min(created_at)), epoch_ms(max(created_at)) "
+        "FROM posts"
+    ).fetchall()[0]
+    datasets = case.con.execute(
+        """SELECT dataset, sum(n_posts)::BIGINT, sum(n_accounts)::BIGINT FROM (
+               SELECT dataset, count(*) AS n_posts, 0 AS n_accounts FROM posts GROUP BY dataset
+               UNION ALL
+               SELECT dataset, 0, count(*) FROM accounts GROUP BY dataset)
+           GROUP BY dataset ORDER BY 2 DESC, 3 DESC, 1"""
+    ).fetchall()
+    overview = Overview(
+        posts=int(posts),
+        authors=int(authors),
+        accounts=int(case.scalar("SELECT count(*) FROM accounts_current")),  # type: ignore[arg-type]
+        quarantined=int(case.scalar("SELECT count(*) FROM quarantine")),  # type: ignore[arg-type]
+        first_post_ms=first_ms,
+        last_post_ms=last_ms,
+        datasets=[(str(d), int(p), int(a)) for d, p, a in datasets],
+    )
+    if has["bot_scores"]:
+        scores = case.scan("bot_scores").select("account_id", "bot_label").unique("account_id").collect()
+        overview.bot_scored = scores.height
+        overview.bots = scores.filter(pl.col("bot_label") == "bot").height
+    if has["coord_accounts"]:
+        clustered = case.scan("coord_accounts").filter(pl.col("cluster_id").is_not_null()).collect()
+        overview.coordinated = clustered["account_id"].n_unique()
+        overview.clusters = clustered["cluster_id"].n_unique()
+    if has["campaigns"]:
+        overview.campaigns = case.scan("campaigns").select(pl.len()).collect().item()
+    if has["recommendations"]:
+        counts = case.read("recommendations").group_by("tier").len()
+        overview.tiers = {tier: 0 for tier in RECOMMENDATION_TIERS}
+        for tier, n in counts.iter_rows():
+            overview.tiers[str(tier)] = int(n)
+    return overview
+
+
+def _histogram(values: pl.Series) -> list[int]:
+    finite = values.drop_nulls().drop_nans().clip(0.0, 1.0).to_numpy()
+    counts, _ = np.histogram(finite, bins=HIST_BINS, range=(0.0, 1.0))
+    return [int(c) for c in counts]
+
+
+# -- accounts ------------------------------------------------------------------------
+def _per_account(case: Case, has: dict[str, bool]) -> pl.DataFrame | None:
+    """One row per scored account: bot score, coordination, campaign and recommendation."""
+    frames: list[pl.LazyFrame] = []
+    if has["recommendations"]:
+        frames.append(
+            case.scan("recommendations")
+            .sort("priority", descending=True, nulls_last=True)
+            .unique("account_id", keep="first", maintain_order=True)
+            .select("account_id", pl.col("screen_name").alias("sn_rec"), "campaign_id", "tier", "reasons")
+        )
+    if has["bot_scores"]:
+        frames.append(
+            case.scan("bot_scores")
+            .sort("bot_score", descending=True, nulls_last=True)
+            .unique("account_id", keep="first", maintain_order=True)
+            .select(
+                "account_id",
+                pl.col("screen_name").alias("sn_bot"),
+                "bot_score",
+                "bot_label",
+                "bot_type",
+                "top_reasons",
+            )
+        )
+    if has["coord_accounts"]:
+        frames.append(
+            case.scan("coord_accounts")
+            .sort("coordination_score", descending=True, nulls_last=True)
+            .unique("account_id", keep="first", maintain_order=True)
+            .select("account_id", pl.col("screen_name").alias("sn_coord"), "cluster_id", "coordination_score")
+        )
+    if not frames:
+        return None
+    joined = frames[0]
+    for frame in frames[1:]:
+        joined = joined.join(frame, on="account_id", how="full", coalesce=True)
+    wanted = {
+        "sn_rec": pl.String,
+        "sn_bot": pl.String,
+        "sn_coord": pl.String,
+        "campaign_id": pl.String,
+        "tier": pl.String,
+        "reasons": pl.String,
+        "bot_score": pl.Float64,
+        "bot_label": pl.String,
+        "bot_type": pl.String,
+        "top_reasons": pl.String,
+        "cluster_id": pl.String,
+        "coordination_score": pl.Float64,
+    }
+    present = set(joined.collect_schema().names())
+    joined = joined.with_columns(
+        [pl.lit(None, dtype=dtype).alias(name) for name, dtype in wanted.items() if name not in present]
+    )
+    return joined.with_columns(
+        pl.coalesce("sn_rec", "sn_bot", "sn_coord").alias("screen_name"),
+        pl.coalesce("reasons", "top_reasons").alias("reasons"),
+        pl.col("tier").replace_strict(TIER_RANK, default=-1, return_dtype=pl.Int64).alias("_tier_rank"),
+        pl.max_horizontal(
+            pl.col("bot_score").fill_null(0.0), pl.col("coordination_score").fill_null(0.0)
+        ).alias("_top_score"),
+    ).collect()
+
+
+def _accounts(case: Case, has: dict[str, bool], limits: Limits) -> tuple[list[AccountRow], int]:
+    table = _per_account(case, has)
+    if table is None:
+        return [], 0
+    top = table.sort(
+        ["_tier_rank", "_top_score", "account_id"], descending=[True, True, False], nulls_last=True
+    ).head(limits.accounts)
+    names = _screen_names(case, [r for r in top["account_id"] if r is not None])
+    rows = [
+        AccountRow(
+            account_id=r["account_id"],
+            screen_name=r["screen_name"] or names.get(r["account_id"]),
+            bot_score=r["bot_score"],
+            bot_label=r["bot_label"],
+            bot_type=r["bot_type"],
+            coordination_score=r["coordination_score"],
+            cluster_id=r["cluster_id"],
+            campaign_id=r["campaign_id"],
+            tier=r["tier"],
+            reasons=r["reasons"],
+        )
+        for r in top.iter_rows(named=True)
+    ]
+    return rows, table.height
+
+
+def _screen_names(case: Case, account_ids: list[str]) -> dict[str, str]:
+    """Screen names from the latest profile snapshots, for accounts no stage named."""
+    if not account_ids:
+        return {}
+    rows = case.con.execute(
+        "SELECT account_id, screen_name FROM accounts_current "
+        "WHERE account_id IN (SELECT unnest(?)) AND screen_name IS NOT NULL",
+        [account_ids],
+    ).fetchall()
+    return {str(a): str(s) for a, s in rows}
+
+
+# -- campaign and cluster cards -------------------------------------------------------
+def _split(value: str | None, sep: str = "; ") -> list[str]:
+    return [part.strip() for part in (value or "").split(sep) if part.strip()]
+
+
+def _fmt_time(ms: int | None) -> str:
+    if ms is None:
+        return "—"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _ms(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp() * 1000)
+
+
+def _cards(case: Case, has: dict[str, bool], limits: Limits) -> tuple[list[Card], int]:
+    if has["campaigns"]:
+        cards, total = _campaign_cards(case, has, limits)
+    elif has["coord_accounts"]:
+        cards, total = _cluster_cards(case, has, limits)
+    else:
+        return [], 0
+    if not cards:
+        return cards, total
+    members = pl.DataFrame(
+        [(c.card_id, m.account_id) for c in cards for m in c.members],
+        schema={"card_id": pl.String, "account_id": pl.String},
+        orient="row",
+    )
+    _attach_edges(case, has, cards, members)
+    if case.has_table("posts"):
+        _attach_timelines(case, cards, members)
+        _attach_texts(case, cards, members, limits)
+    return cards, total
+
+
+def _best_bot_scores(case: Case, has: dict[str, bool]) -> dict[str, float]:
+    if not has["bot_scores"]:
+        return {}
+    best = case.scan("bot_scores").group_by("account_id").agg(pl.col("bot_score").max()).collect()
+    return {a: s for a, s in best.iter_rows() if s is not None}
+
+
+def _best_tiers(case: Case, has: dict[str, bool]) -> dict[str, str]:
+    """Each account's highest recommendation tier."""
+    if not has["recommendations"]:
+        return {}
+    tiers: dict[str, str] = {}
+    for account_id, tier in case.scan("recommendations").select("account_id", "tier").collect().iter_rows():
+        if TIER_RANK.get(tier, -1) > TIER_RANK.get(tiers.get(account_id, ""), -1):
+            tiers[account_id] = tier
+    return tiers
+
+
+def _campaign_cards(case: Case, has: dict[str, bool], limits: Limits) -> tuple[list[Card], int]:
+    campaigns = case.read("campaigns").sort(
+        ["suspicion_score", "size", "campaign_id"], descending=[True, True, False], nulls_last=True
+    )
+    shown = campaigns.head(limits.cards)
+    ids = shown["campaign_id"].to_list()
+    members = (
+        case.scan("campaign_members").filter(pl.col("campaign_id").is_in(ids)).collect()
+        if has["campaign_members"]
+        else pl.DataFrame(schema={"campaign_id": pl.String})
+    )
+    tiers = _best_tiers(case, has)
+    role_rank = pl.col("role").replace_strict({"core": 0, "amplifier": 1}, default=2, return_dtype=pl.Int64)
+    cards = []
+    for c in shown.iter_rows(named=True):
+        first_ms, last_ms = _ms(c["first_at"]), _ms(c["last_at"])
+        facts = [
+            ("members", _count(c["size"])),
+            (
+                "core / amplifier / peripheral",
+                f"{_count(c['n_core'])} / {_count(c['n_amplifier'])} / {_count(c['n_peripheral'])}",
+            ),
+            ("traces", c["traces"] or "—"),
+            ("independent trace families", c["trace_families"] or "—"),
+            ("active", f"{_fmt_time(first_ms)} → {_fmt_time(last_ms)}"),
+            ("posts", _count(c["n_posts"])),
+            ("bot scores", _bot_fact(c["n_bot_scored"], c["bot_score_median"], c["bot_share"])),
+            ("members created in a burst", _count(c["creation_burst_members"])),
+            ("profile similarity", _share(c["profile_similarity"])),
+            ("coordination cluster", c["cluster_id"]),
+        ]
+        mine = members.filter(pl.col("campaign_id") == c["campaign_id"]) if members.height else members
+        card = Card(
+            kind="campaign",
+            card_id=c["campaign_id"],
+            summary=c["summary"],
+            facts=facts,
+            suspicion=c["suspicion_score"],
+            suspicion_components=_split(c["suspicion_components"]),
+            hashtags=_split(c["top_hashtags"]),
+            domains=_split(c["top_domains"]),
+            urls=_split(c["top_urls"]),
+        )
+        if mine.height:
+            mine = mine.sort(
+                [role_rank, pl.col("strength"), pl.col("account_id")],
+                descending=[False, True, False],
+                nulls_last=True,
+            )
+            card.members = [
+                Member(
+                    account_id=m["account_id"],
+                    screen_name=m["screen_name"],
+                    role=m["role"],
+                    coordination_score=m["coordination_score"],
+                    bot_score=m["bot_score"],
+                    tier=tiers.get(m["account_id"]),
+                    degree=m["degree"],
+                    strength=m["strength"],
+                    traces=m["traces"],
+                    in_creation_burst=m["in_creation_burst"],
+                    profile_patterns=m["profile_patterns"],
+                )
+                for m in mine.iter_rows(named=True)
+            ]
+        card.texts = _details_texts(c["details"])
+        cards.append(card)
+    return cards, campaigns.height
+
+
+def _details_texts(details: str | None) -> list[tuple[str, int]]:
+    """Representative texts from a campaign's ``details`` JSON, when it carries them."""
+    try:
+        record = json.loads(details or "{}")
+    except ValueError:
+        return []
+    narratives = record.get("narratives") if isinstance(record, dict) else None
+    texts = narratives.get("representative_texts") if isinstance(narratives, dict) else None
+    found: list[tuple[str, int]] = []
+    for t in texts if isinstance(texts, list) else []:
+        if isinstance(t, str):
+            found.append((t, 0))
+        elif isinstance(t, dict) and isinstance(t.get("text"), str):
+            n = t.get("accounts", t.get("n_accounts", 0))
+            found.append((t["text"], int(n) if isinstance(n, int | float) else 0))
+    return found
+
+
+def _cluster_cards(case: Case, has: dict[str, bool], limits: Limits) -> tuple[list[Card], int]:
+    accounts = case.read("coord_accounts").filter(pl.col("cluster_id").is_not_null())
+    if has["coord_clusters"]:
+        clusters = case.read("coord_clusters")
+    else:
+        clusters = accounts.group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("size"))
+    clusters = clusters.sort(["size", "cluster_id"], descending=[True, False], nulls_last=True)
+    bot, tiers = _best_bot_scores(case, has), _best_tiers(case, has)
+    cards = []
+    for c in clusters.head(limits.cards).iter_rows(named=True):
+        facts = [("members", _count(c.get("size")))]
+        if "traces" in c:
+            facts += [
+                ("traces", c["traces"] or "—"),
+                ("co-acted items", _count(c["n_items"])),
+                ("active", f"{_fmt_time(_ms(c['first_at']))} → {_fmt_time(_ms(c['last_at']))}"),
+                ("density", _share(c["density"])),
+            ]
+        mine = accounts.filter(pl.col("cluster_id") == c["cluster_id"]).sort(
+            ["coordination_score", "account_id"], descending=[True, False], nulls_last=True
+        )
+        card = Card(
+            kind="cluster",
+            card_id=str(c["cluster_id"]),
+            summary=None,
+            facts=facts,
+            items=_split(c.get("top_items")),
+        )
+        card.members = [
+            Member(
+                account_id=m["account_id"],
+                screen_name=m["screen_name"],
+                role=None,
+                coordination_score=m["coordination_score"],
+                bot_score=bot.get(m["account_id"]),
+                tier=tiers.get(m["account_id"]),
+                degree=m["n_partners"],
+                strength=float(m["n_shared_items"]) if m["n_shared_items"] is not None else None,
+                traces=m["traces"],
+            )
+            for m in mine.iter_rows(named=True)
+        ]
+        cards.append(card)
+    return cards, clusters.height
+
+
+def _count(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _bot_fact(n_scored: int | None, median: float | None, share: float | None) -> str:
+    if not n_scored:
+        return "not scored (bots stage did not run)"
+    return f"{n_scored:,} scored, median {median:.2f}, {_share(share)} labelled bot"
+
+
+def _edge_rows(frame: pl.DataFrame) -> list[Edge]:
+    out = frame.with_columns(
+        pl.col("first_at").dt.epoch("ms").alias("first_ms"), pl.col("last_at").dt.epoch("ms").alias("last_ms")
+    )
+    return [
+        Edge(
+            account_a=r["account_a"],
+            account_b=r["account_b"],
+            trace=r["trace"],
+            n_shared=r["n_shared"],
+            expected=r["expected"],
+            q_value=r["q_value"],
+            median_gap_s=r["median_gap_s"],
+            first_ms=r["first_ms"],
+            last_ms=r["last_ms"],
+        )
+        for r in out.iter_rows(named=True)
+    ]
+
+
+# Strongest evidence first: most significant, then most co-acted items.
+_EDGE_ORDER = {
+    "by": ["q_value", "n_shared", "account_a", "account_b", "trace"],
+    "descending": [False, True, False, False, False],
+}
+
+
+def _attach_edges(case: Case, has: dict[str, bool], cards: list[Card], members: pl.DataFrame) -> None:
+    if not has["coord_edges"]:
+        return
+    pairs = members.lazy()
+    inside = (
+        case.scan("coord_edges")
+        .join(pairs.rename({"account_id": "account_a"}), on="account_a")
+        .join(pairs.rename({"account_id": "account_b", "card_id": "card_b"}), on="account_b")
+        .filter(pl.col("card_id") == pl.col("card_b"))
+        .drop("card_b")
+        .collect()
+    )
+    for card in cards:
+        mine = inside.filter(pl.col("card_id") == card.card_id).sort(**_EDGE_ORDER, nulls_last=True)
+        card.edges = _edge_rows(mine)
+
+
+def _attach_timelines(case: Case, cards: list[Card], members: pl.DataFrame) -> None:
+    hourly = (
+        case.scan("posts")
+        .select("account_id", "created_at")
+        .join(members.lazy(), on="account_id")
+        .filter(pl.col("created_at").is_not_null())
+        .group_by("card_id", pl.col("created_at").dt.truncate("1h").dt.epoch("ms").alias("hour"))
+        .len()
+        .sort("card_id", "hour")
+        .collect()
+    )
+    for card in cards:
+        rows = hourly.filter(pl.col("card_id") == card.card_id)
+        if not rows.height:
+            continue
+        hours, counts = rows["hour"].to_list(), rows["len"].to_list()
+        # Hours read well for a burst of a few days; longer operations need days.
+        if hours[-1] - hours[0] <= 3 * _DAY_MS:
+            card.bucket, card.timeline = "hour", list(zip(hours, counts, strict=True))
+            continue
+        daily: dict[int, int] = {}
+        for hour, n in zip(hours, counts, strict=True):
+            day = hour - hour % _DAY_MS
+            daily[day] = daily.get(day, 0) + n
+        card.bucket, card.timeline = "day", sorted(daily.items())
+
+
+def _attach_texts(case: Case, cards: list[Card], members: pl.DataFrame, limits: Limits) -> None:
+    """The texts most members posted themselves (reposts excluded), for cards without them."""
+    need = [c for c in cards if not c.texts]
+    if not need:
+        return
+    wanted = members.filter(pl.col("card_id").is_in([c.card_id for c in need]))
+    top = (
+        case.scan("posts")
+        .filter((pl.col("kind") != "repost") & pl.col("text").is_not_null() & (pl.col("text") != ""))
+        .select("account_id", "text")
+        .join(wanted.lazy(), on="account_id")
+        .group_by("card_id", "text")
+        .agg(pl.col("account_id").n_unique().alias("accounts"), pl.len().alias("posts"))
+        .sort(["card_id", "accounts", "posts", "text"], descending=[False, True, True, False])
+        .group_by("card_id", maintain_order=True)
+        .head(limits.texts)
+        .collect()
+    )
+    for card in need:
+        rows = top.filter(pl.col("card_id") == card.card_id)
+        card.texts = [(t, int(n)) for t, n in zip(rows["text"], rows["accounts"], strict=True)]
+
+
+# -- evidence ----------------------------------------------------------------------------
+def _top_evidence(case: Case, has: dict[str, bool], limits: Limits) -> list[EdgeEvidence]:
+    top = case.scan("coord_edges").sort(**_EDGE_ORDER, nulls_last=True).head(limits.evidence_edges).collect()
+    return _evidence_for(case, has, _edge_rows(top), limits)
+
+
+def _attach_card_evidence(case: Case, has: dict[str, bool], cards: list[Card], limits: Limits) -> None:
+    chosen = [(card, card.edges[: limits.card_evidence_edges]) for card in cards]
+    flat = [edge for _, edges in chosen for edge in edges]
+    if not flat:
+        return
+    found = {_edge_key(e.edge): e for e in _evidence_for(case, has, flat, limits)}
+    for card, edges in chosen:
+        card.evidence = [found[_edge_key(edge)] for edge in edges if _edge_key(edge) in found]
+
+
+def _edge_key(edge: Edge) -> tuple[str, str, str]:
+    return (edge.account_a, edge.account_b, edge.trace)
+
+
+def _evidence_for(case: Case, has: dict[str, bool], edges: list[Edge], limits: Limits) -> list[EdgeEvidence]:
+    if not edges:
+        return []
+    if not has["coord_evidence"]:
+        return [EdgeEvidence(edge=e, rows=[], n_rows=0) for e in edges]
+    keys = pl.DataFrame(
+        [_edge_key(e) for e in edges],
+        schema={"account_a": pl.String, "account_b": pl.String, "trace": pl.String},
+        orient="row",
+    ).unique()
+    rows = (
+        case.scan("coord_evidence")
+        .join(keys.lazy(), on=["account_a", "account_b", "trace"])
+        .with_columns(
+            pl.col("time_a").dt.epoch("ms").alias("time_a_ms"),
+            pl.col("time_b").dt.epoch("ms").alias("time_b_ms"),
+        )
+        .sort(["account_a", "account_b", "trace", "gap_s", "item"], nulls_last=True)
+        .collect()
+    )
+    totals = {
+        (a, b, t): int(n)
+        for a, b, t, n in rows.group_by(["account_a", "account_b", "trace"]).len().iter_rows()
+    }
+    shown = rows.group_by(["account_a", "account_b", "trace"], maintain_order=True).head(limits.evidence_rows)
+    texts = _post_texts(case, [*shown["post_id_a"].to_list(), *shown["post_id_b"].to_list()], limits)
+    by_key: dict[tuple[str, str, str], list[EvidenceRow]] = {}
+    for r in shown.iter_rows(named=True):
+        by_key.setdefault((r["account_a"], r["account_b"], r["trace"]), []).append(
+            EvidenceRow(
+                item=r["item"],
+                post_id_a=r["post_id_a"],
+                post_id_b=r["post_id_b"],
+                time_a_ms=r["time_a_ms"],
+                time_b_ms=r["time_b_ms"],
+                gap_s=r["gap_s"],
+                text_a=texts.get(r["post_id_a"]),
+                text_b=texts.get(r["post_id_b"]),
+            )
+        )
+    return [
+        EdgeEvidence(edge=e, rows=by_key.get(_edge_key(e), []), n_rows=totals.get(_edge_key(e), 0))
+        for e in edges
+    ]
+
+
+def _post_texts(case: Case, post_ids: list[str | None], limits: Limits) -> dict[str, str]:
+    ids = sorted({p for p in post_ids if p})
+    if not ids or not case.has_table("posts"):
+        return {}
+    found = (
+        case.scan("posts")
+        .filter(pl.col("post_id").is_in(ids) & pl.col("text").is_not_null())
+        .select("post_id", "text")
+        .unique("post_id")
+        .collect()
+    )
+    return {p: _excerpt(t, limits.excerpt_chars) for p, t in found.iter_rows()}
+
+
+def _excerpt(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
