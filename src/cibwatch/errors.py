@@ -5,7 +5,9 @@ CibwatchError
 ├── BadRecordError        --strict: the first bad record, with file and line
 ├── CaseError             a case directory is missing, damaged or of another version
 ├── ModelError            a model file is missing, damaged or does not fit its card
-└── ConfigError           a parameter or policy value is out of range
+├── ConfigError           a parameter or policy value is out of range
+└── ReviewError           a review step out of order (appeal without a decision, …)
+    └── AuditLogError     the review audit log fails verification (tampered, reordered, cut)
 """
 
 from __future__ import annotations
@@ -42,3 +44,11 @@ class ModelError(CibwatchError):
 
 class ConfigError(CibwatchError):
     pass
+
+
+class ReviewError(CibwatchError):
+    pass
+
+
+class AuditLogError(ReviewError):
+    exit_code = 3
