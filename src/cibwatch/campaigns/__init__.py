@@ -1,1 +1,23 @@
-"""campaigns stage."""
+"""campaigns stage: coordination clusters become campaign records, accounts get a policy tier.
+
+>>> from cibwatch.campaigns import assemble, case_file     # doctest: +SKIP
+>>> assemble(case)        # writes campaigns, campaign_members, recommendations
+>>> case_file(case, "12345")["recommendation"]["tier"]
+"""
+
+from cibwatch.campaigns.assemble import AssembleReport, assemble
+from cibwatch.campaigns.casefile import case_file, review_history
+from cibwatch.campaigns.policy import Policy, Signal, Verdict, evaluate, load_policy, parse_policy
+
+__all__ = [
+    "AssembleReport",
+    "Policy",
+    "Signal",
+    "Verdict",
+    "assemble",
+    "case_file",
+    "evaluate",
+    "load_policy",
+    "parse_policy",
+    "review_history",
+]
