@@ -55,7 +55,7 @@ def test_account_snapshots_keep_history(tmp_path):
     assert bob["followers"].to_list() == [10, 11]
     current = case.sql("SELECT followers FROM accounts_current WHERE account_id = '12'").fetchall()
     assert current == [(11,)]
-    assert bob["raw"][0].startswith('{"id":12')
+    assert bob["raw"][0].startswith('{"id": 12, "id_str": "12"')  # the original bytes
 
 
 def test_reingest_adds_nothing(tmp_path):

@@ -163,7 +163,16 @@ class Sink(Protocol):
 
     def post(self, record: dict[str, Any]) -> None: ...
 
-    def account(self, record: dict[str, Any]) -> None: ...
+    def account(self, record: dict[str, Any]) -> None:
+        """A profile snapshot. ``raw`` may be a dict or bytes (serialized only if kept); an int
+        ``_fingerprint`` (e.g. a hash of the raw bytes) stands for the values in dedupe."""
+
+    def profile_unchanged(self, platform: str, account_id: str, fingerprint: int) -> bool:
+        """Whether the last snapshot of this account in the run had this fingerprint."""
+        ...
+
+    def duplicate(self, table: str) -> None:
+        """Count a record read and known to be a duplicate without building it."""
 
     def label(self, record: dict[str, Any]) -> None: ...
 
@@ -197,10 +206,15 @@ class Reader:
         return f"{cls.name}@{cls.version}"
 
 
-def emit(records: list[tuple[str, dict[str, Any]]], sink: Sink) -> None:
-    """Hand (table, record) pairs to the sink, once all of a source record parsed."""
+def emit(records: list[tuple[str, Any]], sink: Sink) -> None:
+    """Hand (table, record) pairs to the sink, once all of a source record parsed.
+
+    ``("duplicate", table)`` counts a record already known to be a duplicate.
+    """
     for table, record in records:
-        if table == "posts":
+        if table == "duplicate":
+            sink.duplicate(record)
+        elif table == "posts":
             sink.post(record)
         elif table == "accounts":
             sink.account(record)
@@ -277,24 +291,29 @@ ProgressCallback = Callable[[dict[str, Any]], None]
 
 @dataclass
 class JsonItem:
-    """One top-level JSON value of a source, or the reason it could not be parsed."""
+    """One top-level JSON value of a source, or the reason it could not be parsed.
+
+    ``decoded`` is False for JSON Lines read with ``raw_lines=True``: the reader decodes ``raw``.
+    """
 
     line: int
     byte_offset: int
     value: Any = None
     error: str | None = None
     raw: bytes = b""
+    decoded: bool = True
 
 
 _WS = b" \t\r\n"
 
 
-def iter_json(source: Source) -> Iterator[JsonItem]:
+def iter_json(source: Source, raw_lines: bool = False) -> Iterator[JsonItem]:
     """Every top-level JSON value of ``source``: JSON Lines, a JSON array, or concatenated documents.
 
     JSON Lines is the fast path (one ``orjson.loads`` a line). A top-level array is streamed
     element by element; pretty-printed documents are decoded incrementally. A bad line or
-    element is yielded with ``error`` set, and reading resumes at the next line.
+    element is yielded with ``error`` set, and reading resumes at the next line. With
+    ``raw_lines``, JSON Lines are yielded undecoded, for readers with a typed decoder.
     """
     head = source.head(SNIFF_BYTES).lstrip(_WS + b"\xef\xbb\xbf")
     if head.startswith(b"["):
@@ -306,7 +325,11 @@ def iter_json(source: Source) -> Iterator[JsonItem]:
         line_mode = True
     except orjson.JSONDecodeError:
         line_mode = False
-    if line_mode:
+    if line_mode and raw_lines:
+        for lineno, offset, line in source.lines():
+            if line.strip():
+                yield JsonItem(lineno, offset, raw=line, decoded=False)
+    elif line_mode:
         yield from _iter_lines(source)
     else:
         yield from _iter_stream(source, array=False)

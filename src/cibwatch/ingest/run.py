@@ -8,6 +8,7 @@ duplicate (already in the case, or earlier in this run), quarantined. The
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 import shutil
 import time
@@ -29,6 +30,7 @@ from cibwatch.ingest.values import stable_id
 from cibwatch.store.case import Case
 
 BATCH_ROWS = 50_000
+_PROVENANCE_COLUMNS = ("dataset", "reader", "source_file", "ingested_at")
 _RECORD_TABLES = ("posts", "accounts", "account_labels")
 # Snapshot identity: the normalized profile values, not when they were seen, the raw record
 # or provenance; an unchanged profile seen again is a duplicate.
@@ -135,7 +137,9 @@ class StagingSink:
         record.setdefault("platform", self.reader.platform)  # type: ignore[union-attr]
         values = tuple(record.get(k) for k in _SNAPSHOT_FIELDS)
         key = (record["platform"], record["account_id"])
-        fingerprint = hash(values)
+        fingerprint = record.pop("_fingerprint", None)
+        if fingerprint is None:
+            fingerprint = hash(values)
         if self._last_profile.get(key) == fingerprint:
             self.report.read["accounts"] += 1  # type: ignore[union-attr]
             return
@@ -145,6 +149,12 @@ class StagingSink:
         if raw is not None and not isinstance(raw, str):
             record["raw"] = raw.decode() if isinstance(raw, bytes) else orjson.dumps(raw).decode()
         self._add("accounts", record)
+
+    def profile_unchanged(self, platform: str, account_id: str, fingerprint: int) -> bool:
+        return self._last_profile.get((platform, account_id)) == fingerprint
+
+    def duplicate(self, table: str) -> None:
+        self.report.read[table] += 1  # type: ignore[union-attr]
 
     def label(self, record: dict[str, Any]) -> None:
         record.setdefault("platform", self.reader.platform)  # type: ignore[union-attr]
@@ -190,19 +200,29 @@ class StagingSink:
             return
         assert self.source is not None and self.reader is not None
         n = len(rows)
-        batch = pa.Table.from_pylist(rows, schema=self._batch_schemas[table])
-        for name, value in (
-            ("dataset", self.source.dataset),
-            ("reader", self.reader.tag()),
-            ("source_file", self.source.name),
-            ("ingested_at", self._ingested_at),
-        ):
-            i = batch.schema.get_field_index(name)
-            column = batch.column(i)
-            if column.null_count == n:
-                batch = batch.set_column(i, name, pa.repeat(value, n).cast(column.type))
-            elif column.null_count and name == "dataset":
-                batch = batch.set_column(i, name, pc.fill_null(column, value))
+        batch_schema = self._batch_schemas[table]
+        names = [n for n in batch_schema.names if n not in _PROVENANCE_COLUMNS]
+        try:  # the common case: readers give every field; itemgetter keeps the loop in C
+            getter = operator.itemgetter(*names)
+            columns = list(zip(*[getter(r) for r in rows], strict=True))
+        except KeyError:
+            columns = list(zip(*[tuple(r.get(k) for k in names) for r in rows], strict=True))
+        arrays = {k: pa.array(col, batch_schema.field(k).type) for k, col in zip(names, columns, strict=True)}
+        datasets = [r.get("dataset") for r in rows]
+        arrays["dataset"] = pa.array(datasets, pa.string()) if any(datasets) else pa.nulls(n, pa.string())
+        provenance = {
+            "dataset": self.source.dataset,
+            "reader": self.reader.tag(),
+            "source_file": self.source.name,
+            "ingested_at": self._ingested_at,
+        }
+        for name, value in provenance.items():
+            column = arrays.get(name)
+            if column is None or column.null_count == n:
+                arrays[name] = pa.repeat(value, n).cast(batch_schema.field(name).type)
+            elif column.null_count:
+                arrays[name] = pc.fill_null(column, value)
+        batch = pa.Table.from_arrays([arrays[k] for k in batch_schema.names], schema=batch_schema)
         batch = batch.cast(pa.schema(_staged_fields(table)))
         writer = self._writers.get(table)
         if writer is None:

@@ -6,6 +6,7 @@ record loop turns that into a quarantine row.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -141,6 +142,7 @@ def text_or_none(value: object) -> str | None:
 _SOURCE_TAG = re.compile(r"<[^>]*>")
 
 
+@functools.lru_cache(maxsize=4096)
 def source_app(value: str | None) -> str | None:
     """'<a href="...">Twitter for Android</a>' to 'Twitter for Android'."""
     if not value:
