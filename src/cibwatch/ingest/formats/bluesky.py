@@ -22,13 +22,11 @@ one JSON object per event: ``{"did", "time_us", "kind": "commit"|"identity"|"acc
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from cibwatch.ingest.base import Reader, Sink, Source, emit, iter_json, register
+from cibwatch.ingest.formats.json_common import dump_json, item_problem
 from cibwatch.ingest.values import iso_date_ms
 
 POST = "app.bsky.feed.post"
@@ -43,13 +41,6 @@ _SKIPPED_WHAT = {
 
 class Skipped(Exception):
     """An event that is well formed but holds no post or profile."""
-
-
-def _dump(obj: Any) -> bytes:
-    try:
-        return orjson.dumps(obj)
-    except TypeError:
-        return json.dumps(obj, default=str, ensure_ascii=False).encode("utf-8", "surrogateescape")
 
 
 def _nonempty(value: Any) -> str | None:
@@ -172,7 +163,7 @@ def _account(did: str, probed_at: int | None, event: dict[str, Any], **fields: A
             "url": None,
             "lang": None,
             "probed_at": probed_at,
-            "raw": _dump(event).decode("utf-8", "replace"),
+            "raw": dump_json(event).decode("utf-8", "replace"),
         }
     )
     record.update(fields)
@@ -273,12 +264,13 @@ class BlueskyReader(Reader):
 
     def read(self, source: Source, sink: Sink) -> None:
         for item in iter_json(source):
-            if item.error:
-                sink.quarantine(item.error, item.raw, item.line, item.byte_offset)
+            problem = item_problem(item)
+            if problem:
+                sink.quarantine(problem, item.raw, item.line, item.byte_offset)
                 continue
             events = item.value if isinstance(item.value, list) else [item.value]
             for event in events:
-                raw = item.raw if len(events) == 1 else _dump(event)
+                raw = item.raw if len(events) == 1 else dump_json(event)
                 try:
                     if not isinstance(event, dict):
                         raise ValueError(f"expected a Jetstream event object, got {type(event).__name__}")

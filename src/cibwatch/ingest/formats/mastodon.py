@@ -28,25 +28,16 @@ Other choices:
 
 from __future__ import annotations
 
-import json
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
-
 from cibwatch.ingest.base import Reader, Sink, Source, emit, iter_json, register
+from cibwatch.ingest.formats.json_common import dump_json, item_problem
 from cibwatch.ingest.values import count, iso_date_ms
 
 Records = list[tuple[str, dict[str, Any]]]
-
-
-def _dump(obj: Any) -> bytes:
-    try:
-        return orjson.dumps(obj)
-    except TypeError:
-        return json.dumps(obj, default=str, ensure_ascii=False).encode("utf-8", "surrogateescape")
 
 
 def _str(value: Any, what: str) -> str | None:
@@ -138,7 +129,7 @@ def account_from_mastodon(account: dict[str, Any], probed_at: int | None) -> dic
         "url": _str(account.get("url"), "url"),
         "lang": None,
         "probed_at": probed_at,
-        "raw": _dump(account).decode("utf-8", "replace"),
+        "raw": dump_json(account).decode("utf-8", "replace"),
     }
 
 
@@ -260,8 +251,9 @@ class MastodonReader(Reader):
 
     def read(self, source: Source, sink: Sink) -> None:
         for item in iter_json(source):
-            if item.error:
-                sink.quarantine(item.error, item.raw, item.line, item.byte_offset)
+            problem = item_problem(item)
+            if problem:
+                sink.quarantine(problem, item.raw, item.line, item.byte_offset)
                 continue
             value = item.value
             if isinstance(value, dict) and isinstance(value.get("statuses"), list):
@@ -275,7 +267,7 @@ class MastodonReader(Reader):
                     "nothing to read (an empty list or response)", item.raw, item.line, item.byte_offset
                 )
             for status in statuses:
-                raw = item.raw if len(statuses) == 1 else _dump(status)
+                raw = item.raw if len(statuses) == 1 else dump_json(status)
                 try:
                     if not isinstance(status, dict):
                         raise ValueError(f"expected a status object, got {type(status).__name__}")

@@ -28,13 +28,11 @@ Choices, so that results mean the same as the v1.1 reader's:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from cibwatch.ingest.base import Reader, Sink, Source, emit, iter_json, register
+from cibwatch.ingest.formats.json_common import dump_json, item_problem
 from cibwatch.ingest.values import count, flag, iso_date_ms, text_or_none
 
 Records = list[tuple[str, dict[str, Any]]]
@@ -42,14 +40,6 @@ Records = list[tuple[str, dict[str, Any]]]
 _KIND_ORDER = (("retweeted", "repost"), ("quoted", "quote"), ("replied_to", "reply"))
 # Keys twarc's flattening adds to a user object inlined as a mention.
 _MENTION_KEYS = ("start", "end")
-
-
-def _dump(obj: Any) -> bytes:
-    """JSON of ``obj`` for a quarantine row; never raises (integers beyond 64 bits become text)."""
-    try:
-        return orjson.dumps(obj)
-    except TypeError:
-        return json.dumps(obj, default=str, ensure_ascii=False).encode("utf-8", "surrogateescape")
 
 
 def _str_id(value: Any) -> str | None:
@@ -100,7 +90,7 @@ def account_from_v2_user(user: dict[str, Any], probed_at: int | None) -> dict[st
         "url": url,
         "lang": None,
         "probed_at": probed_at,
-        "raw": orjson.dumps(raw).decode(),
+        "raw": dump_json(raw).decode("utf-8", "replace"),
     }
 
 
@@ -233,16 +223,17 @@ class TwitterV2Reader(Reader):
 
     def read(self, source: Source, sink: Sink) -> None:
         for item in iter_json(source):
-            if item.error:
-                sink.quarantine(item.error, item.raw, item.line, item.byte_offset)
+            problem = item_problem(item)
+            if problem:
+                sink.quarantine(problem, item.raw, item.line, item.byte_offset)
                 continue
             values = item.value if isinstance(item.value, list) else [item.value]
             for value in values:
-                raw = item.raw if len(values) == 1 else _dump(value)
+                raw = item.raw if len(values) == 1 else dump_json(value)
                 if not isinstance(value, dict):
                     reason = f"expected a v2 response or tweet object, got {type(value).__name__}"
                     sink.quarantine(reason, raw, item.line, item.byte_offset)
-                elif "data" in value or "errors" in value or "includes" in value:
+                elif any(key in value for key in ("data", "errors", "includes", "meta")):
                     self._read_response(value, raw, item.line, item.byte_offset, sink)
                 else:
                     self._read_flat(value, raw, item.line, item.byte_offset, sink)
@@ -296,15 +287,15 @@ class TwitterV2Reader(Reader):
                 else:
                     record = ("posts", post_from_v2_tweet(obj, tweets_by_id))
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                sink.quarantine(f"{type(exc).__name__}: {exc}", _dump(obj), line, offset)
+                sink.quarantine(f"{type(exc).__name__}: {exc}", dump_json(obj), line, offset)
                 continue
             emit([record], sink)
         for user in included_users:
             try:
                 record = ("accounts", account_from_v2_user(user, probed))
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                sink.quarantine(f"{type(exc).__name__}: {exc}", _dump(user), line, offset)
+                sink.quarantine(f"{type(exc).__name__}: {exc}", dump_json(user), line, offset)
                 continue
             emit([record], sink)
         for error in errors:
-            sink.quarantine(_error_reason(error), _dump(error), line, offset)
+            sink.quarantine(_error_reason(error), dump_json(error), line, offset)
