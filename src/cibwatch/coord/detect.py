@@ -1,0 +1,393 @@
+"""``detect``: co-action per trace in DuckDB, tested against chance, combined and clustered.
+
+Per trace: events → integer-coded (account, item, time) → popular items capped → the bucketed
+co-action join → per pair the distinct co-acted items, the number expected by chance, a p-value.
+Then BH over every tested (pair, trace), flags, evidence, TF-IDF weights, Leiden clusters.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from cibwatch import schema
+from cibwatch.coord import network
+from cibwatch.coord.params import CoordParams
+from cibwatch.coord.stats import benjamini_hochberg, conditional_poisson_p, tfidf_cosine
+from cibwatch.coord.traces import Trace, get_traces
+from cibwatch.coord.window import coaction_sql, detect_resolution, estimate_window
+from cibwatch.store.case import Case
+
+Progress = Callable[[dict[str, Any]], None]
+FALLBACK_WINDOW = 60.0
+
+
+@dataclass
+class CoordResult:
+    """The four output tables (polars, in ``cibwatch.schema`` column order) and the run record."""
+
+    edges: pl.DataFrame
+    evidence: pl.DataFrame
+    accounts: pl.DataFrame
+    clusters: pl.DataFrame
+    capped: pl.DataFrame
+    run: dict[str, Any] = field(default_factory=dict)
+
+
+def detect(
+    case: Case,
+    traces: list[str] | str | None = None,
+    window: float | str | dict[str, float | str] = 60.0,
+    *,
+    time_resolution: float | str = "auto",
+    alpha: float = 0.01,
+    min_shared: int = 3,
+    max_item_accounts: int = 1000,
+    max_examples: int = 5,
+    near_threshold: float = 0.8,
+    sync_bin: float = 60.0,
+    null_stratum: float = 86_400.0,
+    seed: int = 0,
+    memory_limit: str = "2GB",
+    threads: int = 2,
+    progress: Progress | None = None,
+) -> CoordResult:
+    """Find accounts that act together beyond chance in ``case``'s posts.
+
+    >>> result = detect(open_case("out/case"), traces=["repost", "url"], window=60)  # doctest: +SKIP
+    >>> result.edges.filter(pl.col("q_value") < 1e-6)                                # doctest: +SKIP
+    """
+    chosen = get_traces(traces)
+    params = CoordParams(
+        traces=[t.name for t in chosen],
+        window=window,
+        time_resolution=time_resolution,
+        alpha=alpha,
+        min_shared=min_shared,
+        max_item_accounts=max_item_accounts,
+        max_examples=max_examples,
+        near_threshold=near_threshold,
+        sync_bin=sync_bin,
+        null_stratum=null_stratum,
+        seed=seed,
+        memory_limit=memory_limit,
+        threads=threads,
+    ).validate()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="coord-", dir=case.root) as tmp:
+        con = connect(Path(tmp), memory_limit, threads)
+        try:
+            result = _Run(con, case, chosen, params, progress).run()
+        finally:
+            con.close()
+    result.run["seconds"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+def connect(tmp: Path, memory_limit: str, threads: int) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that spills to ``tmp``; never the case's own database file."""
+    con = duckdb.connect()
+    con.execute(f"SET temp_directory='{tmp}'")
+    con.execute(f"SET memory_limit='{memory_limit}'")
+    con.execute(f"SET threads={max(1, int(threads))}")
+    con.execute("SET preserve_insertion_order=false")
+    con.execute("SET TimeZone='UTC'")
+    return con
+
+
+class _Run:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        case: Case,
+        chosen: list[Trace],
+        params: CoordParams,
+        progress: Progress | None,
+    ) -> None:
+        self.con, self.case, self.chosen, self.params = con, case, chosen, params
+        self.progress = progress
+        self.run_record: dict[str, Any] = {"params": params.as_dict(), "traces": {}}
+
+    def _step(self, step: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress({"step": step, "done": done, "total": total})
+
+    def run(self) -> CoordResult:
+        con, params = self.con, self.params
+        if not self.case.has_table("posts"):
+            return self._empty()
+        posts = f"read_parquet('{self.case.table_glob('posts')}', union_by_name=true)"
+        if params.time_resolution == "auto":
+            res_ms, per_dataset = detect_resolution(con, posts)
+        else:
+            res_ms, per_dataset = max(1, round(float(params.time_resolution) * 1000)), {}
+        self.res_ms = res_ms
+        self.run_record["time_resolution_s"] = res_ms / 1000
+        self.run_record["dataset_resolution_s"] = per_dataset
+        con.execute(
+            f"""CREATE VIEW p AS SELECT post_id, account_id, kind, ref_post_id, text, hashtags, urls,
+                       mentions, media_hashes, dataset, (epoch_ms(created_at) // {res_ms}) * {res_ms} AS t
+                FROM {posts} WHERE created_at IS NOT NULL"""
+        )
+        con.execute(
+            "CREATE TABLE acc AS SELECT account_id, "
+            "(row_number() OVER (ORDER BY account_id) - 1)::INTEGER AS a "
+            "FROM (SELECT DISTINCT account_id FROM p)"
+        )
+        capped: list[pl.DataFrame] = []
+        pair_tables: list[str] = []
+        for k, trace in enumerate(self.chosen):
+            self._step("co-action per trace", k, len(self.chosen))
+            capped.append(self._trace(k, trace))
+            pair_tables.append(f"pairs_{k}")
+        self._step("co-action per trace", len(self.chosen), len(self.chosen))
+        self._step("significance", 0, 1)
+        flagged = self._significance(pair_tables)
+        self._step("significance", 1, 1)
+        edges, items = self._edges_and_items(flagged)
+        evidence = items.filter(pl.col("rank") <= params.max_examples)
+        self._step("clusters", 0, 1)
+        accounts, clusters = network.build(edges, items, self._screen_names(edges), params.seed)
+        self._step("clusters", 1, 1)
+        capped_df = pl.concat(capped) if capped else _capped_frame([])
+        self.run_record["capped_items"] = capped_df.height
+        self.run_record["flagged_edges"] = edges.height
+        self.run_record["flagged_accounts"] = accounts.height
+        return CoordResult(
+            edges=_cast(edges, schema.COORD_EDGES),
+            evidence=_cast(evidence, schema.COORD_EVIDENCE),
+            accounts=_cast(accounts, schema.COORD_ACCOUNTS),
+            clusters=_cast(clusters, schema.COORD_CLUSTERS),
+            capped=capped_df,
+            run=self.run_record,
+        )
+
+    # -- one trace -----------------------------------------------------------------
+    def _trace(self, k: int, trace: Trace) -> pl.DataFrame:
+        con, params = self.con, self.params
+        fmt = {"sync_bin_ms": max(self.res_ms, round(params.sync_bin * 1000))}
+        if trace.prepare is not None:
+            trace.prepare(con, {"near_threshold": params.near_threshold})
+        source = trace.sql.format(**fmt)
+        # One event per (account, item, instant): a duplicate row is not a second action.
+        con.execute(
+            f"""CREATE TABLE raw_{k} AS SELECT acc.a, x.item, x.t, min(x.post_id) AS post_id
+                FROM ({source}) x JOIN acc USING (account_id)
+                WHERE x.item IS NOT NULL AND x.t IS NOT NULL GROUP BY acc.a, x.item, x.t"""
+        )
+        con.execute(
+            f"""CREATE TABLE items_{k} AS SELECT item, (row_number() OVER (ORDER BY item))::INTEGER AS i,
+                       n_accounts, n_events FROM (
+                    SELECT item, count(DISTINCT a) AS n_accounts, count(*) AS n_events
+                    FROM raw_{k} GROUP BY item)"""
+        )
+        con.execute(
+            f"CREATE TABLE ev_{k} AS SELECT r.a, it.i, r.t, r.post_id "
+            f"FROM raw_{k} r JOIN items_{k} it USING (item)"
+        )
+        con.execute(f"DROP TABLE raw_{k}")
+        window_s, how = self._window(k, trace)
+        window_ms = (round(window_s * 1000) // self.res_ms) * self.res_ms
+        capped = con.sql(
+            f"""SELECT item, n_accounts, n_events FROM items_{k} WHERE n_accounts > {params.max_item_accounts}
+                ORDER BY n_accounts DESC, item"""
+        ).pl()
+        con.execute(
+            f"""CREATE TABLE evu_{k} AS SELECT e.* FROM ev_{k} e
+                ANTI JOIN (SELECT i FROM items_{k} WHERE n_accounts > {params.max_item_accounts}) c
+                ON e.i = c.i"""
+        )
+        stratum_ms = max(1, round(params.null_stratum * 1000))
+        con.execute(f"CREATE TABLE pi_{k} AS {coaction_sql(f'evu_{k}', window_ms, stratum_ms)}")
+        self._null_model(k, stratum_ms)
+        n_events, n_pairs = con.execute(
+            f"SELECT (SELECT count(*) FROM ev_{k}), (SELECT count(*) FROM pairs_{k})"
+        ).fetchall()[0]
+        self.run_record["traces"][trace.name] = {
+            "window_s": window_s,
+            "window_effective_s": window_ms / 1000,
+            "window_source": how,
+            "events": int(n_events),
+            "items": int(con.execute(f"SELECT count(*) FROM items_{k}").fetchall()[0][0]),
+            "capped_items": capped.height,
+            "capped_events": int(capped["n_events"].sum()) if capped.height else 0,
+            "tested_pairs": int(n_pairs),
+        }
+        return _capped_frame([capped.with_columns(pl.lit(trace.name).alias("trace"))])
+
+    def _window(self, k: int, trace: Trace) -> tuple[float, str]:
+        if trace.fixed_window is not None:
+            return max(trace.fixed_window(self.params.as_dict()), self.res_ms / 1000), "fixed by trace"
+        asked = self.params.window_for(trace.name)
+        if asked != "auto":
+            return float(asked), "given"
+        estimated = estimate_window(self.con, f"ev_{k}")
+        if estimated is None:
+            return FALLBACK_WINDOW, "auto: no item acted on twice, fallback"
+        # Never narrower than the data can resolve.
+        return max(estimated, self.res_ms / 1000), "auto (CooRnet coordination interval, q=0.1, p=0.5)"
+
+    def _null_model(self, k: int, stratum_ms: int) -> None:
+        """Expected co-actions: each stratum's within-window pairs spread over accounts by activity."""
+        con = self.con
+        con.execute(
+            f"CREATE TABLE act_{k} AS SELECT a, t // {stratum_ms} AS stratum, count(*) AS n "
+            f"FROM evu_{k} GROUP BY ALL"
+        )
+        con.execute(
+            f"""CREATE TABLE rate_{k} AS SELECT s.stratum,
+                       coalesce(kc.k, 0) / ((s.m * s.m - s.sq) / 2.0) AS rate
+                FROM (SELECT stratum, sum(n)::DOUBLE AS m, sum(n * n)::DOUBLE AS sq
+                      FROM act_{k} GROUP BY stratum) s
+                LEFT JOIN (SELECT stratum, sum(n_co)::DOUBLE AS k FROM pi_{k} GROUP BY stratum) kc
+                USING (stratum)
+                WHERE s.m * s.m > s.sq"""
+        )
+        con.execute(
+            f"""CREATE TABLE pairs_{k} AS
+                WITH obs AS (SELECT a, b, count(DISTINCT i) AS n_shared FROM pi_{k} GROUP BY a, b)
+                SELECT o.a, o.b, o.n_shared, sum(x.n * y.n * r.rate) AS expected
+                FROM obs o JOIN act_{k} x ON x.a = o.a JOIN act_{k} y ON y.a = o.b AND y.stratum = x.stratum
+                JOIN rate_{k} r ON r.stratum = x.stratum
+                GROUP BY o.a, o.b, o.n_shared"""
+        )
+
+    # -- across traces -------------------------------------------------------------
+    def _significance(self, pair_tables: list[str]) -> pl.DataFrame:
+        frames = []
+        for k, table in enumerate(pair_tables):
+            frames.append(
+                self.con.sql(f"SELECT {k}::INTEGER AS k, a, b, n_shared, expected FROM {table}").pl()
+            )
+        tested = pl.concat(frames) if frames else pl.DataFrame()
+        self.run_record["tested_pairs"] = tested.height
+        if tested.height == 0:
+            return pl.DataFrame(schema={"k": pl.Int32, "a": pl.Int32, "b": pl.Int32, "p_value": pl.Float64})
+        p = conditional_poisson_p(tested["n_shared"].to_numpy(), tested["expected"].to_numpy())
+        q = benjamini_hochberg(p)
+        tested = tested.with_columns(p_value=pl.Series(p), q_value=pl.Series(q))
+        keep = (pl.col("q_value") <= self.params.alpha) & (pl.col("n_shared") >= self.params.min_shared)
+        return tested.filter(keep).select("k", "a", "b", "p_value", "q_value")
+
+    def _edges_and_items(self, flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        con = self.con
+        edges, items = [], []
+        for k, trace in enumerate(self.chosen):
+            mine = flagged.filter(pl.col("k") == k).drop("k")
+            if mine.height == 0:
+                continue
+            con.register("flag_arrow", mine.to_arrow())
+            item_rows = con.sql(
+                f"""WITH per_item AS (
+                        SELECT pi.a, pi.b, pi.i, min(pi.first_t) AS first_t, max(pi.last_t) AS last_t,
+                               min(pi.gap) AS gap,
+                               arg_min(pi.ex, struct_pack(g := pi.gap, s := pi.stratum)) AS ex
+                        FROM pi_{k} pi SEMI JOIN flag_arrow f ON f.a = pi.a AND f.b = pi.b
+                        GROUP BY pi.a, pi.b, pi.i)
+                    SELECT '{trace.name}' AS trace, x.account_id AS account_a, y.account_id AS account_b,
+                           it.item, pr.ex.pa AS post_id_a, pr.ex.pb AS post_id_b,
+                           pr.ex.ta AS time_a, pr.ex.tb AS time_b, pr.gap / 1000.0 AS gap_s,
+                           pr.first_t, pr.last_t, pr.a, pr.b,
+                           row_number() OVER (PARTITION BY pr.a, pr.b ORDER BY pr.gap, it.item) AS rank
+                    FROM per_item pr JOIN items_{k} it ON it.i = pr.i
+                    JOIN acc x ON x.a = pr.a JOIN acc y ON y.a = pr.b"""
+            ).pl()
+            edge_rows = (
+                item_rows.group_by("a", "b")
+                .agg(
+                    account_a=pl.col("account_a").first(),
+                    account_b=pl.col("account_b").first(),
+                    n_shared=pl.len().cast(pl.Int64),
+                    first_at=pl.col("first_t").min(),
+                    last_at=pl.col("last_t").max(),
+                    median_gap_s=pl.col("gap_s").median(),
+                )
+                .join(mine, on=["a", "b"])
+                .join(self._expected(k, mine), on=["a", "b"])
+            )
+            tf = con.sql(f"SELECT a, i, count(*)::DOUBLE AS tf FROM ev_{k} GROUP BY a, i").pl()
+            weight = tfidf_cosine(
+                tf["a"].to_numpy(),
+                tf["i"].to_numpy(),
+                tf["tf"].to_numpy(),
+                edge_rows["a"].to_numpy(),
+                edge_rows["b"].to_numpy(),
+            )
+            con.unregister("flag_arrow")
+            edges.append(edge_rows.with_columns(trace=pl.lit(trace.name), weight=pl.Series(weight)))
+            items.append(item_rows.drop("a", "b", "first_t", "last_t"))
+        if not edges:
+            return _empty_like(schema.COORD_EDGES), _empty_items()
+        edge_df = (
+            pl.concat(edges)
+            .with_columns(_ms_to_ts("first_at"), _ms_to_ts("last_at"))
+            .sort("trace", "account_a", "account_b")
+        )
+        item_df = (
+            pl.concat(items)
+            .with_columns(_ms_to_ts("time_a"), _ms_to_ts("time_b"))
+            .sort("trace", "account_a", "account_b", "rank")
+        )
+        return edge_df.select([f.name for f in schema.COORD_EDGES]), item_df
+
+    def _expected(self, k: int, mine: pl.DataFrame) -> pl.DataFrame:
+        return self.con.sql(
+            f"SELECT pr.a, pr.b, pr.expected FROM pairs_{k} pr "
+            "SEMI JOIN flag_arrow f ON f.a = pr.a AND f.b = pr.b"
+        ).pl()
+
+    def _screen_names(self, edges: pl.DataFrame) -> dict[str, str]:
+        if edges.height == 0 or not self.case.has_table("accounts"):
+            return {}
+        rows = self.con.execute(
+            f"""SELECT account_id, arg_max(screen_name, coalesce(probed_at, ingested_at))
+                FROM read_parquet('{self.case.table_glob("accounts")}', union_by_name=true)
+                WHERE screen_name IS NOT NULL GROUP BY account_id"""
+        ).fetchall()
+        return dict(rows)
+
+    def _empty(self) -> CoordResult:
+        return CoordResult(
+            edges=_empty_like(schema.COORD_EDGES),
+            evidence=_empty_like(schema.COORD_EVIDENCE),
+            accounts=_empty_like(schema.COORD_ACCOUNTS),
+            clusters=_empty_like(schema.COORD_CLUSTERS),
+            capped=_capped_frame([]),
+            run={**self.run_record, "tested_pairs": 0, "flagged_edges": 0, "flagged_accounts": 0},
+        )
+
+
+def _ms_to_ts(col: str) -> pl.Expr:
+    return pl.from_epoch(pl.col(col), time_unit="ms").dt.replace_time_zone("UTC").alias(col)
+
+
+def _capped_frame(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    columns = {"trace": pl.String, "item": pl.String, "n_accounts": pl.Int64, "n_events": pl.Int64}
+    if not frames:
+        return pl.DataFrame(schema=columns)
+    return pl.concat([f.select(list(columns)).cast(columns) for f in frames])
+
+
+def _empty_like(table_schema: Any) -> pl.DataFrame:
+    return pl.from_arrow(table_schema.empty_table())  # type: ignore[return-value]
+
+
+def _empty_items() -> pl.DataFrame:
+    evidence = _empty_like(schema.COORD_EVIDENCE)
+    return evidence.with_columns(pl.lit(None, pl.Int64).alias("rank"))
+
+
+def _cast(frame: pl.DataFrame, table_schema: Any) -> pl.DataFrame:
+    """``frame`` with exactly ``table_schema``'s columns and types."""
+    import pyarrow as pa
+
+    names = [f.name for f in table_schema]
+    arrow = frame.select(names).to_arrow()
+    return pl.from_arrow(pa.Table.from_arrays(arrow.columns, names=names).cast(table_schema))  # type: ignore[return-value]

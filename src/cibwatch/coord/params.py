@@ -1,0 +1,82 @@
+"""Run parameters of ``detect``: validated once, with messages that say how to fix them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cibwatch.errors import ConfigError
+
+
+@dataclass
+class CoordParams:
+    traces: list[str]
+    window: float | str | dict[str, float | str] = 60.0
+    time_resolution: float | str = "auto"
+    alpha: float = 0.01
+    min_shared: int = 3
+    max_item_accounts: int = 1000
+    max_examples: int = 5
+    near_threshold: float = 0.8
+    sync_bin: float = 60.0
+    null_stratum: float = 86_400.0
+    seed: int = 0
+    memory_limit: str = "2GB"
+    threads: int = 2
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def window_for(self, trace: str) -> float | str:
+        if isinstance(self.window, dict):
+            return self.window.get(trace, self.window.get("default", 60.0))
+        return self.window
+
+    def validate(self) -> CoordParams:
+        windows = self.window.values() if isinstance(self.window, dict) else [self.window]
+        for w in windows:
+            check_window(w)
+        if self.time_resolution != "auto":
+            _positive("time_resolution", self.time_resolution, "a positive number of seconds or 'auto'")
+        if not 0 < float(self.alpha) <= 1:
+            raise ConfigError(f"The 'alpha' parameter must be in (0, 1]. Got {self.alpha} instead.")
+        for name in ("min_shared", "max_item_accounts", "max_examples"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(
+                    f"The '{name}' parameter must be a whole number ≥ 1. Got {value!r} instead."
+                )
+        if not 0 < float(self.near_threshold) <= 1:
+            raise ConfigError(
+                "The 'near_threshold' parameter must be a similarity in (0, 1]. "
+                f"Got {self.near_threshold} instead."
+            )
+        _positive("sync_bin", self.sync_bin, "a positive number of seconds")
+        _positive("null_stratum", self.null_stratum, "a positive number of seconds")
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_window(value: object) -> float | str:
+    """A window is a number of seconds ≥ 0 or 'auto'."""
+    if value == "auto":
+        return "auto"
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ConfigError(
+            f"The 'window' parameter must be a positive number of seconds (0 = same instant) or 'auto'. "
+            f"Got {value!r} instead."
+        )
+    return seconds
+
+
+def _positive(name: str, value: object, expected: str) -> None:
+    try:
+        ok = float(value) > 0  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ConfigError(f"The '{name}' parameter must be {expected}. Got {value!r} instead.")

@@ -1,0 +1,65 @@
+"""Significance against chance and the OSoMe weight. See docs/coordination.md for the null model."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy import stats
+
+
+def conditional_poisson_p(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """P(X ≥ observed | X ≥ 1) for X ~ Poisson(expected).
+
+    Only pairs with at least one co-action are ever tested (the join finds no others), so the
+    p-value is conditioned on that selection; BH over the tested pairs is then valid.
+    """
+    observed = np.asarray(observed, dtype=float)
+    expected = np.maximum(np.asarray(expected, dtype=float), 1e-300)
+    log_tail = stats.poisson.logsf(observed - 1, expected)
+    log_selected = np.log(-np.expm1(-expected))
+    return np.clip(np.exp(log_tail - log_selected), 0.0, 1.0)
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg q-values (step-up, monotone), in the input order."""
+    p = np.asarray(p_values, dtype=float)
+    m = p.size
+    if m == 0:
+        return p.copy()
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * m / np.arange(1, m + 1)
+    q_sorted = np.minimum.accumulate(scaled[::-1])[::-1]
+    q = np.empty(m)
+    q[order] = np.minimum(q_sorted, 1.0)
+    return q
+
+
+def tfidf_cosine(
+    acc: np.ndarray,
+    item: np.ndarray,
+    tf: np.ndarray,
+    pairs_a: np.ndarray,
+    pairs_b: np.ndarray,
+    chunk: int = 200_000,
+) -> np.ndarray:
+    """Cosine of TF-IDF account vectors (OSoMe) for the given account pairs.
+
+    ``acc``/``item``/``tf``: how often each account acted on each item (one row per pair).
+    idf = log(n_accounts / accounts on the item), so an item everyone acts on weighs nothing.
+    """
+    if len(pairs_a) == 0:
+        return np.zeros(0)
+    n_acc = int(max(acc.max(), pairs_a.max(), pairs_b.max())) + 1
+    n_item = int(item.max()) + 1
+    df = np.bincount(item, minlength=n_item)
+    active = len(np.unique(acc))
+    idf = np.log(active / np.maximum(df, 1))
+    matrix = sp.csr_matrix((tf * idf[item], (acc, item)), shape=(n_acc, n_item))
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    matrix = sp.diags(inv) @ matrix
+    out = np.empty(len(pairs_a))
+    for start in range(0, len(pairs_a), chunk):
+        sl = slice(start, start + chunk)
+        out[sl] = np.asarray(matrix[pairs_a[sl]].multiply(matrix[pairs_b[sl]]).sum(axis=1)).ravel()
+    return np.clip(out, 0.0, 1.0)
