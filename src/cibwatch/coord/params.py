@@ -67,7 +67,7 @@ def check_window(value: object) -> float | str:
         seconds = -1.0
     if not seconds >= 0 or seconds == float("inf"):
         raise ConfigError(
-            f"The 'window' parameter must be a positive number of seconds (0 = same instant) or 'auto'. "
+            f"The 'window' parameter must be a number of seconds ≥ 0 (0: the same instant) or 'auto'. "
             f"Got {value!r} instead."
         )
     return seconds

@@ -1,0 +1,165 @@
+"""``cibwatch coord``: find coordinated accounts in a case or in input files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from cibwatch.cli.console import console, step_progress
+from cibwatch.errors import ConfigError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("coord")(coord_command)
+
+
+def coord_command(
+    inputs: list[Path] = typer.Argument(
+        ..., help="A case directory, or input files to ingest into OUT/case."
+    ),
+    out: Path = typer.Option(..., "--out", help="Output folder (accounts.csv, edges.csv, clusters.csv, …)."),
+    traces: str = typer.Option("default", "--traces", help="Comma-separated traces, 'default' or 'all'."),
+    window: str = typer.Option("60", "--window", help="Co-action window in seconds, or 'auto' (CooRnet)."),
+    compat: str | None = typer.Option(None, "--compat", help="'qut': the QUT toolkit's networks, exactly."),
+    time_resolution: str = typer.Option(
+        "auto", "--time-resolution", help="Floor times to this many seconds; 'auto': coarsest dataset."
+    ),
+    alpha: float = typer.Option(0.01, "--alpha", help="Flag edges with BH q-value at most this."),
+    min_shared: int = typer.Option(3, "--min-shared", help="Flag edges resting on at least this many items."),
+    max_item_accounts: int = typer.Option(
+        1000, "--max-item-accounts", help="Items acted on by more accounts are capped (listed in run.json)."
+    ),
+    examples: int = typer.Option(5, "--examples", help="Evidence rows kept per flagged edge."),
+    near_threshold: float = typer.Option(0.8, "--near-threshold", help="near_text: similarity to confirm."),
+    sync_bin: float = typer.Option(60.0, "--sync-bin", help="sync: time bin in seconds."),
+    seed: int = typer.Option(0, "--seed", help="Leiden seed."),
+    min_edge_weight: int = typer.Option(
+        2, "--min-edge-weight", help="--compat qut: the toolkit's minimum weight."
+    ),
+    similarity_threshold: float = typer.Option(
+        0.8, "--similarity-threshold", help="--compat qut: co_similar_tweet Jaccard threshold."
+    ),
+    format: str = typer.Option("auto", "--format", help="Input format when INPUT are files."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Find accounts acting together beyond chance; write tables, a Gephi network and the evidence."""
+    from cibwatch.coord import detect, save_to_case, write_outputs
+    from cibwatch.coord.params import check_window
+
+    window_value: float | str = check_window(window)
+    case = _open_or_ingest(inputs, out, format, quiet or as_json)
+    try:
+        if compat is not None:
+            run = _compat(
+                case, compat, window_value, min_edge_weight, similarity_threshold, out, quiet or as_json
+            )
+        else:
+            resolution: float | str = (
+                time_resolution if time_resolution == "auto" else _seconds(time_resolution)
+            )
+            with step_progress(enabled=not quiet and not as_json) as progress:
+                result = detect(
+                    case,
+                    traces=traces,
+                    window=window_value,
+                    time_resolution=resolution,
+                    alpha=alpha,
+                    min_shared=min_shared,
+                    max_item_accounts=max_item_accounts,
+                    max_examples=examples,
+                    near_threshold=near_threshold,
+                    sync_bin=sync_bin,
+                    seed=seed,
+                    progress=progress,
+                )
+            save_to_case(result, case)
+            write_outputs(result, out)
+            run = result.run
+    finally:
+        case.close()
+    if as_json:
+        typer.echo(json.dumps(run, indent=2, default=str))
+    elif compat is None:
+        _print_run(run, out)
+    else:
+        console.print(f"QUT-compatible networks written to {out / 'edges.csv'} ({run['edges']:,} rows)")
+
+
+def _open_or_ingest(inputs: list[Path], out: Path, format: str, quiet: bool) -> Any:
+    from cibwatch.cli.console import file_progress
+    from cibwatch.ingest import ingest
+    from cibwatch.store.case import Case
+
+    cases = [p for p in inputs if (p / "case.json").exists()]
+    if cases:
+        if len(inputs) > 1:
+            raise ConfigError("Pass either one case directory or input files, not both.")
+        return Case.open(cases[0])
+    with file_progress(enabled=not quiet) as progress:
+        ingest(list(inputs), out / "case", format=format, progress=progress)
+    return Case.open(out / "case")
+
+
+def _compat(
+    case: Any, name: str, window: float | str, min_weight: int, threshold: float, out: Path, quiet: bool
+) -> dict[str, Any]:
+    from cibwatch.coord.compat_qut import as_edges, qut_networks
+
+    if name != "qut":
+        raise ConfigError(f"Unknown --compat {name!r}; the only one is 'qut'.")
+    with step_progress(enabled=not quiet) as progress:
+        networks = qut_networks(
+            case,
+            window=window,  # type: ignore[arg-type]
+            min_edge_weight=min_weight,
+            similarity_threshold=threshold,
+            progress=progress,
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    as_edges(networks).write_csv(out / "edges.csv")
+    run = {
+        "compat": "qut",
+        "window_s": window,
+        "min_edge_weight": min_weight,
+        "similarity_threshold": threshold,
+        "edges": networks.height,
+        "per_network": {k: v for k, v in networks.group_by("network").len().iter_rows()},
+        "quirks": "ordered pairs, self-loops kept, posts without links share the link '' (co_link)",
+    }
+    (out / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+    return run
+
+
+def _seconds(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(
+            "The 'time_resolution' parameter must be a positive number of seconds or 'auto'. "
+            f"Got {value!r} instead."
+        ) from None
+
+
+def _print_run(run: dict[str, Any], out: Path) -> None:
+    table = Table(title=f"Coordination ({run.get('seconds', 0):.1f} s)", title_justify="left")
+    for col in ("trace", "window s", "events", "capped items", "tested pairs"):
+        table.add_column(col, justify="left" if col == "trace" else "right")
+    for name, t in run.get("traces", {}).items():
+        table.add_row(
+            name,
+            f"{t['window_effective_s']:g} ({t['window_source'].split(' ')[0]})",
+            f"{t['events']:,}",
+            f"{t['capped_items']:,}",
+            f"{t['tested_pairs']:,}",
+        )
+    console.print(table)
+    console.print(
+        f"time resolution {run.get('time_resolution_s', 0):g} s · "
+        f"[bold]{run.get('flagged_edges', 0):,}[/] flagged edges · "
+        f"[bold]{run.get('flagged_accounts', 0):,}[/] accounts · written to {out}"
+    )
