@@ -657,12 +657,11 @@ def _recommendations(
         if sig is not None:
             signals.setdefault(account, []).append(sig)
     campaign_of = dict(members.select("account_id", "campaign_id").iter_rows())
-    names = dict(members.select("account_id", "screen_name").iter_rows())
     model_of = dict(bots.select("account_id", "model_version").iter_rows())
-    for account, name in bots.select("account_id", "screen_name").iter_rows():
-        names.setdefault(account, name)
+    accounts = sorted(set(signals) | set(campaign_of))
+    names = _screen_names(case, accounts, bots)
     recs = []
-    for account in sorted(set(signals) | set(campaign_of)):
+    for account in accounts:
         verdict: Verdict = evaluate(signals.get(account, []), policy)
         recs.append(
             {
@@ -693,3 +692,15 @@ def _recommendations(
             }
         )
     return recs
+
+
+def _screen_names(case: Case, accounts: list[str], bots: pl.DataFrame) -> dict[str, str | None]:
+    """The latest profile's handle, else the one the bot scores carry."""
+    names = {a: n for a, n in bots.select("account_id", "screen_name").iter_rows() if n}
+    if accounts:
+        rows = case.con.execute(
+            "SELECT account_id, screen_name FROM accounts_current WHERE account_id IN (SELECT unnest(?))",
+            [accounts],
+        ).fetchall()
+        names.update({a: n for a, n in rows if n})
+    return names

@@ -1,1 +1,39 @@
-"""review stage."""
+"""review stage: decisions, appeals and a hash-chained audit log in the case's DuckDB file.
+
+>>> from cibwatch.review import decide, appeal, resolve_appeal, verify_log   # doctest: +SKIP
+>>> decide(case, "12345", "label", reviewer="ana", reason="…")               # doctest: +SKIP
+>>> verify_log(case).ok                                                      # doctest: +SKIP
+True
+"""
+
+from cibwatch.review.log import VerifyReport
+from cibwatch.review.log import verify as verify_log
+from cibwatch.review.workflow import (
+    ACTIONS,
+    OUTCOMES,
+    account_state,
+    appeal,
+    changes_since,
+    decide,
+    history,
+    metrics,
+    queue,
+    resolve_appeal,
+    show,
+)
+
+__all__ = [
+    "ACTIONS",
+    "OUTCOMES",
+    "VerifyReport",
+    "account_state",
+    "appeal",
+    "changes_since",
+    "decide",
+    "history",
+    "metrics",
+    "queue",
+    "resolve_appeal",
+    "show",
+    "verify_log",
+]
