@@ -30,8 +30,13 @@ from collections import OrderedDict
 from pathlib import Path
 
 from cibwatch.ingest.base import Reader, Sink, Source, first_csv_header, register
-from cibwatch.ingest.formats.csv_common import header_of, normalized_rows, raw_row, require_columns
-from cibwatch.ingest.values import epoch_ms
+from cibwatch.ingest.formats.csv_common import (
+    epoch_seconds_ms,
+    header_of,
+    normalized_rows,
+    raw_row,
+    require_columns,
+)
 
 WINDOW_ROWS = 200_000
 _OBJECT_FORM = ("object_id", "account_id", "content_id", "timestamp_share")
@@ -55,7 +60,7 @@ def _time(row: dict[str, str], column: str) -> int:
     value = _value(row, column)
     if value is None:
         raise ValueError(f"empty {column} (expected epoch seconds)")
-    return epoch_ms(value)
+    return epoch_seconds_ms(value)
 
 
 class _OpenPost:

@@ -61,6 +61,17 @@ def _first_line_has_tabs(source: Source) -> bool:
     return first.count(b"\t") > first.count(b",")
 
 
+def epoch_seconds_ms(value: str) -> int:
+    """'1600000000.5' (seconds) to epoch ms; ValueError for empty, negative or non-numeric."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"bad timestamp {value!r} (expected epoch seconds, e.g. 1600000000.5)") from None
+    if number != number or number < 0 or number == float("inf"):
+        raise ValueError(f"bad timestamp {value!r} (expected epoch seconds, e.g. 1600000000.5)")
+    return round(number * 1000)
+
+
 def raw_row(row: dict[str, str]) -> str | None:
     """The row as one CSV line again, for the quarantine's ``raw`` column."""
     if not row:

@@ -15,21 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from cibwatch.ingest.base import Reader, Sink, Source, emit, first_csv_header, register
-from cibwatch.ingest.formats.csv_common import header_of, normalized_rows, raw_row, require_columns
+from cibwatch.ingest.formats.csv_common import (
+    epoch_seconds_ms,
+    header_of,
+    normalized_rows,
+    raw_row,
+    require_columns,
+)
 from cibwatch.ingest.values import hashtags_in, mentions_in, text_or_none
 
 QUT_COLUMNS = ("message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp", "urls")
-
-
-def epoch_seconds_ms(value: str) -> int:
-    """'1600000000.5' (seconds) to epoch ms; ValueError for empty, negative or non-numeric."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"bad timestamp {value!r} (expected epoch seconds, e.g. 1600000000.5)") from None
-    if number != number or number < 0 or number in (float("inf"),):
-        raise ValueError(f"bad timestamp {value!r} (expected epoch seconds, e.g. 1600000000.5)")
-    return round(number * 1000)
 
 
 def _records(row: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
