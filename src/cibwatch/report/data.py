@@ -46,6 +46,7 @@ class Limits:
     evidence_rows: int = 5
     texts: int = 5
     excerpt_chars: int = 280
+    figure_cards: int = 10  # cards that also get PNG figures
 
 
 @dataclass

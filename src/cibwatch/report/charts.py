@@ -1,0 +1,191 @@
+"""Plotly figure specs as plain dicts, and the seeded network layout the PNG figures share.
+
+Specs are dicts rather than ``plotly.graph_objects`` so the page needs only plotly.js. Text that
+came from posts or profiles goes into hover labels, which plotly reads as a small subset of HTML:
+it is escaped here so a label shows ``<b>`` instead of making text bold.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import igraph
+
+from cibwatch.report.data import HIST_BINS, Card, Member
+
+ROLE_COLORS = {"core": "#b2182b", "amplifier": "#ef8a62", "peripheral": "#878787"}
+NO_ROLE_COLOR = "#2166ac"
+LAYOUT_SEED = 20161108
+
+
+@dataclass
+class Network:
+    """The members drawn for one card, their positions in [-1, 1]², and the pairs linking them."""
+
+    nodes: list[Member]
+    xy: list[tuple[float, float]]
+    links: list[tuple[int, int, int, str]]  # (node i, node j, co-acted items, traces)
+    n_hidden: int  # members left out to keep the drawing readable
+
+
+def network(card: Card, max_nodes: int, seed: int = LAYOUT_SEED) -> Network:
+    """Lay out the card's strongest ``max_nodes`` members; the same card always gives the same picture."""
+    nodes = card.members[:max_nodes]
+    index = {m.account_id: i for i, m in enumerate(nodes)}
+    pairs: dict[tuple[int, int], tuple[int, set[str]]] = {}
+    for edge in card.edges:
+        i, j = index.get(edge.account_a), index.get(edge.account_b)
+        if i is None or j is None or i == j:
+            continue
+        key = (min(i, j), max(i, j))
+        items, traces = pairs.get(key, (0, set()))
+        pairs[key] = (items + (edge.n_shared or 1), traces | {edge.trace})
+    links = [(i, j, items, ",".join(sorted(traces))) for (i, j), (items, traces) in sorted(pairs.items())]
+    return Network(
+        nodes=nodes, xy=_layout(len(nodes), links, seed), links=links, n_hidden=len(card.members) - len(nodes)
+    )
+
+
+def _layout(n: int, links: list[tuple[int, int, int, str]], seed: int) -> list[tuple[float, float]]:
+    if n == 0:
+        return []
+    if n == 1:
+        return [(0.0, 0.0)]
+    graph = igraph.Graph(n=n, edges=[(i, j) for i, j, _, _ in links])
+    weights = [1.0 + math.log1p(items) for _, _, items, _ in links] or None
+    # igraph draws from one global generator; lend it a seeded one so the layout is reproducible.
+    igraph.set_random_number_generator(random.Random(seed))
+    try:
+        coords = graph.layout_fruchterman_reingold(weights=weights, niter=500).coords
+    finally:
+        igraph.set_random_number_generator(random)
+    xs, ys = [c[0] for c in coords], [c[1] for c in coords]
+    span = max(max(xs) - min(xs), max(ys) - min(ys)) or 1.0
+    cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
+    return [(round(2 * (x - cx) / span, 6), round(2 * (y - cy) / span, 6)) for x, y in coords]
+
+
+def label(member: Member) -> str:
+    """A member's hover label: escaped, since names are whatever the account owner typed."""
+    name = f"@{member.screen_name}" if member.screen_name else member.account_id
+    lines = [f"<b>{html.escape(name)}</b> ({html.escape(member.account_id)})"]
+    facts = [
+        f"role {member.role}" if member.role else None,
+        f"bot {member.bot_score:.2f}" if member.bot_score is not None else "bot —",
+        f"coord {member.coordination_score:.2f}" if member.coordination_score is not None else None,
+        f"tier {member.tier}" if member.tier else None,
+    ]
+    lines.append(html.escape(" · ".join(f for f in facts if f)))
+    return "<br>".join(lines)
+
+
+def network_figure(net: Network) -> dict[str, Any]:
+    edge_x: list[float | None] = []
+    edge_y: list[float | None] = []
+    for i, j, _, _ in net.links:
+        edge_x += [net.xy[i][0], net.xy[j][0], None]
+        edge_y += [net.xy[i][1], net.xy[j][1], None]
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": edge_x,
+            "y": edge_y,
+            "line": {"width": 0.8, "color": "rgba(90,90,90,0.35)"},
+            "hoverinfo": "skip",
+            "showlegend": False,
+        }
+    ]
+    roles = sorted(
+        {m.role for m in net.nodes}, key=lambda r: list(ROLE_COLORS).index(r) if r in ROLE_COLORS else 9
+    )
+    for role in roles:
+        picked = [i for i, m in enumerate(net.nodes) if m.role == role]
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": role or "member",
+                "x": [net.xy[i][0] for i in picked],
+                "y": [net.xy[i][1] for i in picked],
+                "text": [label(net.nodes[i]) for i in picked],
+                "hoverinfo": "text",
+                "marker": {
+                    "size": [_node_size(net.nodes[i]) for i in picked],
+                    "color": ROLE_COLORS.get(role or "", NO_ROLE_COLOR),
+                    "line": {"width": 1, "color": "#ffffff"},
+                },
+            }
+        )
+    axis = {"visible": False, "range": [-1.15, 1.15]}
+    return {
+        "data": traces,
+        "layout": {
+            "height": 360,
+            "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+            "xaxis": axis,
+            "yaxis": {**axis, "scaleanchor": "x"},
+            "legend": {"orientation": "h", "y": -0.02},
+            "hovermode": "closest",
+            "plot_bgcolor": "#ffffff",
+        },
+    }
+
+
+def _node_size(member: Member) -> float:
+    return round(7 + 2.5 * math.sqrt(max(member.strength or 0.0, 0.0)), 2)
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def timeline_figure(card: Card) -> dict[str, Any]:
+    width_ms = 3_600_000 if card.bucket == "hour" else 86_400_000
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "x": [iso(ms) for ms, _ in card.timeline],
+                "y": [n for _, n in card.timeline],
+                "width": [width_ms * 0.9] * len(card.timeline),
+                "marker": {"color": "#4d4d4d"},
+                "hovertemplate": f"%{{x}} UTC<br>%{{y}} posts per {card.bucket}<extra></extra>",
+            }
+        ],
+        "layout": {
+            "height": 220,
+            "margin": {"l": 45, "r": 10, "t": 10, "b": 40},
+            "xaxis": {"type": "date"},
+            "yaxis": {"title": {"text": f"posts / {card.bucket}"}, "rangemode": "tozero"},
+            "bargap": 0.05,
+        },
+    }
+
+
+def histogram_figure(counts: list[int], title: str, color: str) -> dict[str, Any]:
+    step = 1.0 / HIST_BINS
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "x": [round((i + 0.5) * step, 4) for i in range(HIST_BINS)],
+                "y": counts,
+                "width": step * 0.95,
+                "marker": {"color": color},
+                "hovertemplate": "%{x:.3f} ± " + f"{step / 2:.3f}" + "<br>%{y} accounts<extra></extra>",
+            }
+        ],
+        "layout": {
+            "height": 280,
+            "margin": {"l": 50, "r": 10, "t": 30, "b": 40},
+            "title": {"text": title, "font": {"size": 14}},
+            "xaxis": {"range": [0, 1], "title": {"text": "score"}},
+            "yaxis": {"title": {"text": "accounts"}, "rangemode": "tozero"},
+        },
+    }
