@@ -10,6 +10,7 @@ from cibwatch import __version__
 from cibwatch.cli import campaigns as campaigns_cli
 from cibwatch.cli import coord as coord_cli
 from cibwatch.cli import ingest as ingest_cli
+from cibwatch.cli import report as report_cli
 from cibwatch.cli import review as review_cli
 from cibwatch.cli.console import err_console
 from cibwatch.errors import CibwatchError
@@ -25,6 +26,7 @@ ingest_cli.register(app)
 campaigns_cli.register(app)
 review_cli.register(app)
 coord_cli.register(app)
+report_cli.register(app)
 
 
 def _version(value: bool) -> None:
