@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import lzma
+from collections import deque
 from datetime import UTC, datetime
 
 import polars as pl
@@ -555,21 +556,25 @@ def test_real_ira_538_authors(shared, tmp_path):
 
 
 def test_real_coortweet(shared, tmp_path):
-    report, case = _case(
-        tmp_path,
-        shared("io", "coortweet", "russian_coord_tweets.csv.gz"),
-        shared("io", "coortweet", "german_elections.csv.gz"),
-    )
+    russian_path = shared("io", "coortweet", "russian_coord_tweets.csv.gz")
+    # The last 60,000 rows of german_elections: its Twitter part, where a post's rows lie far apart.
+    with gzip.open(shared("io", "coortweet", "german_elections.csv.gz"), "rt", newline="") as src:
+        header = next(src)
+        tail = deque(src, maxlen=60_000)
+    german_path = tmp_path / "german_elections_tail.csv"
+    german_path.write_text(header + "".join(tail))
+    report, case = _case(tmp_path, russian_path, german_path)
     russian, german = report.files
     # 35,125 rows: 35,085 contents, 39 of which reference a second object; one row repeats exactly.
     assert (russian.read["posts"], russian.quarantined) == (35124, 0)
-    # 218,971 rows of 194,323 posts; three rows have no post_id.
-    assert (german.read["posts"], german.stored["posts"], german.quarantined) == (194323, 194323, 3)
+    # 60,000 rows of 43,363 Twitter posts; 12,501 posts have rows that are not adjacent.
+    assert (german.read["posts"], german.stored["posts"], german.quarantined) == (43363, 43363, 0)
     assert report.reconciles
-    platforms = case.read("posts").filter(pl.col("dataset") == "german_elections").group_by("platform").len()
-    assert dict(platforms.iter_rows()) == {"facebook": 81566, "twitter": 112757}
-    merged = _post(case.read("posts"), "37775")
-    assert (merged["hashtags"], merged["media_hashes"]) == (["7465"], ["26215"])
+    posts = case.read("posts")
+    assert set(posts.filter(pl.col("dataset") == "german_elections_tail")["platform"]) == {"twitter"}
+    # Post 104018 has 8 rows spread over ~22,000 rows, no one of them carrying all its traces.
+    merged = _post(posts, "104018")
+    assert merged["hashtags"] == ["47838"] and sorted(merged["media_hashes"]) == ["17654", "36568"]
 
 
 @pytest.mark.parametrize(
