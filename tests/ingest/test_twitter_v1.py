@@ -16,7 +16,7 @@ def _case(tmp_path, *inputs, **kwargs):
 
 
 def test_fixture_posts_kinds_and_fields(tmp_path):
-    report, case = _case(tmp_path, FIXTURES / "twitter-v1" / "stream_sample.jsonl")
+    _report, case = _case(tmp_path, FIXTURES / "twitter-v1" / "stream_sample.jsonl")
     posts = case.read("posts").sort("post_id")
     assert posts["post_id"].to_list() == ["1001", "1002", "1003", "1004"]
     assert posts["kind"].to_list() == ["original", "repost", "reply", "quote"]
@@ -95,3 +95,46 @@ def test_real_payloads(tmp_path, shared, name):
         assert posts.height == 1133
         assert posts.filter(pl.col("kind") == "repost").height > 0
     assert posts["post_id"].is_unique().all()
+
+
+def test_parallel_ranges_give_the_same_case(tmp_path, monkeypatch):
+    from cibwatch.ingest import run
+
+    path = FIXTURES / "twitter-v1" / "stream_sample.jsonl"
+    sequential, case_a = _case(tmp_path / "a", path, workers=1)
+    monkeypatch.setattr(run, "PARALLEL_MIN_BYTES", 100)  # split even this small file
+    parallel, case_b = _case(tmp_path / "b", path, workers=2)
+    assert parallel.files[0].read == sequential.files[0].read
+    assert parallel.files[0].quarantined == sequential.files[0].quarantined == 3
+    assert parallel.reconciles
+    cols = ["post_id", "account_id", "kind", "created_at", "text"]
+    assert (
+        case_b.read("posts")
+        .select(cols)
+        .sort("post_id")
+        .equals(case_a.read("posts").select(cols).sort("post_id"))
+    )
+    # Line numbers and byte offsets stay those of the whole file.
+    quarantine = ["line", "byte_offset", "reason"]
+    assert (
+        case_b.read("quarantine")
+        .select(quarantine)
+        .sort("line")
+        .equals(case_a.read("quarantine").select(quarantine).sort("line"))
+    )
+
+
+def test_line_ranges_cover_the_file_on_line_boundaries(tmp_path):
+    from cibwatch.ingest.run import _line_ranges
+
+    path = tmp_path / "lines.jsonl"
+    lines = [f'{{"n": {i}, "pad": "{"x" * (i % 7)}"}}\n'.encode() for i in range(1000)]
+    path.write_bytes(b"".join(lines))
+    ranges = _line_ranges(path, 3)
+    assert ranges[0][0] == 0 and ranges[-1][1] == path.stat().st_size
+    data = path.read_bytes()
+    for (start, end, first_line), nxt in zip(ranges, [*ranges[1:], None], strict=True):
+        assert start == 0 or data[start - 1 : start] == b"\n"
+        assert first_line == data[:start].count(b"\n") + 1
+        if nxt is not None:
+            assert nxt[0] == end

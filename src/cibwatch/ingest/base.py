@@ -56,6 +56,15 @@ class _CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return self._raw.seekable()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
     def readinto(self, buffer: Any) -> int:
         n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
         self.consumed += n or 0
@@ -92,6 +101,10 @@ class Source:
 
     path: Path
     dataset: str
+    # A byte range of an uncompressed line-oriented file, for parallel ingest; lines() honours it.
+    start: int = 0
+    end: int | None = None
+    first_line: int = 1
     _counter: _CountingReader | None = field(default=None, repr=False)
 
     @property
@@ -120,9 +133,13 @@ class Source:
 
     def lines(self) -> Iterator[tuple[int, int, bytes]]:
         """(1-based line number, byte offset in the decompressed stream, line bytes)."""
-        offset = 0
+        offset = self.start
         with self.open_binary() as fh:
-            for lineno, line in enumerate(fh, start=1):
+            if self.start:
+                fh.seek(self.start)
+            for lineno, line in enumerate(fh, start=self.first_line):
+                if self.end is not None and offset >= self.end:
+                    return
                 yield lineno, offset, line
                 offset += len(line)
 
@@ -204,6 +221,11 @@ class Reader:
     @classmethod
     def tag(cls) -> str:
         return f"{cls.name}@{cls.version}"
+
+    @classmethod
+    def splittable(cls, source: Source) -> bool:
+        """Whether ``source`` can be read as independent byte ranges of whole lines (parallel ingest)."""
+        return False
 
 
 def emit(records: list[tuple[str, Any]], sink: Sink) -> None:
@@ -319,12 +341,7 @@ def iter_json(source: Source, raw_lines: bool = False) -> Iterator[JsonItem]:
     if head.startswith(b"["):
         yield from _iter_stream(source, array=True)
         return
-    first_line = head.split(b"\n", 1)[0]
-    try:
-        orjson.loads(first_line)
-        line_mode = True
-    except orjson.JSONDecodeError:
-        line_mode = False
+    line_mode = source.start > 0 or is_json_lines(source)
     if line_mode and raw_lines:
         for lineno, offset, line in source.lines():
             if line.strip():
@@ -333,6 +350,18 @@ def iter_json(source: Source, raw_lines: bool = False) -> Iterator[JsonItem]:
         yield from _iter_lines(source)
     else:
         yield from _iter_stream(source, array=False)
+
+
+def is_json_lines(source: Source) -> bool:
+    """Whether the first line of ``source`` is a whole JSON value (JSON Lines, not a document)."""
+    head = source.head(SNIFF_BYTES).lstrip(_WS + b"\xef\xbb\xbf")
+    if head.startswith(b"["):
+        return False
+    try:
+        orjson.loads(head.split(b"\n", 1)[0])
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def _iter_lines(source: Source) -> Iterator[JsonItem]:

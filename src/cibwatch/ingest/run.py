@@ -8,6 +8,7 @@ duplicate (already in the case, or earlier in this run), quarantined. The
 from __future__ import annotations
 
 import contextlib
+import itertools
 import operator
 import os
 import shutil
@@ -25,7 +26,7 @@ import pyarrow.parquet as pq
 
 from cibwatch import schema
 from cibwatch.errors import BadRecordError, InputFormatError
-from cibwatch.ingest.base import ProgressCallback, Reader, Source, get_reader, sniff_format
+from cibwatch.ingest.base import ProgressCallback, Reader, Source, compression_of, get_reader, sniff_format
 from cibwatch.ingest.values import stable_id
 from cibwatch.store.case import Case
 
@@ -124,8 +125,10 @@ class StagingSink:
         self.report: FileReport | None = None
         self._ingested_at = int(time.time() * 1000)
 
-    def start(self, source: Source, reader: type[Reader], report: FileReport) -> None:
+    def start(self, source: Source, reader: type[Reader], report: FileReport, seq_base: int) -> None:
+        # Dedupe keeps the first occurrence: sequence numbers follow file order, then part order.
         self.source, self.reader, self.report = source, reader, report
+        self._seq = seq_base
 
     # -- the Sink protocol ---------------------------------------------------------
     def post(self, record: dict[str, Any]) -> None:
@@ -226,6 +229,7 @@ class StagingSink:
         batch = batch.cast(pa.schema(_staged_fields(table)))
         writer = self._writers.get(table)
         if writer is None:
+            self._staging.mkdir(parents=True, exist_ok=True)
             path = self._staging / f"{table}.parquet"
             writer = self._writers[table] = pq.ParquetWriter(path, batch.schema, compression="lz4")
         writer.write_table(batch)
@@ -259,8 +263,12 @@ def ingest(
     dataset: str | None = None,
     strict: bool = False,
     progress: ProgressCallback | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
     """Read ``inputs`` into the case at ``case_dir`` (created if needed).
+
+    Large uncompressed line-oriented files are read by ``workers`` processes (default: the
+    number of cores, at most 4), each over a range of whole lines.
 
     >>> report = ingest(["tweets.jsonl.gz"], "out/case")   # doctest: +SKIP
     >>> report.reconciles
@@ -277,29 +285,26 @@ def ingest(
         plan.append((source, reader))
     staging = case.root / ".staging" / uuid.uuid4().hex[:12]
     staging.mkdir(parents=True)
+    workers = max(1, workers if workers is not None else min(os.cpu_count() or 1, 4))
     try:
-        sink = StagingSink(staging, strict, progress)
-        for source, reader in plan:
+        sink = StagingSink(staging / "main", strict, progress)
+        for index, (source, reader) in enumerate(plan):
             file_report = FileReport(path=source.name, reader=reader.name, dataset=source.dataset)
             report.files.append(file_report)
             t0 = time.perf_counter()
-            sink.start(source, reader, file_report)
             if progress:
-                progress(
-                    {
-                        "file": source.name,
-                        "bytes_total": source.size,
-                        "bytes_done": 0,
-                        "start": True,
-                    }
-                )
-            reader().read(source, sink)
-            sink.finish_file()
+                progress({"file": source.name, "bytes_total": source.size, "bytes_done": 0, "start": True})
+            if workers > 1 and _can_split(source, reader):
+                _read_parallel(source, reader, file_report, staging, index, workers, strict, progress)
+            else:
+                sink.start(source, reader, file_report, seq_base=index << _FILE_SEQ_SHIFT)
+                reader().read(source, sink)
+                sink.finish_file()
             file_report.seconds = time.perf_counter() - t0
             if progress:
                 progress({"file": source.name, "bytes_done": source.size, "done": True})
-        staged = sink.close()
-        _commit(case, staging, staged, report)
+        sink.close()
+        _commit(case, staging, report)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         _remove_if_empty(staging.parent)
@@ -353,7 +358,7 @@ def _remove_if_empty(path: Path) -> None:
         path.rmdir()
 
 
-def _commit(case: Case, staging: Path, staged: list[str], report: IngestReport) -> None:
+def _commit(case: Case, staging: Path, report: IngestReport) -> None:
     """Deduplicate staged rows against the case and each other, then add one part per table."""
     import duckdb
 
@@ -365,8 +370,11 @@ def _commit(case: Case, staging: Path, staged: list[str], report: IngestReport) 
     con.execute("SET preserve_insertion_order=false")
     con.execute("SET TimeZone='UTC'")
     try:
-        for table in staged:
-            fresh = staging / f"{table}.parquet"
+        for table in schema.TABLES:
+            staged = sorted(str(p) for p in staging.rglob(f"{table}.parquet"))
+            if not staged:
+                continue
+            fresh = "[" + ", ".join(f"'{p}'" for p in staged) + "]"
             columns = ", ".join(f'"{f.name}"' for f in schema.TABLES[table])
             keys = schema.DEDUPE_KEYS.get(table, ("source_file", "line", "byte_offset", "reason"))
             key_cols = ", ".join(keys)
@@ -378,9 +386,9 @@ def _commit(case: Case, staging: Path, staged: list[str], report: IngestReport) 
             out = case.table_dir(table)
             out.mkdir(parents=True, exist_ok=True)
             target = out / f"part-{run}.parquet"
-            tmp = staging / f"{table}.out.parquet"
+            tmp = staging / f"{table}.committed.parquet"
             query = (
-                f"SELECT {columns} FROM read_parquet('{fresh}') s {existing} "
+                f"SELECT {columns} FROM read_parquet({fresh}) s {existing} "
                 f"QUALIFY row_number() OVER (PARTITION BY {key_cols} ORDER BY _seq) = 1"
             )
             kept = _copy_to_parquet(con, query, tmp, schema.TABLES[table])
@@ -452,3 +460,123 @@ def _copy_to_parquet(con: Any, query: str, path: Path, table_schema: pa.Schema) 
             for row in grouped.to_pylist():
                 counts[row["source_file"]] = counts.get(row["source_file"], 0) + row["source_file_count"]
     return counts
+
+
+_FILE_SEQ_SHIFT = 40
+_PART_SEQ_SHIFT = 34
+PARALLEL_MIN_BYTES = 64 << 20
+
+
+def _can_split(source: Source, reader: type[Reader]) -> bool:
+    return (
+        compression_of(source.path) is None
+        and source.size >= PARALLEL_MIN_BYTES
+        and reader.splittable(source)
+    )
+
+
+def _line_ranges(path: Path, parts: int) -> list[tuple[int, int, int]]:
+    """(start, end, first line number) of ``parts`` ranges of whole lines covering ``path``."""
+    size = path.stat().st_size
+    cuts = [0]
+    with open(path, "rb") as fh:
+        for k in range(1, parts):
+            fh.seek(size * k // parts)
+            fh.readline()  # move to the start of the next whole line
+            cuts.append(max(fh.tell(), cuts[-1]))
+    cuts.append(size)
+    ranges = []
+    line = 1
+    with open(path, "rb") as fh:
+        for start, end in itertools.pairwise(cuts):
+            ranges.append((start, end, line))
+            remaining = end - start
+            while remaining > 0:  # count lines so quarantine rows name the right line
+                chunk = fh.read(min(remaining, 16 << 20))
+                line += chunk.count(b"\n")
+                remaining -= len(chunk)
+    return [r for r in ranges if r[1] > r[0]]
+
+
+_worker_progress: list[Any] = []
+
+
+def _init_worker(counters: list[Any]) -> None:
+    _worker_progress[:] = counters
+
+
+def _read_range(
+    path: str,
+    dataset: str,
+    reader_name: str,
+    part: int,
+    rng: tuple[int, int, int],
+    staging: str,
+    seq_base: int,
+    strict: bool,
+) -> dict[str, Any]:
+    """One worker's share of a file: read its lines into its own staging folder."""
+    counter = _worker_progress[part] if part < len(_worker_progress) else None
+
+    def progress(event: dict[str, Any]) -> None:
+        if counter is not None:
+            counter.value = event["bytes_done"]
+
+    start, end, first_line = rng
+    source = Source(path=Path(path), dataset=dataset, start=start, end=end, first_line=first_line)
+    reader = get_reader(reader_name)
+    report = FileReport(path=path, reader=reader_name, dataset=dataset)
+    sink = StagingSink(Path(staging), strict, progress)
+    sink.start(source, reader, report, seq_base=seq_base)
+    reader().read(source, sink)
+    sink.finish_file()
+    sink.close()
+    return {"read": report.read, "quarantined": report.quarantined}
+
+
+def _read_parallel(
+    source: Source,
+    reader: type[Reader],
+    report: FileReport,
+    staging: Path,
+    index: int,
+    workers: int,
+    strict: bool,
+    progress: ProgressCallback | None,
+) -> None:
+    import multiprocessing
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    ranges = _line_ranges(source.path, workers)
+    # spawn: the parent may hold DuckDB or Arrow threads, which fork would copy half-way.
+    context = multiprocessing.get_context("spawn")
+    counters = [context.Value("q", 0) for _ in ranges]
+    with ProcessPoolExecutor(
+        len(ranges), mp_context=context, initializer=_init_worker, initargs=(counters,)
+    ) as pool:
+        futures = [
+            pool.submit(
+                _read_range,
+                source.name,
+                source.dataset,
+                reader.name,
+                part,
+                rng,
+                str(staging / f"file{index}-part{part}"),
+                (index << _FILE_SEQ_SHIFT) + (part << _PART_SEQ_SHIFT),
+                strict,
+            )
+            for part, rng in enumerate(ranges)
+        ]
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+            for future in done:
+                future.result()  # re-raises a worker's BadRecordError in --strict mode
+            if progress:
+                progress({"file": source.name, "bytes_done": sum(c.value for c in counters)})
+    for future in futures:
+        result = future.result()
+        for table, n in result["read"].items():
+            report.read[table] += n
+        report.quarantined += result["quarantined"]

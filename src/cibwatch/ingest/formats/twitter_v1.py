@@ -12,7 +12,16 @@ from typing import Any
 import msgspec
 import orjson
 
-from cibwatch.ingest.base import JsonItem, Reader, Sink, Source, emit, iter_json, register
+from cibwatch.ingest.base import (
+    JsonItem,
+    Reader,
+    Sink,
+    Source,
+    emit,
+    is_json_lines,
+    iter_json,
+    register,
+)
 from cibwatch.ingest.values import count, flag, source_app, text_or_none, twitter_date_ms
 
 
@@ -349,6 +358,10 @@ class TwitterV1Reader(Reader):
         return (
             (b'"id_str"' in head or b'"statuses"' in head) and b'"user"' in head and b'"created_at"' in head
         )
+
+    @classmethod
+    def splittable(cls, source: Source) -> bool:
+        return is_json_lines(source)
 
     def read(self, source: Source, sink: Sink) -> None:
         fast = _FastPath(sink)
