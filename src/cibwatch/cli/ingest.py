@@ -25,10 +25,21 @@ def ingest_command(
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad record (exit code 2)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Processes for large uncompressed JSON Lines (default: cores, ≤ 4)."
+    ),
 ) -> None:
     """Read INPUTS into the case at --case: normalized, deduplicated, nothing lost."""
     with file_progress(enabled=not quiet and not as_json) as progress:
-        report = ingest(list(inputs), case, format=format, dataset=dataset, strict=strict, progress=progress)
+        report = ingest(
+            list(inputs),
+            case,
+            format=format,
+            dataset=dataset,
+            strict=strict,
+            progress=progress,
+            workers=workers,
+        )
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
