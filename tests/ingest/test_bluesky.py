@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import polars as pl
-from tests.conftest import FIXTURES
 
 from cibwatch import open_case
 from cibwatch.ingest import ingest
+from tests.conftest import FIXTURES
 
 ALICE_POST = "at://did:plc:alice111/app.bsky.feed.post/3l3qo2vuowo2b"
 

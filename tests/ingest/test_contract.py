@@ -17,12 +17,12 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from tests.conftest import FIXTURES
 
 from cibwatch import open_case, schema
 from cibwatch.errors import InputFormatError
 from cibwatch.ingest import Source, ingest, readers
 from cibwatch.ingest.base import _MAGIC, sniff_format
+from tests.conftest import FIXTURES
 
 READERS = sorted(readers())
 # Filled in by the sink, not by readers.

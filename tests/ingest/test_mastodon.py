@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import polars as pl
-from tests.conftest import FIXTURES
 
 from cibwatch import open_case
 from cibwatch.ingest import ingest
 from cibwatch.ingest.formats.mastodon import global_acct, html_text
+from tests.conftest import FIXTURES
 
 FIRST = "https://mastodon.social/users/alice/statuses/112000000000000001"
 

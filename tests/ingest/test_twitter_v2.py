@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import polars as pl
 import pytest
-from tests.conftest import FIXTURES
 
 from cibwatch import open_case
 from cibwatch.ingest import ingest
+from tests.conftest import FIXTURES
 
 SAMPLE = FIXTURES / "twitter-v2" / "sample.jsonl"
 

@@ -28,6 +28,7 @@ Choices, so that results mean the same as the v1.1 reader's:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ from cibwatch.ingest.values import count, flag, iso_date_ms, text_or_none
 
 Records = list[tuple[str, dict[str, Any]]]
 
+_DATA_KEY = re.compile(rb'"data"\s*:\s*[\[{]')
+_AUTHOR_KEY = re.compile(rb'"author_id"\s*:')
 _KIND_ORDER = (("retweeted", "repost"), ("quoted", "quote"), ("replied_to", "reply"))
 # Keys twarc's flattening adds to a user object inlined as a mention.
 _MENTION_KEYS = ("start", "end")
@@ -217,9 +220,10 @@ class TwitterV2Reader(Reader):
             return False
         if b'"id_str"' in head:  # v1.1 carries string twins of every id; v2 never does
             return False
-        if b'"__twarc"' in head or b'"author_id"' in head:
+        if b'"__twarc"' in head or _AUTHOR_KEY.search(head):
             return True
-        return b'"data"' in head and (b'"includes"' in head or b'"public_metrics"' in head)
+        # A response: "data" as a key (not a hashtag's text), with v2's includes or metrics.
+        return bool(_DATA_KEY.search(head)) and (b'"includes"' in head or b'"public_metrics"' in head)
 
     def read(self, source: Source, sink: Sink) -> None:
         for item in iter_json(source):
