@@ -1,0 +1,274 @@
+"""The simulation driver: plan the operations, then stream the platform window by window.
+
+Memory is bounded by one window of posts plus the posts still referenced by later ones
+(reposts come at most 72 hours after their original), not by the size of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from cibwatch.errors import ConfigError
+from cibwatch.sim import events as ev
+from cibwatch.sim import tactics as _tactics  # noqa: F401 - registers the operations
+from cibwatch.sim import traps as _traps  # noqa: F401 - registers the traps
+from cibwatch.sim.organic import HOUR_MS, OrganicEngine
+from cibwatch.sim.plan import TACTICS, Context
+from cibwatch.sim.scenarios import Scenario, get_scenario
+from cibwatch.sim.world import World, build_organic
+from cibwatch.sim.writers import WRITERS
+
+SIM_VERSION = "1"
+_STORE_COLUMNS = ("key", "body", "tag1", "tag2", "url", "mention", "json", "last_ref_t")
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class SimReport:
+    out: str
+    scenario: str
+    seed: int
+    format: str
+    accounts: int
+    posts: int
+    by_kind: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def posts_per_second(self) -> float:
+        return self.posts / self.seconds if self.seconds else 0.0
+
+
+def simulate(
+    scenario: str | Scenario = "demo",
+    *,
+    out: str | Path,
+    seed: int = 0,
+    accounts: int | None = None,
+    days: int | None = None,
+    format: str = "v2",
+    progress: ProgressCallback | None = None,
+) -> SimReport:
+    """Write a simulated platform to ``out``: ``posts/*.jsonl`` plus ground truth.
+
+    >>> report = simulate("demo", out="sim/demo", seed=1)   # doctest: +SKIP
+    >>> report.posts > 10_000
+    True
+    """
+    started = time.perf_counter()
+    sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    sc = sc.with_size(accounts, days)
+    if format not in WRITERS:
+        raise ConfigError(f"--format must be one of {'|'.join(WRITERS)}. Got {format!r} instead.")
+    if not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"--seed must be a non-negative whole number. Got {seed!r} instead.")
+    out = Path(out)
+    posts_dir = out / "posts"
+    if posts_dir.exists():
+        shutil.rmtree(posts_dir)
+    posts_dir.mkdir(parents=True)
+
+    world = build_organic(np.random.default_rng([seed, 0]), sc.accounts, sc.start_ms, sc.days)
+    planned, campaigns = _plan(world, sc, seed)
+    world.finish_ids()
+    engine = OrganicEngine(world)
+    writer = WRITERS[format](world, seed)
+
+    n_chunks = -(-sc.days * 24 // sc.chunk_hours)
+    planned_t = planned["t"].to_numpy()
+    pending = ev.empty()
+    store = pl.DataFrame(schema={c: (ev.SCHEMA.get(c) or pl.String) for c in _STORE_COLUMNS})
+    posts_per_account = np.zeros(world.n, dtype=np.int64)
+    by_kind = np.zeros(4, dtype=np.int64)
+    next_key = 0
+    report = SimReport(str(out), sc.name, seed, format, 0, 0)
+    for c in range(n_chunks):
+        t0 = sc.start_ms + c * sc.chunk_hours * HOUR_MS
+        t1 = min(t0 + sc.chunk_hours * HOUR_MS, world.end_ms)
+        hours = (t1 - t0) // HOUR_MS
+        organic, next_key = engine.window(np.random.default_rng([seed, 1, c]), t0, hours, next_key)
+        due = pl.concat([pending, organic], how="vertical")
+        pending = due.filter(pl.col("t") >= t1)
+        lo, hi = np.searchsorted(planned_t, [t0, t1])
+        batch = pl.concat([due.filter(pl.col("t") < t1), planned.slice(lo, hi - lo)], how="vertical")
+        batch = batch.sort(["t", "key"])
+        data, store = _write_chunk(writer, batch, store, t0, t1, np.random.default_rng([seed, 2, c]))
+        name = posts_dir / f"tweets-{datetime.fromtimestamp(t0 / 1000, UTC):%Y%m%dT%H}.jsonl"
+        name.write_bytes(data)
+        report.files.append(str(name))
+        np.add.at(posts_per_account, batch["author"].to_numpy(), 1)
+        by_kind += np.bincount(batch["kind"].to_numpy(), minlength=4)
+        if progress:
+            progress({"step": "simulate", "done": c + 1, "total": n_chunks, "posts": int(by_kind.sum())})
+
+    report.posts = int(by_kind.sum())
+    report.by_kind = {name: int(v) for name, v in zip(ev.KIND_NAMES, by_kind, strict=False)}
+    report.accounts = int((posts_per_account > 0).sum())
+    _write_truth(out, world, posts_per_account, campaigns, planned)
+    manifest = {
+        "simulator": f"cibwatch.sim@{SIM_VERSION}",
+        "scenario": sc.name,
+        "seed": seed,
+        "format": format,
+        "organic_accounts": sc.accounts,
+        "days": sc.days,
+        "start": sc.start,
+        "posts": report.posts,
+        "posts_by_kind": report.by_kind,
+        "accounts_posting": report.accounts,
+        "files": [Path(f).relative_to(out).as_posix() for f in report.files],
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _plan(world: World, sc: Scenario, seed: int) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+    """Run every tactic and trap of the scenario; returns their posts and campaign rows."""
+    frames: list[pl.DataFrame] = []
+    campaigns: list[dict[str, Any]] = []
+    next_key = 0
+    counters = {"operation": 0, "trap": 0}
+    for i, (name, params) in enumerate(sc.tactics):
+        if name not in TACTICS:
+            raise ConfigError(f"Unknown tactic {name!r} in scenario {sc.name!r}; known: {', '.join(TACTICS)}")
+        info = TACTICS[name]
+        counters[info.kind] += 1
+        prefix = "op" if info.kind == "operation" else "trap"
+        campaign_id = f"{prefix}{counters[info.kind]:02d}-{name.replace('_', '-')}"
+        ops = [f for f, row in zip(frames, campaigns, strict=False) if row["kind"] == "operation"]
+        ctx = Context(
+            world=world,
+            rng=np.random.default_rng([seed, 3, i]),
+            campaign_id=campaign_id,
+            tactic=name,
+            kind=info.kind,
+            params=dict(params),
+            scale=sc.scale,
+            next_key=next_key,
+            operation_posts=pl.concat(ops, how="vertical") if ops else None,
+        )
+        info.fn(ctx)
+        next_key = ctx.next_key
+        frames.append(ctx.frame())
+        campaigns.append(
+            {
+                "campaign_id": campaign_id,
+                "kind": info.kind,
+                "tactic": name,
+                "hashtags": ctx.info.get("hashtags", ""),
+                "domains": ctx.info.get("domains", ""),
+                "description": ctx.info.get("description", info.summary),
+            }
+        )
+    planned = ev.link_refs(_drop_dangling(pl.concat(frames, how="vertical"))) if frames else ev.empty()
+    return planned.sort(["t", "key"]), campaigns
+
+
+def _drop_dangling(posts: pl.DataFrame) -> pl.DataFrame:
+    """Drop posts whose referenced post fell outside the period, and repeated reposts."""
+    while True:
+        keys = posts["key"]
+        ok = (pl.col("ref_key") < 0) | pl.col("ref_key").is_in(keys.implode())
+        kept = posts.filter(ok)
+        if kept.height == posts.height:
+            break
+        posts = kept
+    is_rt = pl.col("kind") == ev.REPOST
+    first = pl.int_range(pl.len()).over(["author", "ref_key"]) == 0
+    return posts.filter(~is_rt | first | (pl.col("ref_key") < 0))
+
+
+def _write_chunk(
+    writer: Any, batch: pl.DataFrame, store: pl.DataFrame, t0: int, t1: int, rng: np.random.Generator
+) -> tuple[bytes, pl.DataFrame]:
+    """JSON for one window. Originals and replies first (later posts may embed them), then the rest."""
+    independent = batch.filter(pl.col("kind").is_in([ev.ORIGINAL, ev.REPLY]))
+    dependent = batch.filter(pl.col("kind").is_in([ev.REPOST, ev.QUOTE]))
+    ind = writer.prepare(independent, rng).with_columns(ref_json=pl.lit(None, pl.String))
+    ind = ind.with_columns(json=writer.tweet_json(ind))
+    referenced = ind.filter(pl.col("last_ref_t") >= t0).select(_STORE_COLUMNS)
+    store = pl.concat([store.filter(pl.col("last_ref_t") >= t0), referenced], how="vertical")
+    fill = ["body", "tag1", "tag2", "url", "mention"]
+    looked = dependent.join(
+        store.select(
+            pl.col("key").alias("ref_key"),
+            pl.col("json").alias("ref_json"),
+            *[pl.col(f).alias(f"_s_{f}") for f in fill],
+        ),
+        on="ref_key",
+        how="left",
+        maintain_order="left",
+    )
+    if looked["ref_json"].null_count():
+        raise RuntimeError("a repost or quote references a post missing from the simulator's store")
+    is_rt = pl.col("kind") == ev.REPOST
+    looked = looked.with_columns(
+        [pl.when(is_rt).then(pl.col(f"_s_{f}")).otherwise(pl.col(f)).alias(f) for f in fill]
+    )
+    dep = writer.prepare(looked.drop([f"_s_{f}" for f in fill]).drop("ref_json"), rng)
+    dep = dep.with_columns(ref_json=looked["ref_json"])
+    dep = dep.with_columns(json=writer.tweet_json(dep))
+    keep = ["t", "key", "id", "json", "author", "ref_author", "mention", "ref_key"]
+    frame = pl.concat([ind.select(keep), dep.select(keep)], how="vertical").sort(["t", "key"])
+    if frame["id"].n_unique() != frame.height:
+        raise RuntimeError("simulated post ids collide; the window holds too many posts")
+    return writer.lines(frame, store, t1), store
+
+
+def _write_truth(
+    out: Path,
+    world: World,
+    posts_per_account: np.ndarray,
+    campaigns: list[dict[str, Any]],
+    planned: pl.DataFrame,
+) -> None:
+    accounts = pl.DataFrame(
+        {
+            "account_id": pl.Series(world["user_id"]).cast(pl.String),
+            "screen_name": pl.Series(world["username"], dtype=pl.String),
+            "role": pl.Series(world["role"], dtype=pl.String),
+            "campaign_id": pl.Series(world["campaign"], dtype=pl.String),
+            "tactic": pl.Series(world["tactic"], dtype=pl.String),
+            "n_posts": posts_per_account,
+        }
+    ).filter(pl.col("n_posts") > 0)
+    accounts.select("account_id", "role", "campaign_id", "tactic", "screen_name", "n_posts").write_csv(
+        out / "truth_accounts.csv"
+    )
+    authors = planned.select("author").with_columns(
+        campaign=pl.Series(world["campaign"], dtype=pl.String).gather(planned["author"].to_numpy())
+    )
+    planned_by = dict(authors.group_by("campaign").len().iter_rows())
+    rows = []
+    for row in campaigns:
+        members = accounts.filter(pl.col("campaign_id") == row["campaign_id"])
+        rows.append(
+            {
+                **row,
+                "n_accounts": members.height,
+                "n_planned_posts": int(planned_by.get(row["campaign_id"], 0)),
+            }
+        )
+    cols = [
+        "campaign_id",
+        "kind",
+        "tactic",
+        "n_accounts",
+        "n_planned_posts",
+        "hashtags",
+        "domains",
+        "description",
+    ]
+    pl.DataFrame(rows).select(cols).write_csv(out / "truth_campaigns.csv")

@@ -1,0 +1,619 @@
+"""Serialize simulated posts as X API v2 pages (as twarc2 writes them) or v1.1 tweets.
+
+JSON is assembled column-wise with polars string expressions: every string that goes
+between quotes comes from a JSON-safe vocabulary (checked) or is encoded once per account,
+so there is no per-post Python and no per-post ``dumps``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import orjson
+import polars as pl
+
+from cibwatch.sim import events as ev
+from cibwatch.sim import vocab
+from cibwatch.sim.world import TWEPOCH_MS, World
+
+PAGE_SIZE = 100
+_LOW21 = (1 << 21) - 1
+_B62 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
+_V2_DATE = "%Y-%m-%dT%H:%M:%S.000Z"
+_V1_DATE = "%a %b %d %H:%M:%S +0000 %Y"
+_SOURCES_JSON = pl.Series(
+    [orjson.dumps(f'<a href="{href}" rel="nofollow">{name}</a>').decode() for name, href in vocab.SOURCES]
+)
+_KIND_V2 = {ev.REPOST: "retweeted", ev.REPLY: "replied_to", ev.QUOTE: "quoted"}
+
+
+def post_ids(t: pl.Expr, key: pl.Expr) -> pl.Expr:
+    """Snowflake-style ids: creation ms in the high bits, the post's key in the low 22."""
+    low = (key // (1 << 40)) * (1 << 21) + key % (1 << 21)
+    return (t - TWEPOCH_MS) * (1 << 22) + low
+
+
+def tco(ids: np.ndarray) -> pl.Series:
+    """A t.co-like short link per id (10 base62 characters from a hash of the id)."""
+    x = ids.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    chars = np.empty((len(ids), 10), dtype=np.uint8)
+    for j in range(10):
+        chars[:, j] = _B62[(x % np.uint64(62)).astype(np.int64)]
+        x //= np.uint64(62)
+    codes = chars.view("S10").ravel()
+    return pl.Series(codes).cast(pl.String)
+
+
+def _q(expr: pl.Expr) -> pl.Expr:
+    return pl.concat_str([pl.lit('"'), expr, pl.lit('"')])
+
+
+def _b(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr).then(pl.lit("true")).otherwise(pl.lit("false"))
+
+
+def _iso(ms: pl.Expr, fmt: str) -> pl.Expr:
+    return pl.from_epoch(ms, "ms").dt.strftime(fmt)
+
+
+def _fmt(template: str, *exprs: pl.Expr) -> pl.Expr:
+    """``template`` with each ``{}`` replaced by the next expression (null if any is null)."""
+    pieces = template.split("{}")
+    if len(pieces) != len(exprs) + 1:
+        raise ValueError(f"template needs {len(pieces) - 1} values, got {len(exprs)}")
+    parts: list[pl.Expr] = []
+    for piece, expr in zip(pieces, [*exprs, None], strict=False):
+        if piece:
+            parts.append(pl.lit(piece))
+        if expr is not None:
+            parts.append(expr.cast(pl.String))
+    return pl.concat_str(parts)
+
+
+def _join_nonnull(parts: list[pl.Expr], sep: str = ",") -> pl.Expr:
+    """Join the non-null parts with ``sep``; null when every part is null."""
+    joined = pl.concat_list(parts).list.drop_nulls().list.join(sep)
+    return pl.when(joined == "").then(None).otherwise(joined)
+
+
+class Writer:
+    """Turns prepared post frames into JSON lines; one subclass per format."""
+
+    name = ""
+    extension = "jsonl"
+
+    def __init__(self, world: World, seed: int) -> None:
+        self.world = world
+        self.seed = seed
+        self.users = pl.DataFrame(
+            {
+                "uid": pl.Series(world["user_id"]).cast(pl.String),
+                "uname": pl.Series(world["username"], dtype=pl.String),
+                "dname": pl.Series(world["name"], dtype=pl.String),
+            }
+        )
+        self.user_json = self._user_json()
+
+    # -- shared pieces --------------------------------------------------------------
+    def prepare(self, posts: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+        """Add ids, author fields, the full text and entity positions."""
+        ids = posts.select(post_ids(pl.col("t"), pl.col("key"))).to_series().to_numpy()
+        ref_ids = posts.select(post_ids(pl.col("ref_t"), pl.col("ref_key"))).to_series().to_numpy()
+        root_ids = posts.select(post_ids(pl.col("root_t"), pl.col("root_key"))).to_series().to_numpy()
+        author = posts["author"].to_numpy()
+        ref_author = np.maximum(posts["ref_author"].to_numpy(), 0)
+        mention = np.maximum(posts["mention"].to_numpy(), 0)
+        link_ids = np.where(posts["kind"].to_numpy() == ev.REPOST, ref_ids, ids)
+        n_rt = posts["n_rt"].to_numpy()
+        likes = np.floor(n_rt * rng.lognormal(1.0, 0.8, len(ids)) + rng.poisson(0.8, len(ids)))
+        u = self.users
+        frame = posts.with_columns(
+            id=pl.Series(ids).cast(pl.String),
+            ref_id=pl.Series(ref_ids).cast(pl.String),
+            root_id=pl.Series(root_ids).cast(pl.String),
+            uid=u["uid"].gather(author),
+            ruid=u["uid"].gather(ref_author),
+            runame=u["uname"].gather(ref_author),
+            muid=u["uid"].gather(mention),
+            muname=u["uname"].gather(mention),
+            mdname=u["dname"].gather(mention),
+            tco=tco(link_ids),
+            likes=pl.Series(likes.astype(np.int64)),
+            src_json=_SOURCES_JSON.gather(posts["source"].to_numpy()),
+        )
+        has_ref_mention = pl.col("kind").is_in([ev.REPOST, ev.REPLY])
+        prefix = (
+            pl.when(pl.col("kind") == ev.REPOST)
+            .then(pl.concat_str([pl.lit("RT @"), pl.col("runame"), pl.lit(": ")]))
+            .when(pl.col("kind") == ev.REPLY)
+            .then(pl.concat_str([pl.lit("@"), pl.col("runame"), pl.lit(" ")]))
+            .otherwise(pl.lit(""))
+        )
+        mention_txt = pl.when(pl.col("mention") >= 0).then(pl.concat_str([pl.lit("@"), pl.col("muname")]))
+        frame = frame.with_columns(
+            _pre=prefix,
+            _m=pl.when(mention_txt.is_not_null()).then(mention_txt + " ").otherwise(pl.lit("")),
+            _t1=pl.concat_str([pl.lit(" #"), pl.col("tag1")]).fill_null(""),
+            _t2=pl.concat_str([pl.lit(" #"), pl.col("tag2")]).fill_null(""),
+            _u=pl.when(pl.col("url").is_not_null())
+            .then(pl.concat_str([pl.lit(" https://t.co/"), pl.col("tco")]))
+            .otherwise(pl.lit("")),
+        )
+        frame = frame.with_columns(
+            text=pl.concat_str(
+                [pl.col("_pre"), pl.col("_m"), pl.col("body"), pl.col("_t1"), pl.col("_t2"), pl.col("_u")]
+            ),
+            _lp=pl.col("_pre").str.len_chars().cast(pl.Int64),
+            _lm=pl.col("_m").str.len_chars().cast(pl.Int64),
+            _lb=pl.col("body").str.len_chars().cast(pl.Int64),
+            _l1=pl.col("_t1").str.len_chars().cast(pl.Int64),
+            _l2=pl.col("_t2").str.len_chars().cast(pl.Int64),
+            _lu=pl.col("_u").str.len_chars().cast(pl.Int64),
+            _has_rm=has_ref_mention,
+        )
+        bad = frame.filter(pl.col("text").str.contains(r'["\\\x00-\x1f]'))
+        if bad.height:
+            raise RuntimeError(f"simulated text is not JSON-safe: {bad['text'][0]!r}")
+        # Entity positions: [start, end) in characters.
+        return frame.with_columns(
+            rm_s=pl.lit(0, pl.Int64) + pl.when(pl.col("kind") == ev.REPOST).then(3).otherwise(0),
+            rm_e=pl.when(pl.col("kind") == ev.REPOST)
+            .then(pl.col("runame").str.len_chars().cast(pl.Int64) + 4)
+            .otherwise(pl.col("runame").str.len_chars().cast(pl.Int64) + 1),
+            m_s=pl.col("_lp"),
+            m_e=pl.col("_lp") + pl.col("_lm") - 1,
+            t1_s=pl.col("_lp") + pl.col("_lm") + pl.col("_lb") + 1,
+            t1_e=pl.col("_lp") + pl.col("_lm") + pl.col("_lb") + pl.col("_l1"),
+            t2_s=pl.col("_lp") + pl.col("_lm") + pl.col("_lb") + pl.col("_l1") + 1,
+            t2_e=pl.col("_lp") + pl.col("_lm") + pl.col("_lb") + pl.col("_l1") + pl.col("_l2"),
+            u_s=pl.col("_lp") + pl.col("_lm") + pl.col("_lb") + pl.col("_l1") + pl.col("_l2") + 1,
+            u_e=pl.col("_lp") + pl.col("_lm") + pl.col("_lb") + pl.col("_l1") + pl.col("_l2") + pl.col("_lu"),
+            disp=pl.col("url").str.strip_prefix("https://").str.strip_prefix("www.").str.slice(0, 23)
+            + pl.when(pl.col("url").str.len_chars() > 31).then(pl.lit("…")).otherwise(pl.lit("")),
+        )
+
+    def _user_json(self) -> pl.Series:
+        raise NotImplementedError
+
+    def tweet_json(self, frame: pl.DataFrame) -> pl.Series:
+        raise NotImplementedError
+
+    def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> bytes:
+        raise NotImplementedError
+
+
+def _profile_frame(world: World) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "uid": pl.Series(world["user_id"]).cast(pl.String),
+            "name": pl.Series(world["name"], dtype=pl.String),
+            "username": pl.Series(world["username"], dtype=pl.String),
+            "created": pl.Series(world["created_ms"]),
+            "description": pl.Series(world["description"], dtype=pl.String),
+            "location": pl.Series(world["location"], dtype=pl.String),
+            "url": pl.Series(world["url"], dtype=pl.String),
+            "verified": world["verified"],
+            "followers": world["followers"],
+            "following": world["following"],
+            "tweets": world["tweet_count"],
+            "listed": world["listed"],
+            "likes": world["likes"],
+            "default_profile": world["default_profile"],
+            "default_image": world["default_profile_image"],
+            "background": world["background"],
+            "image_id": world["image_id"],
+        }
+    )
+
+
+def _image_url(size: str) -> pl.Expr:
+    return (
+        pl.when(pl.col("default_image"))
+        .then(pl.lit(f"https://abs.twimg.com/sticky/default_profile_images/default_profile_{size}.png"))
+        .otherwise(
+            pl.concat_str(
+                [
+                    pl.lit("https://pbs.twimg.com/profile_images/"),
+                    pl.col("image_id").cast(pl.String),
+                    pl.lit(f"/avatar_{size}.jpg"),
+                ]
+            )
+        )
+    )
+
+
+class V2Writer(Writer):
+    """One twarc2-style response page per line: data, includes.users, includes.tweets, meta."""
+
+    name = "v2"
+
+    def _user_json(self) -> pl.Series:
+        p = _profile_frame(self.world)
+        location = pl.when(pl.col("location") != "").then(
+            pl.concat_str([pl.lit(',"location":'), _q(pl.col("location"))])
+        )
+        expr = pl.concat_str(
+            [
+                pl.lit('{"id":"'),
+                pl.col("uid"),
+                pl.lit('","name":"'),
+                pl.col("name"),
+                pl.lit('","username":"'),
+                pl.col("username"),
+                pl.lit('","created_at":"'),
+                _iso(pl.col("created"), _V2_DATE),
+                pl.lit('","description":"'),
+                pl.col("description"),
+                pl.lit('"'),
+                location.fill_null(""),
+                pl.lit(',"url":"'),
+                pl.col("url"),
+                pl.lit('","verified":'),
+                _b(pl.col("verified")),
+                pl.lit(',"protected":false,"profile_image_url":"'),
+                _image_url("normal"),
+                pl.lit('","public_metrics":{"followers_count":'),
+                pl.col("followers").cast(pl.String),
+                pl.lit(',"following_count":'),
+                pl.col("following").cast(pl.String),
+                pl.lit(',"tweet_count":'),
+                pl.col("tweets").cast(pl.String),
+                pl.lit(',"listed_count":'),
+                pl.col("listed").cast(pl.String),
+                pl.lit("}}"),
+            ]
+        )
+        return p.select(expr.alias("json")).to_series()
+
+    def tweet_json(self, frame: pl.DataFrame) -> pl.Series:
+        c = pl.col
+        hashtags = _join_nonnull(
+            [
+                pl.when(c("tag1").is_not_null()).then(
+                    _fmt('{"start":{},"end":{},"tag":"{}"}', c("t1_s"), c("t1_e"), c("tag1"))
+                ),
+                pl.when(c("tag2").is_not_null()).then(
+                    _fmt('{"start":{},"end":{},"tag":"{}"}', c("t2_s"), c("t2_e"), c("tag2"))
+                ),
+            ]
+        )
+        mentions = _join_nonnull(
+            [
+                pl.when(c("_has_rm")).then(
+                    _fmt(
+                        '{"start":{},"end":{},"username":"{}","id":"{}"}',
+                        c("rm_s"),
+                        c("rm_e"),
+                        c("runame"),
+                        c("ruid"),
+                    )
+                ),
+                pl.when(c("mention") >= 0).then(
+                    _fmt(
+                        '{"start":{},"end":{},"username":"{}","id":"{}"}',
+                        c("m_s"),
+                        c("m_e"),
+                        c("muname"),
+                        c("muid"),
+                    )
+                ),
+            ]
+        )
+        urls = pl.when(c("url").is_not_null()).then(
+            _fmt(
+                '{"start":{},"end":{},"url":"https://t.co/{}","expanded_url":"{}","display_url":"{}"}',
+                c("u_s"),
+                c("u_e"),
+                c("tco"),
+                c("url"),
+                c("disp"),
+            )
+        )
+        entities = _join_nonnull(
+            [
+                pl.concat_str([pl.lit('"hashtags":['), hashtags, pl.lit("]")]),
+                pl.concat_str([pl.lit('"mentions":['), mentions, pl.lit("]")]),
+                pl.concat_str([pl.lit('"urls":['), urls, pl.lit("]")]),
+            ]
+        )
+        ref_type = (
+            pl.when(c("kind") == ev.REPOST)
+            .then(pl.lit("retweeted"))
+            .when(c("kind") == ev.REPLY)
+            .then(pl.lit("replied_to"))
+            .when(c("kind") == ev.QUOTE)
+            .then(pl.lit("quoted"))
+        )
+        is_rt = c("kind") == ev.REPOST
+        expr = pl.concat_str(
+            [
+                pl.lit('{"id":"'),
+                c("id"),
+                pl.lit('","text":"'),
+                c("text"),
+                pl.lit('","author_id":"'),
+                c("uid"),
+                pl.lit('","created_at":"'),
+                _iso(c("t"), _V2_DATE),
+                pl.lit('","conversation_id":"'),
+                c("root_id"),
+                pl.lit('","edit_history_tweet_ids":["'),
+                c("id"),
+                pl.lit('"],"lang":"en","source":'),
+                c("src_json"),
+                pl.lit(
+                    ',"possibly_sensitive":false,"reply_settings":"everyone","public_metrics":{"retweet_count":'
+                ),
+                pl.when(is_rt).then(0).otherwise(c("n_rt")).cast(pl.String),
+                pl.lit(',"reply_count":'),
+                pl.when(is_rt).then(0).otherwise(c("n_reply")).cast(pl.String),
+                pl.lit(',"like_count":'),
+                pl.when(is_rt).then(0).otherwise(c("likes")).cast(pl.String),
+                pl.lit(',"quote_count":'),
+                pl.when(is_rt).then(0).otherwise(c("n_quote")).cast(pl.String),
+                pl.lit("}"),
+                pl.concat_str(
+                    [
+                        pl.lit(',"referenced_tweets":[{"type":"'),
+                        ref_type,
+                        pl.lit('","id":"'),
+                        c("ref_id"),
+                        pl.lit('"}]'),
+                    ]
+                ).fill_null(""),
+                pl.when(c("kind") == ev.REPLY)
+                .then(pl.concat_str([pl.lit(',"in_reply_to_user_id":"'), c("ruid"), pl.lit('"')]))
+                .otherwise(pl.lit("")),
+                pl.concat_str([pl.lit(',"entities":{'), entities, pl.lit("}")]).fill_null(""),
+                pl.lit("}"),
+            ]
+        )
+        return frame.select(expr.alias("json")).to_series()
+
+    def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> bytes:
+        if frame.is_empty():
+            return b""
+        frame = frame.with_columns(page=(pl.int_range(pl.len()) // PAGE_SIZE).cast(pl.Int64))
+        data = frame.group_by("page", maintain_order=True).agg(
+            pl.col("json").str.join(",").alias("data"),
+            pl.len().alias("count"),
+            pl.col("id").first().alias("oldest"),
+            pl.col("id").last().alias("newest"),
+        )
+        who = pl.concat(
+            [frame.select("page", pl.col(c).alias("idx")) for c in ("author", "ref_author", "mention")]
+        ).filter(pl.col("idx") >= 0)
+        who = who.unique(maintain_order=True)
+        users = (
+            who.with_columns(u=self.user_json.gather(who["idx"]))
+            .group_by("page", maintain_order=True)
+            .agg(pl.col("u").str.join(",").alias("users"))
+        )
+        refs = (
+            frame.filter(pl.col("ref_key") >= 0)
+            .select("page", "ref_key")
+            .unique(maintain_order=True)
+            .join(
+                store.select(pl.col("key").alias("ref_key"), "json"),
+                on="ref_key",
+                how="left",
+                maintain_order="left",
+            )
+        )
+        if refs["json"].null_count():
+            raise RuntimeError("a referenced post is missing from the simulator's store")
+        tweets = refs.group_by("page", maintain_order=True).agg(pl.col("json").str.join(",").alias("tweets"))
+        retrieved = datetime.fromtimestamp(retrieved_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        pages = data.join(users, on="page", how="left", maintain_order="left").join(
+            tweets, on="page", how="left", maintain_order="left"
+        )
+        line = pl.concat_str(
+            [
+                pl.lit('{"data":['),
+                pl.col("data"),
+                pl.lit('],"includes":{"users":['),
+                pl.col("users"),
+                pl.lit("]"),
+                pl.concat_str([pl.lit(',"tweets":['), pl.col("tweets"), pl.lit("]")]).fill_null(""),
+                pl.lit('},"meta":{"result_count":'),
+                pl.col("count").cast(pl.String),
+                pl.lit(',"newest_id":"'),
+                pl.col("newest"),
+                pl.lit('","oldest_id":"'),
+                pl.col("oldest"),
+                pl.lit(
+                    '"},"__twarc":{"url":"https://api.twitter.com/2/tweets/search/all","version":"2.14.0",'
+                ),
+                pl.lit(f'"retrieved_at":"{retrieved}"}}}}'),
+            ]
+        )
+        return _joined(pages.select(line.alias("line")).to_series())
+
+
+class V1Writer(Writer):
+    """One v1.1 tweet per line, retweeted and quoted tweets embedded, each with its user."""
+
+    name = "v1"
+
+    def _user_json(self) -> pl.Series:
+        p = _profile_frame(self.world)
+        expr = pl.concat_str(
+            [
+                pl.lit('{"id":'),
+                pl.col("uid"),
+                pl.lit(',"id_str":"'),
+                pl.col("uid"),
+                pl.lit('","name":"'),
+                pl.col("name"),
+                pl.lit('","screen_name":"'),
+                pl.col("username"),
+                pl.lit('","location":"'),
+                pl.col("location"),
+                pl.lit('","url":'),
+                pl.when(pl.col("url") != "").then(_q(pl.col("url"))).otherwise(pl.lit("null")),
+                pl.lit(',"description":"'),
+                pl.col("description"),
+                pl.lit('","protected":false,"verified":'),
+                _b(pl.col("verified")),
+                pl.lit(',"followers_count":'),
+                pl.col("followers").cast(pl.String),
+                pl.lit(',"friends_count":'),
+                pl.col("following").cast(pl.String),
+                pl.lit(',"listed_count":'),
+                pl.col("listed").cast(pl.String),
+                pl.lit(',"favourites_count":'),
+                pl.col("likes").cast(pl.String),
+                pl.lit(',"statuses_count":'),
+                pl.col("tweets").cast(pl.String),
+                pl.lit(',"created_at":"'),
+                _iso(pl.col("created"), _V1_DATE),
+                pl.lit('","utc_offset":null,"time_zone":null,"geo_enabled":false,"lang":null,'),
+                pl.lit('"profile_background_color":"'),
+                pl.when(pl.col("default_profile")).then(pl.lit("F5F8FA")).otherwise(pl.lit("C0DEED")),
+                pl.lit('","profile_image_url_https":"'),
+                _image_url("normal"),
+                pl.lit('","default_profile":'),
+                _b(pl.col("default_profile")),
+                pl.lit(',"default_profile_image":'),
+                _b(pl.col("default_image")),
+                pl.lit(',"profile_use_background_image":'),
+                _b(pl.col("background")),
+                pl.lit("}"),
+            ]
+        )
+        return p.select(expr.alias("json")).to_series()
+
+    def tweet_json(self, frame: pl.DataFrame) -> pl.Series:
+        c = pl.col
+        frame = frame.with_columns(_user=self.user_json.gather(frame["author"]))
+        hashtags = _join_nonnull(
+            [
+                pl.when(c("tag1").is_not_null()).then(
+                    _fmt('{"text":"{}","indices":[{},{}]}', c("tag1"), c("t1_s"), c("t1_e"))
+                ),
+                pl.when(c("tag2").is_not_null()).then(
+                    _fmt('{"text":"{}","indices":[{},{}]}', c("tag2"), c("t2_s"), c("t2_e"))
+                ),
+            ]
+        ).fill_null("")
+        mention_fmt = '{"screen_name":"{}","name":"{}","id":{},"id_str":"{}","indices":[{},{}]}'
+        mentions = _join_nonnull(
+            [
+                pl.when(c("_has_rm")).then(
+                    _fmt(mention_fmt, c("runame"), c("rdname"), c("ruid"), c("ruid"), c("rm_s"), c("rm_e"))
+                ),
+                pl.when(c("mention") >= 0).then(
+                    _fmt(mention_fmt, c("muname"), c("mdname"), c("muid"), c("muid"), c("m_s"), c("m_e"))
+                ),
+            ]
+        ).fill_null("")
+        urls = (
+            pl.when(c("url").is_not_null())
+            .then(
+                _fmt(
+                    '{"url":"https://t.co/{}","expanded_url":"{}","display_url":"{}","indices":[{},{}]}',
+                    c("tco"),
+                    c("url"),
+                    c("disp"),
+                    c("u_s"),
+                    c("u_e"),
+                )
+            )
+            .otherwise(pl.lit(""))
+        )
+        is_reply = c("kind") == ev.REPLY
+        reply_fields = (
+            pl.when(is_reply)
+            .then(
+                _fmt(
+                    '"in_reply_to_status_id":{},"in_reply_to_status_id_str":"{}","in_reply_to_user_id":{},'
+                    '"in_reply_to_user_id_str":"{}","in_reply_to_screen_name":"{}"',
+                    c("ref_id"),
+                    c("ref_id"),
+                    c("ruid"),
+                    c("ruid"),
+                    c("runame"),
+                )
+            )
+            .otherwise(
+                pl.lit(
+                    '"in_reply_to_status_id":null,"in_reply_to_status_id_str":null,"in_reply_to_user_id":null,'
+                    '"in_reply_to_user_id_str":null,"in_reply_to_screen_name":null'
+                )
+            )
+        )
+        embedded = (
+            pl.when(c("kind") == ev.REPOST)
+            .then(
+                pl.concat_str(
+                    [pl.lit(',"retweeted_status":'), c("ref_json"), pl.lit(',"is_quote_status":false')]
+                )
+            )
+            .when(c("kind") == ev.QUOTE)
+            .then(
+                _fmt(
+                    ',"is_quote_status":true,"quoted_status_id":{},"quoted_status_id_str":"{}","quoted_status":{}',
+                    c("ref_id"),
+                    c("ref_id"),
+                    c("ref_json"),
+                )
+            )
+            .otherwise(pl.lit(',"is_quote_status":false'))
+        )
+        is_rt = c("kind") == ev.REPOST
+        expr = pl.concat_str(
+            [
+                pl.lit('{"created_at":"'),
+                _iso(c("t"), _V1_DATE),
+                pl.lit('","id":'),
+                c("id"),
+                pl.lit(',"id_str":"'),
+                c("id"),
+                pl.lit('","text":"'),
+                c("text"),
+                pl.lit('","source":'),
+                c("src_json"),
+                pl.lit(',"truncated":false,'),
+                reply_fields,
+                pl.lit(',"user":'),
+                c("_user"),
+                pl.lit(',"geo":null,"coordinates":null,"place":null,"contributors":null'),
+                embedded,
+                pl.lit(',"retweet_count":'),
+                pl.when(is_rt).then(0).otherwise(c("n_rt")).cast(pl.String),
+                pl.lit(',"favorite_count":'),
+                pl.when(is_rt).then(0).otherwise(c("likes")).cast(pl.String),
+                pl.lit(',"entities":{"hashtags":['),
+                hashtags,
+                pl.lit('],"urls":['),
+                urls,
+                pl.lit('],"user_mentions":['),
+                mentions,
+                pl.lit(
+                    '],"symbols":[]},"favorited":false,"retweeted":false,"filter_level":"low","lang":"en",'
+                ),
+                pl.lit('"timestamp_ms":"'),
+                c("t").cast(pl.String),
+                pl.lit('"}'),
+            ]
+        )
+        return frame.select(expr.alias("json")).to_series()
+
+    def prepare(self, posts: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+        frame = super().prepare(posts, rng)
+        return frame.with_columns(
+            rdname=self.users["dname"].gather(np.maximum(posts["ref_author"].to_numpy(), 0))
+        )
+
+    def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> bytes:
+        if frame.is_empty():
+            return b""
+        return _joined(frame["json"])
+
+
+def _joined(lines: pl.Series) -> bytes:
+    return (lines.str.join("\n").item() + "\n").encode()
+
+
+WRITERS: dict[str, type[Writer]] = {"v2": V2Writer, "v1": V1Writer}
