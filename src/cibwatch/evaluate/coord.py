@@ -1,0 +1,166 @@
+"""Score coordination detectors on a labeled case: cibwatch's ``coord.detect`` and the QUT toolkit.
+
+Both sides are judged by the same ``coord_metrics`` on the same case and truth table. cibwatch's
+clusters are its own (Leiden in ``coord``); the toolkit makes none, so its flagged network is
+clustered with the same Leiden modularity (``leiden_clusters``) to measure purity.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from cibwatch.evaluate.metrics import CoordMetrics, coord_metrics, leiden_clusters
+from cibwatch.evaluate.qut import QUT_NETWORKS, flagged_at, run_qut
+from cibwatch.store.case import Case
+
+
+@dataclass
+class DetectorRun:
+    """One detector's flags on one case, scored."""
+
+    detector: str
+    settings: str
+    seconds: float
+    metrics: CoordMetrics
+    flagged: pl.DataFrame  # account_id, traces (","-separated), cluster_id
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def score_flagged(
+    detector: str,
+    settings: str,
+    flagged: pl.DataFrame,
+    truth: pl.DataFrame,
+    seconds: float,
+    *,
+    min_posts: int = 5,
+    details: dict[str, Any] | None = None,
+) -> DetectorRun:
+    """A ``DetectorRun`` from flagged accounts (account_id, traces, cluster_id)."""
+    metrics = coord_metrics(
+        flagged["account_id"], truth, flagged.select("account_id", "cluster_id"), min_posts=min_posts
+    )
+    return DetectorRun(detector, settings, seconds, metrics, flagged, details or {})
+
+
+def run_cibwatch(
+    case: Case,
+    truth: pl.DataFrame,
+    *,
+    min_posts: int = 5,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    **detect_kwargs: Any,
+) -> DetectorRun:
+    """Run ``cibwatch.coord.detect`` on ``case`` and score its flagged accounts and clusters."""
+    from cibwatch.coord import detect
+
+    t0 = time.perf_counter()
+    result = detect(case, progress=progress, **detect_kwargs)
+    seconds = time.perf_counter() - t0
+    flagged = result.accounts.select("account_id", "traces", "cluster_id")
+    params = result.run.get("params", {})
+    settings = f"traces {','.join(params.get('traces', []))}; window {params.get('window')}; " + (
+        f"q ≤ {params.get('alpha')}, ≥ {params.get('min_shared')} items"
+    )
+    return score_flagged(
+        "cibwatch",
+        settings,
+        flagged,
+        truth,
+        seconds,
+        min_posts=min_posts,
+        details={"run": result.run, "edges": result.edges.height, "clusters": result.clusters.height},
+    )
+
+
+def run_qut_eval(
+    case: Case,
+    truth: pl.DataFrame,
+    workdir: str | Path,
+    *,
+    window: int = 60,
+    weights: tuple[int, ...] = (2, 10),
+    networks: tuple[str, ...] = QUT_NETWORKS,
+    min_posts: int = 5,
+) -> list[DetectorRun]:
+    """The toolkit once at the lowest weight; one scored run per minimum edge weight in ``weights``."""
+    run = run_qut(case, workdir, networks=networks, window=window, min_edge_weight=min(weights))
+    seconds = sum(run.seconds.values())
+    runs = []
+    for weight in weights:
+        flagged = flagged_at(run.edges, weight)
+        network = run.edges.filter(pl.col("weight") >= weight).select(a="user_1", b="user_2", weight="weight")
+        flagged = flagged.join(leiden_clusters(network), on="account_id", how="left")
+        runs.append(
+            score_flagged(
+                "QUT toolkit",
+                f"{', '.join(networks)}; window {window} s; edge weight ≥ {weight}",
+                flagged,
+                truth,
+                seconds,
+                min_posts=min_posts,
+                details={"seconds": run.seconds, "edges": int((run.edges["weight"] >= weight).sum())},
+            )
+        )
+    return runs
+
+
+def trace_breakdown(flagged: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
+    """Flagged io and organic accounts per trace (an account counts once for each of its traces)."""
+    rows = (
+        flagged.select("account_id", pl.col("traces").fill_null("").str.split(","))
+        .explode("traces")
+        .filter(pl.col("traces") != "")
+        .join(truth.select("account_id", "group"), on="account_id", how="left")
+    )
+    return (
+        rows.group_by(trace="traces")
+        .agg(io=(pl.col("group") == "io").sum(), organic=(pl.col("group") != "io").sum())
+        .sort("io", "trace", descending=[True, False])
+    )
+
+
+def metrics_rows(runs: list[DetectorRun]) -> tuple[list[str], list[list[object]]]:
+    """Headers and rows of the side-by-side table (``—`` where a metric is undefined)."""
+    headers = [
+        "detector",
+        "settings",
+        "recall (IO ≥ 5 posts)",
+        "precision",
+        "IO flagged",
+        "organic flagged",
+        "organic per 10k",
+        "clusters",
+        "purity",
+        "category purity",
+        "seconds",
+    ]
+    rows = []
+    for run in runs:
+        m = run.metrics
+        rows.append(
+            [
+                run.detector,
+                run.settings,
+                _num(m.recall),
+                _num(m.precision),
+                m.io_flagged,
+                m.organic_flagged,
+                _num(m.organic_per_10k),
+                m.clusters,
+                _num(m.purity),
+                _num(m.category_purity),
+                round(run.seconds, 1),
+            ]
+        )
+    return headers, rows
+
+
+def _num(value: float | None) -> object:
+    return "—" if value is None else round(value, 3)
