@@ -70,6 +70,11 @@ def _layout(n: int, links: list[tuple[int, int, int, str]], seed: int) -> list[t
     return [(round(2 * (x - cx) / span, 6), round(2 * (y - cy) / span, 6)) for x, y in coords]
 
 
+def role_order(role: str | None) -> int:
+    """Legend order: core, amplifier, peripheral, then anything else."""
+    return list(ROLE_COLORS).index(role) if role in ROLE_COLORS else len(ROLE_COLORS)
+
+
 def label(member: Member) -> str:
     """A member's hover label: escaped, since names are whatever the account owner typed."""
     name = f"@{member.screen_name}" if member.screen_name else member.account_id

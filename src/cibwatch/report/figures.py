@@ -15,8 +15,9 @@ matplotlib.use("Agg")  # files only; never open a window or need a display
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-from cibwatch.report.charts import NO_ROLE_COLOR, ROLE_COLORS, Network
+from cibwatch.report.charts import NO_ROLE_COLOR, ROLE_COLORS, Network, role_order
 from cibwatch.report.data import HIST_BINS, Card
 
 DPI = 150
@@ -34,27 +35,28 @@ def safe_name(text: str) -> str:
 
 
 def _save(fig: Figure, folder: Path, name: str) -> None:
-    fig.savefig(folder / name, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(folder / name, dpi=DPI, metadata={"Software": None})
     plt.close(fig)
 
 
 def histogram_png(counts: list[int], folder: Path, name: str, xlabel: str, color: str) -> None:
-    fig, ax = plt.subplots(figsize=(5, 3))
+    fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
     step = 1.0 / HIST_BINS
     ax.bar([(i + 0.5) * step for i in range(HIST_BINS)], counts, width=step * 0.95, color=color)
     ax.set_xlim(0, 1)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("accounts")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
     _save(fig, folder, name)
 
 
 def network_png(net: Network, folder: Path, name: str) -> None:
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
     for i, j, _, _ in net.links:
         (x1, y1), (x2, y2) = net.xy[i], net.xy[j]
         ax.plot([x1, x2], [y1, y2], color="#5a5a5a", alpha=0.35, linewidth=0.7, zorder=1)
-    for role in sorted({m.role or "" for m in net.nodes}):
+    for role in sorted({m.role or "" for m in net.nodes}, key=role_order):
         picked = [i for i, m in enumerate(net.nodes) if (m.role or "") == role]
         ax.scatter(
             [net.xy[i][0] for i in picked],
@@ -73,11 +75,12 @@ def network_png(net: Network, folder: Path, name: str) -> None:
 
 
 def timeline_png(card: Card, folder: Path, name: str) -> None:
-    fig, ax = plt.subplots(figsize=(6, 2.4))
+    fig, ax = plt.subplots(figsize=(6, 2.4), layout="constrained")
     times = [datetime.fromtimestamp(ms / 1000, UTC) for ms, _ in card.timeline]
     width = (1 / 24 if card.bucket == "hour" else 1.0) * 0.9
     ax.bar(times, [n for _, n in card.timeline], width=width, color="#4d4d4d", align="edge")
     ax.set_ylabel(f"posts / {card.bucket}")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     locator = mdates.AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
