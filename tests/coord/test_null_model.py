@@ -44,7 +44,7 @@ def test_planted_co_action_is_found_among_independent_activity(tmp_path: Path) -
     rng = np.random.default_rng(11)
     posts = random_reposts(rng, n_accounts=150, n_items=200, per_account=40, span_s=6 * 3600)
     planted = ["x1", "x2", "x3"]
-    for k in range(4):
+    for _ in range(4):
         t = float(rng.integers(0, 6 * 3600))
         item = f"item{rng.integers(0, 200)}"  # ordinary items, not special ones
         for j, account in enumerate(planted):

@@ -147,7 +147,8 @@ def test_bucketed_join_equals_brute_force(events: list[tuple[int, int, int]], wi
 def test_join_keeps_the_closest_pair_as_evidence() -> None:
     con = duckdb.connect()
     con.execute(
-        "CREATE TABLE ev AS SELECT * FROM (VALUES (0, 1, 0, 'a0'), (0, 1, 50, 'a50'), (1, 1, 45, 'b45')) t(a, i, t, post_id)"
+        "CREATE TABLE ev AS SELECT * FROM "
+        "(VALUES (0, 1, 0, 'a0'), (0, 1, 50, 'a50'), (1, 1, 45, 'b45')) t(a, i, t, post_id)"
     )
     row = con.sql(coaction_sql("ev", 60, 10**9)).pl().row(0, named=True)
     assert row["gap"] == 5 and row["ex"]["pa"] == "a50" and row["ex"]["pb"] == "b45"
