@@ -12,6 +12,7 @@ from cibwatch.cli import coord as coord_cli
 from cibwatch.cli import ingest as ingest_cli
 from cibwatch.cli import report as report_cli
 from cibwatch.cli import review as review_cli
+from cibwatch.cli import simulate as simulate_cli
 from cibwatch.cli.console import err_console
 from cibwatch.errors import CibwatchError
 
@@ -27,6 +28,7 @@ campaigns_cli.register(app)
 review_cli.register(app)
 coord_cli.register(app)
 report_cli.register(app)
+simulate_cli.register(app)
 
 
 def _version(value: bool) -> None:

@@ -8,14 +8,18 @@
 from cibwatch.sim.plan import TACTICS, Context, tactic
 from cibwatch.sim.run import SimReport, simulate
 from cibwatch.sim.scenarios import SCENARIOS, Scenario, get_scenario
+from cibwatch.sim.scorecard import Scorecard, render_scorecard, scorecard
 
 __all__ = [
     "SCENARIOS",
     "TACTICS",
     "Context",
     "Scenario",
+    "Scorecard",
     "SimReport",
     "get_scenario",
+    "render_scorecard",
+    "scorecard",
     "simulate",
     "tactic",
 ]

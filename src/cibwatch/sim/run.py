@@ -192,7 +192,7 @@ def _drop_dangling(posts: pl.DataFrame) -> pl.DataFrame:
 
 def _write_chunk(
     writer: Any, batch: pl.DataFrame, store: pl.DataFrame, t0: int, t1: int, rng: np.random.Generator
-) -> tuple[bytes, pl.DataFrame]:
+) -> tuple[memoryview, pl.DataFrame]:
     """JSON for one window. Originals and replies first (later posts may embed them), then the rest."""
     independent = batch.filter(pl.col("kind").is_in([ev.ORIGINAL, ev.REPLY]))
     dependent = batch.filter(pl.col("kind").is_in([ev.REPOST, ev.QUOTE]))

@@ -103,9 +103,10 @@ def narrative(rng: np.random.Generator, n: int, *, k: int | None = None) -> pl.S
     c = rng.integers(0, len(NARRATIVE_CLAIMS), len(s))
     o = rng.integers(0, len(NARRATIVE_OBJECTS), len(s))
     e = rng.integers(0, len(CALLS), len(s))
+    parts = zip(s.tolist(), c.tolist(), o.tolist(), e.tolist(), strict=True)
+    subjects, claims, objects = NARRATIVE_SUBJECTS, NARRATIVE_CLAIMS, NARRATIVE_OBJECTS
     base = [
-        f"{NARRATIVE_SUBJECTS[a].capitalize()} {NARRATIVE_CLAIMS[b]} {NARRATIVE_OBJECTS[d]}. {CALLS[f]}".strip()
-        for a, b, d, f in zip(s.tolist(), c.tolist(), o.tolist(), e.tolist(), strict=False)
+        f"{subjects[a].capitalize()} {claims[b]} {objects[d]}. {CALLS[f]}".strip() for a, b, d, f in parts
     ]
     if k is None:
         return pl.Series(base)

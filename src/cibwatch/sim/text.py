@@ -62,7 +62,9 @@ def bodies(rng: np.random.Generator, topic: np.ndarray) -> pl.Series:
         }
     )
     main = pl.concat_str([pl.col("o"), pl.col("s"), pl.col("v"), pl.col("b"), pl.col("d")], separator=" ")
-    flipped = pl.concat_str([pl.col("b"), pl.lit("? "), pl.col("s"), pl.col("v"), pl.lit("it"), pl.col("d")])
+    flipped = pl.concat_str(
+        [pl.col("b") + "?", pl.col("s"), pl.col("v"), pl.lit("it"), pl.col("d")], separator=" "
+    )
     text = pl.when(pl.col("swap")).then(flipped).otherwise(main)
     text = text.str.replace_all(r"\s+", " ").str.strip_chars() + pl.col("e")
     return frame.select(text.alias("text")).to_series()

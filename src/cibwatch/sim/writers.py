@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 import numpy as np
 import orjson
 import polars as pl
+import pyarrow as pa
 
 from cibwatch.sim import events as ev
 from cibwatch.sim import vocab
 from cibwatch.sim.world import TWEPOCH_MS, World
 
-PAGE_SIZE = 100
+PAGE_SIZE = 500  # full-archive search pages hold up to 500 posts
 _LOW21 = (1 << 21) - 1
 _B62 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
 _V2_DATE = "%Y-%m-%dT%H:%M:%S.000Z"
@@ -73,7 +74,9 @@ def _fmt(template: str, *exprs: pl.Expr) -> pl.Expr:
 
 def _join_nonnull(parts: list[pl.Expr], sep: str = ",") -> pl.Expr:
     """Join the non-null parts with ``sep``; null when every part is null."""
-    joined = pl.concat_list(parts).list.drop_nulls().list.join(sep)
+    joined = pl.concat_str([pl.concat_str([p, pl.lit(sep)]).fill_null("") for p in parts]).str.strip_suffix(
+        sep
+    )
     return pl.when(joined == "").then(None).otherwise(joined)
 
 
@@ -179,7 +182,7 @@ class Writer:
     def tweet_json(self, frame: pl.DataFrame) -> pl.Series:
         raise NotImplementedError
 
-    def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> bytes:
+    def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> memoryview:
         raise NotImplementedError
 
 
@@ -371,9 +374,9 @@ class V2Writer(Writer):
         )
         return frame.select(expr.alias("json")).to_series()
 
-    def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> bytes:
+    def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> memoryview:
         if frame.is_empty():
-            return b""
+            return memoryview(b"")
         frame = frame.with_columns(page=(pl.int_range(pl.len()) // PAGE_SIZE).cast(pl.Int64))
         data = frame.group_by("page", maintain_order=True).agg(
             pl.col("json").str.join(",").alias("data"),
@@ -425,7 +428,7 @@ class V2Writer(Writer):
                 pl.lit(
                     '"},"__twarc":{"url":"https://api.twitter.com/2/tweets/search/all","version":"2.14.0",'
                 ),
-                pl.lit(f'"retrieved_at":"{retrieved}"}}}}'),
+                pl.lit(f'"retrieved_at":"{retrieved}"}}}}\n'),
             ]
         )
         return _joined(pages.select(line.alias("line")).to_series())
@@ -606,14 +609,21 @@ class V1Writer(Writer):
             rdname=self.users["dname"].gather(np.maximum(posts["ref_author"].to_numpy(), 0))
         )
 
-    def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> bytes:
+    def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> memoryview:
         if frame.is_empty():
-            return b""
-        return _joined(frame["json"])
+            return memoryview(b"")
+        return _joined(frame["json"] + "\n")
 
 
-def _joined(lines: pl.Series) -> bytes:
-    return (lines.str.join("\n").item() + "\n").encode()
+def _joined(lines: pl.Series) -> memoryview:
+    """Newline-terminated lines as one buffer: Arrow's string data, without a Python copy."""
+    arr = lines.to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.large_string())
+    _, offsets, data = arr.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    return memoryview(data)[bounds[0] : bounds[-1]]
 
 
 WRITERS: dict[str, type[Writer]] = {"v2": V2Writer, "v1": V1Writer}
