@@ -7,6 +7,7 @@ clustered with the same Leiden modularity (``leiden_clusters``) to measure purit
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -164,3 +165,52 @@ def metrics_rows(runs: list[DetectorRun]) -> tuple[list[str], list[list[object]]
 
 def _num(value: float | None) -> object:
     return "—" if value is None else round(value, 3)
+
+
+def evaluate_coord(
+    case: Case,
+    truth: pl.DataFrame,
+    *,
+    qut_workdir: str | Path | None = None,
+    window: int = 60,
+    qut_weights: tuple[int, ...] = (2, 10),
+    min_posts: int = 5,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    **detect_kwargs: Any,
+) -> list[DetectorRun]:
+    """cibwatch (and, with ``qut_workdir``, the QUT toolkit) on ``case``, scored against ``truth``.
+
+    >>> runs = evaluate_coord(open_case("out/ira/case"), load_truth("out/ira/truth.csv"))  # doctest: +SKIP
+    """
+    runs = [run_cibwatch(case, truth, min_posts=min_posts, progress=progress, window=window, **detect_kwargs)]
+    if qut_workdir is not None:
+        runs += run_qut_eval(
+            case, truth, qut_workdir, window=window, weights=qut_weights, min_posts=min_posts
+        )
+    return runs
+
+
+def write_report(runs: list[DetectorRun], truth: pl.DataFrame, out: str | Path) -> Path:
+    """``metrics.json`` and per run a ``flagged-<n>.csv``: account_id, group, category, traces, cluster_id."""
+
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    records = []
+    for n, run in enumerate(runs, start=1):
+        name = f"flagged-{n}.csv"
+        run.flagged.join(truth.select("account_id", "group", "category"), on="account_id", how="left").sort(
+            "group", "account_id"
+        ).write_csv(target / name)
+        records.append(
+            {
+                "detector": run.detector,
+                "settings": run.settings,
+                "seconds": round(run.seconds, 3),
+                "metrics": run.metrics.as_dict(),
+                "flagged_file": name,
+                "details": run.details,
+            }
+        )
+    path = target / "metrics.json"
+    path.write_text(json.dumps(records, indent=2, default=str) + "\n")
+    return path

@@ -6,7 +6,7 @@ the corpus case then gets the posts with times moved and floored:
 - ``io`` sources (the influence operation) keep their times; their accounts are positives.
 - ``organic`` sources are moved by ONE constant shift each, so their activity falls in the
   evaluation period. By default the shift maps the source's busiest period-long stretch onto the
-  period, rounded to whole weeks so weekday and time-of-day patterns survive; ``shift_days`` fixes it.
+  period, rounded up to whole weeks so weekday and time-of-day patterns survive; ``shift_days`` fixes it.
 - ``posts`` sources keep their times; their accounts are positive only when a labels file says so.
 - ``labels`` sources (e.g. ira-538 ``authors.csv``) add account labels: "bot" is a positive and
   its ``label_detail`` the account's category (RightTroll, NewsFeed…).
@@ -295,7 +295,8 @@ def alignment_shift_ms(day_counts: dict[int, int], period: tuple[datetime, datet
     days = max(1, (period[1] - period[0]).days)
     start = busiest_start_ms(day_counts, days)
     target = int(period[0].timestamp() * 1000)
-    return round((target - start) / WEEK_MS) * WEEK_MS
+    # Whole weeks, rounded up: the stretch starts inside the period, on its original weekday.
+    return -((start - target) // WEEK_MS) * WEEK_MS
 
 
 def floor_ms(ms: int, shift_ms: int, resolution_ms: int) -> int:
