@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # click's usage errors arrive here in non-standalone mode
         import click
 
-        if isinstance(exc, click.ClickException):
+        # typer >= 0.29 vendors click as typer._click: its usage errors are not click's.
+        if isinstance(exc, click.ClickException | typer.exceptions.TyperException) and hasattr(exc, "show"):
             exc.show()
             sys.exit(exc.exit_code)
         raise
