@@ -181,7 +181,7 @@ def test_ira_538_ids_are_deterministic(tmp_path):
 
 def test_ira_538_authors_label_the_same_account_ids(tmp_path):
     _, case = _case(tmp_path, FIXTURES / "ira-538", FIXTURES / "ira-538-authors")
-    labels = case.read("account_labels").filter(pl.col("dataset") == "authors").sort("account_id")
+    labels = case.read("account_labels").filter(pl.col("dataset") == "authors_sample").sort("account_id")
     assert labels["account_id"].to_list() == ["10_gop", "1d_nicole_", "pamela_moore13"]
     assert labels["label_detail"].to_list() == ["RightTroll", "Fearmonger", "RightTroll"]
     authors = set(case.read("posts")["account_id"])
