@@ -21,7 +21,7 @@ def test_jetstream_posts_reposts_quotes_and_facets(tmp_path):
     assert report.files[0].reader == "bluesky" and report.reconciles
     assert report.total("quarantined") == 0
     posts = {row["post_id"]: row for row in case.read("posts").to_dicts()}
-    assert len(posts) == 5 and {p["platform"] for p in posts.values()} == {"bluesky"}
+    assert len(posts) == 6 and {p["platform"] for p in posts.values()} == {"bluesky"}
     original = posts[ALICE_POST]
     assert original["kind"] == "original" and original["lang"] == "en"
     assert (original["hashtags"], original["urls"], original["mentions"]) == (
@@ -55,6 +55,10 @@ def test_jetstream_posts_reposts_quotes_and_facets(tmp_path):
     assert external["urls"] == ["https://news.example.com/a"]
     # createdAt "not a date": Jetstream's time_us stands in.
     assert external["created_at"] == datetime(2024, 9, 9, 19, 46, 50, tzinfo=UTC)
+    feed = posts["at://did:plc:dave444/app.bsky.feed.post/3l3qo2zfeed01"]
+    # An embedded feed generator is shared like a link, not quoted like a post.
+    assert (feed["kind"], feed["ref_post_id"]) == ("original", None)
+    assert feed["urls"] == ["at://did:plc:dave444/app.bsky.feed.generator/birds"]
 
 
 def test_identity_and_profile_become_snapshots(tmp_path):

@@ -99,6 +99,11 @@ def test_flattened_lines(tmp_path):
     alexandra = case.read("accounts").filter(pl.col("screen_name") == "Alexandravm12").row(0, named=True)
     assert alexandra["account_id"] == "1352661060663336960"
     assert alexandra["probed_at"] is not None and alexandra["likes_count"] is None
+    # A flattened users line (twarc2 users/followers) is a snapshot taken when twarc retrieved it.
+    jon = case.read("accounts").filter(pl.col("account_id") == "18591618").row(0, named=True)
+    assert (jon["screen_name"], jon["followers"]) == ("staringispolite", 6851)
+    assert jon["probed_at"] == datetime(2022, 10, 5, 10, 0, tzinfo=UTC)
+    assert "__twarc" not in jon["raw"]
 
 
 def test_malformed_records_are_quarantined_with_reasons(tmp_path):

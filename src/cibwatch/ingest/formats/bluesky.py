@@ -121,6 +121,9 @@ def post_from_record(did: str, uri: str, record: dict[str, Any], time_us: int | 
             elif kind.endswith("#mention") and feature.get("did"):
                 mentions.append(str(feature["did"]))
     quoted, links, media = _embed_parts(record.get("embed"))
+    if quoted and f"/{POST}/" not in quoted:
+        # An embedded list, feed or starter pack is shared like a link, not quoted like a post.
+        links, quoted = [*links, quoted], None
     urls += [link for link in links if link not in urls]
     parent = ((record.get("reply") or {}).get("parent") or {}).get("uri")
     kind, ref_post = "original", None

@@ -41,8 +41,8 @@ Records = list[tuple[str, dict[str, Any]]]
 _DATA_KEY = re.compile(rb'"data"\s*:\s*[\[{]')
 _AUTHOR_KEY = re.compile(rb'"author_id"\s*:')
 _KIND_ORDER = (("retweeted", "repost"), ("quoted", "quote"), ("replied_to", "reply"))
-# Keys twarc's flattening adds to a user object inlined as a mention.
-_MENTION_KEYS = ("start", "end")
+# Keys twarc adds to a user object (inlined as a mention, or a flattened users line).
+_ADDED_USER_KEYS = ("start", "end", "__twarc")
 
 
 def _str_id(value: Any) -> str | None:
@@ -63,7 +63,7 @@ def account_from_v2_user(user: dict[str, Any], probed_at: int | None) -> dict[st
     account_id = _str_id(user.get("id"))
     if not account_id:
         raise ValueError("user object without id")
-    raw = {k: v for k, v in user.items() if k not in _MENTION_KEYS}
+    raw = {k: v for k, v in user.items() if k not in _ADDED_USER_KEYS}
     metrics = user.get("public_metrics") or {}
     if not isinstance(metrics, dict):
         raise ValueError("public_metrics is not an object")
@@ -247,7 +247,10 @@ class TwitterV2Reader(Reader):
         try:
             created = tweet.get("created_at")
             probed = _retrieved_ms(tweet) or (iso_date_ms(created) if isinstance(created, str) else None)
-            _flat_tweet_records(tweet, probed, records)
+            if "username" in tweet and "text" not in tweet:  # a flattened user (twarc2 users, followers)
+                records.append(("accounts", account_from_v2_user(tweet, _retrieved_ms(tweet))))
+            else:
+                _flat_tweet_records(tweet, probed, records)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             sink.quarantine(f"{type(exc).__name__}: {exc}", raw, line, offset)
             return
