@@ -1,7 +1,7 @@
 """Headless Chromium for the report tests, with no extra packages.
 
-``load`` opens a page from disk twice: once to dump the DOM after scripts ran (the page's own hook
-writes script errors, failed loads and blocked requests into ``#cibwatch-page-errors``), once for a
+``load`` opens a page from disk and dumps the DOM after scripts ran (the page's own hook writes
+script errors, failed loads and blocked requests into ``#cibwatch-page-errors``), optionally with a
 screenshot. Chromium's stderr log gives the console messages, and its NetLog every network request
 the page made (the browser's own background requests are told apart by their initiator).
 """
@@ -69,41 +69,33 @@ def page_requests(netlog: Path) -> list[str]:
 
 
 def load(html_path: Path, screenshot: Path | None = None, width: int = 1280, height: int = 2400) -> Loaded:
+    """Open ``html_path`` from disk once: DOM after scripts ran, console, network, optional screenshot."""
     binary = chromium()
     assert binary, "chromium is not installed"
-    url = html_path.resolve().as_uri()
     with tempfile.TemporaryDirectory(prefix="cibwatch-chromium-") as tmp:
         netlog = Path(tmp) / "netlog.json"
-        dumped = _run(
+        shot = [f"--window-size={width},{height}", f"--screenshot={screenshot}"] if screenshot else []
+        run = _run(
             [
                 binary,
                 *FLAGS,
-                f"--user-data-dir={tmp}/profile-dom",
+                f"--user-data-dir={tmp}/profile",
                 "--enable-logging=stderr",
                 "--v=0",
                 f"--log-net-log={netlog}",
+                *shot,
                 "--dump-dom",
-                url,
+                html_path.resolve().as_uri(),
             ]
         )
-        failed = "Page load failed" in dumped.stderr
-        assert dumped.returncode == 0 and not failed, f"chromium failed: {dumped.stderr[-2000:]}"
-        console = [m.group(1) for line in dumped.stderr.splitlines() if (m := CONSOLE_LINE.search(line))]
+        failed = "Page load failed" in run.stderr
+        assert run.returncode == 0 and not failed, f"chromium failed: {run.stderr[-2000:]}"
         requests = page_requests(netlog)
-        if screenshot is not None:
-            shot = _run(
-                [
-                    binary,
-                    *FLAGS,
-                    f"--user-data-dir={tmp}/profile-shot",
-                    f"--window-size={width},{height}",
-                    f"--screenshot={screenshot}",
-                    url,
-                ]
-            )
-            assert shot.returncode == 0 and screenshot.exists(), f"no screenshot: {shot.stderr[-2000:]}"
-    box = re.search(r'<pre id="cibwatch-page-errors"[^>]*>(.*?)</pre>', dumped.stdout, re.S)
+    if screenshot is not None:
+        assert screenshot.exists(), f"no screenshot: {run.stderr[-2000:]}"
+    console = [m.group(1) for line in run.stderr.splitlines() if (m := CONSOLE_LINE.search(line))]
+    box = re.search(r'<pre id="cibwatch-page-errors"[^>]*>(.*?)</pre>', run.stdout, re.S)
     errors = [line for line in (box.group(1) if box else "").splitlines() if line.strip()]
     return Loaded(
-        dom=dumped.stdout, page_errors=errors, console=console, requests=requests, screenshot=screenshot
+        dom=run.stdout, page_errors=errors, console=console, requests=requests, screenshot=screenshot
     )
