@@ -11,7 +11,6 @@ import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.conftest import FIXTURES
 
 from cibwatch import open_case
 from cibwatch.errors import BadRecordError, InputFormatError
@@ -22,6 +21,7 @@ from cibwatch.ingest.formats.csv_common import REPOST_TEXT_PREFIX, repost_of_tex
 from cibwatch.ingest.formats.io_archive import list_literal
 from cibwatch.ingest.formats.ira_538 import ira_date_ms
 from cibwatch.ingest.values import normalize_text, stable_id
+from tests.conftest import FIXTURES
 
 CSV_READERS = [
     "io-archive",
@@ -163,6 +163,9 @@ def test_ira_538_by_author_layout(tmp_path):
     )
     assert repost["ref_account_id"] is None and repost["account_id"] == "pamela_moore13"
     assert repost["created_at"] == _ms(2017, 10, 1, 20, 10)
+    quote = posts.row(3, named=True)
+    # The quoted post is not in the row (only the quoter's comment and a t.co link).
+    assert (quote["kind"], quote["ref_post_id"], quote["mentions"]) == ("quote", None, ["ten_gop"])
     assert case.read("account_labels").height == 0  # this layout has no account_category
     ten = case.read("accounts").filter(pl.col("account_id") == "ten_gop").row(0, named=True)
     assert ten["followers"] == 120001 and ten["probed_at"] == _ms(2017, 10, 1, 20, 5)
@@ -539,7 +542,8 @@ def test_real_ira_538_slice(shared, tmp_path):
         ("repost", 3256),
     ]
     assert posts["account_id"].n_unique() == 8
-    assert posts.filter(pl.col("kind") != "original")["ref_post_id"].null_count() == 0
+    assert posts.filter(pl.col("kind") == "repost")["ref_post_id"].null_count() == 0
+    assert posts.filter(pl.col("kind") == "quote")["ref_post_id"].null_count() == 160
     gop = case.read("accounts").filter(pl.col("account_id") == "10_gop").row(0, named=True)
     assert (gop["following"], gop["followers"], gop["posts_count"]) == (1074, 10462, 352)
     assert gop["probed_at"] == _ms(2017, 10, 15, 23, 34)

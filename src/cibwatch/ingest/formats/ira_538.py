@@ -12,8 +12,9 @@ Reposts (post_type RETWEET/R or retweet=1) carry the reposted text, not its id:
 ``ref_post_id`` is derived from the normalized text and the "RT @handle:" prefix when
 present (``csv_common.repost_of_text``, shared with other readers), and ``ref_account_id``
 is that handle lower-cased: the same namespace as IRA account ids, so a repost of another
-IRA account points at it. Quotes are treated alike (the quoted text is not separable, so
-the whole content is hashed).
+IRA account points at it. Quotes (QUOTE_TWEET/Q) keep kind "quote" but no ``ref_post_id``:
+their content is the quoting comment plus a per-tweet t.co link, so nothing in the row names
+the quoted post, and hashing the comment would make every "😂" quote cite one post.
 
 Labels: ``account_category`` (RightTroll, NewsFeed…) is a dataset label, never a feature:
 one ``account_labels`` row per account, label "bot", when the file carries the column.
@@ -183,7 +184,7 @@ class Ira538Reader(Reader):
             kind = "quote"
         elif post_type in _REPOST_TYPES or retweet == "1":
             kind = "repost"
-        if kind != "original":
+        if kind == "repost":
             ref_post, ref_account = repost_of_text(content)
         tweet_id = (row.get("tweet_id") or "").strip()
         post_id = tweet_id or stable_id(account_id, published.strip(), kind, content, prefix="ira538:")
