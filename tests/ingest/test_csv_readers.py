@@ -255,6 +255,34 @@ def test_qut(tmp_path):
     assert names == {"11": "alice", "12": "bob", "13": "carol"}
 
 
+def test_qut_reads_files_as_the_toolkit_does(tmp_path):
+    import sqlite3
+
+    preprocess = pytest.importorskip("coordination_network_toolkit.preprocess")
+    sample = FIXTURES / "qut" / "messages_sample.csv"
+    db = tmp_path / "qut.db"
+    preprocess.preprocess_csv_files(str(db), [str(sample)])
+    with sqlite3.connect(db) as con:
+        theirs = con.execute(
+            "SELECT message_id, user_id, repost_id, reply_id, timestamp FROM edge"
+        ).fetchall()
+        their_links = con.execute("SELECT message_id, url FROM message_url").fetchall()
+    _, case = _case(tmp_path, sample)
+    posts = case.read("posts")
+    ours = {
+        (p["post_id"], p["account_id"], p["created_at"].timestamp())
+        + ((p["ref_post_id"], None) if p["kind"] == "repost" else (None, p["ref_post_id"]))
+        for p in posts.iter_rows(named=True)
+    }
+    assert ours == {(m, u, float(t), rp, rr) for m, u, rp, rr, t in theirs}
+    # Links of originals agree, except that the toolkit keeps an empty field as the link "".
+    our_links = {
+        (p["post_id"], u) for p in posts.iter_rows(named=True) if p["kind"] != "repost" for u in p["urls"]
+    }
+    assert set(their_links) - our_links == {("1003", "")}
+    assert our_links <= set(their_links)
+
+
 # -- coortweet -------------------------------------------------------------------------------------
 
 
