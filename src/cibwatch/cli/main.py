@@ -9,6 +9,7 @@ import typer
 from cibwatch import __version__
 from cibwatch.cli import campaigns as campaigns_cli
 from cibwatch.cli import coord as coord_cli
+from cibwatch.cli import eval_coord as eval_coord_cli
 from cibwatch.cli import ingest as ingest_cli
 from cibwatch.cli import report as report_cli
 from cibwatch.cli import review as review_cli
@@ -29,6 +30,10 @@ review_cli.register(app)
 coord_cli.register(app)
 report_cli.register(app)
 simulate_cli.register(app)
+# `cibwatch eval …`: each evaluation module adds its commands to this one group.
+eval_app = typer.Typer(help="Score detectors against labeled data, reproducibly.", no_args_is_help=True)
+eval_coord_cli.register(eval_app)
+app.add_typer(eval_app, name="eval")
 
 
 def _version(value: bool) -> None:
