@@ -87,3 +87,51 @@ def test_likes_deletes_and_bad_events_are_kept_in_quarantine(tmp_path):
     assert reasons[5] == "ValueError: expected a string, got list"
     like = case.read("quarantine").filter(pl.col("line") == 1)["raw"][0]
     assert '"collection":"app.bsky.feed.like"' in like  # kept whole, nothing lost
+
+
+def test_appview_feed_with_quote_view_and_repost_reason(tmp_path):
+    report, case = _case(tmp_path, FIXTURES / "bluesky" / "sample_feed.json")
+    assert report.files[0].reader == "bluesky" and report.reconciles
+    assert report.total("quarantined") == 0
+    posts = {row["post_id"]: row for row in case.read("posts").to_dicts()}
+    quote = posts["at://did:plc:alice111/app.bsky.feed.post/3kquote0001"]
+    assert (quote["kind"], quote["ref_post_id"], quote["hashtags"]) == (
+        "quote",
+        "at://did:plc:bob222/app.bsky.feed.post/3kbob00001",
+        ["herons"],
+    )
+    # The quoted post, embedded in the view, is stored as well.
+    quoted = posts["at://did:plc:bob222/app.bsky.feed.post/3kbob00001"]
+    assert (quoted["text"], quoted["created_at"]) == (
+        "Herons at dawn",
+        datetime(2024, 9, 9, 6, 0, tzinfo=UTC),
+    )
+    repost = posts["at://did:plc:alice111/app.bsky.feed.repost/3krepost001"]
+    assert (repost["kind"], repost["account_id"], repost["ref_post_id"], repost["ref_account_id"]) == (
+        "repost",
+        "did:plc:alice111",
+        "at://did:plc:bob222/app.bsky.feed.post/3kbob00002",
+        "did:plc:bob222",
+    )
+    assert repost["created_at"] == datetime(2024, 9, 9, 10, 0, tzinfo=UTC)
+    accounts = case.read("accounts").filter(pl.col("probed_at").is_not_null())
+    alice = accounts.filter(pl.col("account_id") == "did:plc:alice111").row(0, named=True)
+    assert (alice["screen_name"], alice["name"], alice["default_profile_image"]) == (
+        "alice.bsky.social",
+        "Alice",
+        False,
+    )
+    assert alice["created_at"] == datetime(2023, 5, 1, 12, 0, tzinfo=UTC)
+    bob = accounts.filter(pl.col("account_id") == "did:plc:bob222").row(0, named=True)
+    assert (bob["name"], bob["default_profile_image"], bob["followers"]) == (None, True, None)
+
+
+def test_appview_items_that_cannot_be_read_whole(tmp_path):
+    report, case = _case(tmp_path, FIXTURES / "bluesky" / "malformed_views.jsonl")
+    assert report.reconciles
+    assert (report.files[0].read["posts"], report.files[0].quarantined) == (3, 2)
+    rows = case.read("quarantine").sort("line").select("line", "reason").rows()
+    assert rows == [
+        (2, "skipped: repost reason without the repost's uri (older AppView); its post was stored"),
+        (3, "ValueError: not a post view (needs an at:// uri, author and record)"),
+    ]

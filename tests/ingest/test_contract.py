@@ -1,8 +1,9 @@
 """The contract every registered reader keeps, run against each one's sample in tests/data/<reader>/.
 
-A reader's sample is its files named ``sample.*``; without one, every file whose name contains
-"sample". Files named ``malformed*`` hold bad input for the reader's own tests.
-Set CONTRACT_EXAMPLES=500 to run the property tests harder than CI does.
+A reader's sample is its files whose names start with "sample" (``sample.jsonl``,
+``sample_flat.jsonl``); without any, every file whose name contains "sample". Files named
+``malformed*`` hold bad input for the reader's own tests. Set CONTRACT_EXAMPLES=500 to run the
+property tests harder than CI does.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def sample_files(name: str) -> list[Path]:
             "(every registered reader must ship one; see tests/ingest/test_contract.py)"
         )
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("malformed"))
-    exact = [p for p in files if p.name.split(".")[0] == "sample"]
-    found = exact or [p for p in files if "sample" in p.name]
+    leading = [p for p in files if p.name.startswith("sample")]
+    found = leading or [p for p in files if "sample" in p.name]
     if not found:
         pytest.fail(
             f"tests/data/{name}/ has no file named sample.*: add the reader's small valid input there"

@@ -1,4 +1,4 @@
-"""Bluesky Jetstream events (JSON Lines): posts, reposts, profiles and handles.
+"""Bluesky: Jetstream events (JSON Lines), and AppView post views (searchPosts, getAuthorFeed, …).
 
 Jetstream (https://github.com/bluesky-social/jetstream) turns the AT Protocol firehose into
 one JSON object per event: ``{"did", "time_us", "kind": "commit"|"identity"|"account", …}``.
@@ -18,20 +18,30 @@ one JSON object per event: ``{"did", "time_us", "kind": "commit"|"identity"|"acc
 - Everything else (likes, follows, blocks, deletions, ``account`` status events, other
   collections) is not a post or a profile. Each such event goes to quarantine with a reason
   starting "skipped:" and its raw JSON, so it is counted and kept, never dropped silently.
+
+AppView responses hold ``PostView`` objects (``{"uri", "author", "record", "indexedAt", …}``),
+bare, in ``{"posts": […]}`` (searchPosts, getPosts) or as ``{"feed": [{"post", "reason"}]}``
+(getAuthorFeed, getTimeline, getFeed). The record is read as above; the ``author`` view becomes
+a snapshot (handle, display name, account creation, and counts when the view has them) probed at
+the post's ``indexedAt``; a quoted post embedded in the view is stored too. A feed item's
+``reasonRepost`` with its ``uri`` is a repost; without one (older AppViews) the repost's own
+record is unknown and the item is kept in quarantine as "skipped:" after its post is stored.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from cibwatch.ingest.base import Reader, Sink, Source, emit, iter_json, register
 from cibwatch.ingest.formats.json_common import dump_json, item_problem
-from cibwatch.ingest.values import iso_date_ms
+from cibwatch.ingest.values import count, iso_date_ms
 
 POST = "app.bsky.feed.post"
 REPOST = "app.bsky.feed.repost"
 PROFILE = "app.bsky.actor.profile"
+_AT_URI = re.compile(rb'"uri"\s*:\s*"at://')
 _SKIPPED_WHAT = {
     "app.bsky.feed.like": "a like is not a post",
     "app.bsky.graph.follow": "a follow is not a post",
@@ -253,17 +263,123 @@ def _event_ms(value: Any, time_us: int | None) -> int | None:
     return time_us // 1000 if time_us is not None else None
 
 
+def _view_ms(value: Any, what: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{what} is a {type(value).__name__}, expected a date string")
+    return iso_date_ms(value)
+
+
+def _author_account(author: dict[str, Any], probed_at: int | None) -> dict[str, Any]:
+    """A ``ProfileViewBasic`` / ``ProfileView(Detailed)`` as an account snapshot."""
+    did = author.get("did")
+    if not isinstance(did, str) or not did.startswith("did:"):
+        raise ValueError("author view without a did")
+    return _account(
+        did,
+        probed_at,
+        author,
+        screen_name=_nonempty(author.get("handle")),
+        name=_nonempty(author.get("displayName")),
+        description=_nonempty(author.get("description")),
+        created_at=_view_ms(author.get("createdAt"), "author createdAt"),
+        followers=count(author.get("followersCount")),
+        following=count(author.get("followsCount")),
+        posts_count=count(author.get("postsCount")),
+        default_profile_image=_nonempty(author.get("avatar")) is None,
+    )
+
+
+def _embedded_view(embed: Any) -> dict[str, Any] | None:
+    """The quoted post's view inside a post view's ``embed``, as a post view, or None."""
+    if not isinstance(embed, dict):
+        return None
+    record = embed.get("record")
+    if isinstance(record, dict) and isinstance(record.get("record"), dict):  # recordWithMedia#view
+        record = record["record"]
+    if not isinstance(record, dict) or not isinstance(record.get("value"), dict):
+        return None
+    if record["value"].get("$type") != POST or not isinstance(record.get("author"), dict):
+        return None
+    return {"uri": record.get("uri"), "author": record["author"], "record": record["value"], **record}
+
+
+def records_from_post_view(
+    view: dict[str, Any], out: list[tuple[str, dict[str, Any]]], depth: int = 0
+) -> None:
+    """Add a ``PostView``'s post, its author's snapshot and any quoted post view to ``out``."""
+    uri, author, record = view.get("uri"), view.get("author"), view.get("record")
+    if (
+        not isinstance(uri, str)
+        or not did_of(uri)
+        or not isinstance(author, dict)
+        or not isinstance(record, dict)
+    ):
+        raise ValueError("not a post view (needs an at:// uri, author and record)")
+    indexed = _view_ms(view.get("indexedAt"), "indexedAt")
+    account = _author_account(author, indexed)
+    out.append(("accounts", account))
+    out.append(
+        ("posts", post_from_record(account["account_id"], uri, record, indexed * 1000 if indexed else None))
+    )
+    quoted = _embedded_view(view.get("embed"))
+    if quoted is not None and depth < 2:
+        records_from_post_view(quoted, out, depth + 1)
+
+
+def records_from_feed_item(item: dict[str, Any]) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
+    """A ``FeedViewPost``'s records, and why its repost reason was skipped (or None)."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    post = item.get("post")
+    if not isinstance(post, dict):
+        raise ValueError("feed item without a post view")
+    records_from_post_view(post, out)
+    reason = item.get("reason")
+    if not isinstance(reason, dict) or not str(reason.get("$type", "")).endswith("#reasonRepost"):
+        return out, None  # no reason, or a pinned post
+    by = reason.get("by")
+    if not isinstance(by, dict):
+        raise ValueError("repost reason without 'by'")
+    repost_uri = reason.get("uri")
+    indexed = _view_ms(reason.get("indexedAt"), "reason indexedAt")
+    out.append(("accounts", _author_account(by, indexed)))
+    if not isinstance(repost_uri, str) or not did_of(repost_uri):
+        return out, "repost reason without the repost's uri (older AppView); its post was stored"
+    if indexed is None:
+        raise ValueError("repost reason without indexedAt")
+    repost = {
+        "post_id": repost_uri,
+        "account_id": did_of(repost_uri),
+        "created_at": indexed,
+        "kind": "repost",
+        "ref_post_id": post["uri"],
+        "ref_account_id": did_of(post["uri"]),
+        "text": None,
+        "lang": None,
+        "source_app": None,
+        "hashtags": [],
+        "urls": [],
+        "mentions": [],
+        "media_hashes": [],
+    }
+    out.append(("posts", repost))
+    return out, None
+
+
 @register
 class BlueskyReader(Reader):
     name = "bluesky"
     platform = "bluesky"
-    description = "Bluesky Jetstream events (JSON Lines): posts, reposts, profiles, handles"
+    description = "Bluesky: Jetstream events (JSON Lines) or AppView post views (searchPosts, feeds)"
 
     @classmethod
     def sniff(cls, head: bytes, path: Path) -> bool:
         if head.lstrip(b" \t\r\n\xef\xbb\xbf")[:1] not in (b"{", b"["):
             return False
-        return b'"did"' in head and b'"time_us"' in head and b'"kind"' in head
+        jetstream = b'"did"' in head and b'"time_us"' in head and b'"kind"' in head
+        post_views = _AT_URI.search(head) is not None and b'"indexedAt"' in head and b'"author"' in head
+        return jetstream or post_views
 
     def read(self, source: Source, sink: Sink) -> None:
         for item in iter_json(source):
@@ -271,13 +387,30 @@ class BlueskyReader(Reader):
             if problem:
                 sink.quarantine(problem, item.raw, item.line, item.byte_offset)
                 continue
-            events = item.value if isinstance(item.value, list) else [item.value]
+            value = item.value
+            if isinstance(value, dict) and isinstance(value.get("posts"), list):
+                events = value["posts"]
+            elif isinstance(value, dict) and isinstance(value.get("feed"), list):
+                events = value["feed"]
+            else:
+                events = value if isinstance(value, list) else [value]
+            if not events:
+                sink.quarantine("nothing to read (an empty list)", item.raw, item.line, item.byte_offset)
             for event in events:
                 raw = item.raw if len(events) == 1 else dump_json(event)
                 try:
                     if not isinstance(event, dict):
-                        raise ValueError(f"expected a Jetstream event object, got {type(event).__name__}")
-                    records = records_from_event(event)
+                        raise ValueError(
+                            f"expected a Jetstream event or post view, got {type(event).__name__}"
+                        )
+                    skipped_part = None
+                    if "post" in event:
+                        records, skipped_part = records_from_feed_item(event)
+                    elif "uri" in event and "author" in event:
+                        records = []
+                        records_from_post_view(event, records)
+                    else:
+                        records = records_from_event(event)
                 except Skipped as skipped:
                     sink.quarantine(f"skipped: {skipped}", raw, item.line, item.byte_offset)
                     continue
@@ -285,3 +418,5 @@ class BlueskyReader(Reader):
                     sink.quarantine(f"{type(exc).__name__}: {exc}", raw, item.line, item.byte_offset)
                     continue
                 emit(records, sink)
+                if skipped_part:
+                    sink.quarantine(f"skipped: {skipped_part}", raw, item.line, item.byte_offset)
