@@ -171,6 +171,19 @@ def test_ira_538_by_author_layout(tmp_path):
     assert ten["followers"] == 120001 and ten["probed_at"] == _ms(2017, 10, 1, 20, 5)
 
 
+def test_ira_538_spreadsheet_mangled_tweet_id_is_quarantined(tmp_path):
+    header = (FIXTURES / "ira-538" / "IRAhandle_tweets_sample.csv").read_text().splitlines()[0]
+    path = tmp_path / "IRAhandle_tweets_1.csv"
+    start = "1,A,hi,Unknown,English,10/1/2017 19:5{},10/1/2017 19:59,1,2,3,,Right,0,RightTroll,0,1,"
+    path.write_text(
+        f"{header}\n{start.format(8)}9.14580356430536E+17,,,,\n{start.format(9)}914580356430536707,,,,\n"
+    )
+    report, case = _case(tmp_path, path)
+    assert report.files[0].quarantined == 1 and report.reconciles
+    assert "bad tweet_id '9.14580356430536E+17'" in case.read("quarantine")["reason"][0]
+    assert case.read("posts")["post_id"].to_list() == ["914580356430536707"]
+
+
 def test_ira_538_ids_are_deterministic(tmp_path):
     path = FIXTURES / "ira-538" / "by_author_sample.csv"
     _, case = _case(tmp_path, path)

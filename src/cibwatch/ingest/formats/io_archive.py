@@ -123,7 +123,7 @@ class IoArchiveReader(Reader):
         if tweets:
             require_columns(source, header, self.name, ("tweetid",), ("userid",), ("tweet_time",))
         else:
-            require_columns(source, header, self.name, ("userid",), ("tweetid", "user_screen_name"))
+            require_columns(source, header, self.name, ("userid",), ("user_screen_name",))
         for lineno, row, problem in normalized_rows(source):
             if problem:
                 sink.quarantine(problem, raw_row(row), lineno)

@@ -187,6 +187,10 @@ class Ira538Reader(Reader):
         if kind == "repost":
             ref_post, ref_account = repost_of_text(content)
         tweet_id = (row.get("tweet_id") or "").strip()
+        if tweet_id and not tweet_id.isdigit():
+            raise ValueError(
+                f"bad tweet_id {tweet_id!r} (expected digits; was the file re-saved by a spreadsheet?)"
+            )
         post_id = tweet_id or stable_id(account_id, published.strip(), kind, content, prefix="ira538:")
         records: list[tuple[str, dict[str, Any]]] = []
         if has_counts:
