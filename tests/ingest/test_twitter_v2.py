@@ -125,6 +125,24 @@ def test_malformed_records_are_quarantined_with_reasons(tmp_path):
     assert withheld["text"] is None and withheld["urls"] == []
 
 
+def test_pretty_printed_response_reads_like_its_line(tmp_path):
+    import json
+
+    pretty = tmp_path / "in" / "response.json"
+    pretty.parent.mkdir()
+    line = SAMPLE.read_text().splitlines()[0]
+    pretty.write_text(json.dumps(json.loads(line), indent=2))
+    one_line = tmp_path / "in2" / "response.jsonl"
+    one_line.parent.mkdir()
+    one_line.write_text(line + "\n")
+    report, pretty_case = _case(tmp_path / "a", pretty, dataset="d")
+    assert report.files[0].reader == "twitter-v2" and report.total("quarantined") == 0
+    _, line_case = _case(tmp_path / "b", one_line, dataset="d")
+    drop = ["source_file", "ingested_at"]
+    a = pretty_case.read("posts").drop(drop).sort("post_id")
+    assert a.height == 7 and a.equals(line_case.read("posts").drop(drop).sort("post_id"))
+
+
 @pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress, "zst"])
 def test_compressed_input_gives_identical_tables(tmp_path, compress):
     if compress == "zst":
