@@ -157,11 +157,14 @@ def coord_command(
         return
     headers, rows = metrics_rows(runs)
     table = Table(title=f"Coordination against known labels ({case_dir})", title_justify="left")
-    for col in headers:
-        table.add_column(col, justify="left" if col in ("detector", "settings") else "right")
-    for row in rows:
-        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+    table.add_column("#", justify="right")
+    for col in headers[2:]:
+        table.add_column(col, justify="right")
+    for n, row in enumerate(rows, start=1):
+        table.add_row(str(n), *(f"{v:,}" if isinstance(v, int) else str(v) for v in row[2:]))
     console.print(table)
+    for n, row in enumerate(rows, start=1):
+        console.print(f"{n}. {row[0]}: {row[1]}", highlight=False)
     console.print(f"Metrics and flagged accounts written to {out}")
 
 
