@@ -193,11 +193,12 @@ def op_amplified(ctx: Context) -> None:
     ops = ctx.operation_posts
     if ops is None or ops.is_empty():
         return
-    ops = ops.filter(pl.col("kind") == ev.ORIGINAL)
+    ops = ops.filter((pl.col("kind") == ev.ORIGINAL) & (pl.col("t") < ctx.end_ms - 3_600_000))
     people = ctx.recruit(ctx.size("accounts", 80))
     per = rng.integers(1, 3, len(people))
     who = np.repeat(people, per)
     pick = rng.choice(ops.height, len(who))
     t = ops["t"].to_numpy()[pick] + lognormal_ms(rng, 4 * 3600, 1.0, len(who))
+    t = np.minimum(t, ctx.end_ms - 1000)  # everyone recruited does repost within the period
     ctx.post(who, t, kind=ev.REPOST, ref_key=ops["key"].to_numpy()[pick])
     ctx.info.update(description=f"{len(people)} people reposting operation content once or twice")

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cibwatch.cli.main import main
+
+
+def test_simulate_command_writes_posts_and_truth(tmp_path, capsys):
+    main(
+        [
+            "simulate",
+            "--out",
+            str(tmp_path / "sim"),
+            "--seed",
+            "4",
+            "--accounts",
+            "500",
+            "--days",
+            "1",
+            "--json",
+        ]
+    )
+    run = json.loads(capsys.readouterr().out)
+    assert run["posts"] > 500 and run["format"] == "v2" and run["files"] == 1
+    assert (tmp_path / "sim" / "truth_accounts.csv").exists()
+    assert (tmp_path / "sim" / "truth_campaigns.csv").exists()
+    assert json.loads((tmp_path / "sim" / "manifest.json").read_text())["seed"] == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scenario", "nope"], "Unknown scenario 'nope'"),
+        (["--accounts", "10"], "--accounts must be a whole number of at least 200"),
+        (["--days", "0"], "--days must be a whole number from 1 to 366"),
+        (["--format", "v3"], "--format must be one of v2|v1"),
+    ],
+)
+def test_bad_parameters_exit_non_zero_with_a_message(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", "--out", str(tmp_path / "sim"), *args])
+    assert exit_info.value.code == 1
+    assert message in capsys.readouterr().err
