@@ -154,8 +154,9 @@ def _roles(members: pl.DataFrame, edges: pl.DataFrame, policy: Policy) -> pl.Dat
         strength=pl.col("strength").fill_null(0.0),
         amplification_share=(pl.col("amplified") / pl.col("strength")).fill_nan(None).fill_null(0.0),
     )
+    # Degree relative to the best-connected member: large sparse clusters still have a core.
     out = out.with_columns(
-        degree_share=pl.col("degree") / (pl.col("size") - 1),
+        degree_share=(pl.col("degree") / pl.col("degree").max().over("cluster_id")).fill_nan(0.0),
         median_strength=pl.col("strength").median().over("cluster_id"),
     )
     r = policy.roles
@@ -165,11 +166,13 @@ def _roles(members: pl.DataFrame, edges: pl.DataFrame, policy: Policy) -> pl.Dat
             & (pl.col("strength") >= pl.col("median_strength"))
         )
         .then(pl.lit("core"))
+        .when(pl.col("degree_share") < r.peripheral_max_degree_share)
+        .then(pl.lit("peripheral"))
         .when(pl.col("amplification_share") >= r.amplifier_min_share)
         .then(pl.lit("amplifier"))
         .otherwise(pl.lit("peripheral"))
     )
-    return out.with_columns(role=role).drop("amplified", "median_strength")
+    return out.with_columns(role=role).drop("amplified", "median_strength", "degree_share")
 
 
 def _profiles(case: Case, account_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -552,7 +555,7 @@ def _coordination_signals(case: Case, edges: pl.DataFrame, policy: Policy) -> di
             is_strong = bool(f["strong_partners"])
             partners = f["strong_partners"] if is_strong else f["weak_partners"]
             expected = f["best_expected"]
-            versus = "" if expected is None else f" vs {expected:.1f} expected"
+            versus = "" if expected is None else f" vs {expected:.2g} expected"
             sentence = (
                 f"coordinated {f['family']} ({', '.join(f['traces'])}) with {len(partners)} account(s); "
                 f"strongest: {f['best_shared']} shared items{versus} with {f['best_partner']} on "

@@ -67,6 +67,7 @@ class ProfileRules(_Section):
 
 class RoleRules(_Section):
     core_min_degree_share: float = 0.5
+    peripheral_max_degree_share: float = 0.25
     amplifier_min_share: float = 0.5
 
 
@@ -200,6 +201,13 @@ def _validate(p: Policy, where: str) -> None:
             "creation_burst.weak_min_members",
             f"between 2 and strong_min_members ({b.strong_min_members})",
             b.weak_min_members,
+        )
+    ro = p.roles
+    if not 0 <= ro.peripheral_max_degree_share <= ro.core_min_degree_share <= 1:
+        raise bad(
+            "roles.peripheral_max_degree_share and roles.core_min_degree_share",
+            "shares with 0 <= peripheral_max_degree_share <= core_min_degree_share <= 1",
+            (ro.peripheral_max_degree_share, ro.core_min_degree_share),
         )
     if p.profile.min_shared_members < 2:
         raise bad("profile.min_shared_members", "at least 2", p.profile.min_shared_members)
