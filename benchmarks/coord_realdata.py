@@ -29,6 +29,7 @@ from cibwatch.evaluate.corpus import (
     load_truth,
     read_summary,
 )
+from cibwatch.evaluate.qut import flagged_at, run_qut
 from cibwatch.store.case import Case
 
 CACHE = Path(os.environ.get("CIBWATCH_BENCH_CACHE", Path(tempfile.gettempdir()) / "cibwatch-bench"))
@@ -239,6 +240,7 @@ def _coortweet(io_root: Path, work: Path, smoke: bool) -> str:
             notes.append(f"{name}: cibwatch.coord.detect could not run: {type(exc).__name__}: {exc}")
             traceback.print_exc()
             continue
+        qut_flagged = _coortweet_qut(case_dir, work / "coortweet-qut" / name, notes)
         per_trace = result.edges.group_by("trace").len().sort("len", descending=True)
         top = result.clusters.sort("size", descending=True).head(3)
         rows.append(
@@ -253,12 +255,14 @@ def _coortweet(io_root: Path, work: Path, smoke: bool) -> str:
                 "; ".join(f"{s} accounts ({tr})" for s, tr in top.select("size", "traces").iter_rows())
                 or "—",
                 round(seconds, 1),
+                qut_flagged,
             ]
         )
     body = (
         "### CooRTweet sets (unlabeled)\n\n"
         "cibwatch with default traces and a 60 s window; there is no truth here, so this reports what is "
-        "found, not whether it is right.\n\n"
+        "found, not whether it is right. The QUT toolkit's co_retweet and co_link (60 s) are shown for "
+        "context (its links exclude the sets' domain ids).\n\n"
     )
     if rows:
         body += table(
@@ -272,12 +276,24 @@ def _coortweet(io_root: Path, work: Path, smoke: bool) -> str:
                 "edges by trace",
                 "largest clusters",
                 "seconds",
+                "QUT co_retweet + co_link accounts (weight ≥ 2 / ≥ 10)",
             ],
             rows,
         )
     if notes:
         body += "\n\n" + "\n".join(f"- {n}" for n in notes)
     return body
+
+
+def _coortweet_qut(case_dir: Path, work: Path, notes: list[str]) -> str:
+    """Accounts the toolkit links (co_retweet and co_link, 60 s) at weight ≥ 2 and ≥ 10, for context."""
+    try:
+        with Case.open(case_dir) as case:
+            edges = run_qut(case, work, networks=("co_retweet", "co_link"), window=WINDOW).edges
+    except Exception as exc:
+        notes.append(f"{case_dir.name}: QUT toolkit could not run: {type(exc).__name__}: {exc}")
+        return "—"
+    return f"{flagged_at(edges, 2).height:,} / {flagged_at(edges, 10).height:,}"
 
 
 def _short(run: DetectorRun) -> str:

@@ -54,7 +54,8 @@ def toolkit_command() -> list[str]:
 def export_qut_csv(case: Case, path: str | Path) -> int:
     """Write ``case``'s posts as the toolkit's CSV; returns the number of rows.
 
-    Quotes count as originals (the toolkit has no quotes); times are whole epoch seconds.
+    Quotes count as originals (the toolkit has no quotes); times are whole epoch seconds. Link items
+    "domain:<id>" (the coortweet reader's site ids, beside its "url:<id>") are not links and are left out.
     """
     con = duckdb.connect()
     try:
@@ -67,7 +68,8 @@ def export_qut_csv(case: Case, path: str | Path) -> int:
                        CASE WHEN kind = 'reply' THEN coalesce(ref_post_id, '') ELSE '' END AS reply_id,
                        coalesce(text, '') AS message,
                        epoch_ms(created_at) // 1000 AS timestamp,
-                       coalesce(array_to_string(urls, ' '), '') AS urls
+                       coalesce(array_to_string(
+                           list_filter(urls, lambda u: NOT starts_with(u, 'domain:')), ' '), '') AS urls
                 FROM {posts} WHERE created_at IS NOT NULL ORDER BY created_at, post_id
             ) TO '{path}' (HEADER, DELIMITER ',', QUOTE '"', ESCAPE '"')"""
         )
