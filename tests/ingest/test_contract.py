@@ -120,7 +120,10 @@ def test_sample_ingests_clean_and_reconciles(tmp_path, name):
 @pytest.mark.parametrize("name", READERS)
 def test_sample_is_sniffed_as_its_reader(name):
     for path in sample_files(name):
-        assert sniff_format(Source(path=path, dataset="x")).name == name, path
+        got = sniff_format(Source(path=path, dataset="x")).name
+        assert got == name, (
+            f"{path.name} is sniffed as {got!r}, not {name!r}: make the sniffers tell them apart"
+        )
 
 
 @pytest.mark.parametrize("name", READERS)
