@@ -14,6 +14,7 @@ matplotlib.use("Agg")  # files only; never open a window or need a display
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -53,9 +54,8 @@ def histogram_png(counts: list[int], folder: Path, name: str, xlabel: str, color
 
 def network_png(net: Network, folder: Path, name: str) -> None:
     fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
-    for i, j, _, _ in net.links:
-        (x1, y1), (x2, y2) = net.xy[i], net.xy[j]
-        ax.plot([x1, x2], [y1, y2], color="#5a5a5a", alpha=0.35, linewidth=0.7, zorder=1)
+    segments = [(net.xy[i], net.xy[j]) for i, j, _, _ in net.links]
+    ax.add_collection(LineCollection(segments, colors="#5a5a5a", alpha=0.35, linewidths=0.7, zorder=1))
     for role in sorted({m.role or "" for m in net.nodes}, key=role_order):
         picked = [i for i, m in enumerate(net.nodes) if (m.role or "") == role]
         ax.scatter(
@@ -76,9 +76,15 @@ def network_png(net: Network, folder: Path, name: str) -> None:
 
 def timeline_png(card: Card, folder: Path, name: str) -> None:
     fig, ax = plt.subplots(figsize=(6, 2.4), layout="constrained")
-    times = [datetime.fromtimestamp(ms / 1000, UTC) for ms, _ in card.timeline]
-    width = (1 / 24 if card.bucket == "hour" else 1.0) * 0.9
-    ax.bar(times, [n for _, n in card.timeline], width=width, color="#4d4d4d", align="edge")
+    # One filled step artist, not a bar per bucket: a year of days draws in milliseconds.
+    bucket_ms = 3_600_000 if card.bucket == "hour" else 86_400_000
+    counts: dict[int, int] = dict(card.timeline)
+    starts = range(card.timeline[0][0], card.timeline[-1][0] + bucket_ms, bucket_ms)
+    edges = mdates.date2num(
+        [datetime.fromtimestamp(ms / 1000, UTC) for ms in [*starts, starts[-1] + bucket_ms]]
+    )
+    ax.stairs([counts.get(ms, 0) for ms in starts], edges, fill=True, color="#4d4d4d")
+    ax.xaxis_date()
     ax.set_ylabel(f"posts / {card.bucket}")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     locator = mdates.AutoDateLocator()
