@@ -362,10 +362,12 @@ def is_json_lines(source: Source) -> bool:
     head = source.head(SNIFF_BYTES).lstrip(_WS + b"\xef\xbb\xbf")
     if head.startswith(b"["):
         return False
+    first = head.split(b"\n", 1)[0].strip()
     try:
-        orjson.loads(head.split(b"\n", 1)[0])
+        orjson.loads(first)
     except orjson.JSONDecodeError:
-        return False
+        # A damaged first record still looks like one object on one line.
+        return len(first) > 1 and first.startswith(b"{") and first.endswith(b"}")
     return True
 
 

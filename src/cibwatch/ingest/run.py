@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import operator
 import os
 import shutil
@@ -173,6 +174,7 @@ class StagingSink:
         assert self.source is not None and self.report is not None
         if self._strict:
             raise BadRecordError(self.source.name, line, reason)
+        reason = reason.encode("utf-8", errors="backslashreplace").decode("utf-8")
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8", errors="backslashreplace")
         elif isinstance(raw, str):
@@ -202,15 +204,18 @@ class StagingSink:
         if not rows:
             return
         assert self.source is not None and self.reader is not None
-        n = len(rows)
         batch_schema = self._batch_schemas[table]
         names = [n for n in batch_schema.names if n not in _PROVENANCE_COLUMNS]
-        try:  # the common case: readers give every field; itemgetter keeps the loop in C
-            getter = operator.itemgetter(*names)
-            columns = list(zip(*[getter(r) for r in rows], strict=True))
-        except KeyError:
-            columns = list(zip(*[tuple(r.get(k) for k in names) for r in rows], strict=True))
-        arrays = {k: pa.array(col, batch_schema.field(k).type) for k, col in zip(names, columns, strict=True)}
+        try:
+            arrays = _columns(rows, names, batch_schema)
+        except (pa.ArrowException, TypeError, ValueError, UnicodeError):
+            # A value Arrow refuses (e.g. text with a lone surrogate from a "\ud800" escape):
+            # find the rows, quarantine them with the reason, keep the rest.
+            rows[:] = self._quarantine_unstorable(table, rows, names, batch_schema)
+            if not rows:
+                return
+            arrays = _columns(rows, names, batch_schema)
+        n = len(rows)
         datasets = [r.get("dataset") for r in rows]
         arrays["dataset"] = pa.array(datasets, pa.string()) if any(datasets) else pa.nulls(n, pa.string())
         provenance = {
@@ -235,6 +240,22 @@ class StagingSink:
         writer.write_table(batch)
         rows.clear()
 
+    def _quarantine_unstorable(
+        self, table: str, rows: list[dict[str, Any]], names: list[str], batch_schema: pa.Schema
+    ) -> list[dict[str, Any]]:
+        kept = []
+        for row in rows:
+            try:
+                _columns([row], names, batch_schema)
+            except (pa.ArrowException, TypeError, ValueError, UnicodeError) as exc:
+                if table != "quarantine":
+                    self.report.read[table] -= 1  # type: ignore[union-attr]
+                raw = json.dumps({k: v for k, v in row.items() if not k.startswith("_")}, default=str)
+                self.quarantine(f"unstorable {table} record: {exc}", raw, row.get("_line"))
+            else:
+                kept.append(row)
+        return kept
+
     def finish_file(self) -> None:
         # Batches carry the file name, so flush at each file boundary.
         for table in self._rows:
@@ -244,6 +265,15 @@ class StagingSink:
         for writer in self._writers.values():
             writer.close()
         return list(self._writers)
+
+
+def _columns(rows: list[dict[str, Any]], names: list[str], batch_schema: pa.Schema) -> dict[str, pa.Array]:
+    try:  # the common case: readers give every field; itemgetter keeps the loop in C
+        getter = operator.itemgetter(*names)
+        columns = list(zip(*[getter(r) for r in rows], strict=True))
+    except KeyError:
+        columns = list(zip(*[tuple(r.get(k) for k in names) for r in rows], strict=True))
+    return {k: pa.array(col, batch_schema.field(k).type) for k, col in zip(names, columns, strict=True)}
 
 
 def _staged_fields(table: str) -> list[pa.Field]:

@@ -245,7 +245,8 @@ class _FastPath:
         if self.sink.profile_unchanged("twitter", account_id, fingerprint):
             out.append(("duplicate", "accounts"))
         else:
-            account = self._account(user, account_id, created, raw_user)
+            # Decoding here puts invalid UTF-8 in quarantine with this tweet's line.
+            account = self._account(user, account_id, created, raw_user.decode("utf-8"))
             account["_fingerprint"] = fingerprint
             out.append(("accounts", account))
         extended = tweet.extended_tweet
@@ -295,7 +296,7 @@ class _FastPath:
             self.records(quoted, out)
 
     @staticmethod
-    def _account(user: _User, account_id: str, probed_at: int, raw: bytes) -> dict[str, Any]:
+    def _account(user: _User, account_id: str, probed_at: int, raw: str) -> dict[str, Any]:
         for name in (
             "followers_count",
             "friends_count",
@@ -380,6 +381,9 @@ class TwitterV1Reader(Reader):
                         reason = f"invalid JSON: {exc}"
                     sink.quarantine(reason, item.raw, item.line, item.byte_offset)
                     continue
+                for table, record in records:
+                    if table != "duplicate":
+                        record["_line"] = item.line  # for a record Arrow later refuses to store
                 emit(records, sink)
                 continue
             self._read_document(item, sink)
@@ -401,4 +405,6 @@ class TwitterV1Reader(Reader):
                 raw = item.raw if len(tweets) == 1 else orjson.dumps(tweet)
                 sink.quarantine(f"{type(exc).__name__}: {exc}", raw, item.line, item.byte_offset)
                 continue
+            for _, record in records:
+                record["_line"] = item.line
             emit(records, sink)
