@@ -76,8 +76,11 @@ def raw_row(row: dict[str, str]) -> str | None:
     """The row as one CSV line again, for the quarantine's ``raw`` column."""
     if not row:
         return None
+    # Extra fields (DictReader's None key) are kept; missing ones (None values) are not invented.
+    values = [v for k, v in row.items() if k is not None and isinstance(v, str)]
+    values.extend(row.get(None) or [])  # type: ignore[call-overload]
     out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow([v if isinstance(v, str) else "" for v in row.values()])
+    csv.writer(out, lineterminator="").writerow(values)
     return out.getvalue()
 
 
