@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cibwatch import open_case
@@ -339,6 +339,61 @@ def test_coortweet_rows_beyond_the_window_are_quarantined(tmp_path, monkeypatch)
     reason = case.read("quarantine")["reason"][0]
     assert "post_id 10 was already written" in reason and "sort the file by post_id" in reason
     assert _post(case.read("posts"), "10")["hashtags"] == ["5"]
+
+
+class _ListSink:
+    def __init__(self) -> None:
+        self.posts: list[dict] = []
+        self.quarantined: list[tuple[str, int | None]] = []
+
+    def post(self, record: dict) -> None:
+        self.posts.append(record)
+
+    def account(self, record: dict) -> None:
+        raise AssertionError("coortweet emits no accounts")
+
+    def label(self, record: dict) -> None:
+        raise AssertionError("coortweet emits no labels")
+
+    def quarantine(self, reason: str, raw, line=None, byte_offset=None) -> None:
+        self.quarantined.append((reason, line))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 9), st.sampled_from(["url_id", "hashtag_id", "phash_id"]), st.integers(0, 5)
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    window=st.integers(1, 50),
+)
+def test_coortweet_window_merges_or_quarantines_every_row(tmp_path, monkeypatch, rows, window):
+    monkeypatch.setattr(coortweet, "WINDOW_ROWS", window)
+    lines = ["account_id,post_id,url_id,hashtag_id,domain_id,phash_id,timestamp"]
+    for post, column, value in rows:
+        traces = {"url_id": "", "hashtag_id": "", "phash_id": "", column: str(value)}
+        lines.append(
+            f"tw_{post},{post},{traces['url_id']},{traces['hashtag_id']},,{traces['phash_id']},1629589836"
+        )
+    path = tmp_path / "traces.csv"
+    path.write_text("\n".join(lines) + "\n")
+    sink = _ListSink()
+    coortweet.CoortweetReader().read(Source(path=path, dataset="x"), sink)
+    ids = [p["post_id"] for p in sink.posts]
+    assert len(ids) == len(set(ids))  # never two posts with one id
+    kept = {
+        (p["post_id"], item) for p in sink.posts for item in p["urls"] + p["hashtags"] + p["media_hashes"]
+    }
+    quarantined_lines = {line for _, line in sink.quarantined}
+    for i, (post, column, value) in enumerate(rows, start=2):
+        item = f"url:{value}" if column == "url_id" else str(value)
+        # Each trace is in its post, or its row is in quarantine (a later row of a post already written).
+        assert (str(post), item) in kept or i in quarantined_lines
+    if window >= len(rows):
+        assert not sink.quarantined and len(ids) == len({post for post, _, _ in rows})
 
 
 # -- crowdtangle -----------------------------------------------------------------------------------
