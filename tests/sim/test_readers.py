@@ -49,3 +49,50 @@ def test_v2_output_parses_with_nothing_quarantined(tmp_path):
     reposts = posts.filter(posts["kind"] == "repost")
     assert reposts["ref_post_id"].null_count() == 0 and reposts["ref_account_id"].null_count() == 0
     case.close()
+
+
+def test_v2_pages_are_self_contained_and_entities_point_into_the_text(tmp_path):
+    import orjson
+
+    simulate("demo", out=tmp_path / "out", seed=9, accounts=600, days=1)
+    pages = [
+        orjson.loads(line) for f in sorted((tmp_path / "out" / "posts").iterdir()) for line in f.open("rb")
+    ]
+    assert pages and all(set(p) == {"data", "includes", "meta", "__twarc"} for p in pages)
+    checked = 0
+    for page in pages:
+        users = {u["id"]: u for u in page["includes"]["users"]}
+        included = {t["id"] for t in page["includes"].get("tweets", [])}
+        assert page["meta"]["result_count"] == len(page["data"])
+        for tweet in page["data"]:
+            assert tweet["author_id"] in users
+            for ref in tweet.get("referenced_tweets", []):
+                assert ref["id"] in included
+            entities = tweet.get("entities", {})
+            text = tweet["text"]
+            for tag in entities.get("hashtags", []):
+                assert text[tag["start"] : tag["end"]] == "#" + tag["tag"]
+            for mention in entities.get("mentions", []):
+                assert text[mention["start"] : mention["end"]] == "@" + mention["username"]
+                assert mention["id"] in users
+            for url in entities.get("urls", []):
+                assert text[url["start"] : url["end"]] == url["url"]
+                checked += 1
+    assert checked > 50
+
+
+def test_v1_entity_indices_point_into_the_text(v1_world):
+    import orjson
+
+    files = sorted((v1_world["out"] / "posts").iterdir())
+    tweets = [orjson.loads(line) for line in files[0].open("rb")]
+    for tweet in tweets:
+        text, entities = tweet["text"], tweet["entities"]
+        for tag in entities["hashtags"]:
+            assert text[tag["indices"][0] : tag["indices"][1]] == "#" + tag["text"]
+        for mention in entities["user_mentions"]:
+            assert text[mention["indices"][0] : mention["indices"][1]] == "@" + mention["screen_name"]
+        for url in entities["urls"]:
+            assert text[url["indices"][0] : url["indices"][1]] == url["url"]
+        if "retweeted_status" in tweet:
+            assert text.startswith("RT @" + tweet["retweeted_status"]["user"]["screen_name"] + ": ")

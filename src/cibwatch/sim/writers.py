@@ -377,21 +377,27 @@ class V2Writer(Writer):
     def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> memoryview:
         if frame.is_empty():
             return memoryview(b"")
+        # A page is written as pieces (head, tweets, users, referenced tweets, tail), each piece
+        # one string; sorting the pieces by (page, section) lays the page out without joining strings.
         frame = frame.with_columns(page=(pl.int_range(pl.len()) // PAGE_SIZE).cast(pl.Int64))
-        data = frame.group_by("page", maintain_order=True).agg(
-            pl.col("json").str.join(",").alias("data"),
-            pl.len().alias("count"),
-            pl.col("id").first().alias("oldest"),
-            pl.col("id").last().alias("newest"),
+        retrieved = datetime.fromtimestamp(retrieved_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        first = pl.int_range(pl.len()).over("page") == 0
+        data = frame.select(
+            "page",
+            pl.lit(1, pl.Int8).alias("section"),
+            pl.when(first).then(pl.col("json")).otherwise(pl.lit(",") + pl.col("json")).alias("s"),
         )
         who = pl.concat(
             [frame.select("page", pl.col(c).alias("idx")) for c in ("author", "ref_author", "mention")]
         ).filter(pl.col("idx") >= 0)
         who = who.unique(maintain_order=True)
-        users = (
-            who.with_columns(u=self.user_json.gather(who["idx"]))
-            .group_by("page", maintain_order=True)
-            .agg(pl.col("u").str.join(",").alias("users"))
+        users = who.with_columns(u=self.user_json.gather(who["idx"])).select(
+            "page",
+            pl.lit(3, pl.Int8).alias("section"),
+            pl.when(pl.int_range(pl.len()).over("page") == 0)
+            .then(pl.col("u"))
+            .otherwise(pl.lit(",") + pl.col("u"))
+            .alias("s"),
         )
         refs = (
             frame.filter(pl.col("ref_key") >= 0)
@@ -406,32 +412,52 @@ class V2Writer(Writer):
         )
         if refs["json"].null_count():
             raise RuntimeError("a referenced post is missing from the simulator's store")
-        tweets = refs.group_by("page", maintain_order=True).agg(pl.col("json").str.join(",").alias("tweets"))
-        retrieved = datetime.fromtimestamp(retrieved_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-        pages = data.join(users, on="page", how="left", maintain_order="left").join(
-            tweets, on="page", how="left", maintain_order="left"
+        tweets = refs.select(
+            "page",
+            pl.lit(5, pl.Int8).alias("section"),
+            pl.when(pl.int_range(pl.len()).over("page") == 0)
+            .then(pl.lit(',"tweets":[') + pl.col("json"))
+            .otherwise(pl.lit(",") + pl.col("json"))
+            .alias("s"),
         )
-        line = pl.concat_str(
-            [
-                pl.lit('{"data":['),
-                pl.col("data"),
-                pl.lit('],"includes":{"users":['),
-                pl.col("users"),
-                pl.lit("]"),
-                pl.concat_str([pl.lit(',"tweets":['), pl.col("tweets"), pl.lit("]")]).fill_null(""),
-                pl.lit('},"meta":{"result_count":'),
-                pl.col("count").cast(pl.String),
-                pl.lit(',"newest_id":"'),
-                pl.col("newest"),
-                pl.lit('","oldest_id":"'),
-                pl.col("oldest"),
-                pl.lit(
-                    '"},"__twarc":{"url":"https://api.twitter.com/2/tweets/search/all","version":"2.14.0",'
-                ),
-                pl.lit(f'"retrieved_at":"{retrieved}"}}}}\n'),
-            ]
+        meta = frame.group_by("page", maintain_order=True).agg(
+            pl.len().alias("count"), pl.col("id").first().alias("oldest"), pl.col("id").last().alias("newest")
         )
-        return _joined(pages.select(line.alias("line")).to_series())
+        has_tweets = meta["page"].is_in(tweets["page"].unique().implode())
+        heads = meta.select("page", pl.lit(0, pl.Int8).alias("section"), pl.lit('{"data":[').alias("s"))
+        mids = meta.select(
+            "page", pl.lit(2, pl.Int8).alias("section"), pl.lit('],"includes":{"users":[').alias("s")
+        )
+        closes = meta.select(
+            "page",
+            pl.lit(6, pl.Int8).alias("section"),
+            pl.when(pl.lit(has_tweets)).then(pl.lit("]")).otherwise(pl.lit("")).alias("s"),
+        )
+        tails = meta.select(
+            "page",
+            pl.lit(4, pl.Int8).alias("section"),
+            pl.lit("]").alias("s"),
+        )
+        ends = meta.select(
+            "page",
+            pl.lit(7, pl.Int8).alias("section"),
+            pl.concat_str(
+                [
+                    pl.lit('},"meta":{"result_count":'),
+                    pl.col("count").cast(pl.String),
+                    pl.lit(',"newest_id":"'),
+                    pl.col("newest"),
+                    pl.lit('","oldest_id":"'),
+                    pl.col("oldest"),
+                    pl.lit(
+                        '"},"__twarc":{"url":"https://api.twitter.com/2/tweets/search/all","version":"2.14.0",'
+                    ),
+                    pl.lit(f'"retrieved_at":"{retrieved}"}}}}\n'),
+                ]
+            ).alias("s"),
+        )
+        pieces = pl.concat([heads, data, mids, users, tails, tweets, closes, ends], how="vertical")
+        return _joined(pieces.sort(["page", "section"], maintain_order=True)["s"])
 
 
 class V1Writer(Writer):
