@@ -2,3 +2,4 @@
 
 from benchmarks import ingest  # noqa: F401
 from benchmarks import coord_realdata  # noqa: F401
+from benchmarks import coord  # noqa: F401
