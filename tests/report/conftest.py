@@ -246,7 +246,20 @@ def _campaigns() -> dict[str, list[dict]]:
         "suspicion_score": 0.82,
         "suspicion_components": "coordination=0.95×0.30; bots=0.90×0.20",
         "summary": f"Six accounts repost the same posts within seconds {EVIL}",
-        "details": json.dumps({"narratives": {"representative_texts": [f"Vote NO {EVIL} #stopit"]}}),
+        "details": json.dumps(
+            {
+                "narratives": {
+                    "texts": [
+                        {
+                            "text": f"Vote NO {EVIL} #stopit",
+                            "accounts": 6,
+                            "posts": 6,
+                            "first_at": "2016-10-01",
+                        }
+                    ]
+                }
+            }
+        ),
         "policy_version": "cibwatch-default@1",
     }
     roles = ["core", "core", "amplifier", "amplifier", "amplifier", "peripheral"]

@@ -12,7 +12,7 @@ import pytest
 from cibwatch.cli.main import main
 from cibwatch.report import Limits, collect, render
 from cibwatch.report.charts import network
-from cibwatch.report.data import HOW_TO
+from cibwatch.report.data import HOW_TO, _details_texts
 from cibwatch.report.page import esc, script_json
 from cibwatch.store.case import Case
 
@@ -114,8 +114,18 @@ def test_campaign_card_shows_members_narratives_and_evidence(report: Path) -> No
     assert "c1 ↔ c2 · co_repost · observed 5 shared items vs 0.02 expected by chance · q = 2.0e-08" in html
     assert "<td><code>src-0</code></td><td>rt-c1-0</td><td>2016-10-01 12:00:00 UTC</td>" in html
     assert "2016-10-01 12:00:03 UTC" in html and '<td class="num">3 s</td>' in html
-    # No link is ever made from the data.
+    # No link is ever made from the data; account rows link to their campaign's card in the page.
     assert 'href="http://evil.example' not in html
+    assert '<article class="card" id="card-01-camp-k1">' in html
+    assert '<td><a href="#card-01-camp-k1">camp-k1</a></td>' in html
+
+
+def test_campaign_texts_come_from_the_campaign_record() -> None:
+    details = json.dumps({"narratives": {"texts": [{"text": "same words", "accounts": 4, "posts": 9}]}})
+    assert _details_texts(details) == [("same words", 4)]
+    assert _details_texts("not json") == []
+    assert _details_texts(json.dumps({"narratives": {"texts": "oops"}})) == []
+    assert _details_texts(None) == []
 
 
 def test_accounts_are_ordered_by_tier_then_score(full_case: Case) -> None:

@@ -486,19 +486,17 @@ def _campaign_cards(case: Case, has: dict[str, bool], limits: Limits) -> tuple[l
 
 
 def _details_texts(details: str | None) -> list[tuple[str, int]]:
-    """Representative texts from a campaign's ``details`` JSON, when it carries them."""
+    """Representative texts from a campaign's ``details`` JSON (``narratives.texts``), when present."""
     try:
         record = json.loads(details or "{}")
     except ValueError:
         return []
     narratives = record.get("narratives") if isinstance(record, dict) else None
-    texts = narratives.get("representative_texts") if isinstance(narratives, dict) else None
+    texts = narratives.get("texts") if isinstance(narratives, dict) else None
     found: list[tuple[str, int]] = []
     for t in texts if isinstance(texts, list) else []:
-        if isinstance(t, str):
-            found.append((t, 0))
-        elif isinstance(t, dict) and isinstance(t.get("text"), str):
-            n = t.get("accounts", t.get("n_accounts", 0))
+        if isinstance(t, dict) and isinstance(t.get("text"), str):
+            n = t.get("accounts")
             found.append((t["text"], int(n) if isinstance(n, int | float) else 0))
     return found
 

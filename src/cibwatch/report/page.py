@@ -101,6 +101,17 @@ class Page:
         self.pngs = pngs
         self.assets = assets
         self.specs: dict[str, Any] = {}
+        # Card anchors, so account rows can point at their campaign's card.
+        self.anchors = {
+            card.card_id: f"card-{n:02d}-{safe_name(card.card_id)}"
+            for n, card in enumerate(data.cards, start=1)
+        }
+
+    def _card_link(self, card_id: str | None) -> str:
+        if not card_id:
+            return "—"
+        anchor = self.anchors.get(card_id)
+        return f'<a href="#{esc(anchor)}">{esc(card_id)}</a>' if anchor else esc(card_id)
 
     def _chart(self, chart_id: str, spec: dict[str, Any], cls: str = "chart") -> str:
         self.specs[chart_id] = spec
@@ -220,7 +231,7 @@ class Page:
         return "".join(out)
 
     def card(self, n: int, card: Card, net: charts.Network) -> str:
-        anchor = f"card-{n:02d}-{safe_name(card.card_id)}"
+        anchor = self.anchors[card.card_id]
         badge = ""
         if card.suspicion is not None:
             level = " high" if card.suspicion >= 0.6 else ""
@@ -373,7 +384,7 @@ class Page:
             f"<td>{esc(a.bot_label or '—')}</td>"
             f"<td>{esc(a.bot_type or '—')}</td>"
             f'<td class="num"{_data_v(a.coordination_score)}>{_num(a.coordination_score)}</td>'
-            f"<td>{esc(a.cluster_id or '—')}</td><td>{esc(a.campaign_id or '—')}</td>"
+            f"<td>{self._card_link(a.cluster_id)}</td><td>{self._card_link(a.campaign_id)}</td>"
             f'<td class="tier-{esc(a.tier or "none")}">{esc(a.tier or "—")}</td>'
             f"<td>{esc(a.reasons or '')}</td></tr>"
         )
