@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -23,6 +22,7 @@ from cibwatch import open_case, schema
 from cibwatch.errors import InputFormatError
 from cibwatch.ingest import Source, ingest, readers
 from cibwatch.ingest.base import _MAGIC, sniff_format
+from cibwatch.ingest.run import _dump_raw
 from tests.conftest import FIXTURES
 
 READERS = sorted(readers())
@@ -85,8 +85,7 @@ class RecordingSink:
     def account(self, record: dict[str, Any]) -> None:
         raw = record.get("raw")  # may be the original record, serialized by the sink (as in run.py)
         if raw is not None and not isinstance(raw, str):
-            raw = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else orjson.dumps(raw).decode()
-            record["raw"] = raw
+            record["raw"] = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else _dump_raw(raw)
         self._add("accounts", record)
 
     def profile_unchanged(self, platform: str, account_id: str, fingerprint: int) -> bool:

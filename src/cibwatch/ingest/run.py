@@ -151,7 +151,7 @@ class StagingSink:
         record["snapshot_id"] = stable_id(*(_key_part(v) for v in values))
         raw = record.get("raw")
         if raw is not None and not isinstance(raw, str):
-            record["raw"] = raw.decode() if isinstance(raw, bytes) else orjson.dumps(raw).decode()
+            record["raw"] = raw.decode() if isinstance(raw, bytes) else _dump_raw(raw)
         self._add("accounts", record)
 
     def profile_unchanged(self, platform: str, account_id: str, fingerprint: int) -> bool:
@@ -265,6 +265,13 @@ class StagingSink:
         for writer in self._writers.values():
             writer.close()
         return list(self._writers)
+
+
+def _dump_raw(raw: Any) -> str:
+    try:
+        return orjson.dumps(raw).decode()
+    except TypeError:  # a lone surrogate or a huge integer: json escapes both, Arrow can store it
+        return json.dumps(raw, default=str)
 
 
 def _columns(rows: list[dict[str, Any]], names: list[str], batch_schema: pa.Schema) -> dict[str, pa.Array]:
