@@ -645,6 +645,11 @@ def test_real_ira_538_slice(shared, tmp_path):
     gop = case.read("accounts").filter(pl.col("account_id") == "10_gop").row(0, named=True)
     assert (gop["following"], gop["followers"], gop["posts_count"]) == (1074, 10462, 352)
     assert gop["probed_at"] == _ms(2017, 10, 15, 23, 34)
+    case.close()
+    # authors.csv labels these accounts under the same ids (its handles are mixed case).
+    _, case = _case(tmp_path, shared("io", "ira-538", "authors.csv"))
+    labeled = set(case.read("account_labels")["account_id"])
+    assert set(case.read("posts")["account_id"]) <= labeled
 
 
 def test_real_ira_538_authors(shared, tmp_path):
