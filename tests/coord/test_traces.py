@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pytest
 
 from cibwatch.coord import detect, traces
@@ -161,3 +162,23 @@ def test_url_normalization() -> None:
     # The path is kept as written: paths can be case-sensitive.
     assert norm("https://example.com/Watch?v=AbC") == ("example.com/Watch?v=AbC", "example.com")
     assert norm("http://example.com:8080/x") == ("example.com:8080/x", "example.com:8080")
+
+
+def test_near_duplicate_groups_join_variants_and_keep_strangers_apart() -> None:
+    from cibwatch.coord.traces.near_text import minhash_signatures, near_duplicate_groups
+
+    rng = np.random.default_rng(0)
+    vocab = [f"w{i}" for i in range(3000)]
+    base = [" ".join(rng.choice(vocab, 14)) for _ in range(3000)]
+    texts = base + [t + " now" for t in base[:200]] + [t.replace(" ", "  ", 1) + "!" for t in base[200:300]]
+    con = duckdb.connect()
+    con.register("t", pa.table({"id": np.arange(len(texts)), "n": texts}))
+    tokens = con.sql(
+        "SELECT id, hash(tok) AS th FROM (SELECT DISTINCT id, unnest(string_split(n, ' ')) AS tok FROM t) "
+        "WHERE tok <> '' ORDER BY id"
+    ).fetchnumpy()
+    signatures = minhash_signatures(np.asarray(tokens["id"]), np.asarray(tokens["th"]), len(texts))
+    roots = near_duplicate_groups(texts, signatures, 0.8)
+    assert all(roots[3000 + i] == roots[i] for i in range(200))
+    assert all(roots[3200 + i] == roots[200 + i] for i in range(100))
+    assert len(set(roots[:3000])) == 3000  # unrelated sentences stay apart
