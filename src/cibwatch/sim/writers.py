@@ -19,7 +19,6 @@ from cibwatch.sim import vocab
 from cibwatch.sim.world import TWEPOCH_MS, World
 
 PAGE_SIZE = 500  # full-archive search pages hold up to 500 posts
-_LOW21 = (1 << 21) - 1
 _B62 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
 _V2_DATE = "%Y-%m-%dT%H:%M:%S.000Z"
 _V1_DATE = "%a %b %d %H:%M:%S +0000 %Y"
@@ -29,9 +28,15 @@ _SOURCES_JSON = pl.Series(
 _KIND_V2 = {ev.REPOST: "retweeted", ev.REPLY: "replied_to", ev.QUOTE: "quoted"}
 
 
-def post_ids(t: pl.Expr, key: pl.Expr) -> pl.Expr:
-    """Snowflake-style ids: creation ms in the high bits, the post's key in the low 22."""
-    low = (key // (1 << 40)) * (1 << 21) + key % (1 << 21)
+def post_ids(t: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Snowflake-style ids: creation ms in the high bits, a scramble of the post's key in the low 22.
+
+    The scramble is a bijection of (key mod 2**21, planned or not), so ids in a window never
+    collide, and the low bits do not tell planted posts from organic ones at a glance.
+    """
+    x = (key % (1 << 21)) * 2 + (key >= ev.PLANNED_KEY_BASE)
+    y = (x * 0x2F5A3B) % (1 << 22)  # odd multiplier: a permutation of 22-bit values
+    low = y ^ (y >> 11)
     return (t - TWEPOCH_MS) * (1 << 22) + low
 
 
@@ -72,6 +77,14 @@ def _fmt(template: str, *exprs: pl.Expr) -> pl.Expr:
     return pl.concat_str(parts)
 
 
+def _evaluate(frame: pl.DataFrame, expr: pl.Expr) -> pl.Series:
+    """One string expression over every row; the streaming engine spreads the rows over all cores."""
+    return frame.lazy().select(expr).collect(engine=_ENGINE).to_series()
+
+
+_ENGINE = "streaming"
+
+
 def _join_nonnull(parts: list[pl.Expr], sep: str = ",") -> pl.Expr:
     """Join the non-null parts with ``sep``; null when every part is null."""
     joined = pl.concat_str([pl.concat_str([p, pl.lit(sep)]).fill_null("") for p in parts]).str.strip_suffix(
@@ -101,9 +114,9 @@ class Writer:
     # -- shared pieces --------------------------------------------------------------
     def prepare(self, posts: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
         """Add ids, author fields, the full text and entity positions."""
-        ids = posts.select(post_ids(pl.col("t"), pl.col("key"))).to_series().to_numpy()
-        ref_ids = posts.select(post_ids(pl.col("ref_t"), pl.col("ref_key"))).to_series().to_numpy()
-        root_ids = posts.select(post_ids(pl.col("root_t"), pl.col("root_key"))).to_series().to_numpy()
+        ids = post_ids(posts["t"].to_numpy(), posts["key"].to_numpy())
+        ref_ids = post_ids(posts["ref_t"].to_numpy(), posts["ref_key"].to_numpy())
+        root_ids = post_ids(posts["root_t"].to_numpy(), posts["root_key"].to_numpy())
         author = posts["author"].to_numpy()
         ref_author = np.maximum(posts["ref_author"].to_numpy(), 0)
         mention = np.maximum(posts["mention"].to_numpy(), 0)
@@ -372,7 +385,7 @@ class V2Writer(Writer):
                 pl.lit("}"),
             ]
         )
-        return frame.select(expr.alias("json")).to_series()
+        return _evaluate(frame, expr.alias("json"))
 
     def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> memoryview:
         if frame.is_empty():
@@ -627,7 +640,7 @@ class V1Writer(Writer):
                 pl.lit('"}'),
             ]
         )
-        return frame.select(expr.alias("json")).to_series()
+        return _evaluate(frame, expr.alias("json"))
 
     def prepare(self, posts: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
         frame = super().prepare(posts, rng)
