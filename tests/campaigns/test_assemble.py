@@ -175,3 +175,13 @@ def test_policy_thresholds_change_the_tiers(case: Case) -> None:
     assert (rec["tier"], rec["lines"]) == ("review", "bot,provenance")
     assert "none of them coordination" in rec["reasons"]
     assert set(case.read("recommendations")["policy_version"].unique()) == {report.policy_version}
+
+
+def test_campaigns_without_posts_keep_their_structure(tmp_path: Path) -> None:
+    c = build(tmp_path / "case", posts=False)
+    assemble(c)
+    row = c.read("campaigns").row(0, named=True)
+    assert (row["size"], row["n_core"], row["n_posts"], row["top_hashtags"]) == (7, 4, 0, None)
+    assert details(c)["narratives"] == {"hashtags": [], "domains": [], "urls": [], "texts": []}
+    assert row["first_at"] is not None  # from the cluster's span
+    assert tiers(c)["op1"] == "enforce-eligible"
