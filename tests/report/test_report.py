@@ -172,7 +172,7 @@ def test_missing_stages_say_how_to_produce_them(
         html = render(case, tmp_path / "report.html").read_text()
     assert sorted(data.absent) == sorted(missing)
     for key in missing:
-        assert esc(HOW_TO[key]) in html
+        assert esc(HOW_TO[key].format(case=tmp_path / "case")) in html
     assert f"<h2>{cards_title}</h2>" in html
     if cards_title == "Coordination clusters":
         assert "cluster k1" in html and "Vote NO &lt;script&gt;" in html  # texts found from the posts
@@ -184,7 +184,7 @@ def test_an_empty_case_renders(tmp_path: Path) -> None:
     with Case.create(tmp_path / "case") as case:
         out = render(case, tmp_path / "report.html")
     html = out.read_text()
-    assert esc(HOW_TO["posts"]) in html
+    assert esc(f"cibwatch ingest FILES --case {tmp_path / 'case'}") in html
     assert "Posts span no posts" in html
     assert list((tmp_path / "report_files").glob("*.png")) == []
 

@@ -21,14 +21,20 @@ HIST_BINS = 20
 _HOUR_MS = 3_600_000
 _DAY_MS = 24 * _HOUR_MS
 
-# What to run when a table is missing; the report says so instead of failing.
+# What to run when a table is missing ({case} is the case directory); the report says so instead of failing.
 HOW_TO = {
-    "posts": "no posts in this case: run `cibwatch ingest FILES --case DIR`",
-    "bot_scores": "no bot scores in this case: run `cibwatch bots score --case DIR` (or `cibwatch scan`)",
-    "coord": "no coordination results in this case: run `cibwatch coord --case DIR` (or `cibwatch scan`)",
+    "posts": "no posts in this case: add some with `cibwatch ingest FILES --case {case}`",
+    "bot_scores": (
+        "no bot scores in this case: run `cibwatch bots score {case} --out bot_scores.csv` "
+        "(or `cibwatch scan`, which runs every stage)"
+    ),
+    "coord": (
+        "no coordination results in this case: run `cibwatch coord {case} --out coord/` "
+        "(or `cibwatch scan`, which runs every stage)"
+    ),
     "campaigns": (
-        "no campaigns in this case: run `cibwatch scan`, which assembles campaigns and recommendations "
-        "from the bot and coordination results"
+        "no campaigns in this case: run `cibwatch campaigns --case {case}` after coordination, "
+        "to assemble campaigns and give flagged accounts a recommendation tier"
     ),
 }
 
@@ -170,15 +176,13 @@ def collect(case: Case, limits: Limits | None = None) -> ReportData:
     """Read everything the report shows from ``case``."""
     limits = limits or Limits()
     has = {t: case.has_table(t) for t in _STAGE_NAMES}
-    absent: dict[str, str] = {}
-    if not case.has_table("posts"):
-        absent["posts"] = HOW_TO["posts"]
-    if not has["bot_scores"]:
-        absent["bot_scores"] = HOW_TO["bot_scores"]
-    if not (has["coord_accounts"] or has["coord_edges"]):
-        absent["coord"] = HOW_TO["coord"]
-    if not has["campaigns"]:
-        absent["campaigns"] = HOW_TO["campaigns"]
+    missing = {
+        "posts": not case.has_table("posts"),
+        "bot_scores": not has["bot_scores"],
+        "coord": not (has["coord_accounts"] or has["coord_edges"]),
+        "campaigns": not has["campaigns"],
+    }
+    absent = {key: HOW_TO[key].format(case=case.root) for key, gone in missing.items() if gone}
 
     data = ReportData(
         case_root=str(case.root),
