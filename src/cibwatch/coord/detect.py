@@ -172,10 +172,11 @@ class _Run:
     # -- one trace -----------------------------------------------------------------
     def _trace(self, k: int, trace: Trace) -> pl.DataFrame:
         con, params = self.con, self.params
-        fmt = {"sync_bin_ms": max(self.res_ms, round(params.sync_bin * 1000))}
+        sync_bin_ms = max(self.res_ms, round(params.sync_bin * 1000))
         if trace.prepare is not None:
             trace.prepare(con, {"near_threshold": params.near_threshold})
-        source = trace.sql.format(**fmt)
+        # The one placeholder a trace's SQL may use; no str.format, so regex braces stay as written.
+        source = trace.sql.replace("{sync_bin_ms}", str(sync_bin_ms))
         # One event per (account, item, instant): a duplicate row is not a second action.
         con.execute(
             f"""CREATE TABLE raw_{k} AS SELECT acc.a, x.item, x.t, min(x.post_id) AS post_id

@@ -3,7 +3,8 @@
 A trace is a DuckDB ``SELECT`` over the view ``p`` (the case's posts with ``t``, the post time in
 epoch milliseconds floored to the run's time resolution) returning the columns ``account_id``,
 ``item`` (VARCHAR), ``t`` and ``post_id``. A trace that needs a helper table (near-duplicate text)
-builds it in ``prepare``. Adding a trace is one module that calls ``register``.
+builds it in ``prepare``. The SQL may use ``{sync_bin_ms}`` (the sync bin in milliseconds).
+Adding a trace is one module that calls ``register``.
 """
 
 from __future__ import annotations
