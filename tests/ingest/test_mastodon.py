@@ -98,4 +98,8 @@ def test_helpers():
     text, links = html_text(
         '<p>a<br>b <a href="https://x.org/t" class="mention hashtag" rel="tag">#t</a></p>'
     )
-    assert (text, links) == ("a\nb #t", [])
+    assert (text, links) == ("a\nb #t", ())
+    text, links = html_text(
+        "<p>x &lt;b&gt; <a href='https://e.org/?a=1&amp;b=2' rel=\"nofollow\">e</a><br />y</p>"
+    )
+    assert (text, links) == ("x <b> e\ny", ("https://e.org/?a=1&b=2",))
