@@ -106,6 +106,10 @@ def test_suspicion_score_is_the_weighted_mean_of_its_shown_components(case: Case
 def test_recommendation_tiers(case: Case) -> None:
     t = tiers(case)
     assert {a: t[a] for a in OPS} == dict.fromkeys(OPS, "enforce-eligible")
+    recs = case.read("recommendations")
+    lines = dict(recs.select("account_id", "lines").iter_rows())
+    # repost and hashtag evidence rest on different posts: two independent lines.
+    assert lines["op3"] == "coordination:amplification,coordination:hashtag,provenance"
     assert t["op7"] == "monitor"  # one weak link edge
     assert t["b1"] == "review"  # a high bot score alone
     assert t["h1"] == "monitor"

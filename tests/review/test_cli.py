@@ -142,3 +142,23 @@ def test_campaigns_command(run, case_dir: Path, tmp_path: Path) -> None:
     bad.write_text('[policy]\nname = "x"\nversion = "1"\n[tiers]\nenforce_min_lines = 1\n')
     code, _, err = run("campaigns", "--case", case_dir, "--policy", bad)
     assert code == 1 and "tiers.enforce_min_lines must be at least 2" in err
+
+
+def test_queue_before_campaigns_says_what_to_run(run, tmp_path: Path) -> None:
+    Case.create(tmp_path / "empty").close()
+    code, _, err = run("review", "queue", "--case", tmp_path / "empty")
+    assert code == 1 and "no recommendations yet; run `cibwatch campaigns" in err
+
+
+def test_decisions_survive_rerunning_campaigns_through_the_cli(run, case_dir: Path) -> None:
+    assert run("review", "decide", "op1", "--action", "suspend", "--reviewer", "ana", "--reason", "r",
+               "--case", case_dir)[0] == 0  # fmt: skip
+    before = run("review", "history", "op1", "--case", case_dir, "--json")[1]
+    head = json.loads(run("review", "verify-log", "--case", case_dir, "--json")[1])["head"]
+    assert run("campaigns", "--case", case_dir, "-q")[0] == 0
+    assert run("campaigns", "--case", case_dir, "-q", "--json")[0] == 0
+    assert run("review", "history", "op1", "--case", case_dir, "--json")[1] == before
+    assert run("review", "verify-log", "--case", case_dir, "--expect-head", head)[0] == 0
+    assert "op1" not in {
+        r["account_id"] for r in json.loads(run("review", "queue", "--case", case_dir, "--json")[1])
+    }

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from cibwatch.campaigns import case_file
-from cibwatch.errors import ReviewError
+from cibwatch.errors import CaseError, ReviewError
 from cibwatch.review import log
 from cibwatch.store.case import Case
 
@@ -278,8 +278,13 @@ def show(case: Case, account_id: str) -> dict[str, Any]:
 def queue(case: Case, *, limit: int | None = None, include_monitor: bool = False) -> list[dict[str, Any]]:
     """Accounts waiting for a reviewer, highest priority first: open appeals, then undecided flags."""
     tiers = (*QUEUE_TIERS, "monitor") if include_monitor else QUEUE_TIERS
-    recs = case.scan("recommendations").filter(pl.col("tier").is_in(tiers)).collect()
     all_entries = log.entries(case)
+    if not case.has_table("recommendations") and not all_entries:
+        raise CaseError(
+            f"case {case.root} has no recommendations yet; run `cibwatch campaigns --case {case.root}` "
+            "(after `cibwatch coord` and `cibwatch bots`) or `cibwatch scan` first"
+        )
+    recs = case.scan("recommendations").filter(pl.col("tier").is_in(tiers)).collect()
     by_account: dict[str, list[dict[str, Any]]] = {}
     for e in all_entries:
         by_account.setdefault(e["account_id"], []).append(e)
