@@ -112,3 +112,18 @@ def test_evidence_never_missing_for_a_flagged_edge(tmp_path: Path) -> None:
     assert result.edges.height > 0
     assert joined["len"].null_count() == 0
     assert joined.select((pl.col("len") == pl.min_horizontal("n_shared", pl.lit(2))).all()).item()
+
+
+def test_co_actions_straddling_midnight_are_tested_with_a_positive_expectation(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    posts = random_reposts(rng, n_accounts=80, n_items=100, per_account=40, span_s=6 * 86_400)
+    for day in range(1, 6):  # each co-action: 5 s before and 5 s after a midnight
+        posts += [
+            post("night_a", day * 86_400 - 5, "repost", f"n{day}"),
+            post("night_b", day * 86_400 + 5, "repost", f"n{day}"),
+        ]
+    result = detect(make_case(tmp_path / "case", posts), traces=["repost"], window=60)
+    edge = result.edges.filter((pl.col("account_a") == "night_a") & (pl.col("account_b") == "night_b"))
+    assert edge.height == 1
+    assert edge["expected"][0] > 0
+    assert result.run["pairs_without_expectation"] == 0

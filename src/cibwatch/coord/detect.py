@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import polars as pl
 
 from cibwatch import schema
@@ -205,9 +206,10 @@ class _Run:
                 ANTI JOIN (SELECT i FROM items_{k} WHERE n_accounts > {params.max_item_accounts}) c
                 ON e.i = c.i"""
         )
-        stratum_ms = max(1, round(params.null_stratum * 1000))
+        # Strata much wider than the window, so few co-actions straddle two of them.
+        stratum_ms = max(1, round(params.null_stratum * 1000), 4 * window_ms)
         con.execute(f"CREATE TABLE pi_{k} AS {coaction_sql(f'evu_{k}', window_ms, stratum_ms)}")
-        self._null_model(k, stratum_ms)
+        self._null_model(k, stratum_ms, window_ms)
         n_events, n_pairs = con.execute(
             f"SELECT (SELECT count(*) FROM ev_{k}), (SELECT count(*) FROM pairs_{k})"
         ).fetchall()[0]
@@ -220,6 +222,7 @@ class _Run:
             "capped_items": capped.height,
             "capped_events": int(capped["n_events"].sum()) if capped.height else 0,
             "tested_pairs": int(n_pairs),
+            "null_stratum_s": stratum_ms / 1000,
         }
         return _capped_frame([capped.with_columns(pl.lit(trace.name).alias("trace"))])
 
@@ -235,9 +238,14 @@ class _Run:
         # Never narrower than the data can resolve.
         return max(estimated, self.res_ms / 1000), "auto (CooRnet coordination interval, q=0.1, p=0.5)"
 
-    def _null_model(self, k: int, stratum_ms: int) -> None:
-        """Expected co-actions: each stratum's within-window pairs spread over accounts by activity."""
+    def _null_model(self, k: int, stratum_ms: int, window_ms: int) -> None:
+        """Expected co-actions: each stratum's within-window pairs spread over accounts by activity.
+
+        A co-action can straddle two strata; the neighbouring stratum's events count with the share
+        of a stratum that lies within one window of its edge.
+        """
         con = self.con
+        edge_share = min(1.0, window_ms / (2 * stratum_ms))
         con.execute(
             f"CREATE TABLE act_{k} AS SELECT a, t // {stratum_ms} AS stratum, count(*) AS n "
             f"FROM evu_{k} GROUP BY ALL"
@@ -254,9 +262,12 @@ class _Run:
         con.execute(
             f"""CREATE TABLE pairs_{k} AS
                 WITH obs AS (SELECT a, b, count(DISTINCT i) AS n_shared FROM pi_{k} GROUP BY a, b)
-                SELECT o.a, o.b, o.n_shared, sum(x.n * y.n * r.rate) AS expected
-                FROM obs o JOIN act_{k} x ON x.a = o.a JOIN act_{k} y ON y.a = o.b AND y.stratum = x.stratum
-                JOIN rate_{k} r ON r.stratum = x.stratum
+                SELECT o.a, o.b, o.n_shared,
+                       sum(x.n * y.n * r.rate
+                           * CASE WHEN y.stratum = x.stratum THEN 1.0 ELSE {edge_share} END) AS expected
+                FROM obs o LEFT JOIN act_{k} x ON x.a = o.a
+                LEFT JOIN act_{k} y ON y.a = o.b AND y.stratum BETWEEN x.stratum - 1 AND x.stratum + 1
+                LEFT JOIN rate_{k} r ON r.stratum = x.stratum
                 GROUP BY o.a, o.b, o.n_shared"""
         )
 
@@ -271,7 +282,10 @@ class _Run:
         self.run_record["tested_pairs"] = tested.height
         if tested.height == 0:
             return pl.DataFrame(schema={"k": pl.Int32, "a": pl.Int32, "b": pl.Int32, "p_value": pl.Float64})
-        p = conditional_poisson_p(tested["n_shared"].to_numpy(), tested["expected"].to_numpy())
+        # No expectation (no activity model for the pair) is never evidence: such pairs get p = 1.
+        expected = tested["expected"].fill_null(0.0).to_numpy()
+        p = np.where(expected > 0, conditional_poisson_p(tested["n_shared"].to_numpy(), expected), 1.0)
+        self.run_record["pairs_without_expectation"] = int((expected <= 0).sum())
         q = benjamini_hochberg(p)
         tested = tested.with_columns(p_value=pl.Series(p), q_value=pl.Series(q))
         keep = (pl.col("q_value") <= self.params.alpha) & (pl.col("n_shared") >= self.params.min_shared)
