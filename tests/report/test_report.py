@@ -7,8 +7,10 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import polars as pl
 import pytest
 
+from cibwatch import schema
 from cibwatch.cli.main import main
 from cibwatch.report import Limits, collect, render
 from cibwatch.report.charts import network
@@ -126,6 +128,21 @@ def test_campaign_texts_come_from_the_campaign_record() -> None:
     assert _details_texts("not json") == []
     assert _details_texts(json.dumps({"narratives": {"texts": "oops"}})) == []
     assert _details_texts(None) == []
+
+
+def test_report_reads_parquet_only_and_never_opens_the_case_database(tmp_path: Path) -> None:
+    # The web app or a review session may hold the DuckDB file's lock; the report must not need it.
+    with build_case(tmp_path / "case") as case:
+        render(case, tmp_path / "report.html")
+        assert not case.db_path.exists()
+
+
+def test_accounts_no_stage_named_get_their_profile_screen_name(tmp_path: Path) -> None:
+    with build_case(tmp_path / "case", bots=False, campaigns=False) as case:
+        unnamed = case.read("coord_accounts").with_columns(pl.lit(None, dtype=pl.String).alias("screen_name"))
+        case.replace_table("coord_accounts", unnamed.to_arrow().cast(schema.COORD_ACCOUNTS))
+        names = {r.account_id: r.screen_name for r in collect(case).accounts}
+    assert names["c1"] == f"c1_{EVIL}" and names["h3"] == "user_h3"
 
 
 def test_accounts_are_ordered_by_tier_then_score(full_case: Case) -> None:

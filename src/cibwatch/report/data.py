@@ -218,25 +218,40 @@ _STAGE_NAMES = (
 
 # -- overview ------------------------------------------------------------------------
 def _overview(case: Case, has: dict[str, bool]) -> Overview:
-    posts, authors, first_ms, last_ms = case.con.execute(
-        "SELECT count(*), count(DISTINCT account_id), epoch_ms(min(created_at)), epoch_ms(max(created_at)) "
-        "FROM posts"
-    ).fetchall()[0]
-    datasets = case.con.execute(
-        """SELECT dataset, sum(n_posts)::BIGINT, sum(n_accounts)::BIGINT FROM (
-               SELECT dataset, count(*) AS n_posts, 0 AS n_accounts FROM posts GROUP BY dataset
-               UNION ALL
-               SELECT dataset, 0, count(*) FROM accounts GROUP BY dataset)
-           GROUP BY dataset ORDER BY 2 DESC, 3 DESC, 1"""
-    ).fetchall()
+    # Parquet through polars, not the case's DuckDB file: a running web app may hold its lock.
+    posts = case.scan("posts")
+    n_posts, authors, first_ms, last_ms = (
+        posts.select(
+            pl.len().alias("posts"),
+            pl.col("account_id").n_unique().alias("authors"),
+            pl.col("created_at").min().dt.epoch("ms").alias("first"),
+            pl.col("created_at").max().dt.epoch("ms").alias("last"),
+        )
+        .collect()
+        .row(0)
+    )
+    accounts = case.scan("accounts")
+    datasets = (
+        posts.group_by("dataset")
+        .agg(pl.len().alias("posts"))
+        .join(
+            accounts.group_by("dataset").agg(pl.len().alias("accounts")),
+            on="dataset",
+            how="full",
+            coalesce=True,
+        )
+        .fill_null(0)
+        .sort(["posts", "accounts", "dataset"], descending=[True, True, False])
+        .collect()
+    )
     overview = Overview(
-        posts=int(posts),
+        posts=int(n_posts),
         authors=int(authors),
-        accounts=int(case.scalar("SELECT count(*) FROM accounts_current")),  # type: ignore[arg-type]
-        quarantined=int(case.scalar("SELECT count(*) FROM quarantine")),  # type: ignore[arg-type]
+        accounts=accounts.select(pl.struct("platform", "account_id").n_unique()).collect().item(),
+        quarantined=case.scan("quarantine").select(pl.len()).collect().item(),
         first_post_ms=first_ms,
         last_post_ms=last_ms,
-        datasets=[(str(d), int(p), int(a)) for d, p, a in datasets],
+        datasets=[(str(d), int(p), int(a)) for d, p, a in datasets.iter_rows()],
     )
     if has["bot_scores"]:
         scores = case.scan("bot_scores").select("account_id", "bot_label").unique("account_id").collect()
@@ -357,12 +372,15 @@ def _screen_names(case: Case, account_ids: list[str]) -> dict[str, str]:
     """Screen names from the latest profile snapshots, for accounts no stage named."""
     if not account_ids:
         return {}
-    rows = case.con.execute(
-        "SELECT account_id, screen_name FROM accounts_current "
-        "WHERE account_id IN (SELECT unnest(?)) AND screen_name IS NOT NULL",
-        [account_ids],
-    ).fetchall()
-    return {str(a): str(s) for a, s in rows}
+    named = (
+        case.scan("accounts")
+        .filter(pl.col("account_id").is_in(account_ids) & pl.col("screen_name").is_not_null())
+        .sort(["probed_at", "ingested_at"], descending=True, nulls_last=True)
+        .unique("account_id", keep="first", maintain_order=True)
+        .select("account_id", "screen_name")
+        .collect()
+    )
+    return dict(named.iter_rows())
 
 
 # -- campaign and cluster cards -------------------------------------------------------
