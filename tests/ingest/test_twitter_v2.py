@@ -143,6 +143,21 @@ def test_pretty_printed_response_reads_like_its_line(tmp_path):
     assert a.height == 7 and a.equals(line_case.read("posts").drop(drop).sort("post_id"))
 
 
+def test_pages_longer_than_the_sniffed_head_are_read_as_json_lines(tmp_path):
+    import json
+
+    from cibwatch.ingest.base import SNIFF_BYTES, Source, is_json_lines
+
+    response = json.loads(SAMPLE.read_text().splitlines()[0])
+    # Pad one page past the sniffed head, as a 500-tweet search page is.
+    response["data"][0]["text"] += " " * SNIFF_BYTES
+    path = tmp_path / "pages.jsonl"
+    path.write_text(json.dumps(response) + "\n" + SAMPLE.read_text().splitlines()[1] + "\n")
+    assert is_json_lines(Source(path=path, dataset="d"))  # the fast orjson path, not the stream decoder
+    report, case = _case(tmp_path, path)
+    assert report.total("quarantined") == 0 and case.read("posts").height == 8
+
+
 @pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress, "zst"])
 def test_compressed_input_gives_identical_tables(tmp_path, compress):
     if compress == "zst":

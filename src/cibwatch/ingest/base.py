@@ -363,6 +363,9 @@ def is_json_lines(source: Source) -> bool:
     if head.startswith(b"["):
         return False
     first = head.split(b"\n", 1)[0].strip()
+    if b"\n" not in head:  # a first line longer than the head (a twarc2 page): read all of it
+        with open_decompressed(source.path)[0] as fh:
+            first = fh.readline(MAX_JSON_VALUE_CHARS).strip()
     try:
         orjson.loads(first)
     except orjson.JSONDecodeError:
