@@ -210,6 +210,8 @@ class _Run:
         stratum_ms = max(1, round(params.null_stratum * 1000), 4 * window_ms)
         con.execute(f"CREATE TABLE pi_{k} AS {coaction_sql(f'evu_{k}', window_ms, stratum_ms)}")
         self._null_model(k, stratum_ms, window_ms)
+        for table in (f"evu_{k}", f"act_{k}", f"rate_{k}"):
+            con.execute(f"DROP TABLE {table}")
         n_events, n_pairs = con.execute(
             f"SELECT (SELECT count(*) FROM ev_{k}), (SELECT count(*) FROM pairs_{k})"
         ).fetchall()[0]
