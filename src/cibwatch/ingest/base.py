@@ -8,6 +8,7 @@ lost silently. Adding a format is one new module that calls ``register``.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import csv
 import gzip
 import io
@@ -364,7 +365,10 @@ def is_json_lines(source: Source) -> bool:
         return False
     first = head.split(b"\n", 1)[0].strip()
     if b"\n" not in head:  # a first line longer than the head (a twarc2 page): read all of it
-        with open_decompressed(source.path)[0] as fh:
+        with (
+            contextlib.suppress(OSError, EOFError, lzma.LZMAError, ValueError),
+            open_decompressed(source.path)[0] as fh,
+        ):
             first = fh.readline(MAX_JSON_VALUE_CHARS).strip()
     try:
         orjson.loads(first)
