@@ -143,6 +143,20 @@ def test_pretty_printed_response_reads_like_its_line(tmp_path):
     assert a.height == 7 and a.equals(line_case.read("posts").drop(drop).sort("post_id"))
 
 
+def test_bare_tweets_array(tmp_path):
+    import json
+
+    bare = tmp_path / "in" / "tweets.json"
+    bare.parent.mkdir()
+    bare.write_text(json.dumps(json.loads(SAMPLE.read_text().splitlines()[0])["data"], indent=1))
+    report, case = _case(tmp_path, bare)
+    assert report.files[0].reader == "twitter-v2" and report.total("quarantined") == 0
+    posts = case.read("posts").sort("post_id")
+    assert posts["kind"].to_list() == ["quote", "reply", "repost", "original"]
+    # Without includes the retweeted author is unknown; the reply's comes from in_reply_to_user_id.
+    assert posts["ref_account_id"].to_list() == [None, "1717521084", None, None]
+
+
 def test_pages_longer_than_the_sniffed_head_are_read_as_json_lines(tmp_path):
     import json
 

@@ -4,7 +4,9 @@ A raw response (``data`` + ``includes`` + ``errors`` + ``__twarc``, one a line o
 pretty-printed document) gives a post per tweet in ``data`` and in ``includes.tweets``, and
 an account snapshot per user in ``includes.users``. A flattened line is one tweet with its
 ``author``, ``in_reply_to_user``, expanded ``referenced_tweets`` and mentioned users inlined;
-each of those becomes a post or a snapshot the same way.
+each of those becomes a post or a snapshot the same way. Bare v2 tweets (a JSON array or lines,
+as other clients dump them) read like flattened ones without the inlined objects; user objects
+(``/2/users`` responses, flattened users lines) become snapshots.
 
 Choices, so that results mean the same as the v1.1 reader's:
 
