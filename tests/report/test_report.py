@@ -217,6 +217,9 @@ def test_network_layout_is_deterministic(full_case: Case) -> None:
     assert len(set(first.xy)) == 6  # no two members drawn on top of each other
     capped = network(card, max_nodes=4)
     assert len(capped.nodes) == 4 and capped.n_hidden == 2 and len(capped.links) == 6
+    thin = network(card, max_nodes=150, max_links=5)
+    assert thin.xy == first.xy  # the layout still uses every link
+    assert len(thin.links) == 5 and thin.n_links == 15
 
 
 def test_rendering_twice_gives_the_same_charts(full_case: Case, tmp_path: Path) -> None:

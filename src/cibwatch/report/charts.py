@@ -29,12 +29,17 @@ class Network:
 
     nodes: list[Member]
     xy: list[tuple[float, float]]
-    links: list[tuple[int, int, int, str]]  # (node i, node j, co-acted items, traces)
+    links: list[tuple[int, int, int, str]]  # (node i, node j, co-acted items, traces), strongest drawn
     n_hidden: int  # members left out to keep the drawing readable
+    n_links: int = 0  # all links between the drawn members; ``links`` may hold fewer
 
 
-def network(card: Card, max_nodes: int, seed: int = LAYOUT_SEED) -> Network:
-    """Lay out the card's strongest ``max_nodes`` members; the same card always gives the same picture."""
+def network(card: Card, max_nodes: int, max_links: int = 1500, seed: int = LAYOUT_SEED) -> Network:
+    """Lay out the card's strongest ``max_nodes`` members; the same card always gives the same picture.
+
+    The layout uses every link between them; only the ``max_links`` strongest are drawn, which keeps
+    a dense group's page small.
+    """
     nodes = card.members[:max_nodes]
     index = {m.account_id: i for i, m in enumerate(nodes)}
     pairs: dict[tuple[int, int], tuple[int, set[str]]] = {}
@@ -46,8 +51,13 @@ def network(card: Card, max_nodes: int, seed: int = LAYOUT_SEED) -> Network:
         items, traces = pairs.get(key, (0, set()))
         pairs[key] = (items + (edge.n_shared or 1), traces | {edge.trace})
     links = [(i, j, items, ",".join(sorted(traces))) for (i, j), (items, traces) in sorted(pairs.items())]
+    strongest = sorted(sorted(links, key=lambda link: -link[2])[:max_links])
     return Network(
-        nodes=nodes, xy=_layout(len(nodes), links, seed), links=links, n_hidden=len(card.members) - len(nodes)
+        nodes=nodes,
+        xy=_layout(len(nodes), links, seed),
+        links=strongest,
+        n_hidden=len(card.members) - len(nodes),
+        n_links=len(links),
     )
 
 
@@ -67,7 +77,7 @@ def _layout(n: int, links: list[tuple[int, int, int, str]], seed: int) -> list[t
     xs, ys = [c[0] for c in coords], [c[1] for c in coords]
     span = max(max(xs) - min(xs), max(ys) - min(ys)) or 1.0
     cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
-    return [(round(2 * (x - cx) / span, 6), round(2 * (y - cy) / span, 6)) for x, y in coords]
+    return [(round(2 * (x - cx) / span, 4), round(2 * (y - cy) / span, 4)) for x, y in coords]
 
 
 def role_order(role: str | None) -> int:

@@ -47,6 +47,7 @@ class Limits:
     cards: int = 25
     members_listed: int = 50
     members_drawn: int = 150
+    links_drawn: int = 1500
     evidence_edges: int = 20
     card_evidence_edges: int = 3
     evidence_rows: int = 5
@@ -192,9 +193,10 @@ def collect(case: Case, limits: Limits | None = None) -> ReportData:
         absent=absent,
     )
     if has["bot_scores"]:
-        data.bot_hist = _histogram(case.read("bot_scores")["bot_score"])
+        data.bot_hist = _histogram(case.scan("bot_scores").select("bot_score").collect()["bot_score"])
     if has["coord_accounts"]:
-        data.coord_hist = _histogram(case.read("coord_accounts")["coordination_score"])
+        scores = case.scan("coord_accounts").select("coordination_score").collect()
+        data.coord_hist = _histogram(scores["coordination_score"])
     data.accounts, data.n_accounts = _accounts(case, has, limits)
     data.cards, data.n_cards = _cards(case, has, limits)
     if has["coord_edges"]:

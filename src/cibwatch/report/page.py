@@ -249,6 +249,8 @@ class Page:
         if net.nodes:
             out.append(self._chart(f"{anchor}-network", charts.network_figure(net)))
             hidden = f" The {net.n_hidden:,} weakest members are not drawn." if net.n_hidden else ""
+            if net.n_links > len(net.links):
+                hidden += f" The strongest {len(net.links):,} of {net.n_links:,} links are drawn."
             out.append(
                 '<p class="note">Node size: co-acted items; lines: pairs that co-acted beyond chance.'
                 f"{esc(hidden)}</p>"

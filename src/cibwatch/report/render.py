@@ -63,7 +63,7 @@ def render(
         if progress is not None:
             progress({"step": "report", "done": done, "total": total})
 
-    networks = [network(card, limits.members_drawn) for card in data.cards]
+    networks = [network(card, limits.members_drawn, limits.links_drawn) for card in data.cards]
     drawn = list(zip(data.cards, networks, strict=True))[: limits.figure_cards]
     pngs = write_figures(folder, data.bot_hist, data.coord_hist, drawn, progress=tick)
 
