@@ -9,6 +9,7 @@ import pytest
 from cibwatch import open_case
 from cibwatch.ingest import ingest, readers
 from cibwatch.sim import simulate
+from cibwatch.sim.vocab import SOURCES
 
 
 def test_v1_output_parses_with_nothing_quarantined(v1_world):
@@ -20,6 +21,7 @@ def test_v1_output_parses_with_nothing_quarantined(v1_world):
     kinds = v1_world["posts"]["kind"].value_counts()
     assert dict(zip(kinds["kind"], kinds["count"], strict=True)) == manifest["posts_by_kind"]
     assert v1_world["accounts"].height == manifest["accounts_posting"]
+    assert set(v1_world["posts"]["source_app"]) <= {name for name, _ in SOURCES}
 
 
 def test_v1_entities_match_the_text(v1_world):
@@ -48,6 +50,7 @@ def test_v2_output_parses_with_nothing_quarantined(tmp_path):
     assert case.sql("SELECT count(*) FROM accounts_current").fetchall()[0][0] == report.accounts
     reposts = posts.filter(posts["kind"] == "repost")
     assert reposts["ref_post_id"].null_count() == 0 and reposts["ref_account_id"].null_count() == 0
+    assert set(posts["source_app"]) <= {name for name, _ in SOURCES}  # v2 names the app in plain text
     case.close()
 
 

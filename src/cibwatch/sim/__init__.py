@@ -1,8 +1,20 @@
 """A simulated social platform with planted influence operations and known ground truth.
 
->>> from cibwatch.sim import simulate, scorecard   # doctest: +SKIP
->>> simulate("demo", out="sim/demo", seed=1)        # posts/*.jsonl, truth_*.csv
->>> scorecard("sim/demo", {"1234", "5678"}).table   # precision, recall, per tactic and trap
+``simulate(scenario, out=DIR, seed=N)`` writes::
+
+    DIR/posts/tweets-YYYYmmddTHH.jsonl   X API v2 pages as twarc2 writes them (data, includes.users,
+                                         includes.tweets, meta, __twarc), or v1.1 tweets (format="v1")
+    DIR/truth_accounts.csv               account_id, role, campaign_id, tactic, screen_name, n_posts
+    DIR/truth_campaigns.csv              one row per operation or trap
+    DIR/manifest.json                    scenario, seed, counts (no wall-clock values: same seed, same bytes)
+
+Roles: ``organic``; ``organic-trap`` (organic, but in a trap that looks coordinated); and for
+operations ``bot``, ``troll``, ``cyborg``, ``state-media``. Operations and traps are registered
+functions (``@tactic(name)`` in ``tactics.py`` and ``traps.py``); a scenario lists which run.
+
+>>> from cibwatch.sim import simulate, scorecard, render_scorecard   # doctest: +SKIP
+>>> simulate("demo", out="sim/demo", seed=1)
+>>> print(render_scorecard(scorecard("sim/demo", flagged_ids)))
 """
 
 from cibwatch.sim.plan import TACTICS, Context, tactic

@@ -62,7 +62,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "default", "A mid-size benchmark world (about a million posts).", 60_000, 14, chunk_hours=12
         ),
-        Scenario("large", "A benchmark world of more than ten million posts.", 400_000, 30, chunk_hours=6),
+        Scenario("large", "A benchmark world of more than ten million posts.", 400_000, 30, chunk_hours=3),
     )
 }
 

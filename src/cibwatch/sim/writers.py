@@ -22,10 +22,13 @@ PAGE_SIZE = 500  # full-archive search pages hold up to 500 posts
 _B62 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
 _V2_DATE = "%Y-%m-%dT%H:%M:%S.000Z"
 _V1_DATE = "%a %b %d %H:%M:%S +0000 %Y"
-_SOURCES_JSON = pl.Series(
-    [orjson.dumps(f'<a href="{href}" rel="nofollow">{name}</a>').decode() for name, href in vocab.SOURCES]
-)
-_KIND_V2 = {ev.REPOST: "retweeted", ev.REPLY: "replied_to", ev.QUOTE: "quoted"}
+# v1.1 gives the posting app as an HTML anchor, v2 as its plain name.
+_SOURCES_JSON = {
+    "v1": pl.Series(
+        [orjson.dumps(f'<a href="{h}" rel="nofollow">{n}</a>').decode() for n, h in vocab.SOURCES]
+    ),
+    "v2": pl.Series([orjson.dumps(n).decode() for n, _ in vocab.SOURCES]),
+}
 
 
 def post_ids(t: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -136,7 +139,7 @@ class Writer:
             mdname=u["dname"].gather(mention),
             tco=tco(link_ids),
             likes=pl.Series(likes.astype(np.int64)),
-            src_json=_SOURCES_JSON.gather(posts["source"].to_numpy()),
+            src_json=_SOURCES_JSON[self.name].gather(posts["source"].to_numpy()),
         )
         has_ref_mention = pl.col("kind").is_in([ev.REPOST, ev.REPLY])
         prefix = (
