@@ -116,9 +116,8 @@ def network_figure(net: Network) -> dict[str, Any]:
             "showlegend": False,
         }
     ]
-    roles = sorted(
-        {m.role for m in net.nodes}, key=lambda r: list(ROLE_COLORS).index(r) if r in ROLE_COLORS else 9
-    )
+    roles = sorted({m.role for m in net.nodes}, key=role_order)
+    sizes = node_sizes(net)
     for role in roles:
         picked = [i for i, m in enumerate(net.nodes) if m.role == role]
         traces.append(
@@ -131,7 +130,7 @@ def network_figure(net: Network) -> dict[str, Any]:
                 "text": [label(net.nodes[i]) for i in picked],
                 "hoverinfo": "text",
                 "marker": {
-                    "size": [_node_size(net.nodes[i]) for i in picked],
+                    "size": [sizes[i] for i in picked],
                     "color": ROLE_COLORS.get(role or "", NO_ROLE_COLOR),
                     "line": {"width": 1, "color": "#ffffff"},
                 },
@@ -152,8 +151,11 @@ def network_figure(net: Network) -> dict[str, Any]:
     }
 
 
-def _node_size(member: Member) -> float:
-    return round(7 + 2.5 * math.sqrt(max(member.strength or 0.0, 0.0)), 2)
+def node_sizes(net: Network) -> list[float]:
+    """Marker diameters in px, 6 to 22 by the square root of strength relative to the card's strongest."""
+    strengths = [max(m.strength or 0.0, 0.0) for m in net.nodes]
+    top = max(strengths, default=0.0) or 1.0
+    return [round(6 + 16 * math.sqrt(s / top), 2) for s in strengths]
 
 
 def iso(ms: int) -> str:

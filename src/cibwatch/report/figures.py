@@ -18,7 +18,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from cibwatch.report.charts import NO_ROLE_COLOR, ROLE_COLORS, Network, role_order
+from cibwatch.report.charts import NO_ROLE_COLOR, ROLE_COLORS, Network, node_sizes, role_order
 from cibwatch.report.data import HIST_BINS, Card
 
 DPI = 150
@@ -55,13 +55,14 @@ def histogram_png(counts: list[int], folder: Path, name: str, xlabel: str, color
 def network_png(net: Network, folder: Path, name: str) -> None:
     fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
     segments = [(net.xy[i], net.xy[j]) for i, j, _, _ in net.links]
+    sizes = node_sizes(net)
     ax.add_collection(LineCollection(segments, colors="#5a5a5a", alpha=0.35, linewidths=0.7, zorder=1))
     for role in sorted({m.role or "" for m in net.nodes}, key=role_order):
         picked = [i for i, m in enumerate(net.nodes) if (m.role or "") == role]
         ax.scatter(
             [net.xy[i][0] for i in picked],
             [net.xy[i][1] for i in picked],
-            s=[(7 + 2.5 * (net.nodes[i].strength or 0) ** 0.5) ** 2 / 2 for i in picked],
+            s=[sizes[i] ** 2 / 2 for i in picked],
             color=ROLE_COLORS.get(role, NO_ROLE_COLOR),
             edgecolors="white",
             linewidths=0.6,

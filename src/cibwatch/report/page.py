@@ -172,6 +172,9 @@ class Page:
                 )
             out.append("</tbody></table>")
         out.append("<h3>Datasets</h3>")
+        if not o.datasets:
+            out.append('<p class="note">No datasets ingested.</p></section>')
+            return "".join(out)
         out.append('<table><thead><tr><th>dataset</th><th class="num">posts</th>')
         out.append('<th class="num">profile snapshots</th></tr></thead><tbody>')
         for name, posts, accounts in o.datasets:
