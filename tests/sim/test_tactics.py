@@ -139,3 +139,9 @@ def test_real_users_repost_an_operation_once_or_twice(v1_world):
     per_account = of_ops.group_by("account_id").len()["len"]
     assert per_account.min() >= 1 and per_account.median() <= 2
     assert of_ops["account_id"].n_unique() == amplified["account_id"].n_unique()
+
+
+def test_handles_and_ids_are_unique_across_organic_and_planted_accounts(v1_world):
+    truth = v1_world["truth"]
+    assert truth["account_id"].n_unique() == truth.height
+    assert truth["screen_name"].str.to_lowercase().n_unique() == truth.height

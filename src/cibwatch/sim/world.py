@@ -84,7 +84,17 @@ class World:
             self.strings["tactic"][i] = tactic
 
     def finish_ids(self) -> None:
-        """Make user ids unique (rare collisions are bumped deterministically)."""
+        """Make user ids and handles unique (rare collisions are bumped deterministically)."""
+        seen: set[str] = set()
+        names = self.strings["username"]
+        for i, name in enumerate(names):
+            key, k = name.lower(), 0
+            while key in seen:
+                k += 1
+                name = f"{names[i][:11]}_{k}"
+                key = name.lower()
+            seen.add(key)
+            names[i] = name
         ids = self.cols["user_id"]
         while True:
             order = np.argsort(ids, kind="stable")
