@@ -133,7 +133,7 @@ def test_campaign_texts_come_from_the_campaign_record() -> None:
 def test_report_reads_parquet_only_and_never_opens_the_case_database(tmp_path: Path) -> None:
     # The web app or a review session may hold the DuckDB file's lock; the report must not need it.
     with build_case(tmp_path / "case") as case:
-        render(case, tmp_path / "report.html")
+        render(case, tmp_path / "report.html", figures=False)
         assert not case.db_path.exists()
 
 
@@ -159,7 +159,7 @@ def test_large_cases_are_capped_with_a_note(full_case: Case, tmp_path: Path) -> 
     assert len(data.accounts) == 3 and data.n_accounts == 12
     assert len(data.evidence) == 2 and data.n_edges == 15
     assert all(len(e.rows) == 2 and e.n_rows == 5 for e in data.evidence)
-    html = render(full_case, tmp_path / "report.html", limits=limits).read_text()
+    html = render(full_case, tmp_path / "report.html", limits=limits, figures=False).read_text()
     assert "Showing the top 3 of 12 scored accounts" in html
     assert "Showing the 2 strongest of 6 members." in html
     assert "The 2 most significant of 15 account pairs" in html
@@ -186,7 +186,7 @@ def test_missing_stages_say_how_to_produce_them(
 ) -> None:
     with build_case(tmp_path / "case", **stages) as case:
         data = collect(case)
-        html = render(case, tmp_path / "report.html").read_text()
+        html = render(case, tmp_path / "report.html", figures=False).read_text()
     assert sorted(data.absent) == sorted(missing)
     for key in missing:
         assert esc(HOW_TO[key].format(case=tmp_path / "case")) in html
@@ -223,8 +223,8 @@ def test_network_layout_is_deterministic(full_case: Case) -> None:
 
 
 def test_rendering_twice_gives_the_same_charts(full_case: Case, tmp_path: Path) -> None:
-    a = parse(render(full_case, tmp_path / "a.html").read_text()).charts_json
-    b = parse(render(full_case, tmp_path / "b.html").read_text()).charts_json
+    a = parse(render(full_case, tmp_path / "a.html", figures=False).read_text()).charts_json
+    b = parse(render(full_case, tmp_path / "b.html", figures=False).read_text()).charts_json
     assert a == b
     assert len(json.loads(a)) == 4  # two histograms, one network, one timeline
 
@@ -249,7 +249,7 @@ def test_png_figures_are_written_and_stale_ones_removed(tmp_path: Path) -> None:
 
 
 def test_inline_js_puts_plotly_in_the_page(full_case: Case, tmp_path: Path) -> None:
-    out = render(full_case, tmp_path / "report.html", inline_js=True)
+    out = render(full_case, tmp_path / "report.html", inline_js=True, figures=False)
     assert not (tmp_path / "report_files" / "plotly.min.js").exists()
     page = parse(out.read_text())
     assert not [a for t, a in page.tags if t == "script" and a.get("src")]
@@ -258,11 +258,14 @@ def test_inline_js_puts_plotly_in_the_page(full_case: Case, tmp_path: Path) -> N
 
 def test_cli_writes_the_report(full_case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli" / "r.html"
-    main(["report", "--case", str(full_case.root), "--out", str(out), "--top", "5", "-q"])
+    main(["report", "--case", str(full_case.root), "--out", str(out), "--top", "5", "--no-figures", "-q"])
     printed = "".join(capsys.readouterr().out.split())  # rich wraps long lines
     assert f"Wrote{out}" in printed
-    assert "Showing the top 5 of 12 scored accounts" in out.read_text()
+    html = out.read_text()
+    assert "Showing the top 5 of 12 scored accounts" in html
+    assert "Not written this time (figures were turned off)." in html
     assert (tmp_path / "cli" / "r_files" / "plotly.min.js").is_file()
+    assert list((tmp_path / "cli" / "r_files").glob("*.png")) == []
 
 
 def test_cli_fails_clearly_without_a_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

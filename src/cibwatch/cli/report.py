@@ -26,9 +26,17 @@ def report_command(
     inline_js: bool = typer.Option(
         False, "--inline-js", help="Put plotly.js (~4.6 MB) inside the HTML instead of beside it."
     ),
+    no_figures: bool = typer.Option(False, "--no-figures", help="Skip the PNG figures (faster)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Write one HTML report of the case (opens from disk, loads nothing), plus PNG figures for papers."""
     with open_case(case) as opened, step_progress(enabled=not quiet) as progress:
-        path = render(opened, out, limits=Limits(accounts=top), inline_js=inline_js, progress=progress)
+        path = render(
+            opened,
+            out,
+            limits=Limits(accounts=top),
+            inline_js=inline_js,
+            figures=not no_figures,
+            progress=progress,
+        )
     console.print(f"Wrote [bold]{path}[/] (figures and scripts in {files_dir(path)}/)", highlight=False)

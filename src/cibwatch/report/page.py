@@ -94,7 +94,7 @@ class Assets:
 
 class Page:
     def __init__(
-        self, data: ReportData, networks: list[charts.Network], pngs: list[Png], assets: Assets
+        self, data: ReportData, networks: list[charts.Network], pngs: list[Png] | None, assets: Assets
     ) -> None:
         self.data = data
         self.networks = networks
@@ -411,6 +411,9 @@ class Page:
 
     def figures(self) -> str:
         out = ['<section id="figures"><h2>Figures for papers</h2>']
+        if self.pngs is None:
+            out.append('<p class="note">Not written this time (figures were turned off).</p></section>')
+            return "".join(out)
         if not self.pngs:
             out.append('<p class="note">No figures: there are no scores or groups to draw.</p></section>')
             return "".join(out)

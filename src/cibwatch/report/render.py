@@ -29,12 +29,13 @@ def render(
     *,
     limits: Limits | None = None,
     inline_js: bool = False,
+    figures: bool = True,
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> Path:
     """Write the HTML report of ``case`` to ``out`` (default ``<case>/report.html``) and return its path.
 
-    Beside it, ``<name>_files/`` holds the PNG figures and, unless ``inline_js``, plotly.js: the page
-    opens from disk in any browser and loads nothing from the network.
+    Beside it, ``<name>_files/`` holds the PNG figures (unless ``figures=False``) and, unless
+    ``inline_js``, plotly.js: the page opens from disk in any browser and loads nothing from the network.
 
     >>> render("out/case", "out/report.html")           # doctest: +SKIP
     PosixPath('out/report.html')
@@ -54,7 +55,7 @@ def render(
     for stale in folder.glob("*.png"):  # figures of a previous render that may have had more cards
         stale.unlink()
 
-    total = 2 + min(len(data.cards), limits.figure_cards)
+    total = 2 + (min(len(data.cards), limits.figure_cards) if figures else 0)
     done = 0
 
     def tick() -> None:
@@ -65,7 +66,7 @@ def render(
 
     networks = [network(card, limits.members_drawn, limits.links_drawn) for card in data.cards]
     drawn = list(zip(data.cards, networks, strict=True))[: limits.figure_cards]
-    pngs = write_figures(folder, data.bot_hist, data.coord_hist, drawn, progress=tick)
+    pngs = write_figures(folder, data.bot_hist, data.coord_hist, drawn, progress=tick) if figures else None
 
     plotly_js = get_plotlyjs()
     if inline_js:
