@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cibwatch.report import render
+from cibwatch.report.page import static
 
 from .browser import chromium, load
 from .conftest import build_case
@@ -79,3 +80,26 @@ def test_report_moved_without_its_folder_says_why_charts_are_missing(tmp_path: P
     assert any("plotly.min.js" in e for e in loaded.page_errors)  # the failed load is seen, not hidden
     assert loaded.dom.count("chart chart-missing") == 4
     assert 'data-charts="4"' in loaded.dom
+
+
+def test_clicking_a_header_sorts_the_table(tmp_path: Path) -> None:
+    # The page's own report.js, driven by a click, on a small table; the result is written into the DOM.
+    app = static("report.js")
+    page = tmp_path / "sort.html"
+    page.write_text(
+        "<!doctype html><html><body><pre id='cibwatch-page-errors' hidden></pre>"
+        "<table class='sortable'><thead><tr><th>name</th><th data-type='num'>score</th></tr></thead><tbody>"
+        "<tr><td>b</td><td data-v='0.5'>0.50</td></tr><tr><td>a</td><td data-v='0.9'>0.90</td></tr>"
+        "<tr><td>c</td><td>—</td></tr><tr><td>d</td><td data-v='0.05'>0.05</td></tr></tbody></table>"
+        "<script type='application/json' id='cibwatch-charts'>{}</script>"
+        f"<script>{app}</script>"
+        "<script>var th = document.querySelectorAll('th');"
+        "function order() { return Array.prototype.map.call(document.querySelectorAll('tbody tr'),"
+        " function (r) { return r.cells[0].textContent; }).join(''); }"
+        "th[1].click(); var down = order(); th[1].click(); var up = order(); th[0].click();"
+        "document.body.setAttribute('data-order', down + ' ' + up + ' ' + order());</script></body></html>"
+    )
+    loaded = load(page)
+    assert loaded.page_errors == [] and loaded.console == []
+    # Highest score first, then lowest first (no score last, then first), then names descending.
+    assert 'data-order="abdc cdba dcba"' in loaded.dom
