@@ -23,10 +23,10 @@ def _flat(pools: list[tuple[str, ...]]) -> tuple[pl.Series, np.ndarray, np.ndarr
 
 _SUBJECTS = _flat([vocab.TOPICS[t][0] for t in _TOPIC_NAMES])
 _OBJECTS = _flat([vocab.TOPICS[t][1] for t in _TOPIC_NAMES])
-_OPENERS = pl.Series(vocab.OPENERS)
+_OPENERS = pl.Series([f"{o} " if o else "" for o in vocab.OPENERS])
 _VERBS = pl.Series(vocab.VERBS)
 _ENDINGS = pl.Series(vocab.ENDINGS)
-_DETAIL = pl.Series(_DETAILS)
+_DETAIL = pl.Series([f" {d}" if d else "" for d in _DETAILS])
 _REPLIES = pl.Series(vocab.REPLY_BODIES)
 _QUOTES = pl.Series(vocab.QUOTE_BODIES)
 _TAGS = pl.Series(vocab.ORGANIC_HASHTAGS)
@@ -61,12 +61,14 @@ def bodies(rng: np.random.Generator, topic: np.ndarray) -> pl.Series:
             "swap": rng.random(n) < 0.3,
         }
     )
-    main = pl.concat_str([pl.col("o"), pl.col("s"), pl.col("v"), pl.col("b"), pl.col("d")], separator=" ")
-    flipped = pl.concat_str(
-        [pl.col("b") + "?", pl.col("s"), pl.col("v"), pl.lit("it"), pl.col("d")], separator=" "
+    # Openers carry their trailing space and details their leading one, so no whitespace clean-up.
+    main = pl.concat_str(
+        [pl.col("o"), pl.col("s"), pl.lit(" "), pl.col("v"), pl.lit(" "), pl.col("b"), pl.col("d")]
     )
-    text = pl.when(pl.col("swap")).then(flipped).otherwise(main)
-    text = text.str.replace_all(r"\s+", " ").str.strip_chars() + pl.col("e")
+    flipped = pl.concat_str(
+        [pl.col("b"), pl.lit("? "), pl.col("s"), pl.lit(" "), pl.col("v"), pl.lit(" it"), pl.col("d")]
+    )
+    text = pl.when(pl.col("swap")).then(flipped).otherwise(main) + pl.col("e")
     return frame.select(text.alias("text")).to_series()
 
 

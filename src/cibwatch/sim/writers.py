@@ -397,7 +397,7 @@ class V2Writer(Writer):
         # one string; sorting the pieces by (page, section) lays the page out without joining strings.
         frame = frame.with_columns(page=(pl.int_range(pl.len()) // PAGE_SIZE).cast(pl.Int64))
         retrieved = datetime.fromtimestamp(retrieved_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-        first = pl.int_range(pl.len()).over("page") == 0
+        first = pl.int_range(pl.len()) % PAGE_SIZE == 0
         data = frame.select(
             "page",
             pl.lit(1, pl.Int8).alias("section"),
@@ -406,11 +406,11 @@ class V2Writer(Writer):
         who = pl.concat(
             [frame.select("page", pl.col(c).alias("idx")) for c in ("author", "ref_author", "mention")]
         ).filter(pl.col("idx") >= 0)
-        who = who.unique(maintain_order=True)
+        who = who.unique(maintain_order=True).sort("page", maintain_order=True)
         users = who.with_columns(u=self.user_json.gather(who["idx"])).select(
             "page",
             pl.lit(3, pl.Int8).alias("section"),
-            pl.when(pl.int_range(pl.len()).over("page") == 0)
+            pl.when(pl.col("page") != pl.col("page").shift(1, fill_value=-1))
             .then(pl.col("u"))
             .otherwise(pl.lit(",") + pl.col("u"))
             .alias("s"),
@@ -431,7 +431,7 @@ class V2Writer(Writer):
         tweets = refs.select(
             "page",
             pl.lit(5, pl.Int8).alias("section"),
-            pl.when(pl.int_range(pl.len()).over("page") == 0)
+            pl.when(pl.col("page") != pl.col("page").shift(1, fill_value=-1))
             .then(pl.lit(',"tweets":[') + pl.col("json"))
             .otherwise(pl.lit(",") + pl.col("json"))
             .alias("s"),
