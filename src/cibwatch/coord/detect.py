@@ -7,6 +7,7 @@ Then BH over every tested (pair, trace), flags, evidence, TF-IDF weights, Leiden
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -82,7 +83,9 @@ def detect(
         threads=threads,
     ).validate()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="coord-", dir=case.root) as tmp:
+    # Spill beside the case (same disk as the data), or to the system's temp if it is read-only.
+    spill_dir = case.root if os.access(case.root, os.W_OK) else None
+    with tempfile.TemporaryDirectory(prefix="coord-", dir=spill_dir) as tmp:
         con = connect(Path(tmp), memory_limit, threads)
         try:
             result = _Run(con, case, chosen, params, progress).run()
