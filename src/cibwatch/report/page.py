@@ -445,11 +445,13 @@ class Page:
         )
         hook, app = static("hook.js"), static("report.js")
         scripts = [hook, app] + ([self.assets.plotly_inline] if self.assets.plotly_inline else [])
-        # Only the page's own scripts may run (by hash), and nothing may be fetched from outside
-        # the report's folder: a defence behind the escaping, and a guarantee of no network.
+        # Only the page's own scripts may run (by hash or from disk) and nothing may come from the
+        # network: a defence behind the escaping, and a guarantee the page makes no requests.
+        # 'file:' beside 'self': browsers disagree on whether a file:// page's 'self' covers the files
+        # next to it (Chromium says yes); naming the scheme keeps plotly.js and the PNGs loading anywhere.
         csp = (
-            "default-src 'self'; script-src 'self' " + " ".join(_csp_hash(s) for s in scripts) + "; "
-            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+            "default-src 'self'; script-src 'self' file: " + " ".join(_csp_hash(s) for s in scripts) + "; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' file: data:; font-src 'self' data:; "
             "connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'"
         )
         if self.assets.plotly_inline:
