@@ -1,0 +1,158 @@
+"""Leave-one-dataset-out evaluation of the bot model, against a BotometerLite-style random forest.
+
+Each fold holds out one published set (or a pair such as verified-2019 + botwiki-2019) entirely,
+trains both models on the rest, and scores the held-out accounts. Prints a markdown table
+(pasted as-is into docs/benchmarks.md) and the throughput of features + prediction.
+
+    python benchmarks/bots_lodo.py [--data-root ../shared/data] [--rounds 150]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from sklearn.ensemble import RandomForestClassifier
+
+from cibwatch.bots.data import family_of, load_labeled
+from cibwatch.bots.features import ScreenNameModel, profile_features
+from cibwatch.bots.train import BotClassifier, binary_metrics
+from cibwatch.bots.training_sets import default_training_sets
+
+FOLDS = [
+    ("gilani-2017", ["gilani-2017"]),
+    ("cresci-2017", ["cresci-2017"]),
+    ("caverlee-2011", ["caverlee-2011"]),
+    ("kaggle-2017", ["kaggle-2017"]),
+    ("verified-2019 + botwiki-2019", ["verified-2019", "botwiki-2019"]),
+    ("verified-2019 + vendor-purchased-2019", ["verified-2019", "vendor-purchased-2019"]),
+]
+# BotometerLite's 20 profile features (Yang et al., AAAI 2020), in cibwatch's names.
+BOTOMETER_LITE = [
+    "posts_count",
+    "followers",
+    "following",
+    "likes_count",
+    "listed_count",
+    "default_profile",
+    "profile_use_background_image",
+    "verified",
+    "posts_per_day",
+    "followers_per_day",
+    "following_per_day",
+    "likes_per_day",
+    "listed_per_day",
+    "follower_ratio",
+    "screen_name_length",
+    "screen_name_digits",
+    "name_length",
+    "name_digits",
+    "description_length",
+    "screen_name_likelihood",
+]
+
+
+def _with_profile(accounts: pl.DataFrame) -> pl.DataFrame:
+    return accounts.filter(
+        pl.any_horizontal(pl.col("followers").is_not_null(), pl.col("posts_count").is_not_null())
+    )
+
+
+def run_fold(accounts: pl.DataFrame, held: list[str], rounds: int, seed: int) -> dict[str, dict]:
+    family = accounts["dataset"].map_elements(family_of, return_dtype=pl.String)
+    test_mask = family.is_in(held)
+    train, test = accounts.filter(~test_mask), _with_profile(accounts.filter(test_mask))
+    y_test = (test["label"] == "bot").to_numpy().astype(np.float64)
+    from cibwatch.bots.data import LabeledSet
+
+    clf = BotClassifier(n_estimators=rounds, calibration_folds=2, n_jobs=2, random_state=seed)
+    clf.fit(LabeledSet(accounts=train, posts=pl.DataFrame()))
+    model = clf.model_
+    ours = model.predict(profile_features(test, model.name_model))["bot_score"].to_numpy()
+    results = {"cibwatch": binary_metrics(ours, y_test, model.threshold)}
+
+    # The baseline: pooled sets, no weighting, its own bigram model fit on training humans.
+    train_rows = _with_profile(train)
+    names = ScreenNameModel().fit(train_rows.filter(pl.col("label") == "human")["screen_name"].to_list())
+    x_train = profile_features(train_rows, names).select(BOTOMETER_LITE).to_numpy()
+    x_test = profile_features(test, names).select(BOTOMETER_LITE).to_numpy()
+    forest = RandomForestClassifier(n_estimators=100, min_samples_leaf=2, n_jobs=2, random_state=seed)
+    forest.fit(x_train, (train_rows["label"] == "bot").to_numpy())
+    theirs = forest.predict_proba(x_test)[:, 1]
+    results["botometer-lite RF"] = binary_metrics(theirs, y_test, 0.5)
+    return results
+
+
+def throughput(accounts: pl.DataFrame, n: int = 200_000) -> float:
+    """Accounts per second, one core: profile features + calibrated prediction on parsed profiles."""
+    from cibwatch.bots.model import BotModel
+
+    model = BotModel.load()
+    rows = _with_profile(accounts)
+    big = pl.concat([rows] * (n // rows.height + 1)).head(n)
+    t0 = time.perf_counter()
+    model.predict(profile_features(big, model.name_model))
+    return n / (time.perf_counter() - t0)
+
+
+def end_to_end(path: Path) -> tuple[int, float]:
+    """Accounts/s from a v1.1 JSON file to bot_scores (ingest + features + prediction + reasons)."""
+    import tempfile
+
+    from cibwatch.bots import score_case
+    from cibwatch.ingest import ingest
+    from cibwatch.store.case import open_case
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        ingest([path], Path(tmp) / "case")
+        case = open_case(Path(tmp) / "case")
+        table = score_case(case)
+        seconds = time.perf_counter() - t0
+        case.close()
+    return table.height, table.height / seconds
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data-root", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    )
+    parser.add_argument("--rounds", type=int, default=150)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folds", default="all", help="Comma-separated fold names, or 'all'.")
+    args = parser.parse_args()
+    labeled = load_labeled(default_training_sets(args.data_root), with_posts=False)
+    accounts = labeled.accounts
+    folds = FOLDS if args.folds == "all" else [f for f in FOLDS if f[0] in args.folds.split(",")]
+    print("| held-out set | bots / humans | model | ROC AUC | PR AUC | F1 | precision | recall | human FPR |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, held in folds:
+        started = time.perf_counter()
+        results = run_fold(accounts, held, args.rounds, args.seed)
+        for model_name, m in results.items():
+            print(
+                f"| {name} | {m['n_bots']:,} / {m['n_humans']:,} | {model_name} | {_fmt(m['roc_auc'])} | "
+                f"{_fmt(m['pr_auc'])} | {_fmt(m['f1'])} | {_fmt(m['precision'])} | {_fmt(m['recall'])} | "
+                f"{_fmt(m['human_fpr'])} |",
+                flush=True,
+            )
+        print(f"<!-- {name}: {time.perf_counter() - started:.0f} s -->", flush=True)
+    rate = throughput(accounts)
+    print(f"\nFeatures + prediction on parsed profiles: {rate:,.0f} accounts/s (one core, shipped model)")
+    n, e2e = end_to_end(args.data_root / "bots" / "pronbots-2019" / "pronbots-2019_tweets.json")
+    print(
+        f"End to end from v1.1 user JSON (pronbots-2019, {n:,} accounts, ingest + score + reasons): "
+        f"{e2e:,.0f} accounts/s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""The bot model: LightGBM heads, calibration, screen-name model, explanations; stored without pickle.
+
+Three boosters: ``profile`` (any account with a profile), ``behaviour`` (accounts whose posts
+the case holds) and ``type`` (which kind of bot). Each is LightGBM text; calibration maps,
+the screen-name bigram model, the human percentiles used in explanations and the model card
+are one JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import polars as pl
+
+from cibwatch.bots.data import BOT_TYPES
+from cibwatch.bots.features import BEHAVIOUR_FEATURES, PROFILE_FEATURES, ScreenNameModel
+from cibwatch.errors import ModelError
+
+MODEL_DIR = Path(__file__).resolve().parent / "model"
+CARD_FILE = "model.json"
+BOOSTER_FILES = {"profile": "profile.txt", "behaviour": "behaviour.txt", "type": "type.txt"}
+MIN_POSTS_FOR_BEHAVIOUR = 5
+
+
+@dataclass
+class Calibration:
+    """A monotone map from raw booster margin to probability (isotonic, stored as knots)."""
+
+    x: list[float]
+    y: list[float]
+
+    @classmethod
+    def fit(cls, margin: np.ndarray, label: np.ndarray, weight: np.ndarray | None = None) -> Calibration:
+        from sklearn.isotonic import IsotonicRegression
+
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+        iso.fit(margin, label, sample_weight=weight)
+        x, y = iso.X_thresholds_, iso.y_thresholds_
+        # Keep probabilities off exact 0 and 1: a calibrated score is never a certainty.
+        y = np.clip(y, 0.005, 0.995)
+        return cls(x=[float(v) for v in x], y=[float(v) for v in y])
+
+    def __call__(self, margin: np.ndarray) -> np.ndarray:
+        return np.interp(margin, self.x, self.y)
+
+
+def _booster_from_text(text: str, name: str) -> lgb.Booster:
+    try:
+        return lgb.Booster(model_str=text)
+    except lgb.basic.LightGBMError as exc:
+        raise ModelError(f"the {name} booster is damaged ({exc}); reinstall cibwatch or retrain") from None
+
+
+class BotModel:
+    """A trained bot model. Load the shipped one with ``BotModel.load()``."""
+
+    def __init__(
+        self,
+        boosters: dict[str, lgb.Booster],
+        card: dict[str, Any],
+        name_model: ScreenNameModel,
+        calibration: dict[str, Calibration],
+        percentiles: dict[str, Any],
+    ) -> None:
+        self.boosters = boosters
+        self.card = card
+        self.name_model = name_model
+        self.calibration = calibration
+        self.percentiles = percentiles
+
+    # -- identity ------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        return str(self.card["version"])
+
+    @property
+    def threshold(self) -> float:
+        return float(self.card["threshold"])
+
+    # -- storage -------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for head, booster in self.boosters.items():
+            (directory / BOOSTER_FILES[head]).write_text(booster.model_to_string(num_iteration=-1))
+        payload = {
+            "card": self.card,
+            "calibration": {k: {"x": c.x, "y": c.y} for k, c in self.calibration.items()},
+            "screen_name_model": self.name_model.to_json(),
+            "percentiles": self.percentiles,
+        }
+        (directory / CARD_FILE).write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path | None = None) -> BotModel:
+        """The model in ``directory`` (default: the one shipped inside the package)."""
+        directory = Path(directory) if directory else MODEL_DIR
+        card_path = directory / CARD_FILE
+        if not card_path.exists():
+            raise ModelError(
+                f"No bot model in {directory} (missing {CARD_FILE}); train one with `cibwatch bots train`"
+            )
+        try:
+            payload = json.loads(card_path.read_text())
+            card = payload["card"]
+        except (ValueError, KeyError) as exc:
+            raise ModelError(f"{card_path} is damaged ({exc}); reinstall cibwatch or retrain") from None
+        boosters = {}
+        for head in card.get("heads", list(BOOSTER_FILES)):
+            path = directory / BOOSTER_FILES[head]
+            if not path.exists():
+                raise ModelError(f"{path} is missing; the model in {directory} is incomplete")
+            boosters[head] = _booster_from_text(path.read_text(), head)
+        for head in ("profile", "behaviour"):
+            if head in boosters and boosters[head].feature_name() != card["features"][head]:
+                raise ModelError(f"the {head} booster's features do not match {card_path}; retrain the model")
+        return cls(
+            boosters=boosters,
+            card=card,
+            name_model=ScreenNameModel.from_json(payload["screen_name_model"]),
+            calibration={k: Calibration(**v) for k, v in payload["calibration"].items()},
+            percentiles=payload["percentiles"],
+        )
+
+    # -- prediction ----------------------------------------------------------------
+    def predict(self, profile: pl.DataFrame, behaviour: pl.DataFrame | None = None) -> pl.DataFrame:
+        """Scores for feature frames from ``cibwatch.bots.features`` (one row per account).
+
+        Returns account_id, bot_score, bot_label, bot_type, head, plus the raw margins.
+        """
+        ids = profile["account_id"]
+        x_profile = profile.select(PROFILE_FEATURES).to_numpy().astype(np.float64)
+        has_profile = profile_present(x_profile)
+        margin_p = self.boosters["profile"].predict(x_profile, raw_score=True, num_threads=1)
+        p_profile = self.calibration["profile"](margin_p)
+        score = np.where(has_profile, p_profile, np.nan)
+        head = np.where(has_profile, "profile", None).astype(object)
+        margin_b = np.full(len(ids), np.nan)
+        if behaviour is not None and not behaviour.is_empty() and "behaviour" in self.boosters:
+            aligned = pl.DataFrame({"account_id": ids}).join(behaviour, on="account_id", how="left")
+            x_b = aligned.select(BEHAVIOUR_FEATURES).to_numpy().astype(np.float64)
+            enough = np.nan_to_num(x_b[:, 0], nan=0.0) >= MIN_POSTS_FOR_BEHAVIOUR
+            if enough.any():
+                margin_b[enough] = self.boosters["behaviour"].predict(
+                    x_b[enough], raw_score=True, num_threads=1
+                )
+                p_b = self.calibration["behaviour"](margin_b)
+                both = enough & has_profile
+                # Two calibrated opinions: average them on the log-odds scale.
+                combined = _sigmoid((_logit(p_profile) + _logit(p_b)) / 2)
+                score = np.where(both, combined, np.where(enough, p_b, score))
+                head = np.where(enough, "profile+behaviour", head).astype(object)
+        types = self.boosters["type"].predict(x_profile, num_threads=1)
+        bot_type = np.asarray(self.card["bot_types"], dtype=object)[np.argmax(types, axis=1)]
+        label = np.where(np.isnan(score), None, np.where(score >= self.threshold, "bot", "human")).astype(
+            object
+        )
+        return pl.DataFrame(
+            {
+                "account_id": ids,
+                "bot_score": score,
+                "bot_label": label.tolist(),
+                "bot_type": np.where(label == "bot", bot_type, None).tolist(),
+                "head": head.tolist(),
+                "margin_profile": margin_p,
+                "margin_behaviour": margin_b,
+            },
+            schema_overrides={"bot_label": pl.String, "bot_type": pl.String, "head": pl.String},
+        ).with_columns(pl.col("bot_score").fill_nan(None))
+
+    # -- explanation ---------------------------------------------------------------
+    def contributions(self, profile: pl.DataFrame) -> np.ndarray:
+        """Per-feature contributions to the profile head's margin (LightGBM ``pred_contrib``)."""
+        x = profile.select(PROFILE_FEATURES).to_numpy().astype(np.float64)
+        return self.boosters["profile"].predict(x, pred_contrib=True, num_threads=1)
+
+    def behaviour_contributions(self, behaviour: pl.DataFrame) -> np.ndarray:
+        x = behaviour.select(BEHAVIOUR_FEATURES).to_numpy().astype(np.float64)
+        return self.boosters["behaviour"].predict(x, pred_contrib=True, num_threads=1)
+
+    def human_percentile(self, feature: str, value: float) -> float | None:
+        """Share (0–100) of human training accounts with a value below ``value``."""
+        grid = self.percentiles.get(feature)
+        if not grid or value is None or math.isnan(value):
+            return None
+        values = np.asarray(grid["q"], dtype=np.float64)
+        below = np.searchsorted(values, value, side="left")
+        at_or_below = np.searchsorted(values, value, side="right")
+        return float(100.0 * (below + at_or_below) / 2 / (len(values) - 1))
+
+    def describe(self) -> str:
+        card = self.card
+        return f"cibwatch bot model {card['version']} (threshold {card['threshold']:.2f})"
+
+
+def profile_present(x_profile: np.ndarray) -> np.ndarray:
+    """Rows that carry any profile count (author-only rows have none)."""
+    cols = [
+        PROFILE_FEATURES.index(c)
+        for c in ("followers", "following", "posts_count", "likes_count", "listed_count")
+    ]
+    return ~np.isnan(x_profile[:, cols]).all(axis=1)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def bot_types() -> tuple[str, ...]:
+    return BOT_TYPES

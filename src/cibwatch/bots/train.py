@@ -1,0 +1,409 @@
+"""Training the bot model for cross-dataset generalization.
+
+What matters more than the learner (see FINDINGS): which sets are trained on and how they
+are weighted, and that missing values carry no label. So:
+
+- every (set, label) group gets the same total weight, scaled by the square root of its size,
+  so one big bot set (pronbots) does not define "bot" and small sets still count;
+- a masked copy of every row hides the fields some sources lack (likes and profile flags in
+  X API v2; account age without a probe time), so missing never means bot or human;
+- the screen-name likelihood of a training human is computed out of fold, so it does not
+  recognise itself;
+- calibration and the threshold come from out-of-fold predictions; how well that carries to
+  sets never seen is measured separately, leave-one-dataset-out (benchmarks/bots_lodo.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import polars as pl
+
+from cibwatch import __version__
+from cibwatch.bots.data import BOT_TYPES, LabeledSet
+from cibwatch.bots.features import (
+    BEHAVIOUR_FEATURES,
+    PROFILE_FEATURES,
+    ScreenNameModel,
+    behaviour_features,
+    profile_features,
+)
+from cibwatch.bots.model import BotModel, Calibration, profile_present
+from cibwatch.errors import ConfigError
+
+# Fields that some sources never have: masked together in the augmented copy.
+MASK_GROUPS = {
+    "v2_absent": [
+        "likes_count",
+        "likes_per_day",
+        "default_profile",
+        "default_profile_image",
+        "profile_use_background_image",
+    ],
+    "no_probe_time": [
+        "age_days",
+        "posts_per_day",
+        "followers_per_day",
+        "following_per_day",
+        "likes_per_day",
+        "listed_per_day",
+    ],
+    "no_names": [
+        "screen_name_length",
+        "screen_name_digits",
+        "name_length",
+        "name_digits",
+        "screen_name_likelihood",
+    ],
+}
+PERCENTILE_POINTS = 201
+
+Progress = Callable[[dict[str, Any]], None] | None
+
+
+class BotClassifier:
+    """Trains the three heads and packs them into a ``BotModel`` (``model_``).
+
+    >>> clf = BotClassifier(random_state=0).fit(labeled)      # doctest: +SKIP
+    >>> clf.model_.save("my-model")                            # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 200,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        min_child_samples: int = 40,
+        max_per_group: int = 3000,
+        mask_copies: int = 1,
+        mask_probability: float = 0.5,
+        drop_features: tuple[str, ...] = ("verified",),
+        target_human_fpr: float = 0.02,
+        calibration_folds: int = 3,
+        n_jobs: int = 2,
+        random_state: int = 0,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.max_per_group = max_per_group
+        self.mask_copies = mask_copies
+        self.mask_probability = mask_probability
+        self.drop_features = drop_features
+        self.target_human_fpr = target_human_fpr
+        self.calibration_folds = calibration_folds
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # -- public --------------------------------------------------------------------
+    def fit(
+        self,
+        labeled: LabeledSet,
+        behaviour_set: LabeledSet | None = None,
+        *,
+        progress: Progress = None,
+    ) -> BotClassifier:
+        self._validate()
+        rng = np.random.default_rng(self.random_state)
+        accounts = cap_groups(labeled.accounts, self.max_per_group, self.random_state)
+        profile, names = self._profile_frame(accounts)
+        has_profile = profile_present(profile.select(PROFILE_FEATURES).to_numpy())
+        train = profile.filter(pl.Series(has_profile))
+        meta = accounts.filter(pl.Series(has_profile))
+        y = (meta["label"] == "bot").to_numpy().astype(np.float64)
+        if len(np.unique(y)) < 2:
+            raise ConfigError(
+                "Training needs both bots and humans with profiles; add a set of the missing class"
+            )
+        groups = meta["dataset"].to_numpy()
+        weight = group_weights(meta["dataset"], meta["label"])
+        x = self._matrix(train)
+        _step(progress, "profile head: calibration folds", 0, 1)
+        oof = self._oof(x, y, weight, rng)
+        calibration = Calibration.fit(oof, y, weight)
+        calibrated = calibration(oof)
+        threshold = pick_threshold(calibrated[y == 0], self.target_human_fpr)
+        _step(progress, "profile head: final", 0, 1)
+        profile_booster = self._train_binary(x, y, weight, rng)
+        _step(progress, "type head", 0, 1)
+        type_booster = self._train_type(x[y == 1], meta.filter(pl.Series(y == 1))["bot_type"].to_list(), rng)
+        percentiles = human_percentiles(train.filter(pl.Series(y == 0)), PROFILE_FEATURES)
+        boosters = {"profile": profile_booster, "type": type_booster}
+        calibrations = {"profile": calibration}
+        behaviour_metrics: dict[str, Any] = {}
+        if behaviour_set is not None:
+            _step(progress, "behaviour head", 0, 1)
+            booster, cal, pct, behaviour_metrics = self._fit_behaviour(behaviour_set, rng)
+            boosters["behaviour"] = booster
+            calibrations["behaviour"] = cal
+            percentiles.update(pct)
+        card = {
+            "name": "cibwatch-bots",
+            "version": f"{__version__}+{datetime.now(UTC).strftime('%Y%m%d')}",
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "threshold": round(float(threshold), 4),
+            "features": {"profile": PROFILE_FEATURES, "behaviour": BEHAVIOUR_FEATURES},
+            "dropped_features": list(self.drop_features),
+            "bot_types": list(BOT_TYPES),
+            "heads": sorted(boosters),
+            "params": self.get_params(),
+            "training_sets": _set_summary(meta, labeled),
+            "behaviour_training_sets": _set_summary(behaviour_set.accounts, behaviour_set)
+            if behaviour_set
+            else [],
+            "dropped_conflicting_labels": labeled.dropped_conflicts,
+            "metrics": {
+                "profile_out_of_fold": held_out_metrics(calibrated, y, groups, threshold),
+                "behaviour": behaviour_metrics,
+            },
+            "calibration": f"isotonic on out-of-fold predictions ({self.calibration_folds} stratified folds)",
+        }
+        self.model_ = BotModel(boosters, card, names, calibrations, percentiles)
+        return self
+
+    def get_params(self) -> dict[str, Any]:
+        keys = (
+            "n_estimators learning_rate num_leaves min_child_samples max_per_group mask_copies "
+            "mask_probability drop_features target_human_fpr calibration_folds n_jobs random_state"
+        ).split()
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in ((k, getattr(self, k)) for k in keys)}
+
+    # -- internals -----------------------------------------------------------------
+    def _validate(self) -> None:
+        if self.calibration_folds < 2:
+            raise ConfigError(f"calibration_folds must be at least 2; got {self.calibration_folds}")
+        if self.n_estimators < 1 or self.num_leaves < 2:
+            raise ConfigError(
+                "n_estimators must be >= 1 and num_leaves >= 2; "
+                f"got {self.n_estimators} and {self.num_leaves}"
+            )
+        if not 0 <= self.mask_probability <= 1:
+            raise ConfigError(f"mask_probability must be in [0, 1]; got {self.mask_probability}")
+        unknown = set(self.drop_features) - set(PROFILE_FEATURES)
+        if unknown:
+            raise ConfigError(
+                f"drop_features names unknown features {sorted(unknown)}; choose from {PROFILE_FEATURES}"
+            )
+
+    def _profile_frame(self, accounts: pl.DataFrame) -> tuple[pl.DataFrame, ScreenNameModel]:
+        humans = accounts.filter(pl.col("label") == "human")
+        names = ScreenNameModel().fit(humans["screen_name"].to_list())
+        frame = profile_features(accounts, names)
+        # Cross-fit: a human's own handle must not make its handle look human.
+        fold = (np.arange(accounts.height) * 7919 + self.random_state) % 5
+        is_human = (accounts["label"] == "human").to_numpy()
+        likelihood = frame["screen_name_likelihood"].to_numpy().copy()
+        screen_names = accounts["screen_name"].to_list()
+        for k in range(5):
+            part = ScreenNameModel().fit(
+                n for n, f, h in zip(screen_names, fold, is_human, strict=True) if h and f != k
+            )
+            rows = np.flatnonzero(is_human & (fold == k))
+            likelihood[rows] = part.log_likelihood([screen_names[i] for i in rows])
+        frame = frame.with_columns(pl.Series("screen_name_likelihood", likelihood))
+        return frame, names
+
+    def _matrix(self, frame: pl.DataFrame) -> np.ndarray:
+        x = frame.select(PROFILE_FEATURES).to_numpy().astype(np.float64)
+        for name in self.drop_features:
+            x[:, PROFILE_FEATURES.index(name)] = np.nan
+        return x
+
+    def _augment(
+        self, x: np.ndarray, y: np.ndarray, w: np.ndarray, rng: np.random.Generator, features: list[str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.mask_copies == 0:
+            return x, y, w
+        parts_x, parts_y, parts_w = [x], [y], [w]
+        for _ in range(self.mask_copies):
+            copy = x.copy()
+            for cols in MASK_GROUPS.values():
+                idx = [features.index(c) for c in cols if c in features]
+                hide = rng.random(len(x)) < self.mask_probability
+                copy[np.ix_(hide, idx)] = np.nan
+            parts_x.append(copy)
+            parts_y.append(y)
+            parts_w.append(w)
+        return np.vstack(parts_x), np.concatenate(parts_y), np.concatenate(parts_w)
+
+    def _params(self, rng: np.random.Generator, **extra: Any) -> dict[str, Any]:
+        return {
+            "objective": "binary",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "feature_fraction": 0.7,
+            "bagging_fraction": 0.8,
+            "bagging_freq": 1,
+            "lambda_l2": 1.0,
+            "num_threads": self.n_jobs,
+            "seed": int(rng.integers(0, 2**31 - 1)),
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbosity": -1,
+            **extra,
+        }
+
+    def _train_binary(
+        self, x: np.ndarray, y: np.ndarray, w: np.ndarray, rng: np.random.Generator
+    ) -> lgb.Booster:
+        xa, ya, wa = self._augment(x, y, w, rng, PROFILE_FEATURES)
+        data = lgb.Dataset(xa, ya, weight=wa, feature_name=PROFILE_FEATURES, free_raw_data=True)
+        return lgb.train(self._params(rng), data, num_boost_round=self.n_estimators)
+
+    def _oof(self, x: np.ndarray, y: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Out-of-fold margins (stratified folds) for calibration and the threshold."""
+        oof = np.zeros(len(y))
+        folds = np.zeros(len(y), dtype=int)
+        for cls in (0, 1):
+            rows = np.flatnonzero(y == cls)
+            folds[rng.permutation(rows)] = np.arange(len(rows)) % self.calibration_folds
+        for k in range(self.calibration_folds):
+            held = folds == k
+            booster = self._train_binary(x[~held], y[~held], w[~held], rng)
+            oof[held] = booster.predict(x[held], raw_score=True, num_threads=self.n_jobs)
+        return oof
+
+    def _train_type(self, x: np.ndarray, kinds: list[str], rng: np.random.Generator) -> lgb.Booster:
+        y = np.array([BOT_TYPES.index(k) for k in kinds], dtype=np.float64)
+        counts = np.bincount(y.astype(int), minlength=len(BOT_TYPES)).astype(np.float64)
+        w = 1.0 / np.maximum(counts[y.astype(int)], 1.0)
+        w *= len(y) / w.sum()
+        xa, ya, wa = self._augment(x, y, w, rng, PROFILE_FEATURES)
+        params = self._params(rng, objective="multiclass", num_class=len(BOT_TYPES))
+        data = lgb.Dataset(xa, ya, weight=wa, feature_name=PROFILE_FEATURES)
+        return lgb.train(params, data, num_boost_round=max(50, self.n_estimators // 3))
+
+    def _fit_behaviour(
+        self, behaviour_set: LabeledSet | None, rng: np.random.Generator
+    ) -> tuple[lgb.Booster, Calibration, dict[str, Any], dict[str, Any]]:
+        if behaviour_set is None or behaviour_set.posts.is_empty():
+            raise ConfigError(
+                "The behaviour head needs labeled accounts with posts (e.g. the cresci-2015 timelines); "
+                "pass them with --behaviour"
+            )
+        feats = behaviour_features(behaviour_set.posts)
+        table = feats.join(behaviour_set.accounts.select("account_id", "label", "dataset"), on="account_id")
+        table = table.filter(pl.col("n_posts_seen") >= 5)
+        y = (table["label"] == "bot").to_numpy().astype(np.float64)
+        if len(np.unique(y)) < 2:
+            raise ConfigError("The behaviour sets need both bots and humans with at least 5 posts each")
+        x = table.select(BEHAVIOUR_FEATURES).to_numpy().astype(np.float64)
+        # How many posts the case happens to hold says nothing about the account.
+        x[:, 0] = np.nan
+        w = group_weights(table["dataset"], table["label"])
+        folds = (np.arange(len(y)) * 7919 + self.random_state) % 5
+        oof = np.zeros(len(y))
+        params = self._params(rng)
+        rounds = max(50, self.n_estimators // 2)
+        for k in range(5):
+            held = folds == k
+            data = lgb.Dataset(x[~held], y[~held], weight=w[~held], feature_name=BEHAVIOUR_FEATURES)
+            oof[held] = lgb.train(params, data, num_boost_round=rounds).predict(x[held], raw_score=True)
+        calibration = Calibration.fit(oof, y, w)
+        booster = lgb.train(
+            params, lgb.Dataset(x, y, weight=w, feature_name=BEHAVIOUR_FEATURES), num_boost_round=rounds
+        )
+        metrics = binary_metrics(calibration(oof), y, 0.5)
+        pct = human_percentiles(table.filter(pl.col("label") == "human"), BEHAVIOUR_FEATURES)
+        return booster, calibration, pct, {"out_of_fold": metrics, "note": "in-set folds: one source only"}
+
+
+def cap_groups(accounts: pl.DataFrame, cap: int, random_state: int) -> pl.DataFrame:
+    """At most ``cap`` accounts per (set, label), sampled reproducibly: big sets add little past that."""
+    return (
+        accounts.with_columns(
+            pl.col("account_id")
+            .hash(seed=random_state)
+            .rank("ordinal")
+            .over("dataset", "label")
+            .alias("_rank")
+        )
+        .filter(pl.col("_rank") <= cap)
+        .drop("_rank")
+    )
+
+
+def group_weights(datasets: pl.Series, labels: pl.Series) -> np.ndarray:
+    """Per-row weights: each (set, label) group totals sqrt(its size); both classes total the same."""
+    frame = pl.DataFrame({"d": datasets, "l": labels})
+    sizes = frame.group_by("d", "l").len()
+    frame = frame.join(sizes, on=["d", "l"], how="left", maintain_order="left")
+    w = 1.0 / np.sqrt(frame["len"].to_numpy().astype(np.float64))
+    is_bot = (frame["l"] == "bot").to_numpy()
+    for mask in (is_bot, ~is_bot):
+        if mask.any():
+            w[mask] *= 0.5 * len(w) / w[mask].sum()
+    return w
+
+
+def pick_threshold(human_scores: np.ndarray, target_fpr: float) -> float:
+    """The lowest threshold at which at most ``target_fpr`` of held-out humans score as bots (>= 0.5)."""
+    if len(human_scores) == 0:
+        return 0.5
+    return float(max(0.5, np.quantile(human_scores, 1 - target_fpr) + 1e-9))
+
+
+def human_percentiles(frame: pl.DataFrame, features: list[str]) -> dict[str, Any]:
+    out = {}
+    qs = np.linspace(0, 1, PERCENTILE_POINTS)
+    for name in features:
+        values = frame[name].to_numpy().astype(np.float64)
+        values = values[~np.isnan(values)]
+        if len(values) >= 20:
+            out[name] = {
+                "q": [float(round(v, 6)) for v in np.quantile(values, qs)],
+                "mean": float(values.mean()),
+            }
+    return out
+
+
+def binary_metrics(score: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, float | int | None]:
+    """ROC AUC, PR AUC, F1, precision, recall and human FPR at ``threshold``."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    pred = score >= threshold
+    tp = int((pred & (y == 1)).sum())
+    fp = int((pred & (y == 0)).sum())
+    fn = int((~pred & (y == 1)).sum())
+    both = len(np.unique(y)) == 2
+    precision = tp / (tp + fp) if tp + fp else None
+    recall = tp / (tp + fn) if tp + fn else None
+    f1 = 2 * precision * recall / (precision + recall) if precision and recall else (0.0 if both else None)
+    humans = int((y == 0).sum())
+    return {
+        "n_bots": int((y == 1).sum()),
+        "n_humans": humans,
+        "roc_auc": float(roc_auc_score(y, score)) if both else None,
+        "pr_auc": float(average_precision_score(y, score)) if both else None,
+        "f1": f1,
+        "precision": precision,
+        "recall": recall,
+        "human_fpr": fp / humans if humans else None,
+    }
+
+
+def held_out_metrics(
+    score: np.ndarray, y: np.ndarray, groups: np.ndarray, threshold: float
+) -> dict[str, Any]:
+    return {
+        str(g): binary_metrics(score[groups == g], y[groups == g], threshold) for g in sorted(set(groups))
+    }
+
+
+def _set_summary(accounts: pl.DataFrame, labeled: LabeledSet) -> list[dict[str, Any]]:
+    counts = accounts.group_by("dataset", "label").len().sort("dataset", "label")
+    return [{"dataset": d, "label": lab, "accounts": n} for d, lab, n in counts.iter_rows()] + [
+        {"file": f["path"].split("/shared/")[-1], "sha256": f["sha256"]} for f in labeled.files
+    ]
+
+
+def _step(progress: Progress, step: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress({"step": step, "done": done, "total": total})
