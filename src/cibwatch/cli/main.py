@@ -7,8 +7,10 @@ import sys
 import typer
 
 from cibwatch import __version__
+from cibwatch.cli import bots as bots_cli
 from cibwatch.cli import campaigns as campaigns_cli
 from cibwatch.cli import coord as coord_cli
+from cibwatch.cli import eval as eval_bots_cli
 from cibwatch.cli import eval_coord as eval_coord_cli
 from cibwatch.cli import ingest as ingest_cli
 from cibwatch.cli import report as report_cli
@@ -25,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 ingest_cli.register(app)
+bots_cli.register(app)
 campaigns_cli.register(app)
 review_cli.register(app)
 coord_cli.register(app)
@@ -33,6 +36,7 @@ simulate_cli.register(app)
 # `cibwatch eval …`: each evaluation module adds its commands to this one group.
 eval_app = typer.Typer(help="Score detectors against labeled data, reproducibly.", no_args_is_help=True)
 eval_coord_cli.register(eval_app)
+eval_bots_cli.register(eval_app)
 app.add_typer(eval_app, name="eval")
 
 
