@@ -43,3 +43,13 @@ def test_bad_parameters_exit_non_zero_with_a_message(tmp_path, capsys, args, mes
         main(["simulate", "--out", str(tmp_path / "sim"), *args])
     assert exit_info.value.code == 1
     assert message in capsys.readouterr().err
+
+
+def test_refuses_to_overwrite_a_folder_it_did_not_write(tmp_path, capsys):
+    (tmp_path / "sim" / "posts").mkdir(parents=True)
+    (tmp_path / "sim" / "posts" / "mine.jsonl").write_text("{}\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", "--out", str(tmp_path / "sim"), "--accounts", "300", "--days", "1"])
+    assert exit_info.value.code == 1
+    assert "is not from `cibwatch simulate`" in capsys.readouterr().err
+    assert (tmp_path / "sim" / "posts" / "mine.jsonl").exists()

@@ -76,6 +76,11 @@ def simulate(
     out = Path(out)
     posts_dir = out / "posts"
     if posts_dir.exists():
+        # Only ever delete a previous simulation's posts, never someone's own files.
+        if not (out / "manifest.json").exists():
+            raise ConfigError(
+                f"{posts_dir} exists and is not from `cibwatch simulate`; pass an empty --out folder"
+            )
         shutil.rmtree(posts_dir)
     posts_dir.mkdir(parents=True)
 
