@@ -15,6 +15,7 @@ from cibwatch.cli import eval_coord as eval_coord_cli
 from cibwatch.cli import ingest as ingest_cli
 from cibwatch.cli import report as report_cli
 from cibwatch.cli import review as review_cli
+from cibwatch.cli import scan as scan_cli
 from cibwatch.cli import simulate as simulate_cli
 from cibwatch.cli.console import err_console
 from cibwatch.errors import CibwatchError
@@ -26,6 +27,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+scan_cli.register(app)
 ingest_cli.register(app)
 bots_cli.register(app)
 campaigns_cli.register(app)
