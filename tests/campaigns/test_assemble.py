@@ -189,3 +189,23 @@ def test_campaigns_without_posts_keep_their_structure(tmp_path: Path) -> None:
     assert details(c)["narratives"] == {"hashtags": [], "domains": [], "urls": [], "texts": []}
     assert row["first_at"] is not None  # from the cluster's span
     assert tiers(c)["op1"] == "enforce-eligible"
+
+
+def test_accounts_and_campaigns_summaries_for_csv(case: Case, tmp_path: Path) -> None:
+    from cibwatch.campaigns import accounts_summary, campaigns_summary
+
+    accounts = accounts_summary(case)
+    assert accounts.columns == [
+        "account_id", "screen_name", "bot_score", "bot_label", "coordination_score", "cluster_id",
+        "campaign_id", "recommendation", "reasons",
+    ]  # fmt: skip
+    assert accounts["recommendation"][0] == "enforce-eligible" and accounts["account_id"][0] == "op1"
+    rows = {r["account_id"]: r for r in accounts.iter_rows(named=True)}
+    assert rows["bg00"]["recommendation"] == "none" and rows["bg00"]["bot_score"] == 0.1
+    assert rows["op5"]["screen_name"] == "patriot_jane05" and rows["op5"]["bot_score"] is None
+    assert rows["op5"]["campaign_id"] == "camp-k1" and rows["op5"]["cluster_id"] == "k1"
+    assert len(rows) == accounts.height  # one row per account
+    accounts.write_csv(tmp_path / "accounts.csv")
+    campaigns = campaigns_summary(case)
+    assert "details" not in campaigns.columns and campaigns["campaign_id"].to_list() == ["camp-k1"]
+    campaigns.write_csv(tmp_path / "campaigns.csv")

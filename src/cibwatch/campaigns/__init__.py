@@ -8,13 +8,16 @@
 from cibwatch.campaigns.assemble import AssembleReport, assemble
 from cibwatch.campaigns.casefile import case_file, review_history
 from cibwatch.campaigns.policy import Policy, Signal, Verdict, evaluate, load_policy, parse_policy
+from cibwatch.campaigns.summary import accounts_summary, campaigns_summary
 
 __all__ = [
     "AssembleReport",
     "Policy",
     "Signal",
     "Verdict",
+    "accounts_summary",
     "assemble",
+    "campaigns_summary",
     "case_file",
     "evaluate",
     "load_policy",
