@@ -244,16 +244,35 @@ def test_random_bytes_never_crash(tmp_path, name, blob):
     read_directly(name, target)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Source.lines/iter_json let a decompression error (EOFError, OSError) escape from a truncated "
-    ".gz; the driver should quarantine the unreadable rest of the file instead",
-)
-def test_truncated_gzip_is_quarantined_not_raised(tmp_path):
-    import gzip
+def _prefix_decompressing_to(data: bytes, compress: str, size: int) -> bytes:
+    """The shortest prefix of compressed ``data`` that decompresses to at least ``size`` bytes."""
+    import lzma
+    import zlib
 
-    data = gzip.compress((FIXTURES / "twitter-v2" / "sample.jsonl").read_bytes())
-    target = tmp_path / "cut.jsonl.gz"
-    target.write_bytes(data[: len(data) // 2])
-    report = ingest([target], tmp_path / "case", format="twitter-v2")
-    assert report.reconciles and report.total("quarantined") >= 1
+    def produced(k: int) -> int:
+        decompressor = zlib.decompressobj(wbits=31) if compress == "gz" else lzma.LZMADecompressor()
+        return len(decompressor.decompress(data[:k]))
+
+    low, high = 1, len(data)
+    while low < high:
+        mid = (low + high) // 2
+        low, high = (mid + 1, high) if produced(mid) < size else (low, mid)
+    return data[:low]
+
+
+@pytest.mark.parametrize("name", ["twitter-v1", "twitter-v2", "bluesky", "mastodon"])
+@pytest.mark.parametrize("compress", ["gz", "xz"])
+def test_truncated_compressed_file_is_quarantined_not_raised(tmp_path, name, compress):
+    import gzip
+    import lzma
+
+    sample = sorted((FIXTURES / name).glob("sample*"))[0]
+    content = sample.read_bytes() * (3_000_000 // sample.stat().st_size + 1)
+    data = gzip.compress(content) if compress == "gz" else lzma.compress(content)
+    target = tmp_path / f"cut{sample.suffix}.{compress}"
+    # Cut where 2 MB came out: past the 1 MB read buffer, so whole records precede the damage.
+    target.write_bytes(_prefix_decompressing_to(data, compress, 2_000_000))
+    report = ingest([target], tmp_path / "case", format=name)
+    assert report.reconciles and report.total("records_read") > 1
+    reasons = open_case(tmp_path / "case").read("quarantine")["reason"].to_list()
+    assert any(r.startswith("damaged compressed stream") for r in reasons), reasons

@@ -349,8 +349,10 @@ def iter_json(source: Source, raw_lines: bool = False) -> Iterator[JsonItem]:
         return
     line_mode = source.start > 0 or is_json_lines(source)
     if line_mode and raw_lines:
-        for lineno, offset, line in source.lines():
-            if line.strip():
+        for lineno, offset, line in _undamaged(source.lines()):
+            if line is None:
+                yield JsonItem(lineno, offset, error=_DAMAGED)
+            elif line.strip():
                 yield JsonItem(lineno, offset, raw=line, decoded=False)
     elif line_mode:
         yield from _iter_lines(source)
@@ -378,9 +380,42 @@ def is_json_lines(source: Source) -> bool:
     return True
 
 
+_DAMAGED = "damaged compressed stream (a truncated download?): the rest of the file could not be read"
+
+
+def _decompression_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (OSError, EOFError, lzma.LZMAError)
+    with contextlib.suppress(ImportError):
+        import zstandard
+
+        errors += (zstandard.ZstdError,)
+    return errors
+
+
+def _undamaged(
+    lines: Iterator[tuple[int, int, bytes]],
+) -> Iterator[tuple[int, int, bytes | None]]:
+    """``Source.lines()``, ending with (next line, offset, None) if decompression fails midway."""
+    lineno, offset = 1, 0
+    errors = _decompression_errors()
+    while True:
+        try:
+            lineno, offset, line = next(lines)
+        except StopIteration:
+            return
+        except errors:
+            yield lineno, offset, None
+            return
+        yield lineno, offset, line
+        lineno, offset = lineno + 1, offset + len(line)
+
+
 def _iter_lines(source: Source) -> Iterator[JsonItem]:
     loads = orjson.loads
-    for lineno, offset, line in source.lines():
+    for lineno, offset, line in _undamaged(source.lines()):
+        if line is None:  # the compressed stream broke off: say so, for the rest of the file
+            yield JsonItem(lineno, offset, error=_DAMAGED)
+            return
         if not line.strip():
             continue
         try:
@@ -407,9 +442,14 @@ def _iter_stream(source: Source, *, array: bool) -> Iterator[JsonItem]:
             counted = p
             return line
 
+        damaged = False
+
         def refill() -> bool:
-            nonlocal buf, pos, offset, eof, counted
-            more = fh.read(chunk_chars)
+            nonlocal buf, pos, offset, eof, counted, damaged
+            try:
+                more = fh.read(chunk_chars)
+            except _decompression_errors():
+                more, damaged = "", True
             if not more:
                 eof = True
                 return False
@@ -426,6 +466,8 @@ def _iter_stream(source: Source, *, array: bool) -> Iterator[JsonItem]:
                 if pos < len(buf) or not refill():
                     break
             if pos >= len(buf):
+                if damaged:
+                    yield JsonItem(line_at(pos), offset + pos, error=_DAMAGED)
                 return
             if not started and buf[pos] == "[":
                 started = True
