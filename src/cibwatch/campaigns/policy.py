@@ -77,7 +77,7 @@ class NarrativeRules(_Section):
 
 
 class SuspicionRules(_Section):
-    synchrony_s: float = 60.0
+    synchrony_s: float = 10.0
     weights: dict[str, float] = msgspec.field(default_factory=dict)
 
 
