@@ -53,3 +53,15 @@ def test_refuses_to_overwrite_a_folder_it_did_not_write(tmp_path, capsys):
     assert exit_info.value.code == 1
     assert "is not from `cibwatch simulate`" in capsys.readouterr().err
     assert (tmp_path / "sim" / "posts" / "mine.jsonl").exists()
+
+
+def test_the_library_does_not_import_the_cli_stack():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cibwatch.sim, cibwatch.sim.run; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'rich', 'click', 'fastapi'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
