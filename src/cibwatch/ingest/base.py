@@ -163,6 +163,9 @@ class Source:
                 except csv.Error as exc:
                     yield reader.line_num, {}, f"CSV error: {exc}"
                     continue
+                except _decompression_errors():
+                    yield reader.line_num + 1, {}, _DAMAGED
+                    return
                 problem = None
                 if None in row:
                     problem = f"{len(row[None])} more fields than the header"  # type: ignore[index]
