@@ -19,18 +19,6 @@ from cibwatch.store.case import Case
 
 Progress = Callable[[dict[str, Any]], None]
 
-ACCOUNT_COLUMNS = [
-    "account_id",
-    "screen_name",
-    "bot_score",
-    "bot_label",
-    "coordination_score",
-    "cluster_id",
-    "campaign_id",
-    "recommendation",
-    "reasons",
-]
-
 
 @dataclass
 class ScanResult:
@@ -117,10 +105,11 @@ def scan(
         step("campaigns", 3)
         assembled = campaigns.assemble(case, policy=load_policy(policy) if policy else None)
         result.counts["campaigns"] = case.scan("campaigns").select(pl.len()).collect().item()
-        result.counts["tiers"] = _tier_counts(case)
-        del assembled
-        result.files["accounts"] = write_accounts_csv(case, out / "accounts.csv")
-        result.files["campaigns"] = write_campaigns_csv(case, out / "campaigns.csv")
+        result.counts["tiers"] = {k: v for k, v in assembled.tiers.items() if k != "none"}
+        result.files["accounts"] = out / "accounts.csv"
+        campaigns.accounts_summary(case).write_csv(result.files["accounts"])
+        result.files["campaigns"] = out / "campaigns.csv"
+        campaigns.campaigns_summary(case).write_csv(result.files["campaigns"])
         result.seconds["campaigns"] = time.perf_counter() - t0
 
         if report:
@@ -133,67 +122,3 @@ def scan(
         step("done", 5)
     (out / "scan.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")
     return result
-
-
-def accounts_table(case: Case) -> pl.DataFrame:
-    """One row per account with any signal: scores, coordination, campaign and recommendation."""
-    names = pl.from_arrow(case.sql("SELECT account_id, screen_name FROM accounts_current").to_arrow_table())
-    assert isinstance(names, pl.DataFrame)
-    bot = case.read("bot_scores").select(
-        "account_id", "bot_score", "bot_label", pl.col("top_reasons").alias("bot_reasons")
-    )
-    coord_acc = case.read("coord_accounts").select("account_id", "coordination_score", "cluster_id")
-    recs = case.read("recommendations").select(
-        "account_id",
-        "campaign_id",
-        pl.col("tier").alias("recommendation"),
-        pl.col("reasons").alias("policy_reasons"),
-    )
-    frame = (
-        names.join(bot, on="account_id", how="left")
-        .join(coord_acc, on="account_id", how="left")
-        .join(recs, on="account_id", how="left")
-        .with_columns(
-            pl.col("recommendation").fill_null("none"),
-            pl.concat_str(
-                [pl.col("policy_reasons"), pl.col("bot_reasons")], separator=" | ", ignore_nulls=True
-            ).alias("reasons"),
-        )
-    )
-    has_signal = (
-        pl.col("bot_score").is_not_null()
-        | pl.col("coordination_score").is_not_null()
-        | (pl.col("recommendation") != "none")
-    )
-    tier_rank = pl.col("recommendation").replace_strict(
-        {"enforce-eligible": 0, "review": 1, "monitor": 2, "none": 3}, default=4, return_dtype=pl.Int8
-    )
-    return (
-        frame.filter(has_signal)
-        .sort(
-            [tier_rank, pl.col("coordination_score"), pl.col("bot_score")],
-            descending=[False, True, True],
-            nulls_last=True,
-        )
-        .select(ACCOUNT_COLUMNS)
-    )
-
-
-def write_accounts_csv(case: Case, path: Path) -> Path:
-    accounts_table(case).write_csv(path)
-    return path
-
-
-def write_campaigns_csv(case: Case, path: Path) -> Path:
-    frame = case.read("campaigns").drop("details", strict=False)
-    frame.write_csv(path)
-    return path
-
-
-def _tier_counts(case: Case) -> dict[str, int]:
-    recs = case.read("recommendations")
-    counts = dict.fromkeys(("enforce-eligible", "review", "monitor"), 0)
-    if recs.height:
-        for tier, n in recs.group_by("tier").len().iter_rows():
-            counts[tier] = n
-    return counts
