@@ -90,10 +90,11 @@ _ENGINE = "streaming"
 
 def _join_nonnull(parts: list[pl.Expr], sep: str = ",") -> pl.Expr:
     """Join the non-null parts with ``sep``; null when every part is null."""
-    joined = pl.concat_str([pl.concat_str([p, pl.lit(sep)]).fill_null("") for p in parts]).str.strip_suffix(
-        sep
-    )
-    return pl.when(joined == "").then(None).otherwise(joined)
+    # ``replace`` rather than when/then: the joined expression is evaluated once, not twice.
+    return pl.concat_str(parts, separator=sep, ignore_nulls=True).replace("", None)
+
+
+_new_page = pl.col("page") != pl.col("page").shift(1, fill_value=-1)
 
 
 class Writer:
@@ -149,10 +150,11 @@ class Writer:
             .then(pl.concat_str([pl.lit("@"), pl.col("runame"), pl.lit(" ")]))
             .otherwise(pl.lit(""))
         )
-        mention_txt = pl.when(pl.col("mention") >= 0).then(pl.concat_str([pl.lit("@"), pl.col("muname")]))
         frame = frame.with_columns(
             _pre=prefix,
-            _m=pl.when(mention_txt.is_not_null()).then(mention_txt + " ").otherwise(pl.lit("")),
+            _m=pl.when(pl.col("mention") >= 0)
+            .then(pl.concat_str([pl.lit("@"), pl.col("muname"), pl.lit(" ")]))
+            .otherwise(pl.lit("")),
             _t1=pl.concat_str([pl.lit(" #"), pl.col("tag1")]).fill_null(""),
             _t2=pl.concat_str([pl.lit(" #"), pl.col("tag2")]).fill_null(""),
             _u=pl.when(pl.col("url").is_not_null())
@@ -401,7 +403,9 @@ class V2Writer(Writer):
         data = frame.select(
             "page",
             pl.lit(1, pl.Int8).alias("section"),
-            pl.when(first).then(pl.col("json")).otherwise(pl.lit(",") + pl.col("json")).alias("s"),
+            pl.concat_str([pl.when(first).then(pl.lit("")).otherwise(pl.lit(",")), pl.col("json")]).alias(
+                "s"
+            ),
         )
         who = pl.concat(
             [frame.select("page", pl.col(c).alias("idx")) for c in ("author", "ref_author", "mention")]
@@ -410,10 +414,9 @@ class V2Writer(Writer):
         users = who.with_columns(u=self.user_json.gather(who["idx"])).select(
             "page",
             pl.lit(3, pl.Int8).alias("section"),
-            pl.when(pl.col("page") != pl.col("page").shift(1, fill_value=-1))
-            .then(pl.col("u"))
-            .otherwise(pl.lit(",") + pl.col("u"))
-            .alias("s"),
+            pl.concat_str([pl.when(_new_page).then(pl.lit("")).otherwise(pl.lit(",")), pl.col("u")]).alias(
+                "s"
+            ),
         )
         refs = (
             frame.filter(pl.col("ref_key") >= 0)
@@ -431,10 +434,9 @@ class V2Writer(Writer):
         tweets = refs.select(
             "page",
             pl.lit(5, pl.Int8).alias("section"),
-            pl.when(pl.col("page") != pl.col("page").shift(1, fill_value=-1))
-            .then(pl.lit(',"tweets":[') + pl.col("json"))
-            .otherwise(pl.lit(",") + pl.col("json"))
-            .alias("s"),
+            pl.concat_str(
+                [pl.when(_new_page).then(pl.lit(',"tweets":[')).otherwise(pl.lit(",")), pl.col("json")]
+            ).alias("s"),
         )
         meta = frame.group_by("page", maintain_order=True).agg(
             pl.len().alias("count"), pl.col("id").first().alias("oldest"), pl.col("id").last().alias("newest")
