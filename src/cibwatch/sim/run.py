@@ -203,7 +203,11 @@ def _write_chunk(
     dependent = batch.filter(pl.col("kind").is_in([ev.REPOST, ev.QUOTE]))
     ind = writer.prepare(independent, rng).with_columns(ref_json=pl.lit(None, pl.String))
     ind = ind.with_columns(json=writer.tweet_json(ind))
-    referenced = ind.filter(pl.col("last_ref_t") >= t0).select(_STORE_COLUMNS)
+    referenced = (
+        ind.filter(pl.col("last_ref_t") >= t0)
+        .select(_STORE_COLUMNS)
+        .with_columns(pl.col("json").str.strip_suffix("\n"))  # v1 tweets end their own line
+    )
     store = pl.concat([store.filter(pl.col("last_ref_t") >= t0), referenced], how="vertical")
     fill = ["body", "tag1", "tag2", "url", "mention"]
     looked = dependent.join(

@@ -590,23 +590,25 @@ class V1Writer(Writer):
                 )
             )
         )
-        embedded = (
-            pl.when(c("kind") == ev.REPOST)
-            .then(
-                pl.concat_str(
-                    [pl.lit(',"retweeted_status":'), c("ref_json"), pl.lit(',"is_quote_status":false')]
+        # The embedded tweet is the big part: copy it once, with small literals around it.
+        is_quote = c("kind") == ev.QUOTE
+        embedded = pl.concat_str(
+            [
+                pl.when(c("kind") == ev.REPOST)
+                .then(pl.lit(',"retweeted_status":'))
+                .when(is_quote)
+                .then(
+                    _fmt(
+                        ',"is_quote_status":true,"quoted_status_id":{},"quoted_status_id_str":"{}"',
+                        c("ref_id"),
+                        c("ref_id"),
+                    )
                 )
-            )
-            .when(c("kind") == ev.QUOTE)
-            .then(
-                _fmt(
-                    ',"is_quote_status":true,"quoted_status_id":{},"quoted_status_id_str":"{}","quoted_status":{}',
-                    c("ref_id"),
-                    c("ref_id"),
-                    c("ref_json"),
-                )
-            )
-            .otherwise(pl.lit(',"is_quote_status":false'))
+                .otherwise(pl.lit("")),
+                pl.when(is_quote).then(pl.lit(',"quoted_status":')).otherwise(pl.lit("")),
+                c("ref_json").fill_null(""),
+                pl.when(is_quote).then(pl.lit("")).otherwise(pl.lit(',"is_quote_status":false')),
+            ]
         )
         is_rt = c("kind") == ev.REPOST
         expr = pl.concat_str(
@@ -642,7 +644,7 @@ class V1Writer(Writer):
                 ),
                 pl.lit('"timestamp_ms":"'),
                 c("t").cast(pl.String),
-                pl.lit('"}'),
+                pl.lit('"}\n'),  # a whole line; the store strips the newline before embedding
             ]
         )
         return _evaluate(frame, expr.alias("json"))
@@ -656,7 +658,7 @@ class V1Writer(Writer):
     def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> memoryview:
         if frame.is_empty():
             return memoryview(b"")
-        return _joined(frame["json"] + "\n")
+        return _joined(frame["json"])
 
 
 def _joined(lines: pl.Series) -> memoryview:
