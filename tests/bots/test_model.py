@@ -180,7 +180,7 @@ def test_sentence_wording(tiny_model):
     from cibwatch.bots.explain import sentence
 
     assert sentence(tiny_model, "following", 1e9).startswith(
-        "follows 1,000,000,000 accounts — more than 100%"
+        "follows 1,000,000,000 accounts — more than 99.9% of human accounts in training"
     )
     assert sentence(tiny_model, "default_profile", 1.0).startswith("keeps the default profile theme — as do ")
 

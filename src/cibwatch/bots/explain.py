@@ -107,7 +107,8 @@ def sentence(model: BotModel, feature: str, value: float) -> str:
 
 
 def _pct(value: float) -> str:
-    value = min(max(value, 0.0), 100.0)
+    # A share of a finite sample: never say 100% or 0%.
+    value = min(max(value, 0.1), 99.9)
     return f"{value:.1f}%" if 99 < value < 100 or 0 < value < 1 else f"{value:.0f}%"
 
 

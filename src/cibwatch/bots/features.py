@@ -110,17 +110,31 @@ class ScreenNameModel:
         """Mean log-probability per bigram for each name; NaN for a missing or 1-character name."""
         if not hasattr(self, "counts_"):
             raise ModelError("ScreenNameModel is not fitted; call fit() or load a trained model")
-        counts, denom = self.counts_, self.total_ + self.smoothing * self.vocabulary_
-        log_denom = math.log(denom)
-        out = []
-        for name in screen_names:
-            grams = _bigrams(name) if name else []
-            if not grams:
-                out.append(math.nan)
-                continue
-            total = sum(math.log(counts.get(g, 0) + self.smoothing) for g in grams)
-            out.append(total / len(grams) - log_denom)
-        return np.asarray(out, dtype=np.float64)
+        names = pl.Series("name", list(screen_names), dtype=pl.String)
+        log_denom = math.log(self.total_ + self.smoothing * self.vocabulary_)
+        if not hasattr(self, "_table"):
+            self._table = pl.DataFrame(
+                {
+                    "gram": list(self.counts_),
+                    "logp": [math.log(c + self.smoothing) - log_denom for c in self.counts_.values()],
+                },
+                schema={"gram": pl.String, "logp": pl.Float64},
+            )
+        unseen = math.log(self.smoothing) - log_denom
+        # Vectorized: explode each name into its bigrams, look them up, average per name.
+        grams = (
+            pl.DataFrame({"row": np.arange(len(names)), "text": "^" + names.str.to_lowercase() + "$"})
+            .filter(pl.col("text").str.len_chars() > 3)
+            .with_columns(pl.int_ranges(0, pl.col("text").str.len_chars() - 1).alias("pos"))
+            .explode("pos")
+            .with_columns(pl.col("text").str.slice(pl.col("pos"), 2).alias("gram"))
+            .join(self._table, on="gram", how="left")
+            .group_by("row")
+            .agg(pl.col("logp").fill_null(unseen).mean())
+        )
+        out = np.full(len(names), np.nan)
+        out[grams["row"].to_numpy()] = grams["logp"].to_numpy()
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {"smoothing": self.smoothing, "counts": self.counts_, "vocabulary": self.vocabulary_}
