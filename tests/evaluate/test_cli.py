@@ -102,6 +102,29 @@ def test_build_corpus_then_evaluate(run, tmp_path: Path, inputs: dict[str, Path]
     assert "op_a" in flagged and "op_d" not in flagged
 
 
+def test_evaluate_posts_files_with_a_labels_file(run, tmp_path: Path, inputs: dict[str, Path]) -> None:
+    code, out, err = run(
+        "eval",
+        "coord",
+        "--inputs",
+        f"qut:{inputs['io']}",
+        "--inputs",
+        f"qut:{inputs['organic']}",
+        "--labels",
+        f"ira-538-authors:{inputs['labels']}",
+        "--out",
+        tmp_path / "eval",
+        "--no-qut",
+        "--json",
+    )
+    assert code == 0, err
+    (cibwatch,) = json.loads(out)
+    # Only labelled accounts are positives here: op_d is unlabelled, so organic.
+    assert cibwatch["metrics"]["io_eligible"] == 3
+    assert cibwatch["metrics"]["organic_active"] == 31
+    assert (tmp_path / "eval" / "corpus" / "truth.csv").exists()
+
+
 def test_eval_coord_needs_one_kind_of_input(run, tmp_path: Path) -> None:
     code, _, err = run("eval", "coord", "--out", tmp_path / "eval", "--no-qut")
     assert code != 0 and "Pass exactly one of" in err

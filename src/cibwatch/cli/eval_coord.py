@@ -99,10 +99,8 @@ def coord_command(
     corpus: Path | None = typer.Option(
         None, "--corpus", help="A folder made by `cibwatch eval build-corpus`."
     ),
-    inputs: list[Path] = typer.Option([], "--inputs", help="Posts files to evaluate on (with --labels)."),
-    labels: list[Path] = typer.Option(
-        [], "--labels", help="Label files: accounts labelled bot are positives."
-    ),
+    inputs: list[str] = typer.Option([], "--inputs", help="[FORMAT:]FILE of posts (with --labels)."),
+    labels: list[str] = typer.Option([], "--labels", help="[FORMAT:]FILE of labels; label bot = positive."),
     out: Path = typer.Option(..., "--out", help="Folder for metrics.json and the flagged accounts."),
     qut: bool = typer.Option(True, "--qut/--no-qut", help="Also run the QUT toolkit on the same case."),
     window: int = typer.Option(60, "--window", help="Co-action window in seconds, for both detectors."),
@@ -156,12 +154,13 @@ def coord_command(
         typer.echo(path.read_text())
         return
     headers, rows = metrics_rows(runs)
+    # One column per detector run, so the table stays readable in a narrow terminal.
     table = Table(title=f"Coordination against known labels ({case_dir})", title_justify="left")
-    table.add_column("#", justify="right")
-    for col in headers[2:]:
-        table.add_column(col, justify="right")
+    table.add_column("metric")
     for n, row in enumerate(rows, start=1):
-        table.add_row(str(n), *(f"{v:,}" if isinstance(v, int) else str(v) for v in row[2:]))
+        table.add_column(f"{n}. {row[0]}", justify="right")
+    for k, name in enumerate(headers[2:], start=2):
+        table.add_row(name, *(f"{row[k]:,}" if isinstance(row[k], int) else str(row[k]) for row in rows))
     console.print(table)
     for n, row in enumerate(rows, start=1):
         console.print(f"{n}. {row[0]}: {row[1]}", highlight=False)
