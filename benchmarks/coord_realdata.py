@@ -18,7 +18,14 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks.harness import benchmark, shared, table
-from cibwatch.evaluate.coord import DetectorRun, metrics_rows, run_cibwatch, run_qut_eval, trace_breakdown
+from cibwatch.evaluate.coord import (
+    DetectorRun,
+    metrics_rows,
+    organic_placement,
+    run_cibwatch,
+    run_qut_eval,
+    trace_breakdown,
+)
 from cibwatch.evaluate.corpus import (
     IRA_2016_PERIOD,
     CorpusSource,
@@ -70,11 +77,20 @@ def run(smoke: bool) -> str:
         parts.append(_verdict(runs))
         parts.append("### Recall by IRA account category\n\n" + _by_category(runs))
         parts.append("### Flagged accounts by trace (IRA / organic)\n\n" + _by_trace(runs, truth))
+        parts.append("### Where the flagged organic accounts sit\n\n" + _placement(runs, truth))
         qut = next((r for r in runs if r.detector == "QUT toolkit"), None)
         if qut is not None:
             steps = qut.details["seconds"]
             parts.append(
-                "QUT toolkit steps (seconds): " + ", ".join(f"{k} {v:,.1f}" for k, v in steps.items()) + "."
+                "QUT toolkit steps (seconds): "
+                + ", ".join(f"{k} {v:,.1f}" for k, v in steps.items())
+                + "."
+                + (
+                    " Its networks were read back from an earlier run of the toolkit on byte-identical "
+                    "input and settings (`qut-run.json` in the work folder); the seconds are that run's."
+                    if qut.details.get("reused")
+                    else ""
+                )
             )
     if notes:
         parts.append("\n".join(f"- {n}" for n in notes))
@@ -188,6 +204,37 @@ def _by_trace(runs: list[DetectorRun], truth: pl.DataFrame) -> str:
         rows = [[t, io, org] for t, io, org in breakdown.select("trace", "io", "organic").iter_rows()]
         blocks.append(f"{_short(r)}:\n\n" + table(["trace", "IRA accounts", "organic accounts"], rows))
     return "\n\n".join(blocks)
+
+
+def _placement(runs: list[DetectorRun], truth: pl.DataFrame) -> str:
+    rows = []
+    for r in runs:
+        placed = organic_placement(r.flagged, truth)
+        sizes = placed["organic_only_cluster_sizes"]
+        rows.append(
+            [
+                _short(r),
+                placed["organic_flagged"],
+                placed["in_organic_only_clusters"],
+                placed["in_clusters_with_io"],
+                placed["in_no_cluster"],
+                ", ".join(str(n) for n in sizes[:5]) or "—",
+            ]
+        )
+    headers = [
+        "detector",
+        "organic flagged",
+        "in organic-only clusters",
+        "in clusters with IRA members",
+        "in no cluster",
+        "largest organic-only clusters",
+    ]
+    note = _prose(
+        """Organic accounts in clusters of their own act together without the operation (some may be
+        real automation in the organic data; see each cluster's evidence); those in clusters with IRA
+        members are mixed in with it."""
+    )
+    return f"{table(headers, rows)}\n\n{note}"
 
 
 def _definitions() -> str:

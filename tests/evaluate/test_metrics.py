@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from cibwatch.evaluate.coord import trace_breakdown
+from cibwatch.evaluate.coord import organic_placement, trace_breakdown
 from cibwatch.evaluate.metrics import coord_metrics, leiden_clusters, purity
 from cibwatch.evaluate.qut import flagged_at
 
@@ -97,3 +97,19 @@ def test_trace_breakdown_counts_each_account_once_per_trace() -> None:
         r["trace"]: (r["io"], r["organic"]) for r in trace_breakdown(flagged, truth).iter_rows(named=True)
     }
     assert table == {"repost": (2, 0), "url": (1, 1)}
+
+
+def test_organic_placement_separates_organic_groups_from_mixed_clusters() -> None:
+    truth = pl.DataFrame(
+        {"account_id": ["i1", "i2", "o1", "o2", "o3", "o4", "o5"], "group": ["io"] * 2 + ["organic"] * 5}
+    )
+    flagged = pl.DataFrame(
+        {
+            "account_id": ["i1", "i2", "o1", "o2", "o3", "o4", "o5"],
+            "cluster_id": ["A", "A", "A", "B", "B", "B", None],
+        }
+    )
+    placed = organic_placement(flagged, truth)
+    assert placed["organic_flagged"] == 5
+    assert placed["in_clusters_with_io"] == 1 and placed["in_organic_only_clusters"] == 3
+    assert placed["in_no_cluster"] == 1 and placed["organic_only_cluster_sizes"] == [3]

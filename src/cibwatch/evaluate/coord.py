@@ -106,7 +106,11 @@ def run_qut_eval(
                 truth,
                 seconds,
                 min_posts=min_posts,
-                details={"seconds": run.seconds, "edges": int((run.edges["weight"] >= weight).sum())},
+                details={
+                    "seconds": run.seconds,
+                    "reused": run.reused,
+                    "edges": int((run.edges["weight"] >= weight).sum()),
+                },
             )
         )
     return runs
@@ -214,3 +218,27 @@ def write_report(runs: list[DetectorRun], truth: pl.DataFrame, out: str | Path) 
     path = target / "metrics.json"
     path.write_text(json.dumps(records, indent=2, default=str) + "\n")
     return path
+
+
+def organic_placement(flagged: pl.DataFrame, truth: pl.DataFrame) -> dict[str, Any]:
+    """Where the flagged organic accounts sit: clusters with no io member, clusters with some, or none.
+
+    Organic-only clusters are groups acting together on their own (possibly real automation in the
+    organic data); organic accounts in clusters with io members are mixed in with the operation.
+    """
+    marked = (
+        flagged.select("account_id", "cluster_id")
+        .join(truth.select("account_id", "group"), on="account_id", how="left")
+        .with_columns(is_io=(pl.col("group") == "io").fill_null(False))
+    )
+    io_clusters = marked.filter(pl.col("is_io")).get_column("cluster_id").drop_nulls().unique().implode()
+    organic = marked.filter(~pl.col("is_io"))
+    alone = organic.filter(pl.col("cluster_id").is_not_null() & ~pl.col("cluster_id").is_in(io_clusters))
+    sizes = alone.group_by("cluster_id").len().sort("len", descending=True)["len"].to_list()
+    return {
+        "organic_flagged": organic.height,
+        "in_organic_only_clusters": alone.height,
+        "in_clusters_with_io": organic.filter(pl.col("cluster_id").is_in(io_clusters)).height,
+        "in_no_cluster": organic.filter(pl.col("cluster_id").is_null()).height,
+        "organic_only_cluster_sizes": sizes,
+    }
