@@ -26,7 +26,7 @@ from cibwatch.sim.organic import HOUR_MS, OrganicEngine
 from cibwatch.sim.plan import TACTICS, Context
 from cibwatch.sim.scenarios import Scenario, get_scenario
 from cibwatch.sim.world import World, build_organic
-from cibwatch.sim.writers import WRITERS
+from cibwatch.sim.writers import WRITERS, write_pieces
 
 SIM_VERSION = "1"
 _STORE_COLUMNS = ("key", "body", "tag1", "tag2", "url", "mention", "json", "last_ref_t")
@@ -110,7 +110,7 @@ def simulate(
         batch = batch.sort(["t", "key"])
         data, store = _write_chunk(writer, batch, store, t0, t1, np.random.default_rng([seed, 2, c]))
         name = posts_dir / f"tweets-{datetime.fromtimestamp(t0 / 1000, UTC):%Y%m%dT%H}.jsonl"
-        name.write_bytes(data)
+        write_pieces(name, data)
         report.files.append(str(name))
         np.add.at(posts_per_account, batch["author"].to_numpy(), 1)
         by_kind += np.bincount(batch["kind"].to_numpy(), minlength=4)
@@ -197,7 +197,7 @@ def _drop_dangling(posts: pl.DataFrame) -> pl.DataFrame:
 
 def _write_chunk(
     writer: Any, batch: pl.DataFrame, store: pl.DataFrame, t0: int, t1: int, rng: np.random.Generator
-) -> tuple[memoryview, pl.DataFrame]:
+) -> tuple[pl.Series, pl.DataFrame]:
     """JSON for one window. Originals and replies first (later posts may embed them), then the rest."""
     independent = batch.filter(pl.col("kind").is_in([ev.ORIGINAL, ev.REPLY]))
     dependent = batch.filter(pl.col("kind").is_in([ev.REPOST, ev.QUOTE]))

@@ -8,11 +8,11 @@ so there is no per-post Python and no per-post ``dumps``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import orjson
 import polars as pl
-import pyarrow as pa
 
 from cibwatch.sim import events as ev
 from cibwatch.sim import vocab
@@ -200,7 +200,7 @@ class Writer:
     def tweet_json(self, frame: pl.DataFrame) -> pl.Series:
         raise NotImplementedError
 
-    def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> memoryview:
+    def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> pl.Series:
         raise NotImplementedError
 
 
@@ -392,9 +392,9 @@ class V2Writer(Writer):
         )
         return _evaluate(frame, expr.alias("json"))
 
-    def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> memoryview:
+    def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> pl.Series:
         if frame.is_empty():
-            return memoryview(b"")
+            return pl.Series("s", [], dtype=pl.String)
         # A page is written as pieces (head, tweets, users, referenced tweets, tail), each piece
         # one string; sorting the pieces by (page, section) lays the page out without joining strings.
         frame = frame.with_columns(page=(pl.int_range(pl.len()) // PAGE_SIZE).cast(pl.Int64))
@@ -475,7 +475,7 @@ class V2Writer(Writer):
             ).alias("s"),
         )
         pieces = pl.concat([heads, data, mids, users, tails, tweets, closes, ends], how="vertical")
-        return _joined(pieces.sort(["page", "section"], maintain_order=True)["s"])
+        return pieces.sort(["page", "section"], maintain_order=True)["s"]
 
 
 class V1Writer(Writer):
@@ -655,21 +655,23 @@ class V1Writer(Writer):
             rdname=self.users["dname"].gather(np.maximum(posts["ref_author"].to_numpy(), 0))
         )
 
-    def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> memoryview:
+    def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> pl.Series:
         if frame.is_empty():
-            return memoryview(b"")
-        return _joined(frame["json"])
+            return pl.Series("s", [], dtype=pl.String)
+        return frame["json"]
 
 
-def _joined(lines: pl.Series) -> memoryview:
-    """Newline-terminated lines as one buffer: Arrow's string data, without a Python copy."""
-    arr = lines.to_arrow()
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    arr = arr.cast(pa.large_string())
-    _, offsets, data = arr.buffers()
-    bounds = np.frombuffer(offsets, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    return memoryview(data)[bounds[0] : bounds[-1]]
+def write_pieces(path: Path, pieces: pl.Series) -> int:
+    """Write the strings back to back (they carry their own newlines); returns the bytes written.
+
+    Polars' CSV writer with no quoting and no line terminator writes the raw strings, without the
+    intermediate copy a Python join or an Arrow conversion would make.
+    """
+    with open(path, "wb") as fh:
+        pl.DataFrame({"s": pieces}).write_csv(
+            fh, include_header=False, quote_style="never", line_terminator=""
+        )
+        return fh.tell()
 
 
 WRITERS: dict[str, type[Writer]] = {"v2": V2Writer, "v1": V1Writer}
