@@ -58,25 +58,44 @@ def estimate_window(con: Any, events: str, q: float = 0.1, p: float = 0.5) -> fl
     return None if value is None else float(value) / 1000
 
 
-def coaction_sql(events: str, window_ms: int, strata_ms: int) -> str:
+# The few spellings DuckDB and Spark SQL disagree on; the statement is otherwise the same.
+DIALECTS: dict[str, dict[str, str]] = {
+    "duckdb": {"div": "({x} // {y})", "struct": "struct_pack({fields})", "field": "{name} := {value}"},
+    "spark": {"div": "({x} div {y})", "struct": "named_struct({fields})", "field": "'{name}', {value}"},
+}
+
+
+def coaction_sql(events: str, window_ms: int, strata_ms: int, dialect: str = "duckdb") -> str:
     """SQL for co-actions per (a, b, item, stratum), a < b, both on the item within the window.
 
     ``events`` has columns a (int account), i (int item), t (ms), post_id. Each row keeps the
     closest pair of events as evidence and how many event pairs were within the window (``n_co``,
-    the null model's count).
+    the null model's count). ``dialect`` is "duckdb" or "spark".
     """
+    spell = DIALECTS[dialect]
+
+    def div(x: str, y: int) -> str:
+        return spell["div"].format(x=x, y=y)
+
+    def struct(**fields: str) -> str:
+        inner = ", ".join(spell["field"].format(name=k, value=v) for k, v in fields.items())
+        return spell["struct"].format(fields=inner)
+
     width = max(int(window_ms), 1)
+    gap = "abs(n1.t - e2.t)"
+    stratum = div("least(n1.t, e2.t)", strata_ms)
+    evidence = struct(pa="n1.post_id", pb="e2.post_id", ta="n1.t", tb="e2.t")
+    closest_first = struct(g=gap, pa="n1.post_id", pb="e2.post_id")
     return f"""
-        WITH e AS (SELECT a, i, t, post_id, t // {width} AS bk FROM {events}),
+        WITH e AS (SELECT a, i, t, post_id, {div("t", width)} AS bk FROM {events}),
         near AS (SELECT e.a, e.i, e.t, e.post_id, e.bk + o.d AS nb
                  FROM e CROSS JOIN (VALUES (-1), (0), (1)) AS o(d))
-        SELECT n1.a AS a, e2.a AS b, n1.i AS i, least(n1.t, e2.t) // {strata_ms} AS stratum,
+        SELECT n1.a AS a, e2.a AS b, n1.i AS i, {stratum} AS stratum,
                count(*) AS n_co,
-               min(abs(n1.t - e2.t)) AS gap,
+               min({gap}) AS gap,
                min(least(n1.t, e2.t)) AS first_t,
                max(greatest(n1.t, e2.t)) AS last_t,
-               arg_min(struct_pack(pa := n1.post_id, pb := e2.post_id, ta := n1.t, tb := e2.t),
-                       struct_pack(g := abs(n1.t - e2.t), pa := n1.post_id, pb := e2.post_id)) AS ex
+               min_by({evidence}, {closest_first}) AS ex
         FROM near n1 JOIN e e2 ON e2.i = n1.i AND e2.bk = n1.nb
-        WHERE n1.a < e2.a AND abs(n1.t - e2.t) <= {int(window_ms)}
-        GROUP BY n1.a, e2.a, n1.i, least(n1.t, e2.t) // {strata_ms}"""
+        WHERE n1.a < e2.a AND {gap} <= {int(window_ms)}
+        GROUP BY n1.a, e2.a, n1.i, {stratum}"""
