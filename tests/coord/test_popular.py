@@ -21,8 +21,8 @@ def test_items_acted_on_by_too_many_accounts_are_capped_and_reported(tmp_path: P
         posts += [post(f"g{j}", 1000.0 * k + j, "repost", f"quiet{k}") for j in range(3)]
     case = make_case(tmp_path / "case", posts)
     capped = detect(case, traces=["repost"], window=60, max_item_accounts=20, alpha=1.0, min_shared=1)
-    assert capped.capped.to_dicts() == [
-        {"trace": "repost", "item": "viral", "n_accounts": 50, "n_events": 50}
+    assert capped.capped.drop("first_at").to_dicts() == [
+        {"trace": "repost", "item": "viral", "n_bursts": 1, "n_accounts": 50, "n_events": 50}
     ]
     assert capped.run["traces"]["repost"]["capped_items"] == 1
     assert capped.run["traces"]["repost"]["capped_events"] == 50
@@ -63,3 +63,17 @@ def test_weight_is_the_cosine_of_tfidf_vectors() -> None:
     v1 = np.array([idf[0], 0, idf[2]])
     want = v0 @ v1 / np.linalg.norm(v0) / np.linalg.norm(v1)
     assert tfidf_cosine(acc, item, tf, np.array([0]), np.array([1]))[0] == approx(want)
+
+
+def test_a_popular_item_spread_over_time_is_not_capped(tmp_path: Path) -> None:
+    """Only bursts cost pairs: 60 accounts an hour apart on one item are kept, and a pair inside it found."""
+    posts = [post(f"s{j:02d}", 3600.0 * j, "repost", "evergreen") for j in range(60)]
+    posts += [
+        post("pa", 3600.0 * 10 + 5, "repost", "evergreen"),
+        post("pb", 3600.0 * 10 + 9, "repost", "evergreen"),
+    ]
+    case = make_case(tmp_path / "case", posts)
+    result = detect(case, traces=["repost"], window=60, max_item_accounts=20, alpha=1.0, min_shared=1)
+    assert result.capped.height == 0
+    pairs = set(zip(result.edges["account_a"], result.edges["account_b"], strict=True))
+    assert pairs == {("pa", "pb"), ("pa", "s10"), ("pb", "s10")}

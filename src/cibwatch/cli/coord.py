@@ -31,7 +31,9 @@ def coord_command(
     alpha: float = typer.Option(0.01, "--alpha", help="Flag edges with BH q-value at most this."),
     min_shared: int = typer.Option(3, "--min-shared", help="Flag edges resting on at least this many items."),
     max_item_accounts: int = typer.Option(
-        1000, "--max-item-accounts", help="Items acted on by more accounts are capped (listed in run.json)."
+        1000,
+        "--max-item-accounts",
+        help="Cap an item's burst (accounts within one window) above this; listed in capped_items.csv.",
     ),
     examples: int = typer.Option(5, "--examples", help="Evidence rows kept per flagged edge."),
     near_threshold: float = typer.Option(0.8, "--near-threshold", help="near_text: similarity to confirm."),

@@ -1,6 +1,6 @@
 """``detect``: co-action per trace in DuckDB, tested against chance, combined and clustered.
 
-Per trace: events → integer-coded (account, item, time) → popular items capped → the bucketed
+Per trace: events → integer-coded (account, item, time) → bursts on popular items capped → the bucketed
 co-action join → per pair the distinct co-acted items, the number expected by chance, a p-value.
 Then BH over every tested (pair, trace), flags, evidence, TF-IDF weights, Leiden clusters.
 """
@@ -200,15 +200,26 @@ class _Run:
         con.execute(f"DROP TABLE raw_{k}")
         window_s, how = self._window(k, trace)
         window_ms = (round(window_s * 1000) // self.res_ms) * self.res_ms
+        # Partition each item by window-wide time bucket and cap only the bursts: a popular item
+        # spread over weeks costs little, a thousand accounts in one minute would cost a million pairs.
+        bucket_ms = max(window_ms, 1)
+        cap = params.max_item_accounts
+        con.execute(
+            f"""CREATE TABLE hot_{k} AS SELECT i, t // {bucket_ms} AS bk, count(DISTINCT a) AS n_accounts,
+                       count(*) AS n_events, min(t) AS first_t
+                FROM ev_{k} GROUP BY i, t // {bucket_ms} HAVING count(DISTINCT a) > {cap}"""
+        )
         capped = con.sql(
-            f"""SELECT item, n_accounts, n_events FROM items_{k} WHERE n_accounts > {params.max_item_accounts}
-                ORDER BY n_accounts DESC, item"""
+            f"""SELECT it.item, count(*) AS n_bursts, max(h.n_accounts) AS n_accounts,
+                       sum(h.n_events) AS n_events, min(h.first_t) AS first_at
+                FROM hot_{k} h JOIN items_{k} it USING (i)
+                GROUP BY it.item ORDER BY n_events DESC, it.item"""
         ).pl()
         con.execute(
             f"""CREATE TABLE evu_{k} AS SELECT e.* FROM ev_{k} e
-                ANTI JOIN (SELECT i FROM items_{k} WHERE n_accounts > {params.max_item_accounts}) c
-                ON e.i = c.i"""
+                ANTI JOIN hot_{k} h ON e.i = h.i AND e.t // {bucket_ms} = h.bk"""
         )
+        con.execute(f"DROP TABLE hot_{k}")
         # Strata much wider than the window, so few co-actions straddle two of them.
         stratum_ms = max(1, round(params.null_stratum * 1000), 4 * window_ms)
         con.execute(f"CREATE TABLE pi_{k} AS {coaction_sql(f'evu_{k}', window_ms, stratum_ms)}")
@@ -388,11 +399,22 @@ def _ms_to_ts(col: str) -> pl.Expr:
     return pl.from_epoch(pl.col(col), time_unit="ms").dt.replace_time_zone("UTC").alias(col)
 
 
+_CAPPED = {
+    "trace": pl.String,
+    "item": pl.String,
+    "n_bursts": pl.Int64,  # window-wide time buckets of the item that were capped
+    "n_accounts": pl.Int64,  # accounts in its largest capped burst
+    "n_events": pl.Int64,  # events left out of the co-action join
+    "first_at": pl.Datetime("ms", "UTC"),
+}
+
+
 def _capped_frame(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    columns = {"trace": pl.String, "item": pl.String, "n_accounts": pl.Int64, "n_events": pl.Int64}
     if not frames:
-        return pl.DataFrame(schema=columns)
-    return pl.concat([f.select(list(columns)).cast(columns) for f in frames])
+        return pl.DataFrame(schema=_CAPPED)
+    return pl.concat(
+        [f.with_columns(_ms_to_ts("first_at")).select(list(_CAPPED)).cast(_CAPPED) for f in frames]  # type: ignore[arg-type]
+    )
 
 
 def _empty_like(table_schema: Any) -> pl.DataFrame:
