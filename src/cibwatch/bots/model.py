@@ -157,17 +157,21 @@ class BotModel:
                 combined = _sigmoid((_logit(p_profile) + _logit(p_b)) / 2)
                 score = np.where(both, combined, np.where(enough, p_b, score))
                 head = np.where(enough, "profile+behaviour", head).astype(object)
-        types = self.boosters["type"].predict(x_profile, num_threads=1)
-        bot_type = np.asarray(self.card["bot_types"], dtype=object)[np.argmax(types, axis=1)]
         label = np.where(np.isnan(score), None, np.where(score >= self.threshold, "bot", "human")).astype(
             object
         )
+        # The kind of bot is asked only of accounts labelled bot.
+        is_bot = label == "bot"
+        bot_type = np.full(len(ids), None, dtype=object)
+        if is_bot.any():
+            types = self.boosters["type"].predict(x_profile[is_bot], num_threads=1)
+            bot_type[is_bot] = np.asarray(self.card["bot_types"], dtype=object)[np.argmax(types, axis=1)]
         return pl.DataFrame(
             {
                 "account_id": ids,
                 "bot_score": score,
                 "bot_label": label.tolist(),
-                "bot_type": np.where(label == "bot", bot_type, None).tolist(),
+                "bot_type": bot_type.tolist(),
                 "head": head.tolist(),
                 "margin_profile": margin_p,
                 "margin_behaviour": margin_b,
