@@ -107,7 +107,10 @@ def test_truth_marks_io_accounts_and_their_categories(tmp_path: Path, sources) -
     assert {rows[f"user{k}"]["group"] for k in range(3)} == {"organic"}
     assert "user9" not in rows  # no post in the period
     assert summary.counts["io_accounts"] == 2 and summary.counts["organic_accounts"] == 3
-    assert read_summary(tmp_path / "corpus").key == summary.key
+    moved = tmp_path / "elsewhere"
+    (tmp_path / "corpus").rename(moved)
+    again = read_summary(moved)
+    assert again is not None and again.key == summary.key and again.truth_path == moved / "truth.csv"
 
 
 def test_a_given_shift_is_used_as_is(tmp_path: Path, sources) -> None:

@@ -251,16 +251,20 @@ def build_corpus(
 
 
 def read_summary(out: str | Path) -> CorpusSummary | None:
-    """The summary a previous ``build_corpus`` wrote in ``out``, or None."""
-    path = Path(out) / "corpus.json"
+    """The summary a previous ``build_corpus`` wrote in ``out``, or None.
+
+    Paths are taken relative to ``out``, so a corpus folder can be moved or read from anywhere.
+    """
+    root = Path(out)
+    path = root / "corpus.json"
     if not path.exists():
         return None
     data = json.loads(path.read_text())
     period = tuple(data["period"]) if data.get("period") else None
     return CorpusSummary(
-        out=Path(data["out"]),
-        case_path=Path(data["case_path"]),
-        truth_path=Path(data["truth_path"]),
+        out=root,
+        case_path=root / "case",
+        truth_path=root / "truth.csv",
         period=period,  # type: ignore[arg-type]
         resolution_s=data["resolution_s"],
         sources=data["sources"],
