@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import typer
 from rich.table import Table
 
@@ -65,19 +66,15 @@ def scan_command(
         )
     _summary(result)
     if demo:
-        import polars as pl
+        from cibwatch.sim import render_scorecard, scorecard
 
-        from cibwatch.sim import scorecard
-
-        flagged = pl.read_csv(result.files["accounts"], schema_overrides={"account_id": pl.String})
-        flagged_ids = set(
-            flagged.filter(pl.col("recommendation").is_in(["review", "enforce-eligible"]))["account_id"]
-        )
-        card = scorecard(out / "demo-input", flagged_ids)
-        console.print(
-            "\n[bold]Scorecard against the simulator's truth[/] (flagged = review or enforce-eligible)"
-        )
-        console.print(card.markdown() if hasattr(card, "markdown") else card)
+        accounts = pl.read_csv(result.files["accounts"], schema_overrides={"account_id": pl.String})
+        flagged = accounts.filter(pl.col("recommendation").is_in(FLAGGED_TIERS))["account_id"]
+        card = scorecard(out / "demo-input", flagged)
+        (out / "scorecard.md").write_text(render_scorecard(card))
+        tiers = " or ".join(FLAGGED_TIERS)
+        console.print(f"\n[bold]Scorecard against the simulator's truth[/] (flagged = {tiers})")
+        console.print(render_scorecard(card, "text"), markup=False, highlight=False)
 
 
 def _seconds(text: str) -> float:
