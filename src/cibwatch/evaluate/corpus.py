@@ -172,6 +172,8 @@ def build_corpus(
     key = corpus_key(sources, period, resolution_s)
     if out.exists() and any(out.iterdir()) and not (out / "corpus.json").exists():
         raise ConfigError(f"{out} exists and is not an evaluation corpus; choose an empty or new directory.")
+    # A half-built corpus must not pass for the previous one.
+    (out / "corpus.json").unlink(missing_ok=True)
     shutil.rmtree(out / "case", ignore_errors=True)
     staging_dir = out / "staging-case"
     shutil.rmtree(staging_dir, ignore_errors=True)
