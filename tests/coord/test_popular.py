@@ -22,7 +22,14 @@ def test_items_acted_on_by_too_many_accounts_are_capped_and_reported(tmp_path: P
     case = make_case(tmp_path / "case", posts)
     capped = detect(case, traces=["repost"], window=60, max_item_accounts=20, alpha=1.0, min_shared=1)
     assert capped.capped.drop("first_at").to_dicts() == [
-        {"trace": "repost", "item": "viral", "n_bursts": 1, "n_accounts": 50, "n_events": 50}
+        {
+            "trace": "repost",
+            "item": "viral",
+            "reason": "popular",
+            "n_bursts": None,
+            "n_accounts": 50,
+            "n_events": 50,
+        }
     ]
     assert capped.run["traces"]["repost"]["capped_items"] == 1
     assert capped.run["traces"]["repost"]["capped_events"] == 50
@@ -65,15 +72,36 @@ def test_weight_is_the_cosine_of_tfidf_vectors() -> None:
     assert tfidf_cosine(acc, item, tf, np.array([0]), np.array([1]))[0] == approx(want)
 
 
-def test_a_popular_item_spread_over_time_is_not_capped(tmp_path: Path) -> None:
-    """Only bursts cost pairs: 60 accounts an hour apart on one item are kept, and a pair inside it found."""
+def test_bursts_are_capped_by_time_bucket(tmp_path: Path) -> None:
+    """The burst cap partitions an item by time: a crowd in one minute is cut, the same item later is kept."""
+    posts = [post(f"v{j:02d}", float(j), "repost", "viral") for j in range(50)]
+    posts += [post("late_a", 7200.0, "repost", "viral"), post("late_b", 7205.0, "repost", "viral")]
+    case = make_case(tmp_path / "case", posts)
+    result = detect(case, traces=["repost"], window=60, max_burst_accounts=20, alpha=1.0, min_shared=1)
+    assert result.capped.drop("first_at").to_dicts() == [
+        {
+            "trace": "repost",
+            "item": "viral",
+            "reason": "burst",
+            "n_bursts": 1,
+            "n_accounts": 50,
+            "n_events": 50,
+        }
+    ]
+    assert set(zip(result.edges["account_a"], result.edges["account_b"], strict=True)) == {
+        ("late_a", "late_b")
+    }
+
+
+def test_a_popular_item_spread_over_time_is_not_a_burst(tmp_path: Path) -> None:
+    """60 accounts an hour apart on one item make no burst, and a pair inside it is found."""
     posts = [post(f"s{j:02d}", 3600.0 * j, "repost", "evergreen") for j in range(60)]
     posts += [
         post("pa", 3600.0 * 10 + 5, "repost", "evergreen"),
         post("pb", 3600.0 * 10 + 9, "repost", "evergreen"),
     ]
     case = make_case(tmp_path / "case", posts)
-    result = detect(case, traces=["repost"], window=60, max_item_accounts=20, alpha=1.0, min_shared=1)
+    result = detect(case, traces=["repost"], window=60, max_burst_accounts=20, alpha=1.0, min_shared=1)
     assert result.capped.height == 0
     pairs = set(zip(result.edges["account_a"], result.edges["account_b"], strict=True))
     assert pairs == {("pa", "pb"), ("pa", "s10"), ("pb", "s10")}

@@ -31,9 +31,10 @@ def coord_command(
     alpha: float = typer.Option(0.01, "--alpha", help="Flag edges with BH q-value at most this."),
     min_shared: int = typer.Option(3, "--min-shared", help="Flag edges resting on at least this many items."),
     max_item_accounts: int = typer.Option(
-        1000,
-        "--max-item-accounts",
-        help="Cap an item's burst (accounts within one window) above this; listed in capped_items.csv.",
+        1000, "--max-item-accounts", help="Leave out items acted on by more accounts (capped_items.csv)."
+    ),
+    max_burst_accounts: int = typer.Option(
+        1000, "--max-burst-accounts", help="Leave out bursts: more accounts on one item within a window."
     ),
     examples: int = typer.Option(5, "--examples", help="Evidence rows kept per flagged edge."),
     near_threshold: float = typer.Option(0.8, "--near-threshold", help="near_text: similarity to confirm."),
@@ -73,6 +74,7 @@ def coord_command(
                     alpha=alpha,
                     min_shared=min_shared,
                     max_item_accounts=max_item_accounts,
+                    max_burst_accounts=max_burst_accounts,
                     max_examples=examples,
                     near_threshold=near_threshold,
                     sync_bin=sync_bin,

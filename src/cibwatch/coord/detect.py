@@ -52,6 +52,7 @@ def detect(
     alpha: float = 0.01,
     min_shared: int = 3,
     max_item_accounts: int = 1000,
+    max_burst_accounts: int = 1000,
     max_examples: int = 5,
     near_threshold: float = 0.8,
     sync_bin: float = 60.0,
@@ -74,6 +75,7 @@ def detect(
         alpha=alpha,
         min_shared=min_shared,
         max_item_accounts=max_item_accounts,
+        max_burst_accounts=max_burst_accounts,
         max_examples=max_examples,
         near_threshold=near_threshold,
         sync_bin=sync_bin,
@@ -200,26 +202,36 @@ class _Run:
         con.execute(f"DROP TABLE raw_{k}")
         window_s, how = self._window(k, trace)
         window_ms = (round(window_s * 1000) // self.res_ms) * self.res_ms
-        # Partition each item by window-wide time bucket and cap only the bursts: a popular item
-        # spread over weeks costs little, a thousand accounts in one minute would cost a million pairs.
+        # Two caps, both reported. An item acted on by very many accounts tells little about any
+        # pair (popular); a burst, many accounts on one item within one window-wide bucket, costs
+        # O(n²) pairs (burst). Partitioning by bucket means an item spread over weeks costs little.
         bucket_ms = max(window_ms, 1)
-        cap = params.max_item_accounts
         con.execute(
-            f"""CREATE TABLE hot_{k} AS SELECT i, t // {bucket_ms} AS bk, count(DISTINCT a) AS n_accounts,
-                       count(*) AS n_events, min(t) AS first_t
-                FROM ev_{k} GROUP BY i, t // {bucket_ms} HAVING count(DISTINCT a) > {cap}"""
+            f"""CREATE TABLE popular_{k} AS SELECT i, n_accounts, n_events FROM items_{k}
+                WHERE n_accounts > {params.max_item_accounts}"""
+        )
+        con.execute(
+            f"""CREATE TABLE hot_{k} AS SELECT e.i, e.t // {bucket_ms} AS bk,
+                       count(DISTINCT e.a) AS n_accounts, count(*) AS n_events, min(e.t) AS first_t
+                FROM ev_{k} e ANTI JOIN popular_{k} p ON e.i = p.i
+                GROUP BY e.i, e.t // {bucket_ms} HAVING count(DISTINCT e.a) > {params.max_burst_accounts}"""
         )
         capped = con.sql(
-            f"""SELECT it.item, count(*) AS n_bursts, max(h.n_accounts) AS n_accounts,
-                       sum(h.n_events) AS n_events, min(h.first_t) AS first_at
-                FROM hot_{k} h JOIN items_{k} it USING (i)
-                GROUP BY it.item ORDER BY n_events DESC, it.item"""
+            f"""SELECT it.item, 'popular' AS reason, NULL::BIGINT AS n_bursts, p.n_accounts, p.n_events,
+                       (SELECT min(t) FROM ev_{k} e WHERE e.i = p.i) AS first_at
+                FROM popular_{k} p JOIN items_{k} it USING (i)
+                UNION ALL
+                SELECT it.item, 'burst', count(*), max(h.n_accounts), sum(h.n_events), min(h.first_t)
+                FROM hot_{k} h JOIN items_{k} it USING (i) GROUP BY it.item
+                ORDER BY n_events DESC, item"""
         ).pl()
         con.execute(
             f"""CREATE TABLE evu_{k} AS SELECT e.* FROM ev_{k} e
+                ANTI JOIN popular_{k} p ON e.i = p.i
                 ANTI JOIN hot_{k} h ON e.i = h.i AND e.t // {bucket_ms} = h.bk"""
         )
         con.execute(f"DROP TABLE hot_{k}")
+        con.execute(f"DROP TABLE popular_{k}")
         # Strata much wider than the window, so few co-actions straddle two of them.
         stratum_ms = max(1, round(params.null_stratum * 1000), 4 * window_ms)
         con.execute(f"CREATE TABLE pi_{k} AS {coaction_sql(f'evu_{k}', window_ms, stratum_ms)}")
@@ -402,8 +414,9 @@ def _ms_to_ts(col: str) -> pl.Expr:
 _CAPPED = {
     "trace": pl.String,
     "item": pl.String,
-    "n_bursts": pl.Int64,  # window-wide time buckets of the item that were capped
-    "n_accounts": pl.Int64,  # accounts in its largest capped burst
+    "reason": pl.String,  # "popular": too many accounts overall; "burst": too many at once
+    "n_bursts": pl.Int64,  # burst: window-wide time buckets of the item that were capped
+    "n_accounts": pl.Int64,  # popular: accounts on the item; burst: in its largest capped burst
     "n_events": pl.Int64,  # events left out of the co-action join
     "first_at": pl.Datetime("ms", "UTC"),
 }

@@ -16,6 +16,7 @@ class CoordParams:
     alpha: float = 0.01
     min_shared: int = 3
     max_item_accounts: int = 1000
+    max_burst_accounts: int = 1000
     max_examples: int = 5
     near_threshold: float = 0.8
     sync_bin: float = 60.0
@@ -38,7 +39,7 @@ class CoordParams:
             _positive("time_resolution", self.time_resolution, "a positive number of seconds or 'auto'")
         if not 0 < float(self.alpha) <= 1:
             raise ConfigError(f"The 'alpha' parameter must be in (0, 1]. Got {self.alpha} instead.")
-        for name in ("min_shared", "max_item_accounts", "max_examples"):
+        for name in ("min_shared", "max_item_accounts", "max_burst_accounts", "max_examples"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(
