@@ -8,13 +8,12 @@ bot, legitimate_users → human) or, when present, the last column (1 bot, 0 hum
 
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
 
 import orjson
 
-from cibwatch.ingest.base import Reader, Sink, Source, register
+from cibwatch.ingest.base import _DAMAGED, Reader, Sink, Source, _undamaged, register
 from cibwatch.ingest.values import any_date_ms, count
 
 _US_DATE = rb"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}(:\d{2})?"
@@ -43,11 +42,14 @@ class CaverleeReader(Reader):
 
     def read(self, source: Source, sink: Sink) -> None:
         file_label = _file_label(source.path.name) or _file_label(source.dataset)
-        for lineno, offset, line in source.lines():
+        for lineno, offset, line in _undamaged(source.lines()):
+            if line is None:
+                sink.quarantine(_DAMAGED, None, lineno, offset)
+                break
             text = line.decode("utf-8", "replace").strip()
             if not text:
                 continue
-            fields = next(csv.reader([text], delimiter="\t" if "\t" in text else ","))
+            fields = text.split("\t" if "\t" in text else ",")
             try:
                 if len(fields) not in (8, 9):
                     raise ValueError(f"expected 8 or 9 fields, got {len(fields)}")
