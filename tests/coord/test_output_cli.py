@@ -149,6 +149,7 @@ def test_cli_compat_qut_writes_the_toolkit_rows(tmp_path: Path, capsys: pytest.C
         (["--compat", "other"], "Unknown --compat 'other'"),
         (["--compat", "qut", "--window", "auto"], "needs a fixed window"),
         (["--alpha", "0"], "The 'alpha' parameter must be in"),
+        (["--window", "repots=60"], "A window is given for repots"),
     ],
 )
 def test_cli_errors_exit_non_zero_with_a_message(
@@ -159,3 +160,12 @@ def test_cli_errors_exit_non_zero_with_a_message(
         main(["coord", str(tmp_path / "case"), "--out", str(tmp_path / "out"), "-q", *args])
     assert exit_info.value.code == 1
     assert message in " ".join(capsys.readouterr().err.split())
+
+
+def test_cli_takes_a_window_per_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_case(tmp_path / "case", _group_posts()).close()
+    args = ["coord", str(tmp_path / "case"), "--out", str(tmp_path / "out"), "--traces", "repost,url"]
+    main([*args, "--window", "repost=1,default=auto", "--json"])
+    run = json.loads(capsys.readouterr().out)
+    assert run["traces"]["repost"]["window_s"] == 1 and run["traces"]["repost"]["window_source"] == "given"
+    assert run["traces"]["url"]["window_source"].startswith("auto")

@@ -23,7 +23,9 @@ def coord_command(
     ),
     out: Path = typer.Option(..., "--out", help="Output folder (accounts.csv, edges.csv, clusters.csv, …)."),
     traces: str = typer.Option("default", "--traces", help="Comma-separated traces, 'default' or 'all'."),
-    window: str = typer.Option("60", "--window", help="Co-action window in seconds, or 'auto' (CooRnet)."),
+    window: str = typer.Option(
+        "60", "--window", help="Seconds or 'auto' (CooRnet); per trace: 'repost=60,url=auto,default=30'."
+    ),
     compat: str | None = typer.Option(None, "--compat", help="'qut': the QUT toolkit's networks, exactly."),
     time_resolution: str = typer.Option(
         "auto", "--time-resolution", help="Floor times to this many seconds; 'auto': coarsest dataset."
@@ -54,7 +56,9 @@ def coord_command(
     from cibwatch.coord import detect, save_to_case, write_outputs
     from cibwatch.coord.params import check_window
 
-    window_value: float | str = check_window(window)
+    window_value = _windows(window, check_window)
+    if isinstance(window_value, dict) and compat is not None:
+        raise ConfigError("--compat qut takes one window in seconds, not one per trace.")
     case = _open_or_ingest(inputs, out, format, quiet or as_json)
     try:
         if compat is not None:
@@ -137,6 +141,19 @@ def _compat(
     }
     (out / "run.json").write_text(json.dumps(run, indent=2) + "\n")
     return run
+
+
+def _windows(value: str, check: Any) -> float | str | dict[str, float | str]:
+    """'60', 'auto', or 'trace=SECONDS|auto,…' (a 'default' entry covers the other traces)."""
+    if "=" not in value:
+        return check(value)
+    windows: dict[str, float | str] = {}
+    for part in value.split(","):
+        name, _, seconds = part.partition("=")
+        if not name.strip() or not seconds.strip():
+            raise ConfigError(f"Can't read --window {value!r}; write it as 'repost=60,url=auto'.")
+        windows[name.strip()] = check(seconds.strip())
+    return windows
 
 
 def _seconds(value: str) -> float:

@@ -33,6 +33,13 @@ class CoordParams:
 
     def validate(self) -> CoordParams:
         windows = self.window.values() if isinstance(self.window, dict) else [self.window]
+        if isinstance(self.window, dict):
+            unknown = sorted(set(self.window) - {*self.traces, "default"})
+            if unknown:
+                raise ConfigError(
+                    f"A window is given for {', '.join(unknown)}, which is not among the traces run "
+                    f"({', '.join(self.traces)}); name a trace or 'default'."
+                )
         for w in windows:
             check_window(w)
         if self.time_resolution != "auto":
