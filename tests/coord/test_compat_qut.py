@@ -141,3 +141,35 @@ def test_compat_refuses_an_auto_window(tmp_path: Path) -> None:
     case = make_case(tmp_path / "case", [post("a", 0, "repost", "x")])
     with pytest.raises(ConfigError, match="fixed window"):
         qut_networks(case, window="auto")  # type: ignore[arg-type]
+
+
+def test_cli_on_the_toolkits_own_csv_gives_its_networks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """End to end: the toolkit's CSV, read by cibwatch's qut reader, then --compat qut."""
+    from cibwatch.cli.main import main
+
+    rows = _corpus(5, n=300)
+    expected = _toolkit(tmp_path, rows, 60, 2, 0.8)
+    main(
+        [
+            "coord",
+            str(tmp_path / "qut.csv"),
+            "--out",
+            str(tmp_path / "out"),
+            "--compat",
+            "qut",
+            "--window",
+            "60",
+            "-q",
+        ]
+    )
+    got = pl.read_csv(tmp_path / "out" / "edges.csv", infer_schema=False)
+    have = got.select(
+        network=pl.col("trace"),
+        user_1=pl.col("account_a"),
+        user_2=pl.col("account_b"),
+        weight=pl.col("n_shared").cast(pl.Int64),
+    ).sort("network", "user_1", "user_2")
+    assert have.height > 0
+    assert have.to_dicts() == expected.to_dicts()
