@@ -16,6 +16,7 @@ from cibwatch.cli import ingest as ingest_cli
 from cibwatch.cli import report as report_cli
 from cibwatch.cli import review as review_cli
 from cibwatch.cli import scan as scan_cli
+from cibwatch.cli import serve as serve_cli
 from cibwatch.cli import simulate as simulate_cli
 from cibwatch.cli.console import err_console
 from cibwatch.errors import CibwatchError
@@ -35,6 +36,7 @@ review_cli.register(app)
 coord_cli.register(app)
 report_cli.register(app)
 simulate_cli.register(app)
+serve_cli.register(app)
 # `cibwatch eval …`: each evaluation module adds its commands to this one group.
 eval_app = typer.Typer(help="Score detectors against labeled data, reproducibly.", no_args_is_help=True)
 eval_coord_cli.register(eval_app)
