@@ -102,7 +102,7 @@ def sentence(model: BotModel, feature: str, value: float) -> str:
         if pct >= 50:
             text += f" — more than {_pct(pct)} of human accounts in training"
         else:
-            text += f" — less than {_pct(100 - pct)} of human accounts in training"
+            text += f" — lower than {_pct(100 - pct)} of human accounts in training"
     return text
 
 
