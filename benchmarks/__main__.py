@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks.harness import REGISTRY, run
+from benchmarks.harness import REGISTRY, ordered, run
 
 
 def main() -> int:
@@ -20,10 +20,8 @@ def main() -> int:
     sub.add_parser("list", help="list benchmarks")
     args = parser.parse_args()
     if args.command == "list":
-        from benchmarks import suite  # noqa: F401
-
-        for name, bench in REGISTRY.items():
-            print(f"{name}\t{bench.title}")
+        for name in ordered():
+            print(f"{name}\t{REGISTRY[name].title}")
         return 0
     return run(args.names, smoke=args.smoke, write=not args.no_write)
 

@@ -1,6 +1,7 @@
 """Throughput of ``cibwatch simulate``: posts per second (wall and per CPU-second) and peak memory.
 
-    python benchmarks/simulate_throughput.py --scenario default --format v2 --out /tmp/sim-bench
+    python -m benchmarks run simulate                     # both formats, into docs/benchmarks.md
+    python -m benchmarks.simulate_throughput --scenario default --format v2 --out /tmp/sim-bench
 
 The machine's load matters: the line printed includes the load average at the start and the end,
 so a number measured on a busy machine is not mistaken for the simulator's speed.
@@ -13,9 +14,12 @@ import json
 import os
 import resource
 import shutil
+import sys
+import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.harness import benchmark, run_measured, table
 from cibwatch.sim import simulate
 
 
@@ -63,3 +67,54 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@benchmark("simulate", "Simulator throughput")
+def run(smoke: bool) -> str:
+    scenario = "demo" if smoke else "default"
+    rows = []
+    for fmt in ("v2", "v1"):
+        measured = run_measured(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.simulate_throughput",
+                "--scenario",
+                scenario,
+                "--format",
+                fmt,
+                "--out",
+                str(Path(tempfile.gettempdir()) / f"cibwatch-sim-bench-{fmt}"),
+            ]
+        )
+        r = json.loads(measured.stdout.strip().splitlines()[-1])
+        rows.append(
+            [
+                scenario,
+                fmt,
+                r["posts"],
+                r["wall_s"],
+                r["posts_per_s"],
+                r["posts_per_cpu_s"],
+                r["bytes_per_post"],
+                round(measured.peak_rss_mb),
+                f"{r['load_before']} → {r['load_after']}",
+            ]
+        )
+    return (
+        table(
+            [
+                "scenario",
+                "format",
+                "posts",
+                "seconds",
+                "posts/s",
+                "posts per CPU-s",
+                "bytes/post",
+                "peak RSS (MB)",
+                "load average",
+            ],
+            rows,
+        )
+        + "\n\nTarget: ≥ 200k posts/s, streaming with bounded memory."
+    )
