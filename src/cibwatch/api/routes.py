@@ -121,7 +121,7 @@ def get_accounts(
     }
 
 
-@router.get("/accounts/{account_id}")
+@router.get("/accounts/{account_id:path}")
 def get_account(request: Request, account_id: str) -> dict[str, Any]:
     """The account's case file (``cibwatch.campaigns.case_file``), decision history included."""
     with access(request).open() as case:
@@ -167,28 +167,28 @@ def get_metrics(request: Request) -> dict[str, Any]:
         return review.metrics(case)
 
 
-@router.get("/review/{account_id}/history", response_model=list[LogEntry])
+@router.get("/review/{account_id:path}/history", response_model=list[LogEntry])
 def get_history(request: Request, account_id: str) -> list[dict[str, Any]]:
     """The account's audit-log entries, oldest first; empty when it was never reviewed."""
     with access(request).open() as case:
         return review.history(case, account_id)
 
 
-@router.post("/review/{account_id}/decision", response_model=LogEntry, status_code=201)
+@router.post("/review/{account_id:path}/decision", response_model=LogEntry, status_code=201)
 def post_decision(request: Request, account_id: str, body: DecisionIn) -> dict[str, Any]:
     """Record a decision with a snapshot of the evidence as it is now."""
     with access(request).open() as case:
         return review.decide(case, account_id, body.action, reviewer=body.reviewer, reason=body.reason)
 
 
-@router.post("/review/{account_id}/appeal", response_model=LogEntry, status_code=201)
+@router.post("/review/{account_id:path}/appeal", response_model=LogEntry, status_code=201)
 def post_appeal(request: Request, account_id: str, body: AppealIn) -> dict[str, Any]:
     """Appeal the decision in force; the account goes back to the head of the queue."""
     with access(request).open() as case:
         return review.appeal(case, account_id, statement=body.statement, appellant=body.appellant)
 
 
-@router.post("/review/{account_id}/appeal/resolve", response_model=LogEntry, status_code=201)
+@router.post("/review/{account_id:path}/appeal/resolve", response_model=LogEntry, status_code=201)
 def post_resolve(request: Request, account_id: str, body: ResolveIn) -> dict[str, Any]:
     """Uphold or overturn the decision under appeal (by another reviewer than the one who made it)."""
     with access(request).open() as case:

@@ -34,7 +34,7 @@ def overview(request: Request) -> HTMLResponse:
     return HTMLResponse(pages.overview_page(summary, queue, campaigns, log_check), headers=pages.HEADERS)
 
 
-@router.get("/accounts/{account_id}", response_class=HTMLResponse)
+@router.get("/accounts/{account_id:path}", response_class=HTMLResponse)
 def account(request: Request, account_id: str) -> HTMLResponse:
     with access(request).open() as case:
         record = review.show(case, account_id)
