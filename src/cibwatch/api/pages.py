@@ -65,6 +65,7 @@ def layout(title: str, body: str) -> str:
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'  # no favicon request'
         f"<title>{esc(title)} · cibwatch</title>"
         '<link rel="stylesheet" href="/static/app.css"><script src="/static/app.js" defer></script>'
         '</head><body><header><a href="/">cibwatch</a> · <a href="/report">report</a> · '
