@@ -15,7 +15,7 @@ def test_overview_lists_the_queue_and_campaigns(client: TestClient) -> None:
     assert "script-src 'self'" in response.headers["content-security-policy"]
     page = response.text
     assert '<a href="/accounts/op1">op1</a>' in page
-    assert '<a href="/api/campaigns/camp-k1">camp-k1</a>' in page
+    assert '<a href="/campaigns/camp-k1">camp-k1</a>' in page
     assert "Audit log OK: 0 entries" in page
 
 
@@ -81,3 +81,12 @@ def test_report_is_rendered_when_absent_and_served_with_its_files(client: TestCl
 def test_an_existing_report_is_served_as_written(client: TestClient, case_dir: Path) -> None:
     (case_dir / "report.html").write_text("<!doctype html><p>written by cibwatch report</p>")
     assert client.get("/report").text == "<!doctype html><p>written by cibwatch report</p>"
+
+
+def test_campaign_page_lists_members_by_role(client: TestClient) -> None:
+    response = client.get("/campaigns/camp-k1")
+    assert response.status_code == 200 and "script-src 'self'" in response.headers["content-security-policy"]
+    page = response.text
+    assert "<h1>Campaign camp-k1</h1>" in page and "<h2>Members (7)</h2>" in page
+    assert page.index('<a href="/accounts/op1">') < page.index('<a href="/accounts/op5">')  # core first
+    assert client.get("/campaigns/camp-zz").status_code == 404

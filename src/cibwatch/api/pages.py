@@ -40,7 +40,7 @@ def account_url(account_id: str) -> str:
 
 
 def campaign_link(campaign_id: str) -> str:
-    return link("/api/campaigns/" + quote(campaign_id, safe=""), campaign_id)
+    return link("/campaigns/" + quote(campaign_id, safe=""), campaign_id)
 
 
 def link(href: str, text: Any) -> str:
@@ -155,6 +155,48 @@ def overview_page(
         f"<div><h2>Review</h2>{review_facts}{log_state}</div></section>"
     )
     return layout("Overview", body)
+
+
+# -- campaign ----------------------------------------------------------------------
+
+
+def campaign_page(record: dict[str, Any]) -> str:
+    """One campaign: its summary, what its suspicion rests on, and its members by role."""
+    camp = record["campaign"]
+    members = table(
+        ("account", "handle", "role", "degree", "strength", "traces", "coordination", "bot", "patterns"),
+        (
+            (link(account_url(m["account_id"]), m["account_id"]), esc(m["screen_name"]), esc(m["role"]),
+             esc(m["degree"]), esc(num(m["strength"])), esc(m["traces"]), esc(num(m["coordination_score"])),
+             esc(num(m["bot_score"])), esc(m["profile_patterns"]))
+            for m in record["members"]
+        ),
+    )  # fmt: skip
+    body = (
+        f"<h1>Campaign {esc(camp['campaign_id'])}</h1><p>{esc(camp['summary'])}</p>"
+        + facts(
+            [
+                (
+                    "size",
+                    f"{camp['size']} ({camp['n_core']} core, {camp['n_amplifier']} amplifiers, "
+                    f"{camp['n_peripheral']} peripheral)",
+                ),
+                ("active", f"{camp['first_at']} – {camp['last_at']}"),
+                ("posts", camp["n_posts"]),
+                ("traces", camp["traces"]),
+                ("top hashtags", camp["top_hashtags"]),
+                ("top domains", camp["top_domains"]),
+                ("top urls", camp["top_urls"]),
+                ("suspicion", num(camp["suspicion_score"], 2)),
+                ("suspicion components", camp["suspicion_components"]),
+                ("policy", camp["policy_version"]),
+            ]
+        )
+        + f"<h2>Members ({len(record['members'])})</h2>{members}"
+        + f"<p>{link('/api/campaigns/' + quote(camp['campaign_id'], safe=''), 'The full record as JSON')}"
+        " (narratives, timeline, bursts, profile patterns).</p>"
+    )
+    return layout(f"Campaign {camp['campaign_id']}", body)
 
 
 # -- account -----------------------------------------------------------------------

@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from cibwatch import review
 from cibwatch.api import pages
-from cibwatch.api.routes import access, rows, summary_of
+from cibwatch.api.routes import access, campaign_of, rows, summary_of
 from cibwatch.campaigns import campaigns_summary
 from cibwatch.errors import CaseError
 from cibwatch.report import render
@@ -39,6 +39,13 @@ def account(request: Request, account_id: str) -> HTMLResponse:
     with access(request).open() as case:
         record = review.show(case, account_id)
     return HTMLResponse(pages.account_page(record), headers=pages.HEADERS)
+
+
+@router.get("/campaigns/{campaign_id:path}", response_class=HTMLResponse)
+def campaign(request: Request, campaign_id: str) -> HTMLResponse:
+    with access(request).open() as case:
+        record = campaign_of(case, campaign_id)
+    return HTMLResponse(pages.campaign_page(record), headers=pages.HEADERS)
 
 
 @router.get("/static/{name}")
