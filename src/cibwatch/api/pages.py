@@ -346,11 +346,10 @@ def _history(rv: dict[str, Any]) -> str:
 
 
 def _select(name: str, options: Iterable[str]) -> str:
-    return (
-        f'<select name="{name}" required>'
-        + "".join(f"<option>{esc(o)}</option>" for o in options)
-        + "</select>"
-    )
+    # Nothing preselected: a decision is permanent, so the reviewer must pick one.
+    choices = "".join(f"<option>{esc(o)}</option>" for o in options)
+    prompt = '<option value="" disabled selected>choose…</option>'
+    return f'<select name="{name}" required>{prompt}{choices}</select>'
 
 
 def _form(title: str, endpoint: str, fields: str, button: str) -> str:
