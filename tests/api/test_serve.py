@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from cibwatch.cli.main import main
-from report.browser import CONSOLE_LINE, FLAGS, chromium, page_requests
+from report.browser import chromium
 
+from .cdp import Browser
 from .conftest import EVIL
 
 
@@ -72,23 +73,33 @@ def test_serve_answers_on_loopback(served: str) -> None:
 
 
 @pytest.mark.skipif(chromium() is None, reason="chromium is not installed (Debian: apt-get install chromium)")
-def test_account_page_in_chromium_runs_only_its_own_script(served: str) -> None:
-    url = served + "/accounts/op1"
-    with tempfile.TemporaryDirectory(prefix="cibwatch-chromium-") as tmp:
-        netlog = Path(tmp) / "netlog.json"
-        run = subprocess.run(
-            [chromium(), *FLAGS, f"--user-data-dir={tmp}/profile", "--enable-logging=stderr", "--v=0",
-             f"--log-net-log={netlog}", "--dump-dom", url],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
-        assert run.returncode == 0, run.stderr[-2000:]
-        requests = page_requests(netlog)
-    # No CSP violation or script error was logged, and nothing was asked of another origin.
-    console = [m.group(1) for line in run.stderr.splitlines() if (m := CONSOLE_LINE.search(line))]
-    assert console == []
-    # (The navigation itself is the browser's own request, which page_requests leaves out.)
-    assert {u.split("/", 3)[3] for u in requests} == {"static/app.css", "static/app.js"}
-    assert all(u.startswith(served + "/") for u in requests)
-    # The description's <script> is text in the DOM, not an element.
-    assert EVIL not in run.stdout and "&lt;script&gt;alert('pwned')&lt;/script&gt;" in run.stdout
-    assert 'class="api-form" data-endpoint="/api/review/op1/decision"' in run.stdout
+def test_review_in_chromium_escapes_text_and_posts_the_forms(served: str) -> None:
+    with Browser() as browser:
+        browser.open(served + "/accounts/op1")
+        # The description's <script> is text on the page, not an element; the app's file is the only script.
+        assert browser.js(f"document.body.innerText.includes({json.dumps('Proud american ' + EVIL)})")
+        assert browser.js("document.scripts.length") == 1
+
+        def submit(endpoint: str, fields: dict[str, str]) -> None:
+            fill = "".join(f"f.elements[{json.dumps(k)}].value = {json.dumps(v)};" for k, v in fields.items())
+            form = json.dumps(f'form[data-endpoint$="{endpoint}"]')
+            browser.js(f"(() => {{ const f = document.querySelector({form}); {fill} f.requestSubmit(); }})()")
+
+        submit("/decision", {"action": "suspend", "reviewer": "ana", "reason": "core of camp-k1"})
+        browser.wait_for("Page.loadEventFired")  # app.js reloads the page after a recorded step
+        assert "review status decided (in force: suspend)" in browser.js("document.body.innerText")
+        submit("/appeal", {"statement": "I am a real person", "appellant": "@patriot_jane01"})
+        browser.wait_for("Page.loadEventFired")
+        # A step the review rules forbid: the API's message shows under the form, nothing is recorded.
+        submit("/appeal/resolve", {"outcome": "upheld", "reviewer": "ana", "reason": "mine"})
+        error = browser.poll("document.querySelector('.form-error').textContent")
+        assert error == "ana made the decision under appeal; an appeal must be decided by another reviewer"
+        events = list(browser.events)
+    history = httpx.get(served + "/api/review/op1/history").json()
+    assert [(e["event"], e["actor"]) for e in history] == [("decision", "ana"), ("appeal", "@patriot_jane01")]
+    # Nothing thrown, no CSP violation or other console message; the only logged error is the 409.
+    assert [e for e in events if e["method"] in ("Runtime.exceptionThrown", "Runtime.consoleAPICalled")] == []
+    logged = [e["params"]["entry"] for e in events if e["method"] == "Log.entryAdded"]
+    assert [(entry["source"], "409" in entry["text"]) for entry in logged] == [("network", True)]
+    requested = {e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"}
+    assert requested and all(url.startswith(served + "/") for url in requested)
