@@ -81,7 +81,7 @@ def scan(
             "quarantined": ingested.total("quarantined"),
             "reconciles": ingested.reconciles,
         }
-    result.seconds["ingest"] = time.perf_counter() - t0
+        result.seconds["ingest"] = time.perf_counter() - t0
 
     with Case.open(case_dir) as case:
         t0 = time.perf_counter()
