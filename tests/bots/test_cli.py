@@ -113,3 +113,67 @@ def test_shipped_model_loads_and_scores():
     assert 0 <= out["bot_score"][0] <= 1
     size = sum(p.stat().st_size for p in MODEL_DIR.iterdir())
     assert size < 5 * 2**20  # the model ships in the wheel: keep it small
+
+
+def test_train_needs_timelines_for_the_behaviour_head(tmp_path):
+    from cibwatch.cli.main import main
+
+    args = [
+        "bots",
+        "train",
+        str(FIXTURES / "bot-repository"),
+        str(FIXTURES / "cresci" / "social_spambots_sample.csv"),
+    ]
+    args += [
+        "--behaviour",
+        str(FIXTURES / "cresci" / "fake_followers_timelines_sample.csv"),
+        "--out",
+        str(tmp_path / "m"),
+    ]
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "-q"])
+    assert exc.value.code == 1
+    assert not (tmp_path / "m").exists()
+
+
+def test_train_cli_writes_a_loadable_model(tmp_path, monkeypatch):
+    from cibwatch.bots.model import BotModel
+    from cibwatch.bots.training_sets import train_from_paths
+    from cibwatch.cli import bots as bots_cli
+
+    # The real command on tiny inputs: fixture sets, few rounds.
+    def small(sets, behaviour, **kwargs):
+        return train_from_paths(
+            sets, behaviour, n_estimators=3, min_child_samples=1, calibration_folds=2, **kwargs
+        )
+
+    monkeypatch.setattr("cibwatch.bots.training_sets.train_from_paths", small)
+    timelines = tmp_path / "timelines"
+    timelines.mkdir()
+    for name, users in (("genuine_timelines", (7001, 7003)), ("fake_followers_timelines", (7002, 7004))):
+        rows = ["user_id,tid,time,tweet"]
+        for user in users:
+            rows += [
+                f"{user},{user}{k},Thu Feb 07 14:0{k}:06 +0000 2013,text {k} of {name}" for k in range(6)
+            ]
+        (timelines / f"{name}.csv").write_text("\n".join(rows) + "\n")
+    result = runner.invoke(
+        app,
+        [
+            "bots",
+            "train",
+            str(FIXTURES / "bot-repository"),
+            str(FIXTURES / "kaggle-bot-2017"),
+            "--behaviour",
+            str(timelines),
+            "--out",
+            str(tmp_path / "m"),
+            "-q",
+        ],
+    )
+    assert bots_cli is not None
+    assert result.exit_code == 0, result.output
+    model = BotModel.load(tmp_path / "m")
+    assert {f["file"].rsplit("/", 1)[-1] for f in model.card["training_sets"] if "file" in f} >= {
+        "sample-set.tsv"
+    }

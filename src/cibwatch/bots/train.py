@@ -119,9 +119,10 @@ class BotClassifier:
         train = profile.filter(pl.Series(has_profile))
         meta = accounts.filter(pl.Series(has_profile))
         y = (meta["label"] == "bot").to_numpy().astype(np.float64)
-        if len(np.unique(y)) < 2:
+        if min((y == 0).sum(), (y == 1).sum()) < self.calibration_folds:
             raise ConfigError(
-                "Training needs both bots and humans with profiles; add a set of the missing class"
+                f"Training needs both bots and humans with profiles (at least {self.calibration_folds} "
+                "of each); add a labeled set of the missing class"
             )
         groups = meta["dataset"].to_numpy()
         weight = group_weights(meta["dataset"], meta["label"])
@@ -268,6 +269,8 @@ class BotClassifier:
             folds[rng.permutation(rows)] = np.arange(len(rows)) % self.calibration_folds
         for k in range(self.calibration_folds):
             held = folds == k
+            if not held.any():
+                continue
             booster = self._train_binary(x[~held], y[~held], w[~held], rng)
             oof[held] = booster.predict(x[held], raw_score=True, num_threads=self.n_jobs)
         return oof
@@ -294,8 +297,11 @@ class BotClassifier:
         table = feats.join(behaviour_set.accounts.select("account_id", "label", "dataset"), on="account_id")
         table = table.filter(pl.col("n_posts_seen") >= 5)
         y = (table["label"] == "bot").to_numpy().astype(np.float64)
-        if len(np.unique(y)) < 2:
-            raise ConfigError("The behaviour sets need both bots and humans with at least 5 posts each")
+        if min((y == 0).sum(), (y == 1).sum()) < 2:
+            raise ConfigError(
+                "The behaviour sets need at least 2 bots and 2 humans with 5 or more posts each; "
+                "pass labeled timelines with --behaviour"
+            )
         x = table.select(BEHAVIOUR_FEATURES).to_numpy().astype(np.float64)
         # How many posts the case happens to hold says nothing about the account.
         x[:, 0] = np.nan
@@ -306,6 +312,8 @@ class BotClassifier:
         rounds = max(50, self.n_estimators // 2)
         for k in range(5):
             held = folds == k
+            if not held.any():
+                continue
             data = lgb.Dataset(x[~held], y[~held], weight=w[~held], feature_name=BEHAVIOUR_FEATURES)
             oof[held] = lgb.train(params, data, num_boost_round=rounds).predict(x[held], raw_score=True)
         calibration = Calibration.fit(oof, y, w)
