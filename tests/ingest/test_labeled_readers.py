@@ -89,7 +89,7 @@ def test_caverlee_and_kaggle(tmp_path):
     [("botwiki-2019", 698, 704), ("varol-2017", 0, 2573), ("gilani-2017", 2494, 2652)],
 )
 def test_bot_repository_real_sets(tmp_path, shared, folder, accounts, labels):
-    report, case = _case(tmp_path, shared("bots", folder))
+    report, _ = _case(tmp_path, shared("bots", folder))
     assert report.reconciles and report.total("quarantined") == 0
     assert sum(f.read["accounts"] for f in report.files) == accounts
     assert sum(f.read["account_labels"] for f in report.files) == labels
