@@ -183,6 +183,8 @@ def test_sentence_wording(tiny_model):
         "follows 1,000,000,000 accounts — more than 99.9% of human accounts in training"
     )
     assert sentence(tiny_model, "default_profile", 1.0).startswith("keeps the default profile theme — as do ")
+    assert sentence(tiny_model, "following", 1.0).startswith("follows 1 account — ")
+    assert sentence(tiny_model, "following", 11.0).startswith("follows 11 accounts — ")
 
 
 def test_bot_types_from_set_names():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,9 @@ _SHARES = {
 }
 
 
+_ONE = re.compile(r"(\b1 )(account|list|follower|post|time|day|digit|character|app)s\b")
+
+
 @dataclass
 class Reason:
     """One feature's part in a score: its value, push (log-odds) and the sentence saying so."""
@@ -97,6 +101,7 @@ def sentence(model: BotModel, feature: str, value: float) -> str:
             text += f" — as do {_pct(100 * share)} of human accounts in training"
         return text
     text = _PHRASES.get(feature, feature + " is {v}").format(v=format_value(feature, value))
+    text = _ONE.sub(r"\1\2", text)  # "follows 1 account", not "1 accounts"
     pct = model.human_percentile(feature, value)
     if pct is not None:
         if pct >= 50:
