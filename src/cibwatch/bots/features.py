@@ -262,9 +262,14 @@ def profile_features(
 
 
 def _entropy(col: str, bins: int) -> pl.Expr:
-    counts = pl.col(col).value_counts().struct.field("count").cast(pl.Float64)
-    p = counts / counts.sum()
-    return (-(p * p.log()).sum() / math.log(bins)).alias(f"{col}_entropy")
+    # One share per bin, not value_counts(): its row order differs between the two places the
+    # shares are used (p and p.log()), which paired mismatched values and made scores vary by run.
+    n = pl.len().cast(pl.Float64)
+    terms = []
+    for b in range(bins):
+        share = (pl.col(col) == b).sum().cast(pl.Float64) / n
+        terms.append(pl.when(share > 0).then(-share * share.log()).otherwise(0.0))
+    return (pl.sum_horizontal(terms) / math.log(bins)).alias(f"{col}_entropy")
 
 
 def behaviour_features(posts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
@@ -379,6 +384,9 @@ def behaviour_features(posts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     out = (
         content.join(timed, on="account_id", how="left").join(lexical, on="account_id", how="left").collect()
     )
-    return out.select("account_id", *[pl.col(c).cast(pl.Float64) for c in BEHAVIOUR_FEATURES]).fill_null(
-        np.nan
+    # group_by order varies run to run; training must see the same rows in the same order.
+    return (
+        out.select("account_id", *[pl.col(c).cast(pl.Float64) for c in BEHAVIOUR_FEATURES])
+        .fill_null(np.nan)
+        .sort("account_id")
     )

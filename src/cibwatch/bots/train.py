@@ -295,7 +295,7 @@ class BotClassifier:
             )
         feats = behaviour_features(behaviour_set.posts)
         table = feats.join(behaviour_set.accounts.select("account_id", "label", "dataset"), on="account_id")
-        table = table.filter(pl.col("n_posts_seen") >= 5)
+        table = table.filter(pl.col("n_posts_seen") >= 5).sort("account_id")
         y = (table["label"] == "bot").to_numpy().astype(np.float64)
         if min((y == 0).sum(), (y == 1).sum()) < 2:
             raise ConfigError(
