@@ -106,3 +106,13 @@ def test_behaviour_features_by_hand():
     b = feats["b"]
     assert math.isnan(b["gap_cv"]) and math.isnan(b["source_apps"]) and math.isnan(b["top_language_share"])
     assert np.isfinite(b["lexical_diversity"])
+
+
+def test_behaviour_features_do_not_depend_on_row_order():
+    from tests.bots.conftest import synthetic_accounts, synthetic_posts
+
+    posts = synthetic_posts(synthetic_accounts(30, seed=4), seed=4)
+    a = behaviour_features(posts)
+    b = behaviour_features(posts.sample(fraction=1.0, shuffle=True, seed=1))
+    assert a["account_id"].to_list() == sorted(a["account_id"].to_list())
+    assert a.equals(b)
