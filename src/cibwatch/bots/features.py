@@ -317,9 +317,15 @@ def behaviour_features(posts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         "source_app",
         normalized.alias("norm"),
         skeleton.alias("skeleton"),
-        pl.col("urls").list.len().fill_null(0).alias("n_urls"),
-        pl.col("hashtags").list.len().fill_null(0).alias("n_tags"),
-        pl.col("mentions").list.len().fill_null(0).alias("n_mentions"),
+        # A post whose text the source did not keep (e.g. cascade edges) says nothing about its
+        # links, hashtags or mentions: those counts are null there, not zero.
+        pl.when(pl.col("text").is_not_null()).then(pl.col("urls").list.len().fill_null(0)).alias("n_urls"),
+        pl.when(pl.col("text").is_not_null())
+        .then(pl.col("hashtags").list.len().fill_null(0))
+        .alias("n_tags"),
+        pl.when(pl.col("text").is_not_null())
+        .then(pl.col("mentions").list.len().fill_null(0))
+        .alias("n_mentions"),
         pl.col("text").str.to_lowercase().str.extract_all(r"\w+").alias("tokens"),
     )
     timed = (
@@ -355,9 +361,14 @@ def behaviour_features(posts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         ((pl.col("kind") == "repost").sum() / n).alias("repost_rate"),
         ((pl.col("kind") == "reply").sum() / n).alias("reply_rate"),
         ((pl.col("kind") == "quote").sum() / n).alias("quote_rate"),
-        ((pl.col("n_urls") > 0).sum() / n).alias("url_rate"),
-        ((pl.col("n_tags") > 0).sum() / n).alias("hashtag_rate"),
-        ((pl.col("n_mentions") > 0).sum() / n).alias("mention_rate"),
+        *[
+            pl.when(pl.col(col).count() > 0).then((pl.col(col) > 0).sum() / pl.col(col).count()).alias(name)
+            for col, name in (
+                ("n_urls", "url_rate"),
+                ("n_tags", "hashtag_rate"),
+                ("n_mentions", "mention_rate"),
+            )
+        ],
         pl.when(pl.col("norm").count() > 0)
         .then(1 - pl.col("norm").drop_nulls().n_unique() / pl.col("norm").count())
         .alias("duplicate_share"),

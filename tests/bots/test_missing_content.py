@@ -1,0 +1,28 @@
+"""Posts whose text the source did not keep say nothing about links, hashtags or mentions."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+
+from cibwatch.bots.features import behaviour_features
+
+
+def test_rates_are_missing_not_zero_without_text():
+    posts = pl.DataFrame(
+        {
+            "account_id": ["edges-only"] * 3 + ["tweets"] * 2,
+            "created_at": [1000, 5000, 9000, 1000, 2000],
+            "kind": ["repost"] * 3 + ["original"] * 2,
+            "text": [None, None, None, "hi #x", "yo"],
+            "hashtags": [[], [], [], ["x"], []],
+        },
+        schema_overrides={"text": pl.String},
+    )
+    rows = {r["account_id"]: r for r in behaviour_features(posts).to_dicts()}
+    for name in ("hashtag_rate", "url_rate", "mention_rate"):
+        assert math.isnan(rows["edges-only"][name]), name
+    assert rows["edges-only"]["repost_rate"] == 1.0  # the kind is known even without text
+    assert rows["tweets"]["hashtag_rate"] == 0.5
+    assert rows["tweets"]["url_rate"] == 0.0
