@@ -216,6 +216,9 @@ class Reader:
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
+    # A reader for a variant of a format another reader detects (say, without its labels) is
+    # chosen with --format only; ``covered_by`` names the reader that auto-detection picks.
+    covered_by: ClassVar[str | None] = None
     platform: ClassVar[str] = "twitter"
     description: ClassVar[str] = ""
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cibwatch.ingest.base import Reader, Sink, Source, first_csv_header, register
+from cibwatch.ingest.formats.cresci_timelines import _post as timeline_post
 from cibwatch.ingest.values import (
     any_date_ms,
     count,
@@ -237,7 +238,8 @@ def _tweet(row: dict[str, str]) -> dict[str, Any]:
 
 
 def _timeline_post(row: dict[str, str]) -> dict[str, Any]:
-    return _post(row["tid"].strip(), row["user_id"].strip(), any_date_ms(row.get("time")), row.get("tweet"))
+    # The same posts as the unlabeled cresci-timelines reader, reposts' derived ids included.
+    return timeline_post(row)
 
 
 @register

@@ -57,7 +57,8 @@ def _post(row: dict[str, str]) -> dict[str, Any]:
 @register
 class CresciTimelinesReader(Reader):
     name = "cresci-timelines"
-    description = "cresci-2015 timelines (user_id,tid,time,tweet) with repost references; --format only"
+    description = "cresci-2015 timelines (user_id,tid,time,tweet) without labels; --format only"
+    covered_by = "cresci"
 
     @classmethod
     def sniff(cls, head: bytes, path: Path) -> bool:
