@@ -69,7 +69,7 @@ def synthetic_posts(accounts: pl.DataFrame, seed: int) -> pl.DataFrame:
     rows = []
     for account_id, label in accounts.select("account_id", "label").iter_rows():
         t = PROBE - 30 * DAY
-        for k in range(12):
+        for k in range(24):  # above MIN_POSTS_FOR_BEHAVIOUR
             if label == "bot":
                 t += 60_000
                 text = "Buy followers now http://spam.example"

@@ -26,3 +26,24 @@ def test_rates_are_missing_not_zero_without_text():
     assert rows["edges-only"]["repost_rate"] == 1.0  # the kind is known even without text
     assert rows["tweets"]["hashtag_rate"] == 0.5
     assert rows["tweets"]["url_rate"] == 0.0
+
+
+def test_timelines_without_text_get_no_behaviour_opinion():
+    from cibwatch.bots import score
+
+    n = 30
+    posts = pl.DataFrame(
+        {
+            "account_id": ["edges"] * n + ["tweets"] * n,
+            "created_at": [i * 3_600_000 for i in range(n)] * 2,
+            "kind": ["repost"] * (2 * n),
+            "text": [None] * n + [f"post number {i} about the weather" for i in range(n)],
+        },
+        schema_overrides={"text": pl.String},
+    )
+    accounts = [{"account_id": "edges"}, {"account_id": "tweets"}]
+    out = {r["account_id"]: r for r in score(accounts, posts=posts).to_dicts()}
+    # No profile and no text: nothing to score on, and the output says so.
+    assert out["edges"]["bot_score"] is None and out["edges"]["head"] is None
+    assert "too few posts" in out["edges"]["input_flags"]
+    assert out["tweets"]["head"] == "profile+behaviour" and out["tweets"]["bot_score"] is not None

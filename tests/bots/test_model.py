@@ -198,7 +198,7 @@ def test_bot_types_from_set_names():
 def test_unscorable_account_is_flagged(tiny_model):
     row = score([{"account_id": "stub"}], model=tiny_model).row(0, named=True)
     assert row["bot_score"] is None and row["bot_label"] is None
-    assert "no profile and too few posts" in row["input_flags"]
+    assert "no profile, and too few posts" in row["input_flags"]
     assert np.isnan(
         tiny_model.predict(profile_features(pl.DataFrame({"account_id": ["x"]})))["margin_behaviour"][0]
     )

@@ -25,7 +25,9 @@ from cibwatch.errors import ModelError
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 CARD_FILE = "model.json"
 BOOSTER_FILES = {"profile": "profile.txt", "behaviour": "behaviour.txt", "type": "type.txt"}
-MIN_POSTS_FOR_BEHAVIOUR = 5
+# Behaviour features of a handful of posts (entropies, gap statistics) sit far outside the
+# long timelines the head was trained on, and read as automation: below this, profile only.
+MIN_POSTS_FOR_BEHAVIOUR = 20
 
 
 @dataclass
@@ -146,7 +148,10 @@ class BotModel:
         if behaviour is not None and not behaviour.is_empty() and "behaviour" in self.boosters:
             aligned = pl.DataFrame({"account_id": ids}).join(behaviour, on="account_id", how="left")
             x_b = aligned.select(BEHAVIOUR_FEATURES).to_numpy().astype(np.float64)
-            enough = np.nan_to_num(x_b[:, 0], nan=0.0) >= MIN_POSTS_FOR_BEHAVIOUR
+            # Posts without text (cascade edges, share tables) leave the content features missing,
+            # which the head never saw in training: such timelines get no behaviour opinion.
+            has_text = ~np.isnan(x_b[:, BEHAVIOUR_FEATURES.index("duplicate_share")])
+            enough = (np.nan_to_num(x_b[:, 0], nan=0.0) >= MIN_POSTS_FOR_BEHAVIOUR) & has_text
             if enough.any():
                 margin_b[enough] = self.boosters["behaviour"].predict(
                     x_b[enough], raw_score=True, num_threads=1

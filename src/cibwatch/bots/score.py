@@ -181,7 +181,10 @@ def _score_frame(
     flags = profile["input_flags"].to_list()
     no_score = scored["bot_score"].is_null().to_list()
     flags = [
-        "; ".join(x for x in (f, "no profile and too few posts to score" if missing else None) if x) or None
+        "; ".join(
+            x for x in (f, "no profile, and too few posts with text to score" if missing else None) if x
+        )
+        or None
         for f, missing in zip(flags, no_score, strict=True)
     ]
     meta = {

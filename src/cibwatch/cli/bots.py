@@ -91,7 +91,7 @@ def explain_command(
         typer.echo(json.dumps(result, indent=2, default=str))
         return
     if result["bot_score"] is None:
-        console.print(f"{account}: no profile and too few posts to score")
+        console.print(f"{account}: no profile, and too few posts with text to score")
         return
     name = f"@{result['screen_name']}" if result["screen_name"] else account
     kind = f" ({result['bot_type']})" if result["bot_type"] else ""
