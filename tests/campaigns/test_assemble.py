@@ -111,7 +111,7 @@ def test_recommendation_tiers(case: Case) -> None:
     # repost and hashtag evidence rest on different posts: two independent lines.
     assert lines["op3"] == "coordination:amplification,coordination:hashtag,provenance"
     assert t["op7"] == "monitor"  # one weak link edge
-    assert t["b1"] == "review"  # a high bot score alone
+    assert t["b1"] == "monitor"  # a high bot score alone: watched, not queued for review
     assert t["h1"] == "monitor"
     assert t["o1"] == t["o2"] == "monitor"
     assert "bg00" not in t  # low bot score, no edges: no recommendation row means tier none
@@ -153,7 +153,8 @@ def test_no_coordination_gives_no_campaigns_but_still_bot_recommendations(tmp_pa
     c = build(tmp_path / "case", coord=False, posts=False)
     report = assemble(c)
     assert report.n_campaigns == 0 and c.read("campaigns").height == 0
-    assert tiers(c) == {"op1": "review", "b1": "review", "h1": "monitor"}  # op2's 0.5 is below weak
+    # Without coordination nothing reaches review: bot scores alone are monitored (op2's 0.5 is below weak).
+    assert tiers(c) == {"op1": "monitor", "b1": "monitor", "h1": "monitor"}
 
 
 def test_rerun_replaces_the_tables(case: Case) -> None:

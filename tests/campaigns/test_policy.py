@@ -174,4 +174,11 @@ def test_the_issue_examples() -> None:
         DEFAULT_TEXT.replace("enforce_requires_coordination = true", "enforce_requires_coordination = false")
     )
     assert evaluate([bot, burst], lenient).tier == "enforce-eligible"
-    assert evaluate([bot], lenient).tier == "review"
+    # A bot score alone is monitored, not queued for review, unless the policy says otherwise.
+    assert evaluate([bot], POLICY).tier == "monitor"
+    assert "without coordination" in evaluate([bot], POLICY).reasons
+    assert evaluate([bot], lenient).tier == "monitor"
+    no_coord_for_review = parse_policy(
+        DEFAULT_TEXT.replace("review_requires_coordination = true", "review_requires_coordination = false")
+    )
+    assert evaluate([bot], no_coord_for_review).tier == "review"

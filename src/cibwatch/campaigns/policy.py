@@ -38,6 +38,7 @@ class TierRules(_Section):
     enforce_min_lines: int = 2
     enforce_requires_coordination: bool = True
     review_min_weak_groups: int = 2
+    review_requires_coordination: bool = True
 
 
 class CoordinationRules(_Section):
@@ -264,17 +265,25 @@ def evaluate(signals: list[Signal], policy: Policy) -> Verdict:
     if len(strong_groups) >= t.enforce_min_lines and (coordinated or not t.enforce_requires_coordination):
         tier, rests_on = "enforce-eligible", strong
         rule = f"{len(strong_groups)} independent strong lines ({', '.join(strong_groups)})"
-    elif strong_groups:
+    elif strong_groups and (
+        coordinated or len(strong_groups) >= t.enforce_min_lines or not t.review_requires_coordination
+    ):
         tier, rests_on = "review", strong
         rule = f"{len(strong_groups)} strong line(s) ({', '.join(strong_groups)})"
         if len(strong_groups) >= t.enforce_min_lines:
             rule += ", none of them coordination"
-    elif len(all_groups) >= t.review_min_weak_groups:
+    elif len(all_groups) >= t.review_min_weak_groups and (
+        any(g.startswith("coordination:") for g in all_groups) or not t.review_requires_coordination
+    ):
         tier, rests_on = "review", signals
         rule = f"weak signals in {len(all_groups)} independent groups ({', '.join(all_groups)})"
     elif signals:
         tier, rests_on = "monitor", signals
-        rule = f"weak signal(s) only ({', '.join(all_groups)})"
+        rule = (
+            f"weak signal(s) only ({', '.join(all_groups)})"
+            if not strong_groups
+            else f"one strong line without coordination ({', '.join(strong_groups)})"
+        )
     else:
         tier, rests_on, rule = "none", [], "no signal"
     weight = len(strong_groups) + 0.5 * (len(all_groups) - len(strong_groups))
