@@ -1,6 +1,7 @@
 """Imports every benchmark module so that each registers itself; ORDER is the report's order."""
 
 from benchmarks import (
+    bots_lodo,  # noqa: F401
     coord,  # noqa: F401
     coord_realdata,  # noqa: F401
     ingest,  # noqa: F401
