@@ -5,7 +5,8 @@ Regenerate with ``python -m cibwatch.cli.docs > docs/cli.md``; a test compares t
 
 from __future__ import annotations
 
-import click
+from typing import Any
+
 import typer
 from typer.testing import CliRunner
 
@@ -25,9 +26,10 @@ def render() -> str:
     return "\n".join(parts)
 
 
-def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
+def _walk(command: Any, path: list[str]) -> list[tuple[list[str], Any]]:
     found = [(path, command)]
-    if isinstance(command, click.Group):
+    # Duck-typed: typer may bundle its own click, so isinstance(click.Group) can miss its groups.
+    if isinstance(getattr(command, "commands", None), dict):
         for name in sorted(command.commands):
             found += _walk(command.commands[name], [*path, name])
     return found
