@@ -15,7 +15,9 @@ def shared_path(*parts: str) -> Path:
     """A path under ../shared/data, or a skip naming what is missing."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"real data not available: {path} is absent (tests use ../shared/data beside the checkout)")
+        pytest.skip(
+            f"real data not available: {path} is absent (tests use ../shared/data beside the checkout)"
+        )
     return path
 
 
