@@ -11,6 +11,8 @@ import json
 import shutil
 import sys
 
+import polars as pl
+
 from benchmarks.coord_realdata import CACHE, _corpus, _smoke_sources
 from benchmarks.harness import benchmark, run_measured, shared, table
 from cibwatch.evaluate.corpus import ira_2016_sources
@@ -40,5 +42,33 @@ def run(smoke: bool) -> str:
         f"coordination edges {counts.get('coord_edges', 0):,}, accounts {counts.get('coord_accounts', 0):,}, "
         f"clusters {counts.get('coord_clusters', 0):,}; campaigns {counts.get('campaigns', 0):,}; "
         "recommendations: " + ", ".join(f"{k} {v:,}" for k, v in tiers.items()) + "."
+    )
+    accounts = pl.read_csv(out / "accounts.csv", schema_overrides={"account_id": pl.String}).select(
+        "account_id", "recommendation"
+    )
+    truth = pl.read_csv(corpus.truth_path, schema_overrides={"account_id": pl.String}).select(
+        "account_id", "group"
+    )
+    by_tier = (
+        accounts.join(truth, on="account_id", how="left")
+        .group_by("recommendation")
+        .agg(
+            (pl.col("group") == "io").sum().alias("IRA"),
+            (pl.col("group") == "organic").sum().alias("organic"),
+        )
+    )
+    rows = [
+        [
+            tier,
+            *(
+                by_tier.filter(pl.col("recommendation") == tier).row(0)[1:]
+                if tier in by_tier["recommendation"]
+                else (0, 0)
+            ),
+        ]
+        for tier in ("enforce-eligible", "review", "monitor")
+    ]
+    body += "\n\nRecommendations against the truth (IRA = the operation's accounts):\n\n" + table(
+        ["tier", "IRA accounts", "organic accounts"], rows
     )
     return body
