@@ -105,6 +105,7 @@ def connect(tmp: Path, memory_limit: str, threads: int) -> duckdb.DuckDBPyConnec
     con.execute(f"SET threads={max(1, int(threads))}")
     con.execute("SET preserve_insertion_order=false")
     con.execute("SET TimeZone='UTC'")
+    con.execute("SET enable_progress_bar=false")  # it writes to stdout, into callers' output
     return con
 
 

@@ -525,6 +525,7 @@ def load_truth(path: str | Path) -> pl.DataFrame:
 # -- helpers -----------------------------------------------------------------------------
 def _connect(out: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar=false")  # stdout belongs to the caller
     tmp = out / ".duckdb-tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET temp_directory='{tmp}'")

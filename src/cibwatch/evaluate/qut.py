@@ -61,6 +61,7 @@ def export_qut_csv(case: Case, path: str | Path) -> int:
     "domain:<id>" (the coortweet reader's site ids, beside its "url:<id>") are not links and are left out.
     """
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar=false")  # stdout belongs to the caller
     try:
         con.execute("SET TimeZone='UTC'")
         posts = f"read_parquet('{case.table_glob('posts')}', union_by_name=true)"

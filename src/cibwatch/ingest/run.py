@@ -406,6 +406,7 @@ def _commit(case: Case, staging: Path, report: IngestReport) -> None:
     con.execute(f"SET threads={max(1, min(2, os.cpu_count() or 1))}")
     con.execute("SET preserve_insertion_order=false")
     con.execute("SET TimeZone='UTC'")
+    con.execute("SET enable_progress_bar=false")  # it writes to stdout, into --json output
     try:
         for table in schema.TABLES:
             staged = sorted(str(p) for p in staging.rglob(f"{table}.parquet"))

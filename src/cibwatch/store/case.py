@@ -130,6 +130,7 @@ class Case:
         """The case's DuckDB connection, with a view per table (``posts``, ``accounts``, …)."""
         if self._con is None:
             self._con = duckdb.connect(str(self.db_path))
+            self._con.execute("SET enable_progress_bar=false")  # stdout belongs to the caller
             self._refresh_views()
         return self._con
 
