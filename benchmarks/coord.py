@@ -31,7 +31,7 @@ import pyarrow as pa
 from benchmarks.harness import benchmark, machine, run_measured, table
 
 WINDOW = 60
-DEFAULT_SIZES = (100_000, 300_000, 1_000_000)
+DEFAULT_SIZES = (100_000, 1_000_000, 10_000_000)
 SMOKE_SIZES = (20_000,)
 T0 = 1_467_331_200
 
