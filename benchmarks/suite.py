@@ -3,6 +3,7 @@
 from benchmarks import (
     bots_lodo,  # noqa: F401
     coord,  # noqa: F401
+    coord_neartext,  # noqa: F401
     coord_realdata,  # noqa: F401
     ingest,  # noqa: F401
     scan_realdata,  # noqa: F401
@@ -10,4 +11,4 @@ from benchmarks import (
 )
 
 # Real data first: the simulator is a test bed, not the measure of success.
-ORDER = ("coord_realdata", "bots_lodo", "scan_realdata", "ingest", "coord", "simulate")
+ORDER = ("coord_realdata", "bots_lodo", "scan_realdata", "coord_neartext", "ingest", "coord", "simulate")
