@@ -6,9 +6,19 @@ from benchmarks import (
     coord_neartext,  # noqa: F401
     coord_realdata,  # noqa: F401
     ingest,  # noqa: F401
+    scaling,  # noqa: F401
     scan_realdata,  # noqa: F401
     simulate_throughput,  # noqa: F401
 )
 
 # Real data first: the simulator is a test bed, not the measure of success.
-ORDER = ("coord_realdata", "bots_lodo", "scan_realdata", "coord_neartext", "ingest", "coord", "simulate")
+ORDER = (
+    "coord_realdata",
+    "bots_lodo",
+    "scan_realdata",
+    "coord_neartext",
+    "ingest",
+    "coord",
+    "scaling",
+    "simulate",
+)
