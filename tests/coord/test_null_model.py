@@ -127,3 +127,25 @@ def test_co_actions_straddling_midnight_are_tested_with_a_positive_expectation(t
     assert edge.height == 1
     assert edge["expected"][0] > 0
     assert result.run["pairs_without_expectation"] == 0
+
+
+def test_a_dominant_operation_does_not_set_its_own_background(tmp_path: Path) -> None:
+    """A ring making most of the co-actions inflates the base rate; later passes take it out."""
+    rng = np.random.default_rng(0)
+    posts = random_reposts(rng, n_accounts=150, n_items=200, per_account=20, span_s=6 * 3600)
+    ring = [f"ring{j:02d}" for j in range(40)]
+    for k in range(60):
+        t = float(rng.uniform(0, 6 * 3600 - 100))
+        posts += [post(a, t + j, "repost", f"op{k}") for j, a in enumerate(ring) if rng.random() < 0.2]
+    case = make_case(tmp_path / "case", posts)
+
+    def ring_pairs(passes: int) -> tuple[set, set]:
+        result = detect(case, traces=["repost"], window=60, null_passes=passes)
+        found = set(zip(result.edges["account_a"], result.edges["account_b"], strict=True))
+        inside = {pair for pair in found if pair[0] in ring and pair[1] in ring}
+        return inside, found - inside
+
+    one_pass, outside_one = ring_pairs(1)
+    robust, outside_robust = ring_pairs(3)
+    assert one_pass < robust  # strictly more of the ring, losing none
+    assert not outside_one and not outside_robust

@@ -29,6 +29,7 @@ from cibwatch.store.case import Case
 
 Progress = Callable[[dict[str, Any]], None]
 FALLBACK_WINDOW = 60.0
+EXCLUDE_Q = 0.01
 
 
 @dataclass
@@ -56,7 +57,8 @@ def detect(
     max_examples: int = 5,
     near_threshold: float = 0.8,
     sync_bin: float = 60.0,
-    null_stratum: float = 86_400.0,
+    null_stratum: float = 604_800.0,
+    null_passes: int = 3,
     seed: int = 0,
     memory_limit: str = "2GB",
     threads: int = 2,
@@ -80,6 +82,7 @@ def detect(
         near_threshold=near_threshold,
         sync_bin=sync_bin,
         null_stratum=null_stratum,
+        null_passes=null_passes,
         seed=seed,
         memory_limit=memory_limit,
         threads=threads,
@@ -121,6 +124,7 @@ class _Run:
         self.con, self.case, self.chosen, self.params = con, case, chosen, params
         self.progress = progress
         self.run_record: dict[str, Any] = {"params": params.as_dict(), "traces": {}}
+        self.strata: dict[int, tuple[int, int]] = {}  # trace index → (stratum_ms, window_ms)
 
     def _step(self, step: str, done: int, total: int) -> None:
         if self.progress is not None:
@@ -155,9 +159,31 @@ class _Run:
             capped.append(self._trace(k, trace))
             pair_tables.append(f"pairs_{k}")
         self._step("co-action per trace", len(self.chosen), len(self.chosen))
-        self._step("significance", 0, 1)
+        self._step("significance", 0, params.null_passes)
         flagged = self._significance(pair_tables)
-        self._step("significance", 1, 1)
+        passes = 1
+        # The background is re-estimated without the clearly coordinated pairs: flagged at the
+        # stricter of alpha and EXCLUDE_Q, so asking for every edge (alpha 1) excludes no more.
+        strict = min(params.alpha, EXCLUDE_Q)
+        while passes < params.null_passes:
+            self._step("significance", passes, params.null_passes)
+            excluded = flagged.filter(pl.col("q_value") <= strict)
+            for k in range(len(self.chosen)):
+                mine = excluded.filter(pl.col("k") == k)
+                if mine.height:
+                    self._null_model(k, mine)
+            again = self._significance(pair_tables)
+            passes += 1
+            stable = (
+                again.select("k", "a", "b")
+                .sort("k", "a", "b")
+                .equals(flagged.select("k", "a", "b").sort("k", "a", "b"))
+            )
+            flagged = again
+            if stable or excluded.height == 0:
+                break
+        self.run_record["null_passes"] = passes
+        self._step("significance", params.null_passes, params.null_passes)
         edges, items = self._edges_and_items(flagged)
         evidence = items.filter(pl.col("rank") <= params.max_examples)
         self._step("clusters", 0, 1)
@@ -236,9 +262,13 @@ class _Run:
         # Strata much wider than the window, so few co-actions straddle two of them.
         stratum_ms = max(1, round(params.null_stratum * 1000), 4 * window_ms)
         con.execute(f"CREATE TABLE pi_{k} AS {coaction_sql(f'evu_{k}', window_ms, stratum_ms)}")
-        self._null_model(k, stratum_ms, window_ms)
-        for table in (f"evu_{k}", f"act_{k}", f"rate_{k}"):
-            con.execute(f"DROP TABLE {table}")
+        con.execute(
+            f"CREATE TABLE act_{k} AS SELECT a, t // {stratum_ms} AS stratum, count(*) AS n "
+            f"FROM evu_{k} GROUP BY ALL"
+        )
+        con.execute(f"DROP TABLE evu_{k}")
+        self.strata[k] = (stratum_ms, window_ms)
+        self._null_model(k, None)
         n_events, n_pairs = con.execute(
             f"SELECT (SELECT count(*) FROM ev_{k}), (SELECT count(*) FROM pairs_{k})"
         ).fetchall()[0]
@@ -267,29 +297,48 @@ class _Run:
         # Never narrower than the data can resolve.
         return max(estimated, self.res_ms / 1000), "auto (CooRnet coordination interval, q=0.1, p=0.5)"
 
-    def _null_model(self, k: int, stratum_ms: int, window_ms: int) -> None:
+    def _null_model(self, k: int, flagged: pl.DataFrame | None) -> None:
         """Expected co-actions: each stratum's within-window pairs spread over accounts by activity.
 
         A co-action can straddle two strata; the neighbouring stratum's events count with the share
-        of a stratum that lies within one window of its edge.
+        of a stratum that lies within one window of its edge. With ``flagged`` pairs (a, b), the
+        background rate is re-estimated without them, so a large operation does not make its own
+        co-action look ordinary; see docs/coordination.md.
         """
         con = self.con
+        stratum_ms, window_ms = self.strata[k]
         edge_share = min(1.0, window_ms / (2 * stratum_ms))
+        totals = f"""SELECT s.stratum, coalesce(kc.k, 0) AS k, (s.m * s.m - s.sq) / 2.0 AS p
+                     FROM (SELECT stratum, sum(n)::DOUBLE AS m, sum(n * n)::DOUBLE AS sq
+                           FROM act_{k} GROUP BY stratum) s
+                     LEFT JOIN (SELECT stratum, sum(n_co)::DOUBLE AS k FROM pi_{k} GROUP BY stratum) kc
+                     USING (stratum)"""
+        if flagged is None:
+            rate = f"SELECT stratum, k / p AS rate FROM ({totals}) WHERE p > 0"
+        else:
+            con.register("excluded", flagged.select("a", "b").to_arrow())
+            # Background without the flagged pairs: their co-actions and their event pairs leave the
+            # counts. Shrunk toward the trace's overall background by one median stratum of pairs,
+            # so a stratum holding nothing but flagged pairs keeps a rate rather than zero; the
+            # overall background counts one co-action more than seen, so it is never zero either.
+            rate = f"""WITH t AS ({totals}),
+                kx AS (SELECT stratum, sum(n_co)::DOUBLE AS k FROM pi_{k}
+                       SEMI JOIN excluded x ON x.a = pi_{k}.a AND x.b = pi_{k}.b GROUP BY stratum),
+                px AS (SELECT u.stratum, sum(u.n * v.n)::DOUBLE AS p FROM excluded x
+                       JOIN act_{k} u ON u.a = x.a JOIN act_{k} v ON v.a = x.b AND v.stratum = u.stratum
+                       GROUP BY u.stratum),
+                bg AS (SELECT t.stratum, greatest(t.k - coalesce(kx.k, 0), 0) AS k,
+                              greatest(t.p - coalesce(px.p, 0), 0) AS p
+                       FROM t LEFT JOIN kx USING (stratum) LEFT JOIN px USING (stratum)),
+                prior AS (SELECT (sum(k) + 1) / nullif(sum(p), 0) AS rate, median(p) FILTER (p > 0) AS pairs
+                          FROM bg)
+                SELECT bg.stratum, (bg.k + prior.rate * prior.pairs) / (bg.p + prior.pairs) AS rate
+                FROM bg, prior WHERE bg.p + prior.pairs > 0"""
+        con.execute(f"CREATE OR REPLACE TABLE rate_{k} AS {rate}")
+        if flagged is not None:
+            con.unregister("excluded")
         con.execute(
-            f"CREATE TABLE act_{k} AS SELECT a, t // {stratum_ms} AS stratum, count(*) AS n "
-            f"FROM evu_{k} GROUP BY ALL"
-        )
-        con.execute(
-            f"""CREATE TABLE rate_{k} AS SELECT s.stratum,
-                       coalesce(kc.k, 0) / ((s.m * s.m - s.sq) / 2.0) AS rate
-                FROM (SELECT stratum, sum(n)::DOUBLE AS m, sum(n * n)::DOUBLE AS sq
-                      FROM act_{k} GROUP BY stratum) s
-                LEFT JOIN (SELECT stratum, sum(n_co)::DOUBLE AS k FROM pi_{k} GROUP BY stratum) kc
-                USING (stratum)
-                WHERE s.m * s.m > s.sq"""
-        )
-        con.execute(
-            f"""CREATE TABLE pairs_{k} AS
+            f"""CREATE OR REPLACE TABLE pairs_{k} AS
                 WITH obs AS (SELECT a, b, count(DISTINCT i) AS n_shared FROM pi_{k} GROUP BY a, b)
                 SELECT o.a, o.b, o.n_shared,
                        sum(x.n * y.n * r.rate
@@ -310,7 +359,8 @@ class _Run:
         tested = pl.concat(frames) if frames else pl.DataFrame()
         self.run_record["tested_pairs"] = tested.height
         if tested.height == 0:
-            return pl.DataFrame(schema={"k": pl.Int32, "a": pl.Int32, "b": pl.Int32, "p_value": pl.Float64})
+            ids = {"k": pl.Int32, "a": pl.Int32, "b": pl.Int32}
+            return pl.DataFrame(schema={**ids, "p_value": pl.Float64, "q_value": pl.Float64})
         # No expectation (no activity model for the pair) is never evidence: such pairs get p = 1.
         expected = tested["expected"].fill_null(0.0).to_numpy()
         p = np.where(expected > 0, conditional_poisson_p(tested["n_shared"].to_numpy(), expected), 1.0)

@@ -20,7 +20,8 @@ class CoordParams:
     max_examples: int = 5
     near_threshold: float = 0.8
     sync_bin: float = 60.0
-    null_stratum: float = 86_400.0
+    null_stratum: float = 604_800.0  # a week: see docs/coordination.md, "The null model"
+    null_passes: int = 3  # 1: the background rate from all pairs; more: re-estimated without flagged ones
     seed: int = 0
     memory_limit: str = "2GB"
     threads: int = 2
@@ -46,7 +47,7 @@ class CoordParams:
             _positive("time_resolution", self.time_resolution, "a positive number of seconds or 'auto'")
         if not 0 < float(self.alpha) <= 1:
             raise ConfigError(f"The 'alpha' parameter must be in (0, 1]. Got {self.alpha} instead.")
-        for name in ("min_shared", "max_item_accounts", "max_burst_accounts", "max_examples"):
+        for name in ("min_shared", "max_item_accounts", "max_burst_accounts", "max_examples", "null_passes"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(
