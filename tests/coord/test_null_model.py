@@ -100,6 +100,20 @@ def test_benjamini_hochberg_matches_the_textbook_example() -> None:
     assert benjamini_hochberg(np.array([])).size == 0
 
 
+def test_benjamini_hochberg_on_the_smallest_p_values_only_is_exact_below_the_cut() -> None:
+    # detect keeps only p ≤ alpha of the tested pairs; their q-values must not change.
+    rng = np.random.default_rng(4)
+    p = np.concatenate([rng.uniform(0, 1, 5000), rng.uniform(0, 1e-4, 50)])
+    full = benjamini_hochberg(p)
+    small = p <= 0.01
+    part = benjamini_hochberg(p[small], n_tests=p.size)
+    assert part[part <= 0.01] == pytest.approx(full[small][part <= 0.01])
+    assert ((part <= 0.01) == (full[small] <= 0.01)).all()
+    assert (full[~small] > 0.01).all()
+    with pytest.raises(ValueError, match="n_tests"):
+        benjamini_hochberg(p, n_tests=10)
+
+
 def test_evidence_never_missing_for_a_flagged_edge(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     posts = random_reposts(rng, n_accounts=60, n_items=50, per_account=20, span_s=3600)

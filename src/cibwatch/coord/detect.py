@@ -30,6 +30,7 @@ from cibwatch.store.case import Case
 Progress = Callable[[dict[str, Any]], None]
 FALLBACK_WINDOW = 60.0
 EXCLUDE_Q = 0.01
+SIGNIFICANCE_BATCH = 1_000_000  # tested pairs per batch
 
 
 @dataclass
@@ -351,24 +352,36 @@ class _Run:
 
     # -- across traces -------------------------------------------------------------
     def _significance(self, pair_tables: list[str]) -> pl.DataFrame:
-        frames = []
+        """p-values in batches; only pairs with p ≤ alpha are kept for Benjamini–Hochberg.
+
+        q ≥ p, so no other pair can be flagged, and the kept pairs' ranks among all tested ones
+        are their ranks among the kept: their q-values are exact. Tested pairs can run to hundreds
+        of millions on a large case; they never have to be in memory together.
+        """
+        alpha = self.params.alpha
+        tested = without_expectation = 0
+        kept: list[pl.DataFrame] = []
         for k, table in enumerate(pair_tables):
-            frames.append(
-                self.con.sql(f"SELECT {k}::INTEGER AS k, a, b, n_shared, expected FROM {table}").pl()
-            )
-        tested = pl.concat(frames) if frames else pl.DataFrame()
-        self.run_record["tested_pairs"] = tested.height
-        if tested.height == 0:
-            ids = {"k": pl.Int32, "a": pl.Int32, "b": pl.Int32}
+            query = f"SELECT {k}::INTEGER AS k, a, b, n_shared, expected FROM {table}"
+            for batch in self.con.sql(query).to_arrow_reader(SIGNIFICANCE_BATCH):
+                frame = pl.from_arrow(batch)
+                assert isinstance(frame, pl.DataFrame)
+                # No expectation (no activity model for the pair) is never evidence: p = 1.
+                expected = frame["expected"].fill_null(0.0).to_numpy()
+                p = np.where(expected > 0, conditional_poisson_p(frame["n_shared"].to_numpy(), expected), 1.0)
+                tested += frame.height
+                without_expectation += int((expected <= 0).sum())
+                kept.append(frame.with_columns(p_value=pl.Series(p)).filter(pl.col("p_value") <= alpha))
+        self.run_record["tested_pairs"] = tested
+        self.run_record["pairs_without_expectation"] = without_expectation
+        ids = {"k": pl.Int32, "a": pl.Int32, "b": pl.Int32}
+        candidates = pl.concat(kept) if kept else pl.DataFrame(schema={**ids, "n_shared": pl.Int64})
+        if candidates.height == 0:
             return pl.DataFrame(schema={**ids, "p_value": pl.Float64, "q_value": pl.Float64})
-        # No expectation (no activity model for the pair) is never evidence: such pairs get p = 1.
-        expected = tested["expected"].fill_null(0.0).to_numpy()
-        p = np.where(expected > 0, conditional_poisson_p(tested["n_shared"].to_numpy(), expected), 1.0)
-        self.run_record["pairs_without_expectation"] = int((expected <= 0).sum())
-        q = benjamini_hochberg(p)
-        tested = tested.with_columns(p_value=pl.Series(p), q_value=pl.Series(q))
-        keep = (pl.col("q_value") <= self.params.alpha) & (pl.col("n_shared") >= self.params.min_shared)
-        return tested.filter(keep).select("k", "a", "b", "p_value", "q_value")
+        q = benjamini_hochberg(candidates["p_value"].to_numpy(), n_tests=tested)
+        candidates = candidates.with_columns(q_value=pl.Series(q))
+        keep = (pl.col("q_value") <= alpha) & (pl.col("n_shared") >= self.params.min_shared)
+        return candidates.filter(keep).select("k", "a", "b", "p_value", "q_value")
 
     def _edges_and_items(self, flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         con = self.con

@@ -20,16 +20,22 @@ def conditional_poisson_p(observed: np.ndarray, expected: np.ndarray) -> np.ndar
     return np.clip(np.exp(log_tail - log_selected), 0.0, 1.0)
 
 
-def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
-    """Benjamini–Hochberg q-values (step-up, monotone), in the input order."""
+def benjamini_hochberg(p_values: np.ndarray, n_tests: int | None = None) -> np.ndarray:
+    """Benjamini–Hochberg q-values (step-up, monotone), in the input order.
+
+    ``n_tests``: the number of tests when ``p_values`` holds only the smallest of them (all
+    those ≤ some cut-off); q-values at or below the cut-off are then exact.
+    """
     p = np.asarray(p_values, dtype=float)
-    m = p.size
-    if m == 0:
+    if p.size == 0:
         return p.copy()
+    m = p.size if n_tests is None else n_tests
+    if m < p.size:
+        raise ValueError(f"n_tests ({m}) is smaller than the number of p-values ({p.size})")
     order = np.argsort(p, kind="stable")
-    scaled = p[order] * m / np.arange(1, m + 1)
+    scaled = p[order] * m / np.arange(1, p.size + 1)
     q_sorted = np.minimum.accumulate(scaled[::-1])[::-1]
-    q = np.empty(m)
+    q = np.empty(p.size)
     q[order] = np.minimum(q_sorted, 1.0)
     return q
 
