@@ -323,7 +323,7 @@ def first_csv_header(head: bytes) -> list[str]:
 ProgressCallback = Callable[[dict[str, Any]], None]
 
 
-@dataclass
+@dataclass(slots=True)  # one per line of a large file: slots make it cheaper to build
 class JsonItem:
     """One top-level JSON value of a source, or the reason it could not be parsed.
 

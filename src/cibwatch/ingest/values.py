@@ -31,8 +31,27 @@ def _days_from_civil(y: int, m: int, d: int) -> int:
     return cached
 
 
+_BAD_TWITTER_DATE = "bad date {!r} (expected 'Sat Sep 28 18:05:23 +0000 2019')"
+# Epoch ms at 00:00:00 of a day, keyed by the characters that name it (month, day, offset, year):
+# a file's dates fall on few days, so most dates only parse their time of day.
+_TWITTER_DAY_MS: dict[str, int] = {}
+
+
 def twitter_date_ms(value: str) -> int:
     """'Sat Sep 28 18:05:23 +0000 2019' (X API v1.1) to epoch milliseconds."""
+    day_ms = _TWITTER_DAY_MS.get(value[4:10] + value[20:30]) if isinstance(value, str) else None
+    if day_ms is None or len(value) != 30:
+        return _twitter_date_ms(value)
+    try:
+        hh, mm, ss = int(value[11:13]), int(value[14:16]), int(value[17:19])
+    except ValueError:
+        raise ValueError(_BAD_TWITTER_DATE.format(value)) from None
+    if not (hh < 24 and mm < 60 and ss < 61):
+        raise ValueError(_BAD_TWITTER_DATE.format(value))
+    return day_ms + (hh * 3600 + mm * 60 + ss) * 1000
+
+
+def _twitter_date_ms(value: str) -> int:
     try:
         month = _MONTHS[value[4:7]]
         day = int(value[8:10])
@@ -40,9 +59,9 @@ def twitter_date_ms(value: str) -> int:
         tz = value[20:25]
         year = int(value[26:30])
     except (KeyError, ValueError, IndexError):
-        raise ValueError(f"bad date {value!r} (expected 'Sat Sep 28 18:05:23 +0000 2019')") from None
+        raise ValueError(_BAD_TWITTER_DATE.format(value)) from None
     if not (1 <= day <= 31 and hh < 24 and mm < 60 and ss < 61 and len(value) == 30):
-        raise ValueError(f"bad date {value!r} (expected 'Sat Sep 28 18:05:23 +0000 2019')")
+        raise ValueError(_BAD_TWITTER_DATE.format(value))
     offset = 0
     if tz != "+0000":
         sign = -1 if tz[0] == "-" else 1
@@ -51,7 +70,10 @@ def twitter_date_ms(value: str) -> int:
         days = _days_from_civil(year, month, day)
     except ValueError:
         raise ValueError(f"bad date {value!r}") from None
-    return (days * 86400 + hh * 3600 + mm * 60 + ss - offset) * 1000
+    day_ms = (days * 86400 - offset) * 1000
+    if len(_TWITTER_DAY_MS) < 100_000:
+        _TWITTER_DAY_MS[value[4:10] + value[20:30]] = day_ms
+    return day_ms + (hh * 3600 + mm * 60 + ss) * 1000
 
 
 def iso_date_ms(value: str) -> int:

@@ -216,8 +216,14 @@ class _Tweet(msgspec.Struct):
     scrub_geo: Any = None
 
 
+class _UserId(msgspec.Struct):
+    id_str: str | None = None
+    id: int | None = None
+
+
 _decode_tweet = msgspec.json.Decoder(_Tweet).decode
 _decode_user = msgspec.json.Decoder(_User).decode
+_decode_user_id = msgspec.json.Decoder(_UserId).decode
 
 
 class _FastPath:
@@ -226,7 +232,10 @@ class _FastPath:
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
 
-    def records(self, tweet: _Tweet, out: list[tuple[str, dict[str, Any]]]) -> None:
+    def records(
+        self, tweet: _Tweet, out: list[tuple[str, dict[str, Any]]], user: _User | None = None
+    ) -> None:
+        """``user`` is the tweet's user when the caller has decoded it already (embedded tweets)."""
         if tweet.delete is not None or tweet.limit is not None or tweet.scrub_geo is not None:
             raise ValueError("stream control message (delete/limit/scrub_geo), not a tweet")
         post_id = tweet.id_str or (str(tweet.id) if tweet.id is not None else None)
@@ -235,32 +244,23 @@ class _FastPath:
         if not tweet.created_at:
             raise ValueError("tweet without created_at")
         created = twitter_date_ms(tweet.created_at)
-        raw_user = bytes(tweet.user)
-        user = _decode_user(raw_user)
-        account_id = user.id_str or (str(user.id) if user.id is not None else None)
-        if not account_id:
-            raise ValueError("user object without id")
-        # An unchanged user object is the same snapshot: count it without building it.
-        fingerprint = hash(raw_user)
-        if self.sink.profile_unchanged("twitter", account_id, fingerprint):
-            out.append(("duplicate", "accounts"))
-        else:
-            # Decoding here puts invalid UTF-8 in quarantine with this tweet's line.
-            account = self._account(user, account_id, created, raw_user.decode("utf-8"))
-            account["_fingerprint"] = fingerprint
-            out.append(("accounts", account))
+        account_id = self._snapshot(tweet.user, user, created, out)
         extended = tweet.extended_tweet
         entities = (extended.entities if extended and extended.entities else tweet.entities) or _NO_ENTITIES
         kind, ref_post, ref_account = "original", None, None
         retweeted, quoted = tweet.retweeted_status, tweet.quoted_status
+        # An embedded user decoded here, for ref_account_id, is handed on to the embedded tweet.
+        retweeted_user = quoted_user = None
         if retweeted is not None:
             kind = "repost"
             ref_post = retweeted.id_str or (str(retweeted.id) if retweeted.id is not None else None)
-            ref_account = _user_id(retweeted.user)
+            retweeted_user = _embedded_user(retweeted)
+            ref_account = _user_id(retweeted_user)
         elif tweet.is_quote_status and (quoted is not None or tweet.quoted_status_id_str):
             kind = "quote"
             ref_post = tweet.quoted_status_id_str or (quoted.id_str if quoted is not None else None)
-            ref_account = _user_id(quoted.user) if quoted is not None else None
+            quoted_user = _embedded_user(quoted)
+            ref_account = _user_id(quoted_user)
         elif tweet.in_reply_to_status_id_str or tweet.in_reply_to_status_id:
             kind = "reply"
             ref_post = tweet.in_reply_to_status_id_str or str(tweet.in_reply_to_status_id)
@@ -291,9 +291,39 @@ class _FastPath:
             )
         )
         if retweeted is not None:
-            self.records(retweeted, out)
+            self.records(retweeted, out, retweeted_user)
         if quoted is not None:
-            self.records(quoted, out)
+            self.records(quoted, out, quoted_user)
+
+    def _snapshot(
+        self, raw: msgspec.Raw, user: _User | None, probed_at: int, out: list[tuple[str, dict[str, Any]]]
+    ) -> str:
+        """Add the account snapshot of ``raw`` (the user object's bytes) to ``out``; its account id."""
+        raw_user = bytes(raw)
+        fingerprint = hash(raw_user)
+        if user is None:
+            # An unchanged user object is the same snapshot: count it without building it. Its
+            # id alone is cheap to decode; bytes seen before decoded in full without error.
+            try:
+                ident = _decode_user_id(raw_user)
+            except msgspec.DecodeError:
+                ident = None  # the full decode below raises the error
+            account_id = _user_id(ident)
+            if account_id and self.sink.profile_unchanged("twitter", account_id, fingerprint):
+                out.append(("duplicate", "accounts"))
+                return account_id
+            user = _decode_user(raw_user)
+        account_id = _user_id(user)
+        if not account_id:
+            raise ValueError("user object without id")
+        if self.sink.profile_unchanged("twitter", account_id, fingerprint):
+            out.append(("duplicate", "accounts"))
+        else:
+            # Decoding here puts invalid UTF-8 in quarantine with this tweet's line.
+            account = self._account(user, account_id, probed_at, raw_user.decode("utf-8"))
+            account["_fingerprint"] = fingerprint
+            out.append(("accounts", account))
+        return account_id
 
     @staticmethod
     def _account(user: _User, account_id: str, probed_at: int, raw: str) -> dict[str, Any]:
@@ -336,10 +366,13 @@ class _FastPath:
 _NO_ENTITIES = _Entities()
 
 
-def _user_id(raw: msgspec.Raw) -> str | None:
-    if not raw:
+def _embedded_user(tweet: _Tweet | None) -> _User | None:
+    return _decode_user(tweet.user) if tweet is not None and tweet.user else None
+
+
+def _user_id(user: _User | _UserId | None) -> str | None:
+    if user is None:
         return None
-    user = _decode_user(raw)
     return user.id_str or (str(user.id) if user.id is not None else None)
 
 
@@ -381,10 +414,15 @@ class TwitterV1Reader(Reader):
                         reason = f"invalid JSON: {exc}"
                     sink.quarantine(reason, item.raw, item.line, item.byte_offset)
                     continue
-                for table, record in records:
-                    if table != "duplicate":
+                for table, record in records:  # emit(), in one pass with the line numbers
+                    if table == "posts":
                         record["_line"] = item.line  # for a record Arrow later refuses to store
-                emit(records, sink)
+                        sink.post(record)
+                    elif table == "accounts":
+                        record["_line"] = item.line
+                        sink.account(record)
+                    else:
+                        sink.duplicate(record)
                 continue
             self._read_document(item, sink)
 
