@@ -36,6 +36,7 @@ def test_simulate_command_writes_posts_and_truth(tmp_path, capsys):
         (["--accounts", "10"], "--accounts must be a whole number of at least 200"),
         (["--days", "0"], "--days must be a whole number from 1 to 366"),
         (["--format", "v3"], "--format must be one of v2|v1"),
+        (["--workers", "0"], "--workers must be a whole number of at least 1"),
     ],
 )
 def test_bad_parameters_exit_non_zero_with_a_message(tmp_path, capsys, args, message):

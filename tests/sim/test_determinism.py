@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import pytest
+
+from cibwatch.errors import ConfigError
+from cibwatch.sim import run as sim_run
 from cibwatch.sim import simulate
+from cibwatch.sim.writers import PAGE_SIZE
 from tests.sim.conftest import out_files
 
 TINY = {"scenario": "demo", "accounts": 600, "days": 2}
@@ -33,3 +38,30 @@ def test_rerun_into_the_same_folder_replaces_the_posts(tmp_path):
     simulate(out=tmp_path / "a", seed=1, scenario="demo", accounts=600, days=3)
     simulate(out=tmp_path / "a", seed=1, **TINY)
     assert len(list((tmp_path / "a" / "posts").iterdir())) == 2
+
+
+@pytest.mark.parametrize("fmt", ["v2", "v1"])
+def test_the_bytes_do_not_depend_on_the_number_of_workers(tmp_path, fmt):
+    # Four windows, so posts reference posts of earlier windows written by another worker.
+    size = {"scenario": "demo", "accounts": 600, "days": 4}
+    simulate(out=tmp_path / "one", seed=3, format=fmt, workers=1, **size)
+    simulate(out=tmp_path / "two", seed=3, format=fmt, workers=2, **size)
+    simulate(out=tmp_path / "three", seed=3, format=fmt, workers=3, **size)
+    one = out_files(tmp_path / "one")
+    assert len(one) == 4 + 3
+    assert out_files(tmp_path / "two") == one
+    assert out_files(tmp_path / "three") == one
+
+
+def test_workers_must_be_a_positive_whole_number(tmp_path):
+    with pytest.raises(ConfigError, match=r"--workers must be a whole number of at least 1\. Got 0 instead"):
+        simulate(out=tmp_path / "a", seed=1, workers=0, **TINY)
+
+
+@pytest.mark.parametrize("fmt", ["v2", "v1"])
+def test_writing_a_window_in_parts_gives_the_same_bytes(tmp_path, monkeypatch, fmt):
+    size = {"scenario": "demo", "accounts": 600, "days": 3, "seed": 8, "format": fmt}
+    simulate(out=tmp_path / "whole", workers=1, **size)
+    monkeypatch.setattr(sim_run, "PART_POSTS", 2 * PAGE_SIZE)  # many parts per window
+    simulate(out=tmp_path / "parts", workers=2, **size)
+    assert out_files(tmp_path / "parts") == out_files(tmp_path / "whole")

@@ -29,13 +29,25 @@ def simulate_command(
     format: str = typer.Option(
         "v2", "--format", help="v2 (X API v2 pages, as twarc2 writes them) or v1 (v1.1)."
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        help="Windows written at once (default: one per core, at most 4); the output is the same.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Simulate a platform with influence operations and traps; ground truth in truth_accounts.csv."""
     with step_progress(enabled=not quiet and not as_json) as progress:
         report = simulate(
-            scenario, out=out, seed=seed, accounts=accounts, days=days, format=format, progress=progress
+            scenario,
+            out=out,
+            seed=seed,
+            accounts=accounts,
+            days=days,
+            format=format,
+            workers=workers,
+            progress=progress,
         )
     if as_json:
         summary = {k: v for k, v in vars(report).items() if k != "files"}

@@ -36,6 +36,7 @@ SCHEMA: dict[str, Any] = {
     "n_rt": pl.Int64,
     "n_reply": pl.Int64,
     "n_quote": pl.Int64,
+    "n_like": pl.Int64,
 }
 
 
@@ -60,6 +61,17 @@ def frame(n: int, **columns: Any) -> pl.DataFrame:
         else:
             data[name] = np.asarray(value)
     return pl.DataFrame(data).cast(SCHEMA)
+
+
+def with_likes(posts: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """Like counts: a multiple of the reposts, plus a few from people who only like.
+
+    Drawn with the posts rather than when they are written, so a post's JSON is a function of its
+    row alone and any window can be written by any worker.
+    """
+    n = posts.height
+    likes = np.floor(posts["n_rt"].to_numpy() * rng.lognormal(1.0, 0.8, n) + rng.poisson(0.8, n))
+    return posts.with_columns(n_like=pl.Series(likes.astype(np.int64)))
 
 
 def link_refs(posts: pl.DataFrame) -> pl.DataFrame:

@@ -142,7 +142,7 @@ class OrganicEngine:
                 convo, next_key = self._conversation(rng, columns, next_key)
                 parts.extend(convo)
         batch = pl.concat(parts, how="vertical")
-        return ev.link_refs(batch), next_key
+        return ev.with_likes(ev.link_refs(batch), rng), next_key
 
     def _conversation(
         self, rng: np.random.Generator, replies: dict, next_key: int

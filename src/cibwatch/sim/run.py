@@ -1,15 +1,20 @@
 """The simulation driver: plan the operations, then stream the platform window by window.
 
-Memory is bounded by one window of posts plus the posts still referenced by later ones
-(reposts come at most 72 hours after their original), not by the size of the run.
+Memory is bounded by one window of events, the posts still referenced by later ones (reposts
+come at most 72 hours after their original) and the few parts of a window being written, not by
+the size of the run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,10 +31,12 @@ from cibwatch.sim.organic import HOUR_MS, OrganicEngine
 from cibwatch.sim.plan import TACTICS, Context
 from cibwatch.sim.scenarios import Scenario, get_scenario
 from cibwatch.sim.world import World, build_organic
-from cibwatch.sim.writers import WRITERS, write_pieces
+from cibwatch.sim.writers import PAGE_SIZE, WRITERS, Writer, write_pieces
 
 SIM_VERSION = "1"
-_STORE_COLUMNS = ("key", "body", "tag1", "tag2", "url", "mention", "json", "last_ref_t")
+_STORE_COLUMNS = ("key", "body", "tag1", "tag2", "url", "mention", "json")
+PART_POSTS = 64 * PAGE_SIZE  # posts rendered at once: whole pages, so parts join seamlessly
+_INDEPENDENT = pl.col("kind").is_in([ev.ORIGINAL, ev.REPLY])
 ProgressCallback = Callable[[dict[str, Any]], None]
 
 
@@ -58,6 +65,7 @@ def simulate(
     accounts: int | None = None,
     days: int | None = None,
     format: str = "v2",
+    workers: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> SimReport:
     """Write a simulated platform to ``out``: ``posts/*.jsonl`` plus ground truth.
@@ -65,6 +73,9 @@ def simulate(
     >>> report = simulate("demo", out="sim/demo", seed=1)   # doctest: +SKIP
     >>> report.posts > 10_000
     True
+
+    ``workers`` windows are written at once (default: one per core, at most 4); the output is
+    the same whatever their number.
     """
     started = time.perf_counter()
     sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
@@ -73,6 +84,10 @@ def simulate(
         raise ConfigError(f"--format must be one of {'|'.join(WRITERS)}. Got {format!r} instead.")
     if not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"--seed must be a non-negative whole number. Got {seed!r} instead.")
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"--workers must be a whole number of at least 1. Got {workers!r} instead.")
     out = Path(out)
     posts_dir = out / "posts"
     if posts_dir.exists():
@@ -87,36 +102,11 @@ def simulate(
     world = build_organic(np.random.default_rng([seed, 0]), sc.accounts, sc.start_ms, sc.days)
     planned, campaigns = _plan(world, sc, seed)
     world.finish_ids()
-    engine = OrganicEngine(world)
-    writer = WRITERS[format](world, seed)
 
-    n_chunks = -(-sc.days * 24 // sc.chunk_hours)
-    planned_t = planned["t"].to_numpy()
-    pending = ev.empty()
-    store = pl.DataFrame(schema={c: (ev.SCHEMA.get(c) or pl.String) for c in _STORE_COLUMNS})
-    posts_per_account = np.zeros(world.n, dtype=np.int64)
-    by_kind = np.zeros(4, dtype=np.int64)
-    next_key = 0
     report = SimReport(str(out), sc.name, seed, format, 0, 0)
-    for c in range(n_chunks):
-        t0 = sc.start_ms + c * sc.chunk_hours * HOUR_MS
-        t1 = min(t0 + sc.chunk_hours * HOUR_MS, world.end_ms)
-        hours = (t1 - t0) // HOUR_MS
-        organic, next_key = engine.window(np.random.default_rng([seed, 1, c]), t0, hours, next_key)
-        due = pl.concat([pending, organic], how="vertical")
-        pending = due.filter(pl.col("t") >= t1)
-        lo, hi = np.searchsorted(planned_t, [t0, t1])
-        batch = pl.concat([due.filter(pl.col("t") < t1), planned.slice(lo, hi - lo)], how="vertical")
-        batch = batch.sort(["t", "key"])
-        data, store = _write_chunk(writer, batch, store, t0, t1, np.random.default_rng([seed, 2, c]))
-        name = posts_dir / f"tweets-{datetime.fromtimestamp(t0 / 1000, UTC):%Y%m%dT%H}.jsonl"
-        write_pieces(name, data)
-        report.files.append(str(name))
-        np.add.at(posts_per_account, batch["author"].to_numpy(), 1)
-        by_kind += np.bincount(batch["kind"].to_numpy(), minlength=4)
-        if progress:
-            progress({"step": "simulate", "done": c + 1, "total": n_chunks, "posts": int(by_kind.sum())})
-
+    posts_per_account, by_kind = _stream(
+        world, sc, seed, planned, WRITERS[format](world, seed), workers, report, progress
+    )
     report.posts = int(by_kind.sum())
     report.by_kind = {name: int(v) for name, v in zip(ev.KIND_NAMES, by_kind, strict=False)}
     report.accounts = int((posts_per_account > 0).sum())
@@ -137,6 +127,95 @@ def simulate(
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _stream(
+    world: World,
+    sc: Scenario,
+    seed: int,
+    planned: pl.DataFrame,
+    writer: Writer,
+    workers: int,
+    report: SimReport,
+    progress: ProgressCallback | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw the organic posts window after window and have ``workers`` threads write them.
+
+    Events are drawn here, in order (each window continues the cascades of the last). A window is
+    written in parts of at most ``PART_POSTS`` posts; the JSON of a part is a function of its rows
+    and of the earlier posts they reference, so parts are written side by side, each appended to
+    its window's file after the part before it, and the bytes do not depend on the number of
+    workers. At most ``workers`` parts are in flight, which bounds memory whatever the run's size.
+    """
+    engine = OrganicEngine(world)
+    n_chunks = -(-sc.days * 24 // sc.chunk_hours)
+    planned_t = planned["t"].to_numpy()
+    pending = ev.empty()
+    store = ev.empty()  # originals and replies that later posts still reference
+    posts_per_account = np.zeros(world.n, dtype=np.int64)
+    by_kind = np.zeros(4, dtype=np.int64)
+    next_key = 0
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cibwatch-sim") as pool:
+        running: deque[Future[None]] = deque()
+        written: threading.Event | None = None
+        for c in range(n_chunks):
+            t0 = sc.start_ms + c * sc.chunk_hours * HOUR_MS
+            t1 = min(t0 + sc.chunk_hours * HOUR_MS, world.end_ms)
+            hours = (t1 - t0) // HOUR_MS
+            organic, next_key = engine.window(np.random.default_rng([seed, 1, c]), t0, hours, next_key)
+            due = pl.concat([pending, organic], how="vertical")
+            pending = due.filter(pl.col("t") >= t1)
+            lo, hi = np.searchsorted(planned_t, [t0, t1])
+            batch = pl.concat([due.filter(pl.col("t") < t1), planned.slice(lo, hi - lo)], how="vertical")
+            batch = batch.sort(["t", "key"])
+            name = _window_file(report, t0)
+            for start in range(0, max(batch.height, 1), PART_POSTS):
+                part = batch.slice(start, PART_POSTS)
+                refs = store.filter(pl.col("key").is_in(part["ref_key"].implode()))
+                if part.height:
+                    later = _INDEPENDENT & (pl.col("last_ref_t") >= part["t"][-1])
+                    store = pl.concat([store, part.filter(later)], how="vertical")
+                done = threading.Event()
+                job = (writer, part, refs, t1, name, start == 0, written, done)
+                running.append(pool.submit(_write_part, *job))
+                written = done
+                while len(running) > workers:
+                    running.popleft().result()
+            store = store.filter(pl.col("last_ref_t") >= t1)
+            report.files.append(str(name))
+            posts_per_account += np.bincount(batch["author"].to_numpy(), minlength=world.n)
+            by_kind += np.bincount(batch["kind"].to_numpy(), minlength=4)
+            if progress:
+                progress({"step": "simulate", "done": c + 1, "total": n_chunks, "posts": int(by_kind.sum())})
+        while running:
+            running.popleft().result()
+    return posts_per_account, by_kind
+
+
+def _window_file(report: SimReport, t0: int) -> Path:
+    """The file of the window starting at ``t0`` (ms): ``posts/tweets-YYYYmmddTHH.jsonl``."""
+    return Path(report.out) / "posts" / f"tweets-{datetime.fromtimestamp(t0 / 1000, UTC):%Y%m%dT%H}.jsonl"
+
+
+def _write_part(
+    writer: Writer,
+    part: pl.DataFrame,
+    refs: pl.DataFrame,
+    retrieved_ms: int,
+    path: Path,
+    first: bool,
+    previous: threading.Event | None,
+    done: threading.Event,
+) -> None:
+    """Render one part, wait until the part before it is written, append it to the window's file."""
+    try:
+        pieces = _render(writer, part, refs, retrieved_ms)
+        if previous is not None:
+            previous.wait()
+        with open(path, "wb" if first else "ab") as fh:
+            write_pieces(fh, pieces)
+    finally:
+        done.set()  # even on failure, so no later part waits forever (the run fails anyway)
 
 
 def _plan(world: World, sc: Scenario, seed: int) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
@@ -178,6 +257,7 @@ def _plan(world: World, sc: Scenario, seed: int) -> tuple[pl.DataFrame, list[dic
             }
         )
     planned = ev.link_refs(_drop_dangling(pl.concat(frames, how="vertical"))) if frames else ev.empty()
+    planned = ev.with_likes(planned, np.random.default_rng([seed, 4]))
     return planned.sort(["t", "key"]), campaigns
 
 
@@ -195,20 +275,19 @@ def _drop_dangling(posts: pl.DataFrame) -> pl.DataFrame:
     return posts.filter(~is_rt | first | (pl.col("ref_key") < 0))
 
 
-def _write_chunk(
-    writer: Any, batch: pl.DataFrame, store: pl.DataFrame, t0: int, t1: int, rng: np.random.Generator
-) -> tuple[pl.Series, pl.DataFrame]:
-    """JSON for one window. Originals and replies first (later posts may embed them), then the rest."""
-    independent = batch.filter(pl.col("kind").is_in([ev.ORIGINAL, ev.REPLY]))
-    dependent = batch.filter(pl.col("kind").is_in([ev.REPOST, ev.QUOTE]))
-    ind = writer.prepare(independent, rng).with_columns(ref_json=pl.lit(None, pl.String))
+def _render(writer: Writer, batch: pl.DataFrame, refs: pl.DataFrame, retrieved_ms: int) -> pl.Series:
+    """JSON for a part of a window (whole pages); ``refs`` are the earlier posts it references.
+
+    Originals and replies first (later posts may embed them), then reposts and quotes.
+    """
+    independent = batch.filter(_INDEPENDENT)
+    dependent = batch.filter(~_INDEPENDENT)
+    ind = writer.prepare(pl.concat([independent, refs], how="vertical"))
+    ind = ind.with_columns(ref_json=pl.lit(None, pl.String))
     ind = ind.with_columns(json=writer.tweet_json(ind))
-    referenced = (
-        ind.filter(pl.col("last_ref_t") >= t0)
-        .select(_STORE_COLUMNS)
-        .with_columns(pl.col("json").str.strip_suffix("\n"))  # v1 tweets end their own line
-    )
-    store = pl.concat([store.filter(pl.col("last_ref_t") >= t0), referenced], how="vertical")
+    # Every post a post of this window references, as written (v1 tweets end their own line).
+    store = ind.select(_STORE_COLUMNS).with_columns(pl.col("json").str.strip_suffix("\n"))
+    ind = ind.head(independent.height)
     fill = ["body", "tag1", "tag2", "url", "mention"]
     looked = dependent.join(
         store.select(
@@ -226,14 +305,14 @@ def _write_chunk(
     looked = looked.with_columns(
         [pl.when(is_rt).then(pl.col(f"_s_{f}")).otherwise(pl.col(f)).alias(f) for f in fill]
     )
-    dep = writer.prepare(looked.drop([f"_s_{f}" for f in fill]).drop("ref_json"), rng)
+    dep = writer.prepare(looked.drop([f"_s_{f}" for f in fill]).drop("ref_json"))
     dep = dep.with_columns(ref_json=looked["ref_json"])
     dep = dep.with_columns(json=writer.tweet_json(dep))
     keep = ["t", "key", "id", "json", "author", "ref_author", "mention", "ref_key"]
     frame = pl.concat([ind.select(keep), dep.select(keep)], how="vertical").sort(["t", "key"])
     if frame["id"].n_unique() != frame.height:
         raise RuntimeError("simulated post ids collide; the window holds too many posts")
-    return writer.lines(frame, store, t1), store
+    return writer.lines(frame, store, retrieved_ms)
 
 
 def _write_truth(

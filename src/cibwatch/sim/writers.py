@@ -8,7 +8,7 @@ so there is no per-post Python and no per-post ``dumps``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import orjson
@@ -67,7 +67,10 @@ def _iso(ms: pl.Expr, fmt: str) -> pl.Expr:
 
 
 def _fmt(template: str, *exprs: pl.Expr) -> pl.Expr:
-    """``template`` with each ``{}`` replaced by the next expression (null if any is null)."""
+    """``template`` with each ``{}`` replaced by the next expression (null if any is null).
+
+    The nulls are relied on: a hashtag or link entity is null where the post has none.
+    """
     pieces = template.split("{}")
     if len(pieces) != len(exprs) + 1:
         raise ValueError(f"template needs {len(pieces) - 1} values, got {len(exprs)}")
@@ -116,8 +119,8 @@ class Writer:
         self.user_json = self._user_json()
 
     # -- shared pieces --------------------------------------------------------------
-    def prepare(self, posts: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
-        """Add ids, author fields, the full text and entity positions."""
+    def prepare(self, posts: pl.DataFrame) -> pl.DataFrame:
+        """Add ids, author fields, the full text and entity positions (a function of the rows alone)."""
         ids = post_ids(posts["t"].to_numpy(), posts["key"].to_numpy())
         ref_ids = post_ids(posts["ref_t"].to_numpy(), posts["ref_key"].to_numpy())
         root_ids = post_ids(posts["root_t"].to_numpy(), posts["root_key"].to_numpy())
@@ -125,8 +128,6 @@ class Writer:
         ref_author = np.maximum(posts["ref_author"].to_numpy(), 0)
         mention = np.maximum(posts["mention"].to_numpy(), 0)
         link_ids = np.where(posts["kind"].to_numpy() == ev.REPOST, ref_ids, ids)
-        n_rt = posts["n_rt"].to_numpy()
-        likes = np.floor(n_rt * rng.lognormal(1.0, 0.8, len(ids)) + rng.poisson(0.8, len(ids)))
         u = self.users
         frame = posts.with_columns(
             id=pl.Series(ids).cast(pl.String),
@@ -139,7 +140,6 @@ class Writer:
             muname=u["uname"].gather(mention),
             mdname=u["dname"].gather(mention),
             tco=tco(link_ids),
-            likes=pl.Series(likes.astype(np.int64)),
             src_json=_SOURCES_JSON[self.name].gather(posts["source"].to_numpy()),
         )
         has_ref_mention = pl.col("kind").is_in([ev.REPOST, ev.REPLY])
@@ -291,12 +291,8 @@ class V2Writer(Writer):
         c = pl.col
         hashtags = _join_nonnull(
             [
-                pl.when(c("tag1").is_not_null()).then(
-                    _fmt('{"start":{},"end":{},"tag":"{}"}', c("t1_s"), c("t1_e"), c("tag1"))
-                ),
-                pl.when(c("tag2").is_not_null()).then(
-                    _fmt('{"start":{},"end":{},"tag":"{}"}', c("t2_s"), c("t2_e"), c("tag2"))
-                ),
+                _fmt('{"start":{},"end":{},"tag":"{}"}', c("t1_s"), c("t1_e"), c("tag1")),
+                _fmt('{"start":{},"end":{},"tag":"{}"}', c("t2_s"), c("t2_e"), c("tag2")),
             ]
         )
         mentions = _join_nonnull(
@@ -321,15 +317,13 @@ class V2Writer(Writer):
                 ),
             ]
         )
-        urls = pl.when(c("url").is_not_null()).then(
-            _fmt(
-                '{"start":{},"end":{},"url":"https://t.co/{}","expanded_url":"{}","display_url":"{}"}',
-                c("u_s"),
-                c("u_e"),
-                c("tco"),
-                c("url"),
-                c("disp"),
-            )
+        urls = _fmt(
+            '{"start":{},"end":{},"url":"https://t.co/{}","expanded_url":"{}","display_url":"{}"}',
+            c("u_s"),
+            c("u_e"),
+            c("tco"),
+            c("url"),
+            c("disp"),
         )
         entities = _join_nonnull(
             [
@@ -370,7 +364,7 @@ class V2Writer(Writer):
                 pl.lit(',"reply_count":'),
                 pl.when(is_rt).then(0).otherwise(c("n_reply")).cast(pl.String),
                 pl.lit(',"like_count":'),
-                pl.when(is_rt).then(0).otherwise(c("likes")).cast(pl.String),
+                pl.when(is_rt).then(0).otherwise(c("n_like")).cast(pl.String),
                 pl.lit(',"quote_count":'),
                 pl.when(is_rt).then(0).otherwise(c("n_quote")).cast(pl.String),
                 pl.lit("}"),
@@ -536,12 +530,8 @@ class V1Writer(Writer):
         frame = frame.with_columns(_user=self.user_json.gather(frame["author"]))
         hashtags = _join_nonnull(
             [
-                pl.when(c("tag1").is_not_null()).then(
-                    _fmt('{"text":"{}","indices":[{},{}]}', c("tag1"), c("t1_s"), c("t1_e"))
-                ),
-                pl.when(c("tag2").is_not_null()).then(
-                    _fmt('{"text":"{}","indices":[{},{}]}', c("tag2"), c("t2_s"), c("t2_e"))
-                ),
+                _fmt('{"text":"{}","indices":[{},{}]}', c("tag1"), c("t1_s"), c("t1_e")),
+                _fmt('{"text":"{}","indices":[{},{}]}', c("tag2"), c("t2_s"), c("t2_e")),
             ]
         ).fill_null("")
         mention_fmt = '{"screen_name":"{}","name":"{}","id":{},"id_str":"{}","indices":[{},{}]}'
@@ -555,20 +545,14 @@ class V1Writer(Writer):
                 ),
             ]
         ).fill_null("")
-        urls = (
-            pl.when(c("url").is_not_null())
-            .then(
-                _fmt(
-                    '{"url":"https://t.co/{}","expanded_url":"{}","display_url":"{}","indices":[{},{}]}',
-                    c("tco"),
-                    c("url"),
-                    c("disp"),
-                    c("u_s"),
-                    c("u_e"),
-                )
-            )
-            .otherwise(pl.lit(""))
-        )
+        urls = _fmt(
+            '{"url":"https://t.co/{}","expanded_url":"{}","display_url":"{}","indices":[{},{}]}',
+            c("tco"),
+            c("url"),
+            c("disp"),
+            c("u_s"),
+            c("u_e"),
+        ).fill_null("")
         is_reply = c("kind") == ev.REPLY
         reply_fields = (
             pl.when(is_reply)
@@ -632,7 +616,7 @@ class V1Writer(Writer):
                 pl.lit(',"retweet_count":'),
                 pl.when(is_rt).then(0).otherwise(c("n_rt")).cast(pl.String),
                 pl.lit(',"favorite_count":'),
-                pl.when(is_rt).then(0).otherwise(c("likes")).cast(pl.String),
+                pl.when(is_rt).then(0).otherwise(c("n_like")).cast(pl.String),
                 pl.lit(',"entities":{"hashtags":['),
                 hashtags,
                 pl.lit('],"urls":['),
@@ -649,8 +633,8 @@ class V1Writer(Writer):
         )
         return _evaluate(frame, expr.alias("json"))
 
-    def prepare(self, posts: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
-        frame = super().prepare(posts, rng)
+    def prepare(self, posts: pl.DataFrame) -> pl.DataFrame:
+        frame = super().prepare(posts)
         return frame.with_columns(
             rdname=self.users["dname"].gather(np.maximum(posts["ref_author"].to_numpy(), 0))
         )
@@ -661,17 +645,13 @@ class V1Writer(Writer):
         return frame["json"]
 
 
-def write_pieces(path: Path, pieces: pl.Series) -> int:
-    """Write the strings back to back (they carry their own newlines); returns the bytes written.
+def write_pieces(fh: BinaryIO, pieces: pl.Series) -> None:
+    """Write the strings back to back (they carry their own newlines).
 
     Polars' CSV writer with no quoting and no line terminator writes the raw strings, without the
     intermediate copy a Python join or an Arrow conversion would make.
     """
-    with open(path, "wb") as fh:
-        pl.DataFrame({"s": pieces}).write_csv(
-            fh, include_header=False, quote_style="never", line_terminator=""
-        )
-        return fh.tell()
+    pl.DataFrame({"s": pieces}).write_csv(fh, include_header=False, quote_style="never", line_terminator="")
 
 
 WRITERS: dict[str, type[Writer]] = {"v2": V2Writer, "v1": V1Writer}
