@@ -38,7 +38,7 @@ def posts_table(posts: list[dict], dataset: str = "test") -> pa.Table:
             "created_at": round((T0 + p["seconds"]) * 1000),
             "kind": p.get("kind", "original"),
             "ref_post_id": p.get("ref_post_id"),
-            "ref_account_id": None,
+            "ref_account_id": p.get("ref_account_id"),
             "text": p.get("text"),
             "lang": None,
             "source_app": None,

@@ -242,3 +242,61 @@ def organic_placement(flagged: pl.DataFrame, truth: pl.DataFrame) -> dict[str, A
         "in_no_cluster": organic.filter(pl.col("cluster_id").is_null()).height,
         "organic_only_cluster_sizes": sizes,
     }
+
+
+def repost_lockstep(case: Case, members: pl.DataFrame, window_s: float) -> pl.DataFrame:
+    """How much of each account's reposting its cluster does with it.
+
+    ``members``: account_id, cluster_id. Per account: reposts, reposts of a post that a
+    cluster-mate also reposted within ``window_s`` (``in_lockstep``), and the distinct accounts
+    reposted (``sources``). An account whose every repost is in lockstep with the same partners,
+    amplifying one or two sources, behaves like a retweet bot whatever its label.
+    """
+    con = case.con
+    con.register("members_arrow", members.select("account_id", "cluster_id").to_arrow())
+    try:
+        return con.sql(
+            f"""WITH r AS (
+                    SELECT p.post_id, p.account_id, m.cluster_id, p.ref_post_id, p.ref_account_id,
+                           epoch_ms(p.created_at) AS t
+                    FROM posts p JOIN members_arrow m USING (account_id)
+                    WHERE p.kind = 'repost' AND p.ref_post_id IS NOT NULL),
+                locked AS (
+                    SELECT DISTINCT x.post_id FROM r x JOIN r y
+                    ON x.cluster_id = y.cluster_id AND x.ref_post_id = y.ref_post_id
+                       AND x.account_id <> y.account_id AND abs(x.t - y.t) <= {float(window_s) * 1000})
+                SELECT r.account_id, count(*) AS reposts,
+                       count(*) FILTER (l.post_id IS NOT NULL) AS in_lockstep,
+                       count(DISTINCT r.ref_account_id) AS sources
+                FROM r LEFT JOIN locked l USING (post_id)
+                GROUP BY r.account_id ORDER BY r.account_id"""
+        ).pl()
+    finally:
+        con.unregister("members_arrow")
+
+
+def best_repost_partner(case: Case, accounts: pl.Series, window_s: float) -> pl.DataFrame:
+    """Per account: the most posts it reposted within ``window_s`` of one same other account.
+
+    That count is what any pairwise co-repost rule can rest on: below ``min_shared`` no pair of
+    the account's can be flagged, whatever the null model.
+    """
+    con = case.con
+    con.register("wanted", pl.DataFrame({"account_id": accounts}).to_arrow())
+    try:
+        return con.sql(
+            f"""WITH r AS (
+                    SELECT account_id, ref_post_id, epoch_ms(created_at) AS t
+                    FROM posts WHERE kind = 'repost' AND ref_post_id IS NOT NULL),
+                mine AS (SELECT r.* FROM r SEMI JOIN wanted USING (account_id)),
+                shared AS (
+                    SELECT m.account_id, o.account_id AS other, count(DISTINCT m.ref_post_id) AS n
+                    FROM mine m JOIN r o ON o.ref_post_id = m.ref_post_id
+                         AND o.account_id <> m.account_id AND abs(o.t - m.t) <= {float(window_s) * 1000}
+                    GROUP BY ALL)
+                SELECT w.account_id, coalesce(max(s.n), 0) AS best_partner_items
+                FROM wanted w LEFT JOIN shared s USING (account_id)
+                GROUP BY w.account_id ORDER BY w.account_id"""
+        ).pl()
+    finally:
+        con.unregister("wanted")
