@@ -169,3 +169,12 @@ def test_cli_takes_a_window_per_trace(tmp_path: Path, capsys: pytest.CaptureFixt
     run = json.loads(capsys.readouterr().out)
     assert run["traces"]["repost"]["window_s"] == 1 and run["traces"]["repost"]["window_source"] == "given"
     assert run["traces"]["url"]["window_source"].startswith("auto")
+
+
+def test_cli_sets_the_null_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_case(tmp_path / "case", _group_posts()).close()
+    args = ["coord", str(tmp_path / "case"), "--out", str(tmp_path / "out"), "--traces", "repost", "--json"]
+    main([*args, "--null-stratum", "86400", "--null-passes", "1"])
+    run = json.loads(capsys.readouterr().out)
+    assert run["null_passes"] == 1
+    assert run["traces"]["repost"]["null_stratum_s"] == 86_400

@@ -41,6 +41,12 @@ def coord_command(
     examples: int = typer.Option(5, "--examples", help="Evidence rows kept per flagged edge."),
     near_threshold: float = typer.Option(0.8, "--near-threshold", help="near_text: similarity to confirm."),
     sync_bin: float = typer.Option(60.0, "--sync-bin", help="sync: time bin in seconds."),
+    null_stratum: float = typer.Option(
+        604_800.0, "--null-stratum", help="Null model: time stratum in seconds (a week)."
+    ),
+    null_passes: int = typer.Option(
+        3, "--null-passes", help="Null model: passes, each without the pairs the last one flagged."
+    ),
     seed: int = typer.Option(0, "--seed", help="Leiden seed."),
     min_edge_weight: int = typer.Option(
         2, "--min-edge-weight", help="--compat qut: the toolkit's minimum weight."
@@ -82,6 +88,8 @@ def coord_command(
                     max_examples=examples,
                     near_threshold=near_threshold,
                     sync_bin=sync_bin,
+                    null_stratum=null_stratum,
+                    null_passes=null_passes,
                     seed=seed,
                     progress=progress,
                 )
