@@ -65,3 +65,14 @@ def test_writing_a_window_in_parts_gives_the_same_bytes(tmp_path, monkeypatch, f
     monkeypatch.setattr(sim_run, "PART_POSTS", 2 * PAGE_SIZE)  # many parts per window
     simulate(out=tmp_path / "parts", workers=2, **size)
     assert out_files(tmp_path / "parts") == out_files(tmp_path / "whole")
+
+
+@pytest.mark.parametrize(
+    "n", [0, 1, PAGE_SIZE, sim_run.PART_POSTS, sim_run.PART_POSTS + 1, 7 * sim_run.PART_POSTS // 2]
+)
+def test_parts_cover_a_window_in_whole_pages_of_even_size(n):
+    parts = sim_run._parts(n)
+    assert [start for start, _ in parts] == [i * parts[0][1] for i in range(len(parts))]
+    assert all(size % PAGE_SIZE == 0 and size <= sim_run.PART_POSTS for _, size in parts)
+    assert parts[-1][0] < max(n, 1) <= parts[-1][0] + parts[-1][1]
+    assert len(parts) == max(1, -(-n // sim_run.PART_POSTS))

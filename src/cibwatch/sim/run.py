@@ -8,6 +8,7 @@ the size of the run.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import threading
@@ -35,7 +36,7 @@ from cibwatch.sim.writers import PAGE_SIZE, WRITERS, Writer, write_pieces
 
 SIM_VERSION = "1"
 _STORE_COLUMNS = ("key", "body", "tag1", "tag2", "url", "mention", "json")
-PART_POSTS = 64 * PAGE_SIZE  # posts rendered at once: whole pages, so parts join seamlessly
+PART_POSTS = 100 * PAGE_SIZE  # most posts rendered at once: whole pages, so parts join seamlessly
 _INDEPENDENT = pl.col("kind").is_in([ev.ORIGINAL, ev.REPLY])
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -169,8 +170,8 @@ def _stream(
             batch = pl.concat([due.filter(pl.col("t") < t1), planned.slice(lo, hi - lo)], how="vertical")
             batch = batch.sort(["t", "key"])
             name = _window_file(report, t0)
-            for start in range(0, max(batch.height, 1), PART_POSTS):
-                part = batch.slice(start, PART_POSTS)
+            for start, size in _parts(batch.height):
+                part = batch.slice(start, size)
                 refs = store.filter(pl.col("key").is_in(part["ref_key"].implode()))
                 if part.height:
                     later = _INDEPENDENT & (pl.col("last_ref_t") >= part["t"][-1])
@@ -190,6 +191,17 @@ def _stream(
         while running:
             running.popleft().result()
     return posts_per_account, by_kind
+
+
+def _parts(n: int) -> list[tuple[int, int]]:
+    """(start, length) of the parts of a window of ``n`` posts (an empty window is one empty part).
+
+    Whole pages, as few parts as ``PART_POSTS`` allows, of even size: each part costs a fixed
+    overhead to write, so a window is not split into a full part and a sliver.
+    """
+    count = max(1, math.ceil(n / PART_POSTS))
+    size = max(1, math.ceil(math.ceil(n / count) / PAGE_SIZE)) * PAGE_SIZE
+    return [(start, size) for start in range(0, max(n, 1), size)]
 
 
 def _window_file(report: SimReport, t0: int) -> Path:
