@@ -185,10 +185,9 @@ class _Run:
                 break
         self.run_record["null_passes"] = passes
         self._step("significance", params.null_passes, params.null_passes)
-        edges, items = self._edges_and_items(flagged)
-        evidence = items.filter(pl.col("rank") <= params.max_examples)
+        edges, items, evidence = self._edges_and_items(flagged)
         self._step("clusters", 0, 1)
-        accounts, clusters = network.build(edges, items, self._screen_names(edges), params.seed)
+        accounts, clusters = network.build(edges, items, evidence, self._screen_names(edges), params.seed)
         self._step("clusters", 1, 1)
         capped_df = pl.concat(capped) if capped else _capped_frame([])
         self.run_record["capped_items"] = capped_df.height
@@ -383,42 +382,60 @@ class _Run:
         keep = (pl.col("q_value") <= alpha) & (pl.col("n_shared") >= self.params.min_shared)
         return candidates.filter(keep).select("k", "a", "b", "p_value", "q_value")
 
-    def _edges_and_items(self, flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def _edges_and_items(self, flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """Flagged edges, their co-acted items (slim: who, trace, item) and the evidence rows.
+
+        Only the evidence (the closest ``max_examples`` items per edge) is materialized wide; a
+        tightly knit group can share thousands of items per pair, and the edge figures are
+        aggregated in DuckDB.
+        """
         con = self.con
-        edges, items = [], []
+        edges, items, evidence = [], [], []
         for k, trace in enumerate(self.chosen):
             mine = flagged.filter(pl.col("k") == k).drop("k")
             if mine.height == 0:
                 continue
             con.register("flag_arrow", mine.to_arrow())
-            item_rows = con.sql(
-                f"""WITH per_item AS (
-                        SELECT pi.a, pi.b, pi.i, min(pi.first_t) AS first_t, max(pi.last_t) AS last_t,
-                               min(pi.gap) AS gap,
-                               arg_min(pi.ex, struct_pack(g := pi.gap, s := pi.stratum)) AS ex
-                        FROM pi_{k} pi SEMI JOIN flag_arrow f ON f.a = pi.a AND f.b = pi.b
-                        GROUP BY pi.a, pi.b, pi.i)
-                    SELECT '{trace.name}' AS trace, x.account_id AS account_a, y.account_id AS account_b,
-                           it.item, pr.ex.pa AS post_id_a, pr.ex.pb AS post_id_b,
-                           pr.ex.ta AS time_a, pr.ex.tb AS time_b, pr.gap / 1000.0 AS gap_s,
-                           pr.first_t, pr.last_t, pr.a, pr.b,
-                           row_number() OVER (PARTITION BY pr.a, pr.b ORDER BY pr.gap, it.item) AS rank
-                    FROM per_item pr JOIN items_{k} it ON it.i = pr.i
-                    JOIN acc x ON x.a = pr.a JOIN acc y ON y.a = pr.b"""
-            ).pl()
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE per_item AS
+                    SELECT pi.a, pi.b, pi.i, min(pi.first_t) AS first_t, max(pi.last_t) AS last_t,
+                           min(pi.gap) AS gap,
+                           arg_min(pi.ex, struct_pack(g := pi.gap, s := pi.stratum)) AS ex,
+                           row_number() OVER (PARTITION BY pi.a, pi.b ORDER BY min(pi.gap), it.item) AS rank
+                    FROM pi_{k} pi SEMI JOIN flag_arrow f ON f.a = pi.a AND f.b = pi.b
+                    JOIN items_{k} it ON it.i = pi.i
+                    GROUP BY pi.a, pi.b, pi.i, it.item"""
+            )
+            names = "JOIN acc x ON x.a = pr.a JOIN acc y ON y.a = pr.b"
             edge_rows = (
-                item_rows.group_by("a", "b")
-                .agg(
-                    account_a=pl.col("account_a").first(),
-                    account_b=pl.col("account_b").first(),
-                    n_shared=pl.len().cast(pl.Int64),
-                    first_at=pl.col("first_t").min(),
-                    last_at=pl.col("last_t").max(),
-                    median_gap_s=pl.col("gap_s").median(),
+                con.sql(
+                    f"""SELECT pr.a, pr.b, any_value(x.account_id) AS account_a,
+                               any_value(y.account_id) AS account_b, count(*)::BIGINT AS n_shared,
+                               min(pr.first_t) AS first_at, max(pr.last_t) AS last_at,
+                               median(pr.gap / 1000.0) AS median_gap_s
+                        FROM per_item pr {names} GROUP BY pr.a, pr.b"""
                 )
+                .pl()
                 .join(mine, on=["a", "b"])
                 .join(self._expected(k, mine), on=["a", "b"])
             )
+            evidence.append(
+                con.sql(
+                    f"""SELECT '{trace.name}' AS trace, x.account_id AS account_a, y.account_id AS account_b,
+                               it.item, pr.ex.pa AS post_id_a, pr.ex.pb AS post_id_b,
+                               pr.ex.ta AS time_a, pr.ex.tb AS time_b, pr.gap / 1000.0 AS gap_s, pr.rank
+                        FROM per_item pr JOIN items_{k} it ON it.i = pr.i {names}
+                        WHERE pr.rank <= {self.params.max_examples}"""
+                ).pl()
+            )
+            items.append(
+                con.sql(
+                    f"""SELECT '{trace.name}' AS trace, x.account_id AS account_a, y.account_id AS account_b,
+                               it.item
+                        FROM per_item pr JOIN items_{k} it ON it.i = pr.i {names}"""
+                ).pl()
+            )
+            con.execute("DROP TABLE per_item")
             tf = con.sql(f"SELECT a, i, count(*)::DOUBLE AS tf FROM ev_{k} GROUP BY a, i").pl()
             weight = tfidf_cosine(
                 tf["a"].to_numpy(),
@@ -429,20 +446,19 @@ class _Run:
             )
             con.unregister("flag_arrow")
             edges.append(edge_rows.with_columns(trace=pl.lit(trace.name), weight=pl.Series(weight)))
-            items.append(item_rows.drop("a", "b", "first_t", "last_t"))
         if not edges:
-            return _empty_like(schema.COORD_EDGES), _empty_items()
+            return _empty_like(schema.COORD_EDGES), _empty_items().select(_SLIM_ITEM), _empty_items()
         edge_df = (
             pl.concat(edges)
             .with_columns(_ms_to_ts("first_at"), _ms_to_ts("last_at"))
             .sort("trace", "account_a", "account_b")
         )
-        item_df = (
-            pl.concat(items)
+        evidence_df = (
+            pl.concat(evidence)
             .with_columns(_ms_to_ts("time_a"), _ms_to_ts("time_b"))
             .sort("trace", "account_a", "account_b", "rank")
         )
-        return edge_df.select([f.name for f in schema.COORD_EDGES]), item_df
+        return edge_df.select([f.name for f in schema.COORD_EDGES]), pl.concat(items), evidence_df
 
     def _expected(self, k: int, mine: pl.DataFrame) -> pl.DataFrame:
         return self.con.sql(
@@ -496,6 +512,9 @@ def _capped_frame(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 def _empty_like(table_schema: Any) -> pl.DataFrame:
     return pl.from_arrow(table_schema.empty_table())  # type: ignore[return-value]
+
+
+_SLIM_ITEM = ["trace", "account_a", "account_b", "item"]
 
 
 def _empty_items() -> pl.DataFrame:

@@ -6,16 +6,24 @@ import polars as pl
 
 
 def build(
-    edges: pl.DataFrame, items: pl.DataFrame, screen_names: dict[str, str], seed: int = 0
+    edges: pl.DataFrame,
+    items: pl.DataFrame,
+    evidence: pl.DataFrame,
+    screen_names: dict[str, str],
+    seed: int = 0,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Accounts and clusters from the flagged edges (per trace) and their co-acted items."""
+    """Accounts and clusters from the flagged edges (per trace) and their co-acted items.
+
+    ``items``: every co-acted item of every edge (trace, account_a, account_b, item);
+    ``evidence``: the ranked examples per edge, of which rank 1 is quoted in ``top_evidence``.
+    """
     if edges.height == 0:
         return _no_accounts(), _no_clusters()
     combined = edges.group_by("account_a", "account_b").agg(weight=pl.col("weight").sum())
     nodes = sorted(set(combined["account_a"]) | set(combined["account_b"]))
     membership = _leiden(nodes, combined, seed)
     cluster_of = _name_clusters(nodes, membership)
-    accounts = _accounts(edges, items, cluster_of, screen_names)
+    accounts = _accounts(edges, items, evidence, cluster_of, screen_names)
     clusters = _clusters(edges, items, cluster_of)
     return accounts, clusters
 
@@ -59,7 +67,11 @@ def _both_sides(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _accounts(
-    edges: pl.DataFrame, items: pl.DataFrame, cluster_of: dict[str, str | None], screen_names: dict[str, str]
+    edges: pl.DataFrame,
+    items: pl.DataFrame,
+    evidence: pl.DataFrame,
+    cluster_of: dict[str, str | None],
+    screen_names: dict[str, str],
 ) -> pl.DataFrame:
     sides = _both_sides(edges.select("account_a", "account_b", "trace", "weight", "n_shared"))
     per = sides.group_by("account_id").agg(
@@ -72,7 +84,7 @@ def _accounts(
         .group_by("account_id")
         .agg(n_shared_items=pl.struct("trace", "item").n_unique().cast(pl.Int64))
     )
-    top = _top_evidence(sides, items)
+    top = _top_evidence(sides, evidence)
     return (
         per.join(shared, on="account_id", how="left")
         .join(top, on="account_id", how="left")
@@ -98,14 +110,14 @@ def _accounts(
     )
 
 
-def _top_evidence(sides: pl.DataFrame, items: pl.DataFrame) -> pl.DataFrame:
+def _top_evidence(sides: pl.DataFrame, evidence: pl.DataFrame) -> pl.DataFrame:
     """One sentence per account: its strongest edge and that edge's closest co-action."""
     best = (
         sides.sort(["weight", "n_shared", "partner"], descending=[True, True, False])
         .group_by("account_id", maintain_order=True)
         .first()
     )
-    first_item = items.filter(pl.col("rank") == 1).select(
+    first_item = evidence.filter(pl.col("rank") == 1).select(
         "trace", "account_a", "account_b", "item", "time_a", "time_b", "gap_s"
     )
     example = _both_sides(first_item)
