@@ -3,8 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import polars as pl
+import pytest
 
 from cibwatch import open_case
+from cibwatch.errors import BadRecordError
 from cibwatch.ingest import ingest
 from tests.conftest import FIXTURES
 
@@ -135,3 +137,14 @@ def test_appview_items_that_cannot_be_read_whole(tmp_path):
         (2, "skipped: repost reason without the repost's uri (older AppView); its post was stored"),
         (3, "ValueError: not a post view (needs an at:// uri, author and record)"),
     ]
+
+
+def test_strict_stops_on_bad_events_not_on_skipped_ones(tmp_path):
+    # Lines 1-3 are a like, a deletion and a status event: kept aside, not bad input.
+    with pytest.raises(BadRecordError, match=r"malformed.jsonl, line 4: invalid JSON"):
+        ingest([FIXTURES / "bluesky" / "malformed.jsonl"], tmp_path / "case", strict=True)
+    lines = (FIXTURES / "bluesky" / "malformed.jsonl").read_text().splitlines(keepends=True)
+    only_skipped = tmp_path / "likes.jsonl"
+    only_skipped.write_text("".join(lines[:3]))
+    report = ingest([only_skipped], tmp_path / "case2", strict=True)
+    assert report.reconciles and report.total("quarantined") == 3

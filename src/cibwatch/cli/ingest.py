@@ -22,7 +22,12 @@ def ingest_command(
     case: Path = typer.Option(..., "--case", help="The case directory to create or add to."),
     format: str = typer.Option("auto", "--format", help="Input format; 'auto' sniffs each file."),
     dataset: str | None = typer.Option(None, "--dataset", help="Dataset name (default: each file's name)."),
-    strict: bool = typer.Option(False, "--strict", help="Stop at the first bad record (exit code 2)."),
+    strict: bool = typer.Option(
+        False,
+        "--strict",
+        help="Stop at the first bad record (exit code 2); records kept aside on purpose "
+        "('skipped: …', e.g. Bluesky likes) are not bad.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     workers: int | None = typer.Option(

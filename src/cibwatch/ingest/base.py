@@ -37,6 +37,10 @@ _MAGIC = {
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
+# A reason with this prefix marks a record a reader keeps aside on purpose (a Bluesky like is not
+# a post): quarantined, so it is counted and kept, but not bad input, so --strict does not stop on it.
+SKIPPED = "skipped: "
+
 
 def compression_of(path: Path) -> str | None:
     """The compression of ``path`` by its magic bytes (the extension may lie)."""

@@ -29,7 +29,15 @@ import pyarrow.parquet as pq
 
 from cibwatch import schema
 from cibwatch.errors import BadRecordError, InputFormatError
-from cibwatch.ingest.base import ProgressCallback, Reader, Source, compression_of, get_reader, sniff_format
+from cibwatch.ingest.base import (
+    SKIPPED,
+    ProgressCallback,
+    Reader,
+    Source,
+    compression_of,
+    get_reader,
+    sniff_format,
+)
 from cibwatch.ingest.values import stable_id
 from cibwatch.store.case import Case
 
@@ -178,7 +186,7 @@ class StagingSink:
         byte_offset: int | None = None,
     ) -> None:
         assert self.source is not None and self.report is not None
-        if self._strict:
+        if self._strict and not reason.startswith(SKIPPED):
             raise BadRecordError(self.source.name, line, reason)
         reason = reason.encode("utf-8", errors="backslashreplace").decode("utf-8")
         if isinstance(raw, bytes):

@@ -34,7 +34,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cibwatch.ingest.base import Reader, Sink, Source, emit, iter_json, register
+from cibwatch.ingest.base import SKIPPED, Reader, Sink, Source, emit, iter_json, register
 from cibwatch.ingest.formats.json_common import dump_json, item_problem
 from cibwatch.ingest.values import count, iso_date_ms
 
@@ -412,11 +412,11 @@ class BlueskyReader(Reader):
                     else:
                         records = records_from_event(event)
                 except Skipped as skipped:
-                    sink.quarantine(f"skipped: {skipped}", raw, item.line, item.byte_offset)
+                    sink.quarantine(f"{SKIPPED}{skipped}", raw, item.line, item.byte_offset)
                     continue
                 except (ValueError, KeyError, TypeError, AttributeError) as exc:
                     sink.quarantine(f"{type(exc).__name__}: {exc}", raw, item.line, item.byte_offset)
                     continue
                 emit(records, sink)
                 if skipped_part:
-                    sink.quarantine(f"skipped: {skipped_part}", raw, item.line, item.byte_offset)
+                    sink.quarantine(f"{SKIPPED}{skipped_part}", raw, item.line, item.byte_offset)
