@@ -185,9 +185,13 @@ class _Run:
                 break
         self.run_record["null_passes"] = passes
         self._step("significance", params.null_passes, params.null_passes)
-        edges, items, evidence = self._edges_and_items(flagged)
+        edges, evidence = self._edges_and_items(flagged)
         self._step("clusters", 0, 1)
-        accounts, clusters = network.build(edges, items, evidence, self._screen_names(edges), params.seed)
+        cluster_of = network.cluster(edges, params.seed)
+        shared, cluster_items = self._item_stats(cluster_of)
+        accounts, clusters = network.build(
+            edges, evidence, cluster_of, shared, cluster_items, self._screen_names(edges)
+        )
         self._step("clusters", 1, 1)
         capped_df = pl.concat(capped) if capped else _capped_frame([])
         self.run_record["capped_items"] = capped_df.height
@@ -382,15 +386,16 @@ class _Run:
         keep = (pl.col("q_value") <= alpha) & (pl.col("n_shared") >= self.params.min_shared)
         return candidates.filter(keep).select("k", "a", "b", "p_value", "q_value")
 
-    def _edges_and_items(self, flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        """Flagged edges, their co-acted items (slim: who, trace, item) and the evidence rows.
+    def _edges_and_items(self, flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Flagged edges and their evidence rows; every co-acted item stays in DuckDB (``slim``).
 
-        Only the evidence (the closest ``max_examples`` items per edge) is materialized wide; a
-        tightly knit group can share thousands of items per pair, and the edge figures are
-        aggregated in DuckDB.
+        Only the evidence (the closest ``max_examples`` items per edge) leaves DuckDB: a tightly
+        knit group can share thousands of items per pair, so the edge figures and the item
+        statistics (``_item_stats``) are aggregated where the items are.
         """
         con = self.con
-        edges, items, evidence = [], [], []
+        con.execute("CREATE OR REPLACE TEMP TABLE slim (k INTEGER, a INTEGER, b INTEGER, i INTEGER)")
+        edges, evidence = [], []
         for k, trace in enumerate(self.chosen):
             mine = flagged.filter(pl.col("k") == k).drop("k")
             if mine.height == 0:
@@ -428,13 +433,7 @@ class _Run:
                         WHERE pr.rank <= {self.params.max_examples}"""
                 ).pl()
             )
-            items.append(
-                con.sql(
-                    f"""SELECT '{trace.name}' AS trace, x.account_id AS account_a, y.account_id AS account_b,
-                               it.item
-                        FROM per_item pr JOIN items_{k} it ON it.i = pr.i {names}"""
-                ).pl()
-            )
+            con.execute(f"INSERT INTO slim SELECT {k}, a, b, i FROM per_item")
             con.execute("DROP TABLE per_item")
             tf = con.sql(f"SELECT a, i, count(*)::DOUBLE AS tf FROM ev_{k} GROUP BY a, i").pl()
             weight = tfidf_cosine(
@@ -447,7 +446,7 @@ class _Run:
             con.unregister("flag_arrow")
             edges.append(edge_rows.with_columns(trace=pl.lit(trace.name), weight=pl.Series(weight)))
         if not edges:
-            return _empty_like(schema.COORD_EDGES), _empty_items().select(_SLIM_ITEM), _empty_items()
+            return _empty_like(schema.COORD_EDGES), _empty_items()
         edge_df = (
             pl.concat(edges)
             .with_columns(_ms_to_ts("first_at"), _ms_to_ts("last_at"))
@@ -458,7 +457,49 @@ class _Run:
             .with_columns(_ms_to_ts("time_a"), _ms_to_ts("time_b"))
             .sort("trace", "account_a", "account_b", "rank")
         )
-        return edge_df.select([f.name for f in schema.COORD_EDGES]), pl.concat(items), evidence_df
+        return edge_df.select([f.name for f in schema.COORD_EDGES]), evidence_df
+
+    def _item_stats(self, cluster_of: dict[str, str | None]) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Per account the distinct (trace, item) it co-acted on; per cluster the items inside it."""
+        con = self.con
+        shared = con.sql(
+            """SELECT acc.account_id, count(*)::BIGINT AS n_shared_items
+               FROM (SELECT DISTINCT side, k, i FROM (SELECT a AS side, k, i FROM slim
+                                                      UNION ALL SELECT b, k, i FROM slim)) s
+               JOIN acc ON acc.a = s.side GROUP BY acc.account_id"""
+        ).pl()
+        members = pl.DataFrame(
+            {"account_id": list(cluster_of), "cluster_id": list(cluster_of.values())},
+            schema={"account_id": pl.String, "cluster_id": pl.String},
+        ).drop_nulls()
+        names = " UNION ALL ".join(
+            f"SELECT {k}::INTEGER AS k, '{t.name}' AS trace, i, item FROM items_{k}"
+            for k, t in enumerate(self.chosen)
+        )
+        con.register("members", members.to_arrow())
+        try:
+            cluster_items = con.sql(
+                f"""WITH cl AS (SELECT acc.a, m.cluster_id FROM members m JOIN acc USING (account_id)),
+                    inside AS (SELECT c1.cluster_id, s.k, s.i, s.a, s.b FROM slim s
+                               JOIN cl c1 ON c1.a = s.a JOIN cl c2 ON c2.a = s.b
+                               WHERE c1.cluster_id = c2.cluster_id),
+                    counted AS (SELECT cluster_id, k, i, count(DISTINCT (a, b)) AS n
+                                FROM inside GROUP BY ALL),
+                    totals AS (SELECT cluster_id, count(*)::BIGINT AS n_items
+                               FROM counted GROUP BY cluster_id),
+                    named AS (SELECT c.cluster_id, nm.trace, nm.item, c.n,
+                                     row_number() OVER (PARTITION BY c.cluster_id
+                                                        ORDER BY c.n DESC, nm.trace, nm.item) AS r
+                              FROM counted c JOIN ({names}) nm ON nm.k = c.k AND nm.i = c.i)
+                    SELECT t.cluster_id, t.n_items,
+                           string_agg(n.trace || ':' || n.item || ' (' || n.n || ' pairs)', '; ' ORDER BY n.r)
+                               AS top_items
+                    FROM totals t JOIN named n ON n.cluster_id = t.cluster_id AND n.r <= 5
+                    GROUP BY t.cluster_id, t.n_items"""
+            ).pl()
+        finally:
+            con.unregister("members")
+        return shared, cluster_items
 
     def _expected(self, k: int, mine: pl.DataFrame) -> pl.DataFrame:
         return self.con.sql(
@@ -512,9 +553,6 @@ def _capped_frame(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 def _empty_like(table_schema: Any) -> pl.DataFrame:
     return pl.from_arrow(table_schema.empty_table())  # type: ignore[return-value]
-
-
-_SLIM_ITEM = ["trace", "account_a", "account_b", "item"]
 
 
 def _empty_items() -> pl.DataFrame:

@@ -5,26 +5,34 @@ from __future__ import annotations
 import polars as pl
 
 
+def cluster(edges: pl.DataFrame, seed: int = 0) -> dict[str, str | None]:
+    """Leiden clusters of the network all traces' flagged edges make: account → C1, C2, … or None."""
+    if edges.height == 0:
+        return {}
+    combined = edges.group_by("account_a", "account_b").agg(weight=pl.col("weight").sum())
+    nodes = sorted(set(combined["account_a"]) | set(combined["account_b"]))
+    return _name_clusters(nodes, _leiden(nodes, combined, seed))
+
+
 def build(
     edges: pl.DataFrame,
-    items: pl.DataFrame,
     evidence: pl.DataFrame,
+    cluster_of: dict[str, str | None],
+    shared_items: pl.DataFrame,
+    cluster_items: pl.DataFrame,
     screen_names: dict[str, str],
-    seed: int = 0,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Accounts and clusters from the flagged edges (per trace) and their co-acted items.
+    """The accounts and clusters tables.
 
-    ``items``: every co-acted item of every edge (trace, account_a, account_b, item);
-    ``evidence``: the ranked examples per edge, of which rank 1 is quoted in ``top_evidence``.
+    ``evidence``: the ranked examples per edge (rank 1 is quoted in ``top_evidence``);
+    ``shared_items``: account_id, n_shared_items (distinct trace and item over all its edges);
+    ``cluster_items``: cluster_id, n_items, top_items (over edges inside the cluster), which the
+    caller computes where the co-acted items are, since they can run to many millions.
     """
     if edges.height == 0:
         return _no_accounts(), _no_clusters()
-    combined = edges.group_by("account_a", "account_b").agg(weight=pl.col("weight").sum())
-    nodes = sorted(set(combined["account_a"]) | set(combined["account_b"]))
-    membership = _leiden(nodes, combined, seed)
-    cluster_of = _name_clusters(nodes, membership)
-    accounts = _accounts(edges, items, evidence, cluster_of, screen_names)
-    clusters = _clusters(edges, items, cluster_of)
+    accounts = _accounts(edges, evidence, shared_items, cluster_of, screen_names)
+    clusters = _clusters(edges, cluster_items, cluster_of)
     return accounts, clusters
 
 
@@ -68,8 +76,8 @@ def _both_sides(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _accounts(
     edges: pl.DataFrame,
-    items: pl.DataFrame,
     evidence: pl.DataFrame,
+    shared: pl.DataFrame,
     cluster_of: dict[str, str | None],
     screen_names: dict[str, str],
 ) -> pl.DataFrame:
@@ -78,11 +86,6 @@ def _accounts(
         n_partners=pl.col("partner").n_unique().cast(pl.Int64),
         strength=pl.col("weight").sum(),
         traces=pl.col("trace").unique().sort().str.join(","),
-    )
-    shared = (
-        _both_sides(items.select("account_a", "account_b", "trace", "item"))
-        .group_by("account_id")
-        .agg(n_shared_items=pl.struct("trace", "item").n_unique().cast(pl.Int64))
     )
     top = _top_evidence(sides, evidence)
     return (
@@ -136,7 +139,9 @@ def _top_evidence(sides: pl.DataFrame, evidence: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _clusters(edges: pl.DataFrame, items: pl.DataFrame, cluster_of: dict[str, str | None]) -> pl.DataFrame:
+def _clusters(
+    edges: pl.DataFrame, cluster_items: pl.DataFrame, cluster_of: dict[str, str | None]
+) -> pl.DataFrame:
     def in_cluster(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.with_columns(
             ca=pl.col("account_a").replace_strict(cluster_of, default=None, return_dtype=pl.String),
@@ -158,22 +163,10 @@ def _clusters(edges: pl.DataFrame, items: pl.DataFrame, cluster_of: dict[str, st
         last_at=pl.col("last_at").max(),
         n_pairs=pl.struct("account_a", "account_b").n_unique(),
     )
-    inner_items = in_cluster(items)
-    item_stats = inner_items.group_by("ca").agg(n_items=pl.struct("trace", "item").n_unique().cast(pl.Int64))
-    top_items = (
-        inner_items.group_by("ca", "trace", "item")
-        .agg(n=pl.struct("account_a", "account_b").n_unique())
-        .sort(["n", "trace", "item"], descending=[True, False, False])
-        .group_by("ca", maintain_order=True)
-        .head(5)
-        .group_by("ca", maintain_order=True)
-        .agg(top_items=pl.format("{}:{} ({} pairs)", "trace", "item", "n").str.join("; "))
-    )
     return (
         stats.rename({"ca": "cluster_id"})
         .join(sizes, on="cluster_id")
-        .join(item_stats.rename({"ca": "cluster_id"}), on="cluster_id", how="left")
-        .join(top_items.rename({"ca": "cluster_id"}), on="cluster_id", how="left")
+        .join(cluster_items, on="cluster_id", how="left")
         .with_columns(density=pl.col("n_pairs") / (pl.col("size") * (pl.col("size") - 1) / 2))
         .with_columns(_cluster_number())
         .sort("_n")
