@@ -217,16 +217,19 @@ def explain_rows(
     limit: int = 3,
 ) -> list[list[Reason]]:
     """For each account, the reasons behind its label (profile and, when used, behaviour head)."""
-    contrib = model.contributions(profile)
     values = profile.select(PROFILE_FEATURES).to_numpy().astype(np.float64)
+    present = profile_present(values)
+    labels = scored["bot_label"].to_list()
+    heads = scored["head"].to_list()
+    labelled = np.array([label is not None for label in labels], dtype=bool)
+    # pred_contrib (TreeSHAP) is the costly part: only for the rows whose reasons are shown.
+    contrib = _rows_only(model.contributions, profile, present & labelled, len(PROFILE_FEATURES))
     b_values = b_contrib = None
     if behaviour is not None and "behaviour" in model.boosters:
         aligned = profile.select("account_id").join(behaviour, on="account_id", how="left")
         b_values = aligned.select(BEHAVIOUR_FEATURES).to_numpy().astype(np.float64)
-        b_contrib = model.behaviour_contributions(aligned)
-    present = profile_present(values)
-    labels = scored["bot_label"].to_list()
-    heads = scored["head"].to_list()
+        used = labelled & (np.array(heads, dtype=object) == "profile+behaviour")
+        b_contrib = _rows_only(model.behaviour_contributions, aligned, used, len(BEHAVIOUR_FEATURES))
     out = []
     for i, label in enumerate(labels):
         if label is None:
@@ -244,6 +247,19 @@ def explain_rows(
             )
         found.sort(key=lambda r: -abs(r.contribution))
         out.append(found[:limit])
+    return out
+
+
+def _rows_only(
+    contributions: Callable[[pl.DataFrame], np.ndarray],
+    frame: pl.DataFrame,
+    rows: np.ndarray,
+    n_features: int,
+) -> np.ndarray:
+    """``contributions(frame)`` computed for ``rows`` only; the other rows stay NaN (never read)."""
+    out = np.full((frame.height, n_features + 1), np.nan)
+    if rows.any():
+        out[rows] = contributions(frame.filter(pl.Series(rows)))
     return out
 
 
