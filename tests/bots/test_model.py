@@ -202,3 +202,18 @@ def test_unscorable_account_is_flagged(tiny_model):
     assert np.isnan(
         tiny_model.predict(profile_features(pl.DataFrame({"account_id": ["x"]})))["margin_behaviour"][0]
     )
+
+
+def test_reasons_do_not_depend_on_the_other_accounts_scored(tiny_model):
+    # Contributions are computed only for rows whose reasons are shown; mixing in accounts with no
+    # profile and timelines for some must not change anyone's reasons.
+    accounts = synthetic_accounts(40, seed=17).drop("label", "label_detail", "bot_type")
+    posts = synthetic_posts(synthetic_accounts(40, seed=17).slice(10, 20), seed=17)
+    stubs = [{"account_id": f"stub{k}"} for k in range(5)]
+    mixed = score([*stubs, *accounts.to_dicts()], posts=posts, model=tiny_model)
+    assert mixed.filter(pl.col("account_id").str.starts_with("stub"))["top_reasons"].null_count() == 5
+    assert set(mixed["head"].drop_nulls()) == {"profile", "profile+behaviour"}
+    for k in (0, 15, 39):  # with a timeline (15) and without
+        alone = score(accounts.slice(k, 1), posts=posts, model=tiny_model).row(0, named=True)
+        row = mixed.filter(pl.col("account_id") == alone["account_id"]).row(0, named=True)
+        assert row["top_reasons"] == alone["top_reasons"] and row["head"] == alone["head"]
