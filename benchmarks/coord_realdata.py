@@ -43,6 +43,10 @@ from cibwatch.store.case import Case
 
 CACHE = Path(os.environ.get("CIBWATCH_BENCH_CACHE", Path(tempfile.gettempdir()) / "cibwatch-bench"))
 WINDOW = 60
+# The default traces plus near-duplicate text over a longer window (copy-paste runs for hours):
+# 1 h is the window the issue fixes for near-duplicate text; 6 h was picked after seeing this data.
+WITH_NEAR_TEXT = "repost,quote,reply,url,hashtag,media,hashtag_set,text,near_text"
+NEAR_TEXT_VARIANTS = (("cibwatch + near_text 1 h", 3600), ("cibwatch + near_text 6 h (post hoc)", 21_600))
 SMOKE_LINES = 20_000
 
 
@@ -64,6 +68,11 @@ def run(smoke: bool) -> str:
     with Case.open(corpus.case_path) as case:
         try:
             runs.append(run_cibwatch(case, truth, window=WINDOW))
+            for label, seconds in NEAR_TEXT_VARIANTS:
+                windows = {"default": WINDOW, "near_text": seconds}
+                variant = run_cibwatch(case, truth, traces=WITH_NEAR_TEXT, window=windows)
+                variant.detector = label
+                runs.append(variant)
         except Exception as exc:  # the engine is young: say what failed, never fake its row
             notes.append(f"cibwatch.coord.detect could not run: {type(exc).__name__}: {exc}")
             traceback.print_exc()
@@ -164,26 +173,37 @@ def _corpus_section(corpus: CorpusSummary, built_s: float | None) -> str:
 
 # -- results -----------------------------------------------------------------------------
 def _verdict(runs: list[DetectorRun]) -> str:
-    ours = next((r for r in runs if r.detector == "cibwatch"), None)
-    peers = [r for r in runs if r.detector != "cibwatch"]
-    if ours is None or not peers:
+    ours = [r for r in runs if r.detector.startswith("cibwatch")]
+    peers = [r for r in runs if not r.detector.startswith("cibwatch")]
+    if not ours or not peers:
         return "_No side-by-side verdict: one of the two detectors did not run (see the notes)._"
     lines = []
-    m = ours.metrics
-    for peer in peers:
-        p = peer.metrics
-        recall_ahead = (m.recall or 0) > (p.recall or 0)
-        precision_ok = (m.precision or 0) >= (p.precision or 0)
-        fewer_organic = m.organic_flagged <= p.organic_flagged
-        verdict = "ahead" if recall_ahead and precision_ok and fewer_organic else "NOT ahead"
-        lines.append(
-            f"- vs {peer.settings.split('; ')[-1]}: cibwatch is **{verdict}** — recall "
-            f"{_f(m.recall)} vs {_f(p.recall)}, precision {_f(m.precision)} vs {_f(p.precision)}, "
-            f"organic accounts flagged {m.organic_flagged:,} vs {p.organic_flagged:,}."
-        )
+    for mine in ours:
+        m = mine.metrics
+        for peer in peers:
+            p = peer.metrics
+            recall_ahead = (m.recall or 0) > (p.recall or 0)
+            precision_ok = (m.precision or 0) >= (p.precision or 0)
+            fewer_organic = m.organic_flagged <= p.organic_flagged
+            verdict = "ahead" if recall_ahead and precision_ok and fewer_organic else "NOT ahead"
+            lines.append(
+                f"- {mine.detector} vs {peer.settings.split('; ')[-1]}: **{verdict}** — recall "
+                f"{_f(m.recall)} vs {_f(p.recall)}, precision {_f(m.precision)} vs {_f(p.precision)}, "
+                f"organic accounts flagged {m.organic_flagged:,} vs {p.organic_flagged:,}."
+            )
+    note = _prose(
+        """The first cibwatch row is its default. The near_text rows add near-duplicate text (MinHash,
+        confirmed at similarity ≥ 0.8) over a longer window, since copy-paste accounts post the same
+        message over hours, not within a minute; the toolkit's co_similar_tweet stays at 60 s, its
+        common setting. The 1-hour window is the one the coordination issue fixes for near-duplicate
+        text; the 6-hour window was chosen after seeing this corpus's results, so read its row as
+        optimistic."""
+    )
     return (
         "Against the QUT toolkit (recall higher, precision equal or better, fewer organic flagged):\n\n"
         + "\n".join(lines)
+        + "\n\n"
+        + note
     )
 
 
@@ -427,8 +447,8 @@ def _coortweet_qut(case_dir: Path, work: Path, notes: list[str]) -> str:
 
 def _short(run: DetectorRun) -> str:
     return (
-        "cibwatch"
-        if run.detector == "cibwatch"
+        run.detector
+        if run.detector.startswith("cibwatch")
         else f"QUT {run.settings.split('; ')[-1].replace('edge ', '')}"
     )
 

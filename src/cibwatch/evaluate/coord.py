@@ -66,7 +66,10 @@ def run_cibwatch(
     seconds = time.perf_counter() - t0
     flagged = result.accounts.select("account_id", "traces", "cluster_id")
     params = result.run.get("params", {})
-    settings = f"traces {','.join(params.get('traces', []))}; window {params.get('window')}; " + (
+    window = params.get("window")
+    if isinstance(window, dict):
+        window = ", ".join(f"{trace} {seconds}" for trace, seconds in window.items())
+    settings = f"traces {','.join(params.get('traces', []))}; window {window}; " + (
         f"q ≤ {params.get('alpha')}, ≥ {params.get('min_shared')} items"
     )
     return score_flagged(
