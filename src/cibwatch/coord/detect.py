@@ -185,7 +185,7 @@ class _Run:
                 break
         self.run_record["null_passes"] = passes
         self._step("significance", params.null_passes, params.null_passes)
-        edges, evidence = self._edges_and_items(flagged)
+        edges, evidence = self._edges_and_evidence(flagged)
         self._step("clusters", 0, 1)
         cluster_of = network.cluster(edges, params.seed)
         shared, cluster_items = self._item_stats(cluster_of)
@@ -386,7 +386,7 @@ class _Run:
         keep = (pl.col("q_value") <= alpha) & (pl.col("n_shared") >= self.params.min_shared)
         return candidates.filter(keep).select("k", "a", "b", "p_value", "q_value")
 
-    def _edges_and_items(self, flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def _edges_and_evidence(self, flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Flagged edges and their evidence rows; every co-acted item stays in DuckDB (``slim``).
 
         Only the evidence (the closest ``max_examples`` items per edge) leaves DuckDB: a tightly

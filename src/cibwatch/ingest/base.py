@@ -244,15 +244,19 @@ class Reader:
         return False
 
 
-def emit(records: list[tuple[str, Any]], sink: Sink) -> None:
+def emit(records: list[tuple[str, Any]], sink: Sink, line: int | None = None) -> None:
     """Hand (table, record) pairs to the sink, once all of a source record parsed.
 
-    ``("duplicate", table)`` counts a record already known to be a duplicate.
+    ``("duplicate", table)`` counts a record already known to be a duplicate. ``line``: the
+    source line, kept on each record so that one Arrow later refuses is quarantined with it.
     """
     for table, record in records:
         if table == "duplicate":
             sink.duplicate(record)
-        elif table == "posts":
+            continue
+        if line is not None:
+            record["_line"] = line
+        if table == "posts":
             sink.post(record)
         elif table == "accounts":
             sink.account(record)

@@ -227,22 +227,7 @@ def records_from_event(event: dict[str, Any]) -> list[tuple[str, dict[str, Any]]
         subject = (record.get("subject") or {}).get("uri")
         if not isinstance(subject, str) or not did_of(subject):
             raise ValueError("repost without a subject at:// URI")
-        post = {
-            "post_id": uri,
-            "account_id": did,
-            "created_at": _time_ms(record, time_us),
-            "kind": "repost",
-            "ref_post_id": subject,
-            "ref_account_id": did_of(subject),
-            "text": None,
-            "lang": None,
-            "source_app": None,
-            "hashtags": [],
-            "urls": [],
-            "mentions": [],
-            "media_hashes": [],
-        }
-        return [("posts", post)]
+        return [("posts", _repost(uri, did, _time_ms(record, time_us), subject))]
     # A profile record: a snapshot of what the account shows, seen when the relay saw it.
     fields = {
         "name": _nonempty(record.get("displayName")),
@@ -348,13 +333,19 @@ def records_from_feed_item(item: dict[str, Any]) -> tuple[list[tuple[str, dict[s
         return out, "repost reason without the repost's uri (older AppView); its post was stored"
     if indexed is None:
         raise ValueError("repost reason without indexedAt")
-    repost = {
-        "post_id": repost_uri,
-        "account_id": did_of(repost_uri),
-        "created_at": indexed,
+    out.append(("posts", _repost(repost_uri, did_of(repost_uri), indexed, post["uri"])))
+    return out, None
+
+
+def _repost(uri: str, did: str | None, created_ms: int | None, subject: str) -> dict[str, Any]:
+    """A repost of ``subject`` (an at:// post URI): no content of its own."""
+    return {
+        "post_id": uri,
+        "account_id": did,
+        "created_at": created_ms,
         "kind": "repost",
-        "ref_post_id": post["uri"],
-        "ref_account_id": did_of(post["uri"]),
+        "ref_post_id": subject,
+        "ref_account_id": did_of(subject),
         "text": None,
         "lang": None,
         "source_app": None,
@@ -363,8 +354,6 @@ def records_from_feed_item(item: dict[str, Any]) -> tuple[list[tuple[str, dict[s
         "mentions": [],
         "media_hashes": [],
     }
-    out.append(("posts", repost))
-    return out, None
 
 
 @register

@@ -414,15 +414,7 @@ class TwitterV1Reader(Reader):
                         reason = f"invalid JSON: {exc}"
                     sink.quarantine(reason, item.raw, item.line, item.byte_offset)
                     continue
-                for table, record in records:  # emit(), in one pass with the line numbers
-                    if table == "posts":
-                        record["_line"] = item.line  # for a record Arrow later refuses to store
-                        sink.post(record)
-                    elif table == "accounts":
-                        record["_line"] = item.line
-                        sink.account(record)
-                    else:
-                        sink.duplicate(record)
+                emit(records, sink, line=item.line)
                 continue
             self._read_document(item, sink)
 
@@ -443,6 +435,4 @@ class TwitterV1Reader(Reader):
                 raw = item.raw if len(tweets) == 1 else orjson.dumps(tweet)
                 sink.quarantine(f"{type(exc).__name__}: {exc}", raw, item.line, item.byte_offset)
                 continue
-            for _, record in records:
-                record["_line"] = item.line
-            emit(records, sink)
+            emit(records, sink, line=item.line)
