@@ -13,12 +13,14 @@ from typing import BinaryIO
 import numpy as np
 import orjson
 import polars as pl
+import pyarrow as pa
 
 from cibwatch.sim import events as ev
 from cibwatch.sim import vocab
 from cibwatch.sim.world import TWEPOCH_MS, World
 
 PAGE_SIZE = 500  # full-archive search pages hold up to 500 posts
+_WRITE_BYTES = 1 << 20  # written in slices of this size
 _B62 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
 _V2_DATE = "%Y-%m-%dT%H:%M:%S.000Z"
 _V1_DATE = "%a %b %d %H:%M:%S +0000 %Y"
@@ -648,10 +650,19 @@ class V1Writer(Writer):
 def write_pieces(fh: BinaryIO, pieces: pl.Series) -> None:
     """Write the strings back to back (they carry their own newlines).
 
-    Polars' CSV writer with no quoting and no line terminator writes the raw strings, without the
-    intermediate copy a Python join or an Arrow conversion would make.
+    The strings are exported as one Arrow ``large_string`` array, whose bytes are the strings
+    back to back, and its buffer is written in slices of ``_WRITE_BYTES``: one copy, made without
+    the GIL. (Polars' CSV writer, used before, cost about twice as much CPU per byte.)
     """
-    pl.DataFrame({"s": pieces}).write_csv(fh, include_header=False, quote_style="never", line_terminator="")
+    array = pieces.to_arrow(compat_level=pl.CompatLevel.oldest())
+    for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else [array]:
+        if len(chunk) == 0:
+            continue
+        offsets = chunk.buffers()[1]
+        ends = np.frombuffer(offsets, dtype=np.int64)[[chunk.offset, chunk.offset + len(chunk)]]
+        data = memoryview(chunk.buffers()[2])[int(ends[0]) : int(ends[1])]
+        for start in range(0, len(data), _WRITE_BYTES):
+            fh.write(data[start : start + _WRITE_BYTES])
 
 
 WRITERS: dict[str, type[Writer]] = {"v2": V2Writer, "v1": V1Writer}
