@@ -33,6 +33,10 @@ class BadRecordError(CibwatchError):
         self.line = line
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[BadRecordError], tuple[str, int | None, str]]:
+        # Raised in ingest worker processes: it must cross back to the parent whole.
+        return type(self), (self.source_file, self.line, self.reason)
+
 
 class CaseError(CibwatchError):
     pass

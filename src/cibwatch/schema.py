@@ -93,6 +93,10 @@ QUARANTINE = pa.schema(
     ]
 )
 
+# A post as a reader may hand it over as a tuple (the fast path of large files): the fields
+# up to ``dataset``; the ingest adds the rest of the provenance.
+POST_ROW: tuple[str, ...] = tuple(POSTS.names[: POSTS.names.index("dataset") + 1])
+
 TABLES: dict[str, pa.Schema] = {
     "posts": POSTS,
     "accounts": ACCOUNTS,

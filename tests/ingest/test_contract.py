@@ -82,6 +82,10 @@ class RecordingSink:
     def post(self, record: dict[str, Any]) -> None:
         self._add("posts", record)
 
+    def post_row(self, row: tuple[Any, ...], line: int | None) -> None:
+        assert len(row) == len(schema.POST_ROW), row
+        self._add("posts", dict(zip(schema.POST_ROW, row, strict=True)))
+
     def account(self, record: dict[str, Any]) -> None:
         raw = record.get("raw")  # may be the original record, serialized by the sink (as in run.py)
         if raw is not None and not isinstance(raw, str):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -76,6 +77,25 @@ def test_strict_stops_at_first_bad_record(tmp_path):
         ingest([FIXTURES / "twitter-v1" / "stream_sample.jsonl"], tmp_path / "case", strict=True)
 
 
+def _numbered_tweets(path: Path, bad_lines: set[int], n: int = 40) -> None:
+    good = '{"created_at": "Sat Sep 28 18:05:23 +0000 2019", "id_str": "%d", "text": "ok", "user": {"id": 9}}'
+    path.write_text("".join(("{oops\n" if i in bad_lines else good % i + "\n") for i in range(1, n + 1)))
+
+
+def test_strict_in_parallel_names_the_line_of_the_whole_file(tmp_path, monkeypatch):
+    from cibwatch.errors import BadRecordError
+    from cibwatch.ingest import run
+
+    monkeypatch.setattr(run, "PARALLEL_MIN_BYTES", 100)
+    path = tmp_path / "tweets.jsonl"
+    _numbered_tweets(path, bad_lines={33, 37})  # both in the second of two ranges
+    with pytest.raises(BadRecordError, match=r"tweets.jsonl, line 33: invalid JSON"):
+        ingest([path], tmp_path / "case", strict=True, workers=2)
+    _numbered_tweets(path, bad_lines={5, 33})  # one in each: the first is the one reported
+    with pytest.raises(BadRecordError, match=r"tweets.jsonl, line 5: invalid JSON"):
+        ingest([path], tmp_path / "case2", strict=True, workers=2)
+
+
 @pytest.mark.parametrize("name", ["api-stream-small.json.gz", "api-rest.json"])
 def test_real_payloads(tmp_path, shared, name):
     path = shared("formats", "twitter-v1", name)
@@ -125,7 +145,7 @@ def test_parallel_ranges_give_the_same_case(tmp_path, monkeypatch):
 
 
 def test_line_ranges_cover_the_file_on_line_boundaries(tmp_path):
-    from cibwatch.ingest.run import _line_ranges
+    from cibwatch.ingest.run import _line_ranges, _lines_before
 
     path = tmp_path / "lines.jsonl"
     lines = [f'{{"n": {i}, "pad": "{"x" * (i % 7)}"}}\n'.encode() for i in range(1000)]
@@ -133,8 +153,8 @@ def test_line_ranges_cover_the_file_on_line_boundaries(tmp_path):
     ranges = _line_ranges(path, 3)
     assert ranges[0][0] == 0 and ranges[-1][1] == path.stat().st_size
     data = path.read_bytes()
-    for (start, end, first_line), nxt in zip(ranges, [*ranges[1:], None], strict=True):
+    for (start, end), nxt in zip(ranges, [*ranges[1:], None], strict=True):
         assert start == 0 or data[start - 1 : start] == b"\n"
-        assert first_line == data[:start].count(b"\n") + 1
+        assert _lines_before(path, start) == data[:start].count(b"\n")
         if nxt is not None:
             assert nxt[0] == end

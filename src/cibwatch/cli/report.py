@@ -7,9 +7,6 @@ from pathlib import Path
 import typer
 
 from cibwatch.cli.console import console, step_progress
-from cibwatch.report import render
-from cibwatch.report.data import Limits
-from cibwatch.report.render import files_dir
 from cibwatch.store.case import open_case
 
 
@@ -30,6 +27,10 @@ def report_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Write one HTML report of the case (opens from disk, loads nothing), plus PNG figures for papers."""
+    # Imported here: matplotlib and igraph cost every other command a second of start-up.
+    from cibwatch.report import Limits, render
+    from cibwatch.report.render import files_dir
+
     with open_case(case) as opened, step_progress(enabled=not quiet) as progress:
         path = render(
             opened,

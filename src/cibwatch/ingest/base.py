@@ -193,6 +193,9 @@ class Sink(Protocol):
 
     def post(self, record: dict[str, Any]) -> None: ...
 
+    def post_row(self, row: tuple[Any, ...], line: int | None) -> None:
+        """A post as a tuple of the values of ``schema.POST_ROW``, from source line ``line``."""
+
     def account(self, record: dict[str, Any]) -> None:
         """A profile snapshot. ``raw`` may be a dict or bytes (serialized only if kept); an int
         ``_fingerprint`` (e.g. a hash of the raw bytes) stands for the values in dedupe."""

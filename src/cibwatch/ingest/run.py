@@ -20,8 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -39,10 +40,13 @@ from cibwatch.ingest.base import (
     sniff_format,
 )
 from cibwatch.ingest.values import stable_id
-from cibwatch.store.case import Case
 
-BATCH_ROWS = 50_000
-_PROVENANCE_COLUMNS = ("dataset", "reader", "source_file", "ingested_at")
+if TYPE_CHECKING:
+    from cibwatch.store.case import Case
+
+BATCH_ROWS = 20_000
+# Columns the sink fills in; readers may give a record's own dataset.
+_SINK_COLUMNS = ("reader", "source_file", "ingested_at", "_seq")
 _RECORD_TABLES = ("posts", "accounts", "account_labels")
 # Snapshot identity: the normalized profile values, not when they were seen, the raw record
 # or provenance; an unchanged profile seen again is a duplicate.
@@ -115,37 +119,53 @@ class IngestReport:
 
 
 class StagingSink:
-    """Collects records and spills them to staging Parquet in batches."""
+    """Collects records as rows (tuples in staged-column order) and spills them to staging Parquet."""
 
     def __init__(self, staging: Path, strict: bool, progress: ProgressCallback | None) -> None:
         self._staging = staging
         self._strict = strict
         self._progress = progress
         self._writers: dict[str, pq.ParquetWriter] = {}
-        self._rows: dict[str, list[dict[str, Any]]] = {t: [] for t in (*_RECORD_TABLES, "quarantine")}
+        tables = (*_RECORD_TABLES, "quarantine")
         # Staged as int64 (epoch ms) and cast once per batch: cheaper than datetime objects.
         self._batch_schemas = {
             t: pa.schema([f.with_type(pa.int64()) if f.type == schema.TS else f for f in _staged_fields(t)])
-            for t in self._rows
+            for t in tables
         }
+        # What a reader gives, in column order; the sink adds the rest of the provenance and _seq.
+        self._row_fields = {
+            t: [n for n in self._batch_schemas[t].names if n not in _SINK_COLUMNS] for t in tables
+        }
+        self._row_of = {t: operator.itemgetter(*names) for t, names in self._row_fields.items()}
+        self._rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in tables}
+        # The source line of each row: a row Arrow refuses is quarantined with it.
+        self._lines: dict[str, list[int | None]] = {t: [] for t in tables}
         # Last profile seen per account in this run: an unchanged one is a duplicate, dropped early.
         self._last_profile: dict[tuple[str, str], int] = {}
-        self._seq = 0
-        self._since_progress = 0
+        # Dedupe keeps a key's first staged row: sequence numbers follow file order, then part order.
+        self._next_seq = dict.fromkeys(tables, 0)
+        self._records = 0
         self.source: Source | None = None
         self.reader: type[Reader] | None = None
         self.report: FileReport | None = None
         self._ingested_at = int(time.time() * 1000)
 
     def start(self, source: Source, reader: type[Reader], report: FileReport, seq_base: int) -> None:
-        # Dedupe keeps the first occurrence: sequence numbers follow file order, then part order.
         self.source, self.reader, self.report = source, reader, report
-        self._seq = seq_base
+        self._next_seq = dict.fromkeys(self._next_seq, seq_base)
 
     # -- the Sink protocol ---------------------------------------------------------
     def post(self, record: dict[str, Any]) -> None:
         record.setdefault("platform", self.reader.platform)  # type: ignore[union-attr]
         self._add("posts", record)
+
+    def post_row(self, row: tuple[Any, ...], line: int | None) -> None:
+        """A post as a tuple in ``schema.POST_ROW`` order: the fast path of large files."""
+        rows = self._rows["posts"]
+        rows.append(row)
+        self._lines["posts"].append(line)
+        if len(rows) >= BATCH_ROWS:
+            self._flush("posts")
 
     def account(self, record: dict[str, Any]) -> None:
         """An account snapshot; ``raw`` may be the original record as a dict, serialized only if kept."""
@@ -194,44 +214,50 @@ class StagingSink:
         elif isinstance(raw, str):
             raw = raw.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
         self.report.quarantined += 1
-        self._add("quarantine", {"line": line, "byte_offset": byte_offset, "reason": reason, "raw": raw})
+        row = {"line": line, "byte_offset": byte_offset, "reason": reason, "raw": raw, "dataset": None}
+        self._add("quarantine", row)
 
     # -- internals -----------------------------------------------------------------
     def _add(self, table: str, record: dict[str, Any]) -> None:
-        record["_seq"] = self._seq
-        self._seq += 1
+        try:  # the common case: readers give every field; itemgetter keeps it in C
+            row = self._row_of[table](record)
+        except KeyError:
+            row = tuple(record.get(k) for k in self._row_fields[table])
         rows = self._rows[table]
-        rows.append(record)
-        if table != "quarantine":
-            self.report.read[table] += 1  # type: ignore[union-attr]
+        rows.append(row)
+        self._lines[table].append(record.get("_line"))
         if len(rows) >= BATCH_ROWS:
             self._flush(table)
-        self._since_progress += 1
-        if self._progress is not None and self._since_progress >= 20_000:
-            self._since_progress = 0
-            self._progress(
-                {"file": self.source.name, "bytes_done": self.source.bytes_read, "records": self._seq}  # type: ignore[union-attr]
-            )
 
     def _flush(self, table: str) -> None:
-        rows = self._rows[table]
+        rows, lines = self._rows[table], self._lines[table]
         if not rows:
             return
-        assert self.source is not None and self.reader is not None
+        assert self.source is not None and self.reader is not None and self.report is not None
+        if table != "quarantine":
+            self.report.read[table] += len(rows)  # less any refused below
+        self._records += len(rows)
+        if self._progress is not None:
+            source = self.source
+            self._progress({"file": source.name, "bytes_done": source.bytes_read, "records": self._records})
         batch_schema = self._batch_schemas[table]
-        names = [n for n in batch_schema.names if n not in _PROVENANCE_COLUMNS]
+        names = self._row_fields[table]
         try:
             arrays = _columns(rows, names, batch_schema)
         except (pa.ArrowException, TypeError, ValueError, UnicodeError):
             # A value Arrow refuses (e.g. text with a lone surrogate from a "\ud800" escape):
             # find the rows, quarantine them with the reason, keep the rest.
-            rows[:] = self._quarantine_unstorable(table, rows, names, batch_schema)
-            if not rows:
+            kept = self._quarantine_unstorable(table, rows, lines, names, batch_schema)
+            rows.clear()
+            lines.clear()
+            if not kept:
                 return
-            arrays = _row_columns(rows, names, batch_schema)
+            rows.extend(kept)
+            arrays = _columns(rows, names, batch_schema)
         n = len(rows)
-        datasets = [r.get("dataset") for r in rows]
-        arrays["dataset"] = pa.array(datasets, pa.string()) if any(datasets) else pa.nulls(n, pa.string())
+        seq = self._next_seq[table]
+        self._next_seq[table] = seq + n
+        arrays["_seq"] = pa.array(np.arange(seq, seq + n, dtype=np.int64))
         provenance = {
             "dataset": self.source.dataset,
             "reader": self.reader.tag(),
@@ -256,19 +282,25 @@ class StagingSink:
             )
         writer.write_table(batch)
         rows.clear()
+        lines.clear()
 
     def _quarantine_unstorable(
-        self, table: str, rows: list[dict[str, Any]], names: list[str], batch_schema: pa.Schema
-    ) -> list[dict[str, Any]]:
+        self,
+        table: str,
+        rows: list[tuple[Any, ...]],
+        lines: list[int | None],
+        names: list[str],
+        batch_schema: pa.Schema,
+    ) -> list[tuple[Any, ...]]:
         kept = []
-        for row in rows:
+        for row, line in zip(rows, lines, strict=True):
             try:
-                _row_columns([row], names, batch_schema)
+                _columns([row], names, batch_schema)
             except (pa.ArrowException, TypeError, ValueError, UnicodeError) as exc:
                 if table != "quarantine":
                     self.report.read[table] -= 1  # type: ignore[union-attr]
-                raw = json.dumps({k: v for k, v in row.items() if not k.startswith("_")}, default=str)
-                self.quarantine(f"unstorable {table} record: {exc}", raw, row.get("_line"))
+                record = {k: v for k, v in zip(names, row, strict=True) if v is not None}
+                self.quarantine(f"unstorable {table} record: {exc}", json.dumps(record, default=str), line)
             else:
                 kept.append(row)
         return kept
@@ -291,22 +323,9 @@ def _dump_raw(raw: Any) -> str:
         return json.dumps(raw, default=str)
 
 
-def _columns(rows: list[dict[str, Any]], names: list[str], batch_schema: pa.Schema) -> dict[str, pa.Array]:
-    # The rows as one struct array: Arrow reads the dicts in C++, several times faster than
-    # transposing them in Python. Same arrays, and it refuses the same values.
-    struct = pa.array(rows, pa.struct([batch_schema.field(k) for k in names]))
-    return {k: struct.field(k) for k in names}
-
-
-def _row_columns(
-    rows: list[dict[str, Any]], names: list[str], batch_schema: pa.Schema
-) -> dict[str, pa.Array]:
-    # Column by column, so the error names the value of the column Arrow refuses.
-    try:  # the common case: readers give every field; itemgetter keeps the loop in C
-        getter = operator.itemgetter(*names)
-        columns = list(zip(*[getter(r) for r in rows], strict=True))
-    except KeyError:
-        columns = list(zip(*[tuple(r.get(k) for k in names) for r in rows], strict=True))
+def _columns(rows: list[tuple[Any, ...]], names: list[str], batch_schema: pa.Schema) -> dict[str, pa.Array]:
+    # Transposed in C (zip), then one Arrow conversion a column: cheaper than rows of dicts.
+    columns = zip(*rows, strict=True)
     return {k: pa.array(col, batch_schema.field(k).type) for k, col in zip(names, columns, strict=True)}
 
 
@@ -336,6 +355,8 @@ def ingest(
     """
     started = time.perf_counter()
     paths = _expand(inputs)
+    from cibwatch.store.case import Case
+
     case = Case.create(case_dir)
     report = IngestReport(case=str(case.root))
     plan: list[tuple[Source, type[Reader]]] = []
@@ -464,14 +485,11 @@ def _commit(case: Case, staging: Path, report: IngestReport) -> None:
                 where += f" AND NOT EXISTS (SELECT 1 FROM {stored} e WHERE {match})"
             out = case.table_dir(table)
             out.mkdir(parents=True, exist_ok=True)
-            target = out / f"part-{run}.parquet"
-            tmp = staging / f"{table}.committed.parquet"
             query = f"SELECT {columns} FROM read_parquet({fresh}) s {where}"
-            kept = _copy_to_parquet(con, query, tmp, schema.TABLES[table])
-            if not kept:
-                tmp.unlink(missing_ok=True)
-                continue
-            shutil.move(tmp, target)
+            tmp = [staging / f"{table}.committed-{k}.parquet" for k in range(_COMMIT_WRITERS)]
+            kept, written = _copy_to_parquet(con, query, tmp, schema.TABLES[table])
+            for k, path in enumerate(written):
+                shutil.move(path, out / f"part-{run}-{k}.parquet")
             if table in _RECORD_TABLES:
                 by_file = {f.path: f for f in report.files}
                 for source_file, n in kept.items():
@@ -518,24 +536,52 @@ def _add_author_stubs(case: Case, con: Any, run: str) -> None:
         f"SELECT {select} FROM read_parquet('{case.table_glob('posts')}') p {known} "
         "GROUP BY p.platform, p.account_id"
     )
-    if not _copy_to_parquet(con, query, target, schema.ACCOUNTS):
-        target.unlink(missing_ok=True)
+    _copy_to_parquet(con, query, [target], schema.ACCOUNTS)
 
 
-def _copy_to_parquet(con: Any, query: str, path: Path, table_schema: pa.Schema) -> dict[str, int]:
-    """Stream ``query`` into ``path`` with the exact Arrow schema; rows written per source file."""
+# Parts written at once by a commit: Parquet encoding and compression release the GIL.
+_COMMIT_WRITERS = 2
+# Columns with few distinct values: dictionary pages make them smaller; on ids and text the
+# writer would only try and give up.
+_DICTIONARY_COLUMNS = {"kind", "lang", "source_app", "platform", "dataset", "reader", "source_file", "label"}
+
+
+def _copy_to_parquet(
+    con: Any, query: str, paths: list[Path], table_schema: pa.Schema
+) -> tuple[dict[str, int], list[Path]]:
+    """Stream ``query`` into ``paths`` (batches dealt in turn, each file by its own thread) with
+    the exact Arrow schema. Returns the rows written per source file and the files written."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     counts: dict[str, int] = {}
+    writers: list[pq.ParquetWriter | None] = [None] * len(paths)
+    dictionary = [name for name in table_schema.names if name in _DICTIONARY_COLUMNS]
     batches = con.sql(query).to_arrow_reader(65_536)
-    with pq.ParquetWriter(path, table_schema, compression="zstd") as writer:
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
+    pools = [ThreadPoolExecutor(1, thread_name_prefix="cibwatch-commit") for _ in paths]
+    pending: list[Future[None]] = []
+    try:
+        for k, batch in enumerate(b for b in batches if b.num_rows):
             table = pa.Table.from_batches([batch]).cast(table_schema)
-            writer.write_table(table)
+            slot = k % len(paths)
+            if writers[slot] is None:
+                writers[slot] = pq.ParquetWriter(
+                    paths[slot], table_schema, compression="zstd", use_dictionary=dictionary
+                )
+            pending.append(pools[slot].submit(writers[slot].write_table, table))  # type: ignore[union-attr]
             grouped = table.group_by("source_file").aggregate([("source_file", "count")])
             for row in grouped.to_pylist():
                 counts[row["source_file"]] = counts.get(row["source_file"], 0) + row["source_file_count"]
-    return counts
+            while len(pending) > 2 * len(paths):  # bounded memory: a few batches in flight
+                pending.pop(0).result()
+        for future in pending:
+            future.result()
+    finally:
+        for pool in pools:
+            pool.shutdown()
+        for writer in writers:
+            if writer is not None:
+                writer.close()
+    return counts, [path for path, writer in zip(paths, writers, strict=True) if writer is not None]
 
 
 _FILE_SEQ_SHIFT = 40
@@ -551,32 +597,31 @@ def _can_split(source: Source, reader: type[Reader]) -> bool:
     )
 
 
-def _line_ranges(path: Path, parts: int) -> list[tuple[int, int, int]]:
-    """(start, end, first line number) of ``parts`` ranges of whole lines covering ``path``."""
+def _line_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
+    """(start, end) of ``parts`` byte ranges of whole lines covering ``path``."""
     size = path.stat().st_size
     cuts = [0]
     with open(path, "rb") as fh:
         for k in range(1, parts):
             fh.seek(size * k // parts)
             fh.readline()  # move to the start of the next whole line
-            cuts.append(max(fh.tell(), cuts[-1]))
+            cuts.append(min(max(fh.tell(), cuts[-1]), size))
     cuts.append(size)
-    ranges = []
-    line = 1
+    return [(start, end) for start, end in itertools.pairwise(cuts) if end > start]
+
+
+def _lines_before(path: Path, offset: int) -> int:
+    """Newlines in the first ``offset`` bytes of ``path``."""
+    count = 0
     buffer = bytearray(16 << 20)
     with open(path, "rb") as fh:
-        for start, end in itertools.pairwise(cuts):
-            ranges.append((start, end, line))
-            if end == size:
-                break  # the lines of the last range are not counted: no range starts after it
-            remaining = end - start
-            while remaining > 0:  # count lines so quarantine rows name the right line
-                n = fh.readinto(memoryview(buffer)[: min(remaining, len(buffer))])
-                if not n:
-                    break
-                line += buffer.count(b"\n", 0, n)
-                remaining -= n
-    return [r for r in ranges if r[1] > r[0]]
+        while offset > 0:
+            n = fh.readinto(memoryview(buffer)[: min(offset, len(buffer))])
+            if not n:
+                break
+            count += buffer.count(b"\n", 0, n)
+            offset -= n
+    return count
 
 
 _worker_progress: list[Any] = []
@@ -591,7 +636,7 @@ def _read_range(
     dataset: str,
     reader_name: str,
     part: int,
-    rng: tuple[int, int, int],
+    rng: tuple[int, int],
     staging: str,
     seq_base: int,
     strict: bool,
@@ -603,8 +648,9 @@ def _read_range(
         if counter is not None:
             counter.value = event["bytes_done"]
 
-    start, end, first_line = rng
-    source = Source(path=Path(path), dataset=dataset, start=start, end=end, first_line=first_line)
+    start, end = rng
+    # Line numbers count from the range's start; the parent makes them the file's if it needs them.
+    source = Source(path=Path(path), dataset=dataset, start=start, end=end)
     reader = get_reader(reader_name)
     report = FileReport(path=path, reader=reader_name, dataset=dataset)
     sink = StagingSink(Path(staging), strict, progress)
@@ -627,7 +673,7 @@ def _read_parallel(
     progress: ProgressCallback | None,
 ) -> None:
     import multiprocessing
-    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+    from concurrent.futures import ProcessPoolExecutor, wait
 
     ranges = _line_ranges(source.path, workers)
     # spawn: the parent may hold DuckDB or Arrow threads, which fork would copy half-way.
@@ -652,13 +698,28 @@ def _read_parallel(
         ]
         pending = set(futures)
         while pending:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
-            for future in done:
-                future.result()  # re-raises a worker's BadRecordError in --strict mode
+            _, pending = wait(pending, timeout=0.5)
             if progress:
                 progress({"file": source.name, "bytes_done": sum(c.value for c in counters)})
-    for future in futures:
+    for future, (start, _) in zip(futures, ranges, strict=True):
+        try:
+            future.result()
+        except BadRecordError as exc:  # --strict: the first bad record, with the line of the whole file
+            line = None if exc.line is None else exc.line + _lines_before(source.path, start)
+            raise BadRecordError(source.name, line, exc.reason) from None
+    for part, (future, (start, _)) in enumerate(zip(futures, ranges, strict=True)):
         result = future.result()
         for table, n in result["read"].items():
             report.read[table] += n
         report.quarantined += result["quarantined"]
+        if result["quarantined"] and start:
+            _shift_quarantine_lines(staging / f"file{index}-part{part}", _lines_before(source.path, start))
+
+
+def _shift_quarantine_lines(part_staging: Path, lines_before: int) -> None:
+    """A worker numbers lines from its range's start: make its quarantine rows name the file's lines."""
+    path = part_staging / "quarantine.parquet"
+    table = pq.read_table(path)
+    line = table.column("line")
+    table = table.set_column(table.schema.get_field_index("line"), "line", pc.add(line, lines_before))
+    pq.write_table(table, path, compression="none")

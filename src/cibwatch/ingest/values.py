@@ -37,18 +37,19 @@ _BAD_TWITTER_DATE = "bad date {!r} (expected 'Sat Sep 28 18:05:23 +0000 2019')"
 _TWITTER_DAY_MS: dict[str, int] = {}
 
 
+# Milliseconds since midnight, keyed by 'HH:MM:SS': with the day cache, most dates are two lookups.
+_TIME_OF_DAY_MS: dict[str, int] = {}
+
+
 def twitter_date_ms(value: str) -> int:
     """'Sat Sep 28 18:05:23 +0000 2019' (X API v1.1) to epoch milliseconds."""
-    day_ms = _TWITTER_DAY_MS.get(value[4:10] + value[20:30]) if isinstance(value, str) else None
-    if day_ms is None or len(value) != 30:
-        return _twitter_date_ms(value)
-    try:
-        hh, mm, ss = int(value[11:13]), int(value[14:16]), int(value[17:19])
-    except ValueError:
-        raise ValueError(_BAD_TWITTER_DATE.format(value)) from None
-    if not (hh < 24 and mm < 60 and ss < 61):
-        raise ValueError(_BAD_TWITTER_DATE.format(value))
-    return day_ms + (hh * 3600 + mm * 60 + ss) * 1000
+    if isinstance(value, str) and len(value) == 30:
+        day_ms = _TWITTER_DAY_MS.get(value[4:10] + value[20:30])
+        if day_ms is not None:
+            time_ms = _TIME_OF_DAY_MS.get(value[11:19])
+            if time_ms is not None:
+                return day_ms + time_ms
+    return _twitter_date_ms(value)
 
 
 def _twitter_date_ms(value: str) -> int:
@@ -71,9 +72,12 @@ def _twitter_date_ms(value: str) -> int:
     except ValueError:
         raise ValueError(f"bad date {value!r}") from None
     day_ms = (days * 86400 - offset) * 1000
+    time_ms = (hh * 3600 + mm * 60 + ss) * 1000
     if len(_TWITTER_DAY_MS) < 100_000:
         _TWITTER_DAY_MS[value[4:10] + value[20:30]] = day_ms
-    return day_ms + (hh * 3600 + mm * 60 + ss) * 1000
+    if len(_TIME_OF_DAY_MS) < 100_000:  # at most 86,400 valid times (and a few leap seconds)
+        _TIME_OF_DAY_MS[value[11:19]] = time_ms
+    return day_ms + time_ms
 
 
 def iso_date_ms(value: str) -> int:

@@ -226,16 +226,23 @@ _decode_user = msgspec.json.Decoder(_User).decode
 _decode_user_id = msgspec.json.Decoder(_UserId).decode
 
 
+_DUPLICATE_ACCOUNT = ("duplicate", "accounts")
+_EMPTY = ()  # one shared empty list value: most posts have no hashtags, links or media
+_USER_IDS_KEPT = 200_000  # user objects whose id is remembered; bounds memory on huge files
+
+
 class _FastPath:
-    """Typed decoding of JSON Lines tweets: the common case, several times faster than dicts."""
+    """Typed decoding of JSON Lines tweets: the common case, several times faster than dicts.
+
+    Posts come out as tuples in ``schema.POST_ROW`` order, accounts as records.
+    """
 
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
+        # A user object's bytes to its id: most tweets repeat a user object seen before.
+        self._user_ids: dict[bytes, str | None] = {}
 
-    def records(
-        self, tweet: _Tweet, out: list[tuple[str, dict[str, Any]]], user: _User | None = None
-    ) -> None:
-        """``user`` is the tweet's user when the caller has decoded it already (embedded tweets)."""
+    def records(self, tweet: _Tweet, out: list[tuple[str, Any]]) -> None:
         if tweet.delete is not None or tweet.limit is not None or tweet.scrub_geo is not None:
             raise ValueError("stream control message (delete/limit/scrub_geo), not a tweet")
         post_id = tweet.id_str or (str(tweet.id) if tweet.id is not None else None)
@@ -244,85 +251,87 @@ class _FastPath:
         if not tweet.created_at:
             raise ValueError("tweet without created_at")
         created = twitter_date_ms(tweet.created_at)
-        account_id = self._snapshot(tweet.user, user, created, out)
+        account_id = self._snapshot(bytes(tweet.user), created, out)
         extended = tweet.extended_tweet
         entities = (extended.entities if extended and extended.entities else tweet.entities) or _NO_ENTITIES
         kind, ref_post, ref_account = "original", None, None
         retweeted, quoted = tweet.retweeted_status, tweet.quoted_status
-        # An embedded user decoded here, for ref_account_id, is handed on to the embedded tweet.
-        retweeted_user = quoted_user = None
         if retweeted is not None:
             kind = "repost"
             ref_post = retweeted.id_str or (str(retweeted.id) if retweeted.id is not None else None)
-            retweeted_user = _embedded_user(retweeted)
-            ref_account = _user_id(retweeted_user)
+            ref_account = self._id_of(bytes(retweeted.user)) if retweeted.user else None
         elif tweet.is_quote_status and (quoted is not None or tweet.quoted_status_id_str):
             kind = "quote"
             ref_post = tweet.quoted_status_id_str or (quoted.id_str if quoted is not None else None)
-            quoted_user = _embedded_user(quoted)
-            ref_account = _user_id(quoted_user)
+            ref_account = self._id_of(bytes(quoted.user)) if quoted is not None and quoted.user else None
         elif tweet.in_reply_to_status_id_str or tweet.in_reply_to_status_id:
             kind = "reply"
             ref_post = tweet.in_reply_to_status_id_str or str(tweet.in_reply_to_status_id)
             ref_account = tweet.in_reply_to_user_id_str or (
                 str(tweet.in_reply_to_user_id) if tweet.in_reply_to_user_id is not None else None
             )
-        media_entities = tweet.extended_entities or entities
+        media = (tweet.extended_entities or entities).media
+        hashtags, urls, mentions = entities.hashtags, entities.urls, entities.user_mentions
         out.append(
             (
                 "posts",
-                {
-                    "post_id": post_id,
-                    "account_id": account_id,
-                    "created_at": created,
-                    "kind": kind,
-                    "ref_post_id": ref_post,
-                    "ref_account_id": ref_account,
-                    "text": (extended.full_text if extended and extended.full_text else None)
+                (
+                    post_id,
+                    account_id,
+                    created,
+                    kind,
+                    ref_post,
+                    ref_account,
+                    (extended.full_text if extended and extended.full_text else None)
                     or tweet.full_text
                     or tweet.text,
-                    "lang": tweet.lang,
-                    "source_app": source_app(tweet.source),
-                    "hashtags": [h.text for h in entities.hashtags or () if h.text],
-                    "urls": [u.expanded_url or u.url for u in entities.urls or () if u.url],
-                    "mentions": [m.screen_name for m in entities.user_mentions or () if m.screen_name],
-                    "media_hashes": [m.id_str for m in media_entities.media or () if m.id_str],
-                },
+                    tweet.lang,
+                    source_app(tweet.source),
+                    [h.text for h in hashtags if h.text] if hashtags else _EMPTY,
+                    [u.expanded_url or u.url for u in urls if u.url] if urls else _EMPTY,
+                    [m.screen_name for m in mentions if m.screen_name] if mentions else _EMPTY,
+                    [m.id_str for m in media if m.id_str] if media else _EMPTY,
+                    "twitter",
+                    None,  # dataset: the source's
+                ),
             )
         )
         if retweeted is not None:
-            self.records(retweeted, out, retweeted_user)
+            self.records(retweeted, out)
         if quoted is not None:
-            self.records(quoted, out, quoted_user)
+            self.records(quoted, out)
 
-    def _snapshot(
-        self, raw: msgspec.Raw, user: _User | None, probed_at: int, out: list[tuple[str, dict[str, Any]]]
-    ) -> str:
-        """Add the account snapshot of ``raw`` (the user object's bytes) to ``out``; its account id."""
-        raw_user = bytes(raw)
+    def _id_of(self, raw_user: bytes) -> str | None:
+        """The id in a user object's bytes (None if it has none or does not decode)."""
+        try:
+            return self._user_ids[raw_user]
+        except KeyError:
+            pass
+        try:
+            account_id = _user_id(_decode_user_id(raw_user))
+        except msgspec.DecodeError:
+            account_id = None  # a full decode raises the error where it matters
+        if len(self._user_ids) >= _USER_IDS_KEPT:
+            self._user_ids.clear()
+        self._user_ids[raw_user] = account_id
+        return account_id
+
+    def _snapshot(self, raw_user: bytes, probed_at: int, out: list[tuple[str, Any]]) -> str:
+        """Add the account snapshot of ``raw_user`` (the user object's bytes) to ``out``; its account id."""
         fingerprint = hash(raw_user)
-        if user is None:
-            # An unchanged user object is the same snapshot: count it without building it. Its
-            # id alone is cheap to decode; bytes seen before decoded in full without error.
-            try:
-                ident = _decode_user_id(raw_user)
-            except msgspec.DecodeError:
-                ident = None  # the full decode below raises the error
-            account_id = _user_id(ident)
-            if account_id and self.sink.profile_unchanged("twitter", account_id, fingerprint):
-                out.append(("duplicate", "accounts"))
-                return account_id
-            user = _decode_user(raw_user)
+        # An unchanged user object is the same snapshot: count it without building it.
+        account_id = self._id_of(raw_user)
+        if account_id and self.sink.profile_unchanged("twitter", account_id, fingerprint):
+            out.append(_DUPLICATE_ACCOUNT)
+            return account_id
+        user = _decode_user(raw_user)
         account_id = _user_id(user)
         if not account_id:
             raise ValueError("user object without id")
-        if self.sink.profile_unchanged("twitter", account_id, fingerprint):
-            out.append(("duplicate", "accounts"))
-        else:
-            # Decoding here puts invalid UTF-8 in quarantine with this tweet's line.
-            account = self._account(user, account_id, probed_at, raw_user.decode("utf-8"))
-            account["_fingerprint"] = fingerprint
-            out.append(("accounts", account))
+        # Decoding here puts invalid UTF-8 in quarantine with this tweet's line.
+        account = self._account(user, account_id, probed_at, raw_user.decode("utf-8"))
+        account["_fingerprint"] = fingerprint
+        out.append(("accounts", account))
         return account_id
 
     @staticmethod
@@ -366,10 +375,6 @@ class _FastPath:
 _NO_ENTITIES = _Entities()
 
 
-def _embedded_user(tweet: _Tweet | None) -> _User | None:
-    return _decode_user(tweet.user) if tweet is not None and tweet.user else None
-
-
 def _user_id(user: _User | _UserId | None) -> str | None:
     if user is None:
         return None
@@ -404,7 +409,7 @@ class TwitterV1Reader(Reader):
                 sink.quarantine(item.error, item.raw, item.line, item.byte_offset)
                 continue
             if not item.decoded:  # a JSON Lines line, left for the typed fast path
-                records: list[tuple[str, dict[str, Any]]] = []
+                records: list[tuple[str, Any]] = []
                 try:
                     fast.records(_decode_tweet(item.raw), records)
                 except (msgspec.DecodeError, ValueError) as exc:
@@ -414,7 +419,14 @@ class TwitterV1Reader(Reader):
                         reason = f"invalid JSON: {exc}"
                     sink.quarantine(reason, item.raw, item.line, item.byte_offset)
                     continue
-                emit(records, sink, line=item.line)
+                for table, record in records:
+                    if table == "posts":
+                        sink.post_row(record, item.line)
+                    elif table == "duplicate":
+                        sink.duplicate(record)
+                    else:
+                        record["_line"] = item.line
+                        sink.account(record)
                 continue
             self._read_document(item, sink)
 
