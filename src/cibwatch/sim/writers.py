@@ -258,7 +258,7 @@ class V2Writer(Writer):
         )
         expr = pl.concat_str(
             [
-                pl.lit('{"id":"'),
+                pl.lit(',{"id":"'),  # the comma: see ``lines``
                 pl.col("uid"),
                 pl.lit('","name":"'),
                 pl.col("name"),
@@ -345,7 +345,7 @@ class V2Writer(Writer):
         is_rt = c("kind") == ev.REPOST
         expr = pl.concat_str(
             [
-                pl.lit('{"id":"'),
+                pl.lit(',{"id":"'),  # the comma: see ``lines``
                 c("id"),
                 pl.lit('","text":"'),
                 c("text"),
@@ -391,28 +391,19 @@ class V2Writer(Writer):
     def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> pl.Series:
         if frame.is_empty():
             return pl.Series("s", [], dtype=pl.String)
-        # A page is written as pieces (head, tweets, users, referenced tweets, tail), each piece
-        # one string; sorting the pieces by (page, section) lays the page out without joining strings.
+        # A page is written as pieces (the posts, users, referenced tweets and the text between
+        # them), each piece one string; sorting the pieces by (page, section) lays the page out
+        # without joining strings. Tweets and users are rendered with a leading comma, so only the
+        # first item of each array is copied (to swap its comma for the array's opening).
         frame = frame.with_columns(page=(pl.int_range(pl.len()) // PAGE_SIZE).cast(pl.Int64))
         retrieved = datetime.fromtimestamp(retrieved_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-        first = pl.int_range(pl.len()) % PAGE_SIZE == 0
-        data = frame.select(
-            "page",
-            pl.lit(1, pl.Int8).alias("section"),
-            pl.concat_str([pl.when(first).then(pl.lit("")).otherwise(pl.lit(",")), pl.col("json")]).alias(
-                "s"
-            ),
-        )
+        data = _array_items(frame.select("page", s="json"), 0, '{"data":[')
         who = pl.concat(
             [frame.select("page", pl.col(c).alias("idx")) for c in ("author", "ref_author", "mention")]
         ).filter(pl.col("idx") >= 0)
         who = who.unique(maintain_order=True).sort("page", maintain_order=True)
-        users = who.with_columns(u=self.user_json.gather(who["idx"])).select(
-            "page",
-            pl.lit(3, pl.Int8).alias("section"),
-            pl.concat_str([pl.when(_new_page).then(pl.lit("")).otherwise(pl.lit(",")), pl.col("u")]).alias(
-                "s"
-            ),
+        users = _array_items(
+            who.select("page", s=self.user_json.gather(who["idx"])), 1, '],"includes":{"users":['
         )
         refs = (
             frame.filter(pl.col("ref_key") >= 0)
@@ -427,36 +418,19 @@ class V2Writer(Writer):
         )
         if refs["json"].null_count():
             raise RuntimeError("a referenced post is missing from the simulator's store")
-        tweets = refs.select(
-            "page",
-            pl.lit(5, pl.Int8).alias("section"),
-            pl.concat_str(
-                [pl.when(_new_page).then(pl.lit(',"tweets":[')).otherwise(pl.lit(",")), pl.col("json")]
-            ).alias("s"),
-        )
+        tweets = _array_items(refs.select("page", s="json"), 3, '],"tweets":[')
         meta = frame.group_by("page", maintain_order=True).agg(
             pl.len().alias("count"), pl.col("id").first().alias("oldest"), pl.col("id").last().alias("newest")
         )
-        has_tweets = meta["page"].is_in(tweets["page"].unique().implode())
-        heads = meta.select("page", pl.lit(0, pl.Int8).alias("section"), pl.lit('{"data":[').alias("s"))
-        mids = meta.select(
-            "page", pl.lit(2, pl.Int8).alias("section"), pl.lit('],"includes":{"users":[').alias("s")
-        )
-        closes = meta.select(
-            "page",
-            pl.lit(6, pl.Int8).alias("section"),
-            pl.when(pl.lit(has_tweets)).then(pl.lit("]")).otherwise(pl.lit("")).alias("s"),
-        )
-        tails = meta.select(
-            "page",
-            pl.lit(4, pl.Int8).alias("section"),
-            pl.lit("]").alias("s"),
-        )
+        has_tweets = meta["page"].is_in(refs["page"].unique().implode())
+        # A page without referenced tweets closes its users here; one with them, in their opening.
+        users_end = meta.filter(~has_tweets).select("page", section=pl.lit(2, pl.Int8), s=pl.lit("]"))
         ends = meta.select(
             "page",
-            pl.lit(7, pl.Int8).alias("section"),
+            pl.lit(4, pl.Int8).alias("section"),
             pl.concat_str(
                 [
+                    pl.when(pl.lit(has_tweets)).then(pl.lit("]")).otherwise(pl.lit("")),
                     pl.lit('},"meta":{"result_count":'),
                     pl.col("count").cast(pl.String),
                     pl.lit(',"newest_id":"'),
@@ -470,8 +444,25 @@ class V2Writer(Writer):
                 ]
             ).alias("s"),
         )
-        pieces = pl.concat([heads, data, mids, users, tails, tweets, closes, ends], how="vertical")
+        pieces = pl.concat([*data, *users, users_end, *tweets, ends], how="vertical")
         return pieces.sort(["page", "section"], maintain_order=True)["s"]
+
+
+def _array_items(items: pl.DataFrame, section: int, opening: str) -> list[pl.DataFrame]:
+    """The pieces of each page's JSON array of ``items`` (``page``, ``s``; each ``s`` starts with a comma).
+
+    The first item of a page has its comma replaced by ``opening``; the others are kept as they
+    are (no copy). The firsts come before the rest, so a stable sort by (page, section) puts
+    each page's first item first.
+    """
+    first = items.select(_new_page).to_series()
+    section_col = pl.lit(section, pl.Int8).alias("section")
+    return [
+        items.filter(first).select(
+            "page", section_col, pl.concat_str([pl.lit(opening), pl.col("s").str.slice(1)]).alias("s")
+        ),
+        items.filter(~first).select("page", section_col, "s"),
+    ]
 
 
 class V1Writer(Writer):
