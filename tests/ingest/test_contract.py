@@ -82,9 +82,10 @@ class RecordingSink:
     def post(self, record: dict[str, Any]) -> None:
         self._add("posts", record)
 
-    def post_row(self, row: tuple[Any, ...], line: int | None) -> None:
-        assert len(row) == len(schema.POST_ROW), row
-        self._add("posts", dict(zip(schema.POST_ROW, row, strict=True)))
+    def post_rows(self, rows: list[tuple[Any, ...]], line: int | None) -> None:
+        for row in rows:
+            assert len(row) == len(schema.POST_ROW), row
+            self._add("posts", dict(zip(schema.POST_ROW, row, strict=True)))
 
     def account(self, record: dict[str, Any]) -> None:
         raw = record.get("raw")  # may be the original record, serialized by the sink (as in run.py)
@@ -95,8 +96,8 @@ class RecordingSink:
     def profile_unchanged(self, platform: str, account_id: str, fingerprint: int) -> bool:
         return False  # never skip: every snapshot is built and checked
 
-    def duplicate(self, table: str) -> None:
-        self.records.append((table, {}))
+    def duplicate(self, table: str, n: int = 1) -> None:
+        self.records.extend((table, {}) for _ in range(n))
 
     def label(self, record: dict[str, Any]) -> None:
         self._add("account_labels", record)

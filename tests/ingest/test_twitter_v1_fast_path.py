@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from cibwatch import open_case
-from cibwatch.ingest import base, ingest
+from cibwatch.ingest import ingest
 from cibwatch.ingest.formats import twitter_v1
 
 _PROVENANCE = ["ingested_at", "source_file", "dataset", "reader"]
@@ -165,7 +165,7 @@ def _ingest_both(tmp_path: Path, path: Path, monkeypatch: pytest.MonkeyPatch) ->
     calls = []
     with monkeypatch.context() as patched:
         # Decoded items, not raw lines: every tweet takes the generic dict path.
-        patched.setattr(twitter_v1, "iter_json", lambda source, raw_lines=False: base.iter_json(source))
+        patched.setattr(twitter_v1, "raw_json_lines", lambda source: None)
         generic_records = twitter_v1.records_from_v1_tweet
         patched.setattr(
             twitter_v1, "records_from_v1_tweet", lambda t, out: calls.append(1) or generic_records(t, out)

@@ -168,7 +168,7 @@ class Source:
                     yield reader.line_num, {}, f"CSV error: {exc}"
                     continue
                 except _decompression_errors():
-                    yield reader.line_num + 1, {}, _DAMAGED
+                    yield reader.line_num + 1, {}, DAMAGED_STREAM
                     return
                 problem = None
                 if None in row:
@@ -193,8 +193,8 @@ class Sink(Protocol):
 
     def post(self, record: dict[str, Any]) -> None: ...
 
-    def post_row(self, row: tuple[Any, ...], line: int | None) -> None:
-        """A post as a tuple of the values of ``schema.POST_ROW``, from source line ``line``."""
+    def post_rows(self, rows: list[tuple[Any, ...]], line: int | None) -> None:
+        """Posts as tuples of the values of ``schema.POST_ROW``, all from source line ``line``."""
 
     def account(self, record: dict[str, Any]) -> None:
         """A profile snapshot. ``raw`` may be a dict or bytes (serialized only if kept); an int
@@ -204,8 +204,8 @@ class Sink(Protocol):
         """Whether the last snapshot of this account in the run had this fingerprint."""
         ...
 
-    def duplicate(self, table: str) -> None:
-        """Count a record read and known to be a duplicate without building it."""
+    def duplicate(self, table: str, n: int = 1) -> None:
+        """Count ``n`` records read and known to be duplicates without building them."""
 
     def label(self, record: dict[str, Any]) -> None: ...
 
@@ -336,45 +336,44 @@ ProgressCallback = Callable[[dict[str, Any]], None]
 
 @dataclass(slots=True)  # one per line of a large file: slots make it cheaper to build
 class JsonItem:
-    """One top-level JSON value of a source, or the reason it could not be parsed.
-
-    ``decoded`` is False for JSON Lines read with ``raw_lines=True``: the reader decodes ``raw``.
-    """
+    """One top-level JSON value of a source, or the reason it could not be parsed."""
 
     line: int
     byte_offset: int
     value: Any = None
     error: str | None = None
     raw: bytes = b""
-    decoded: bool = True
 
 
 _WS = b" \t\r\n"
 
 
-def iter_json(source: Source, raw_lines: bool = False) -> Iterator[JsonItem]:
+def iter_json(source: Source) -> Iterator[JsonItem]:
     """Every top-level JSON value of ``source``: JSON Lines, a JSON array, or concatenated documents.
 
     JSON Lines is the fast path (one ``orjson.loads`` a line). A top-level array is streamed
     element by element; pretty-printed documents are decoded incrementally. A bad line or
-    element is yielded with ``error`` set, and reading resumes at the next line. With
-    ``raw_lines``, JSON Lines are yielded undecoded, for readers with a typed decoder.
+    element is yielded with ``error`` set, and reading resumes at the next line.
     """
-    head = source.head(SNIFF_BYTES).lstrip(_WS + b"\xef\xbb\xbf")
-    if head.startswith(b"["):
+    if _starts_array(source):
         yield from _iter_stream(source, array=True)
-        return
-    line_mode = source.start > 0 or is_json_lines(source)
-    if line_mode and raw_lines:
-        for lineno, offset, line in _undamaged(source.lines()):
-            if line is None:
-                yield JsonItem(lineno, offset, error=_DAMAGED)
-            elif line.strip():
-                yield JsonItem(lineno, offset, raw=line, decoded=False)
-    elif line_mode:
+    elif source.start > 0 or is_json_lines(source):
         yield from _iter_lines(source)
     else:
         yield from _iter_stream(source, array=False)
+
+
+def raw_json_lines(source: Source) -> Iterator[tuple[int, int, bytes | None]] | None:
+    """The non-blank lines of a JSON Lines source, undecoded, for readers with a typed decoder:
+    (line, byte offset, bytes), the bytes None where a compressed stream broke off. None if the
+    source is not JSON Lines (read it with ``iter_json``)."""
+    if _starts_array(source) or not (source.start > 0 or is_json_lines(source)):
+        return None
+    return (item for item in _undamaged(source.lines()) if item[2] is None or not item[2].isspace())
+
+
+def _starts_array(source: Source) -> bool:
+    return source.head(SNIFF_BYTES).lstrip(_WS + b"\xef\xbb\xbf").startswith(b"[")
 
 
 def is_json_lines(source: Source) -> bool:
@@ -397,7 +396,7 @@ def is_json_lines(source: Source) -> bool:
     return True
 
 
-_DAMAGED = "damaged compressed stream (a truncated download?): the rest of the file could not be read"
+DAMAGED_STREAM = "damaged compressed stream (a truncated download?): the rest of the file could not be read"
 
 
 def _decompression_errors() -> tuple[type[BaseException], ...]:
@@ -431,7 +430,7 @@ def _iter_lines(source: Source) -> Iterator[JsonItem]:
     loads = orjson.loads
     for lineno, offset, line in _undamaged(source.lines()):
         if line is None:  # the compressed stream broke off: say so, for the rest of the file
-            yield JsonItem(lineno, offset, error=_DAMAGED)
+            yield JsonItem(lineno, offset, error=DAMAGED_STREAM)
             return
         if not line.strip():
             continue
@@ -484,7 +483,7 @@ def _iter_stream(source: Source, *, array: bool) -> Iterator[JsonItem]:
                     break
             if pos >= len(buf):
                 if damaged:
-                    yield JsonItem(line_at(pos), offset + pos, error=_DAMAGED)
+                    yield JsonItem(line_at(pos), offset + pos, error=DAMAGED_STREAM)
                 return
             if not started and buf[pos] == "[":
                 started = True

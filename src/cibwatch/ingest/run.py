@@ -159,12 +159,12 @@ class StagingSink:
         record.setdefault("platform", self.reader.platform)  # type: ignore[union-attr]
         self._add("posts", record)
 
-    def post_row(self, row: tuple[Any, ...], line: int | None) -> None:
-        """A post as a tuple in ``schema.POST_ROW`` order: the fast path of large files."""
-        rows = self._rows["posts"]
-        rows.append(row)
-        self._lines["posts"].append(line)
-        if len(rows) >= BATCH_ROWS:
+    def post_rows(self, rows: list[tuple[Any, ...]], line: int | None) -> None:
+        """Posts as tuples in ``schema.POST_ROW`` order, from one source line: the fast path."""
+        staged = self._rows["posts"]
+        staged.extend(rows)
+        self._lines["posts"].extend([line] * len(rows))
+        if len(staged) >= BATCH_ROWS:
             self._flush("posts")
 
     def account(self, record: dict[str, Any]) -> None:
@@ -191,8 +191,8 @@ class StagingSink:
     def profile_unchanged(self, platform: str, account_id: str, fingerprint: int) -> bool:
         return self._last_profile.get((platform, account_id)) == fingerprint
 
-    def duplicate(self, table: str) -> None:
-        self.report.read[table] += 1  # type: ignore[union-attr]
+    def duplicate(self, table: str, n: int = 1) -> None:
+        self.report.read[table] += n  # type: ignore[union-attr]
 
     def label(self, record: dict[str, Any]) -> None:
         record.setdefault("platform", self.reader.platform)  # type: ignore[union-attr]

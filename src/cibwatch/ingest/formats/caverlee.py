@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from cibwatch.ingest.base import _DAMAGED, Reader, Sink, Source, _undamaged, register
+from cibwatch.ingest.base import DAMAGED_STREAM, Reader, Sink, Source, _undamaged, register
 from cibwatch.ingest.values import any_date_ms, count
 
 _US_DATE = rb"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}(:\d{2})?"
@@ -44,7 +44,7 @@ class CaverleeReader(Reader):
         file_label = _file_label(source.path.name) or _file_label(source.dataset)
         for lineno, offset, line in _undamaged(source.lines()):
             if line is None:
-                sink.quarantine(_DAMAGED, None, lineno, offset)
+                sink.quarantine(DAMAGED_STREAM, None, lineno, offset)
                 break
             text = line.decode("utf-8", "replace").strip()
             if not text:

@@ -13,6 +13,7 @@ import msgspec
 import orjson
 
 from cibwatch.ingest.base import (
+    DAMAGED_STREAM,
     JsonItem,
     Reader,
     Sink,
@@ -20,6 +21,7 @@ from cibwatch.ingest.base import (
     emit,
     is_json_lines,
     iter_json,
+    raw_json_lines,
     register,
 )
 from cibwatch.ingest.values import count, flag, source_app, text_or_none, twitter_date_ms
@@ -226,7 +228,6 @@ _decode_user = msgspec.json.Decoder(_User).decode
 _decode_user_id = msgspec.json.Decoder(_UserId).decode
 
 
-_DUPLICATE_ACCOUNT = ("duplicate", "accounts")
 _EMPTY = ()  # one shared empty list value: most posts have no hashtags, links or media
 _USER_IDS_KEPT = 200_000  # user objects whose id is remembered; bounds memory on huge files
 
@@ -242,7 +243,8 @@ class _FastPath:
         # A user object's bytes to its id: most tweets repeat a user object seen before.
         self._user_ids: dict[bytes, str | None] = {}
 
-    def records(self, tweet: _Tweet, out: list[tuple[str, Any]]) -> None:
+    def records(self, tweet: _Tweet, posts: list[tuple[Any, ...]], accounts: list[dict[str, Any]]) -> None:
+        """Add the tweet's posts (it and the tweets it embeds) and its new account snapshots."""
         if tweet.delete is not None or tweet.limit is not None or tweet.scrub_geo is not None:
             raise ValueError("stream control message (delete/limit/scrub_geo), not a tweet")
         post_id = tweet.id_str or (str(tweet.id) if tweet.id is not None else None)
@@ -251,7 +253,7 @@ class _FastPath:
         if not tweet.created_at:
             raise ValueError("tweet without created_at")
         created = twitter_date_ms(tweet.created_at)
-        account_id = self._snapshot(bytes(tweet.user), created, out)
+        account_id = self._snapshot(bytes(tweet.user), created, accounts)
         extended = tweet.extended_tweet
         entities = (extended.entities if extended and extended.entities else tweet.entities) or _NO_ENTITIES
         kind, ref_post, ref_account = "original", None, None
@@ -272,34 +274,31 @@ class _FastPath:
             )
         media = (tweet.extended_entities or entities).media
         hashtags, urls, mentions = entities.hashtags, entities.urls, entities.user_mentions
-        out.append(
+        posts.append(
             (
-                "posts",
-                (
-                    post_id,
-                    account_id,
-                    created,
-                    kind,
-                    ref_post,
-                    ref_account,
-                    (extended.full_text if extended and extended.full_text else None)
-                    or tweet.full_text
-                    or tweet.text,
-                    tweet.lang,
-                    source_app(tweet.source),
-                    [h.text for h in hashtags if h.text] if hashtags else _EMPTY,
-                    [u.expanded_url or u.url for u in urls if u.url] if urls else _EMPTY,
-                    [m.screen_name for m in mentions if m.screen_name] if mentions else _EMPTY,
-                    [m.id_str for m in media if m.id_str] if media else _EMPTY,
-                    "twitter",
-                    None,  # dataset: the source's
-                ),
+                post_id,
+                account_id,
+                created,
+                kind,
+                ref_post,
+                ref_account,
+                (extended.full_text if extended and extended.full_text else None)
+                or tweet.full_text
+                or tweet.text,
+                tweet.lang,
+                source_app(tweet.source),
+                [h.text for h in hashtags if h.text] if hashtags else _EMPTY,
+                [u.expanded_url or u.url for u in urls if u.url] if urls else _EMPTY,
+                [m.screen_name for m in mentions if m.screen_name] if mentions else _EMPTY,
+                [m.id_str for m in media if m.id_str] if media else _EMPTY,
+                "twitter",
+                None,  # dataset: the source's
             )
         )
         if retweeted is not None:
-            self.records(retweeted, out)
+            self.records(retweeted, posts, accounts)
         if quoted is not None:
-            self.records(quoted, out)
+            self.records(quoted, posts, accounts)
 
     def _id_of(self, raw_user: bytes) -> str | None:
         """The id in a user object's bytes (None if it has none or does not decode)."""
@@ -316,13 +315,12 @@ class _FastPath:
         self._user_ids[raw_user] = account_id
         return account_id
 
-    def _snapshot(self, raw_user: bytes, probed_at: int, out: list[tuple[str, Any]]) -> str:
-        """Add the account snapshot of ``raw_user`` (the user object's bytes) to ``out``; its account id."""
+    def _snapshot(self, raw_user: bytes, probed_at: int, accounts: list[dict[str, Any]]) -> str:
+        """Add the account snapshot of ``raw_user`` (the user object's bytes) to ``accounts`` unless
+        unchanged since the last one; its account id."""
         fingerprint = hash(raw_user)
-        # An unchanged user object is the same snapshot: count it without building it.
         account_id = self._id_of(raw_user)
         if account_id and self.sink.profile_unchanged("twitter", account_id, fingerprint):
-            out.append(_DUPLICATE_ACCOUNT)
             return account_id
         user = _decode_user(raw_user)
         account_id = _user_id(user)
@@ -331,7 +329,7 @@ class _FastPath:
         # Decoding here puts invalid UTF-8 in quarantine with this tweet's line.
         account = self._account(user, account_id, probed_at, raw_user.decode("utf-8"))
         account["_fingerprint"] = fingerprint
-        out.append(("accounts", account))
+        accounts.append(account)
         return account_id
 
     @staticmethod
@@ -369,6 +367,7 @@ class _FastPath:
             "lang": user.lang,
             "probed_at": probed_at,
             "raw": raw,
+            "dataset": None,  # the source's
         }
 
 
@@ -403,32 +402,37 @@ class TwitterV1Reader(Reader):
         return is_json_lines(source)
 
     def read(self, source: Source, sink: Sink) -> None:
+        lines = raw_json_lines(source)
+        if lines is None:  # a JSON array, a search response or pretty-printed documents
+            for item in iter_json(source):
+                if item.error:
+                    sink.quarantine(item.error, item.raw, item.line, item.byte_offset)
+                else:
+                    self._read_document(item, sink)
+            return
         fast = _FastPath(sink)
-        for item in iter_json(source, raw_lines=True):
-            if item.error:
-                sink.quarantine(item.error, item.raw, item.line, item.byte_offset)
+        for line, offset, raw in lines:
+            if raw is None:
+                sink.quarantine(DAMAGED_STREAM, None, line, offset)
+                return
+            posts: list[tuple[Any, ...]] = []
+            accounts: list[dict[str, Any]] = []
+            try:
+                fast.records(_decode_tweet(raw), posts, accounts)
+            except (msgspec.DecodeError, ValueError) as exc:
+                if isinstance(exc, msgspec.ValidationError) or not isinstance(exc, msgspec.DecodeError):
+                    reason = f"{type(exc).__name__}: {exc}"
+                else:
+                    reason = f"invalid JSON: {exc}"
+                sink.quarantine(reason, raw, line, offset)
                 continue
-            if not item.decoded:  # a JSON Lines line, left for the typed fast path
-                records: list[tuple[str, Any]] = []
-                try:
-                    fast.records(_decode_tweet(item.raw), records)
-                except (msgspec.DecodeError, ValueError) as exc:
-                    if isinstance(exc, msgspec.ValidationError) or not isinstance(exc, msgspec.DecodeError):
-                        reason = f"{type(exc).__name__}: {exc}"
-                    else:
-                        reason = f"invalid JSON: {exc}"
-                    sink.quarantine(reason, item.raw, item.line, item.byte_offset)
-                    continue
-                for table, record in records:
-                    if table == "posts":
-                        sink.post_row(record, item.line)
-                    elif table == "duplicate":
-                        sink.duplicate(record)
-                    else:
-                        record["_line"] = item.line
-                        sink.account(record)
-                continue
-            self._read_document(item, sink)
+            sink.post_rows(posts, line)
+            # Each post has an author snapshot: the ones not handed over are duplicates.
+            if len(accounts) < len(posts):
+                sink.duplicate("accounts", len(posts) - len(accounts))
+            for account in accounts:
+                account["_line"] = line
+                sink.account(account)
 
     def _read_document(self, item: JsonItem, sink: Sink) -> None:
         value = item.value
