@@ -297,8 +297,8 @@ def _render(writer: Writer, batch: pl.DataFrame, refs: pl.DataFrame, retrieved_m
     ind = writer.prepare(pl.concat([independent, refs], how="vertical"))
     ind = ind.with_columns(ref_json=pl.lit(None, pl.String))
     ind = ind.with_columns(json=writer.tweet_json(ind))
-    # Every post a post of this window references, as written (v1 tweets end their own line).
-    store = ind.select(_STORE_COLUMNS).with_columns(pl.col("json").str.strip_suffix("\n"))
+    # Every post a post of this window references, as other posts include it.
+    store = ind.select(_STORE_COLUMNS).with_columns(writer.embeddable(pl.col("json")))
     ind = ind.head(independent.height)
     fill = ["body", "tag1", "tag2", "url", "mention"]
     looked = dependent.join(

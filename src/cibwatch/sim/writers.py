@@ -205,6 +205,10 @@ class Writer:
     def lines(self, frame: pl.DataFrame, store: pl.DataFrame, retrieved_ms: int) -> pl.Series:
         raise NotImplementedError
 
+    def embeddable(self, json: pl.Expr) -> pl.Expr:
+        """A post's JSON as other posts' pages or tweets include it."""
+        return json
+
 
 def _profile_frame(world: World) -> pl.DataFrame:
     return pl.DataFrame(
@@ -401,7 +405,9 @@ class V2Writer(Writer):
         who = pl.concat(
             [frame.select("page", pl.col(c).alias("idx")) for c in ("author", "ref_author", "mention")]
         ).filter(pl.col("idx") >= 0)
-        who = who.unique(maintain_order=True).sort("page", maintain_order=True)
+        # Each (page, account) once, in order of first appearance; one integer key hashes faster.
+        who = who.filter((pl.col("page") * len(self.user_json) + pl.col("idx")).is_first_distinct())
+        who = who.sort("page", maintain_order=True)
         users = _array_items(
             who.select("page", s=self.user_json.gather(who["idx"])), 1, '],"includes":{"users":['
         )
@@ -445,7 +451,10 @@ class V2Writer(Writer):
             ).alias("s"),
         )
         pieces = pl.concat([*data, *users, users_end, *tweets, ends], how="vertical")
-        return pieces.sort(["page", "section"], maintain_order=True)["s"]
+        return pieces.sort(pl.col("page") * _SECTIONS + pl.col("section"), maintain_order=True)["s"]
+
+
+_SECTIONS = 5  # of a v2 page: posts, users, end of users, referenced tweets, end
 
 
 def _array_items(items: pl.DataFrame, section: int, opening: str) -> list[pl.DataFrame]:
@@ -636,6 +645,9 @@ class V1Writer(Writer):
         if frame.is_empty():
             return pl.Series("s", [], dtype=pl.String)
         return frame["json"]
+
+    def embeddable(self, json: pl.Expr) -> pl.Expr:
+        return json.str.strip_suffix("\n")  # a v1.1 tweet ends its own line
 
 
 def write_pieces(fh: BinaryIO, pieces: pl.Series) -> None:
