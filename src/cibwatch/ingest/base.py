@@ -137,17 +137,23 @@ class Source:
             except (OSError, EOFError, lzma.LZMAError, ValueError):
                 return b""
 
-    def lines(self) -> Iterator[tuple[int, int, bytes]]:
-        """(1-based line number, byte offset in the decompressed stream, line bytes)."""
-        offset = self.start
-        with self.open_binary() as fh:
-            if self.start:
-                fh.seek(self.start)
-            for lineno, line in enumerate(fh, start=self.first_line):
-                if self.end is not None and offset >= self.end:
-                    return
-                yield lineno, offset, line
-                offset += len(line)
+    def lines(self) -> Iterator[tuple[int, int, bytes | None]]:
+        """(1-based line number, byte offset in the decompressed stream, bytes) of each non-blank
+        line; the bytes are None, once, where a compressed stream breaks off (a truncated download)."""
+        line_number, offset, end = self.first_line, self.start, self.end
+        try:
+            with self.open_binary() as fh:
+                if offset:
+                    fh.seek(offset)
+                for line in fh:  # one loop for every line of the largest inputs: kept lean
+                    if end is not None and offset >= end:
+                        return
+                    if not line.isspace():
+                        yield line_number, offset, line
+                    line_number += 1
+                    offset += len(line)
+        except _decompression_errors():
+            yield line_number, offset, None
 
     def open_text(self) -> IO[str]:
         # surrogateescape keeps undecodable bytes visible so the reader can quarantine the row.
@@ -369,7 +375,7 @@ def raw_json_lines(source: Source) -> Iterator[tuple[int, int, bytes | None]] | 
     source is not JSON Lines (read it with ``iter_json``)."""
     if _starts_array(source) or not (source.start > 0 or is_json_lines(source)):
         return None
-    return (item for item in _undamaged(source.lines()) if item[2] is None or not item[2].isspace())
+    return source.lines()
 
 
 def _starts_array(source: Source) -> bool:
@@ -408,32 +414,12 @@ def _decompression_errors() -> tuple[type[BaseException], ...]:
     return errors
 
 
-def _undamaged(
-    lines: Iterator[tuple[int, int, bytes]],
-) -> Iterator[tuple[int, int, bytes | None]]:
-    """``Source.lines()``, ending with (next line, offset, None) if decompression fails midway."""
-    lineno, offset = 1, 0
-    errors = _decompression_errors()
-    while True:
-        try:
-            lineno, offset, line = next(lines)
-        except StopIteration:
-            return
-        except errors:
-            yield lineno, offset, None
-            return
-        yield lineno, offset, line
-        lineno, offset = lineno + 1, offset + len(line)
-
-
 def _iter_lines(source: Source) -> Iterator[JsonItem]:
     loads = orjson.loads
-    for lineno, offset, line in _undamaged(source.lines()):
+    for lineno, offset, line in source.lines():
         if line is None:  # the compressed stream broke off: say so, for the rest of the file
             yield JsonItem(lineno, offset, error=DAMAGED_STREAM)
             return
-        if not line.strip():
-            continue
         try:
             yield JsonItem(lineno, offset, loads(line), raw=line)
         except orjson.JSONDecodeError as exc:

@@ -140,6 +140,7 @@ class StagingSink:
         self._rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in tables}
         # The source line of each row: a row Arrow refuses is quarantined with it.
         self._lines: dict[str, list[int | None]] = {t: [] for t in tables}
+        self._post_rows, self._post_lines = self._rows["posts"], self._lines["posts"]
         # Last profile seen per account in this run: an unchanged one is a duplicate, dropped early.
         self._last_profile: dict[tuple[str, str], int] = {}
         # Dedupe keeps a key's first staged row: sequence numbers follow file order, then part order.
@@ -161,9 +162,9 @@ class StagingSink:
 
     def post_rows(self, rows: list[tuple[Any, ...]], line: int | None) -> None:
         """Posts as tuples in ``schema.POST_ROW`` order, from one source line: the fast path."""
-        staged = self._rows["posts"]
-        staged.extend(rows)
-        self._lines["posts"].extend([line] * len(rows))
+        staged = self._post_rows
+        staged += rows
+        self._post_lines += [line] * len(rows)
         if len(staged) >= BATCH_ROWS:
             self._flush("posts")
 
@@ -473,19 +474,20 @@ def _commit(case: Case, staging: Path, report: IngestReport) -> None:
             staged = sorted(str(p) for p in staging.rglob(f"{table}.parquet"))
             if not staged:
                 continue
-            fresh = "[" + ", ".join(f"'{p}'" for p in staged) + "]"
+            # DuckDB streams Parquet within its memory limit, whatever the input's size.
+            fresh = "read_parquet([" + ", ".join(f"'{p}'" for p in staged) + "])"
             columns = ", ".join(f'"{f.name}"' for f in schema.TABLES[table])
             keys = schema.DEDUPE_KEYS.get(table, ("source_file", "line", "byte_offset", "reason"))
             key_cols = ", ".join(keys)
             # The first staged row of each key: a hash aggregate, cheaper than a window function.
-            where = f"WHERE s._seq IN (SELECT min(_seq) FROM read_parquet({fresh}) GROUP BY {key_cols})"
+            where = f"WHERE s._seq IN (SELECT min(_seq) FROM {fresh} GROUP BY {key_cols})"
             if case.has_table(table):
                 match = " AND ".join(f"e.{k} IS NOT DISTINCT FROM s.{k}" for k in keys)
                 stored = f"read_parquet('{case.table_glob(table)}')"
                 where += f" AND NOT EXISTS (SELECT 1 FROM {stored} e WHERE {match})"
             out = case.table_dir(table)
             out.mkdir(parents=True, exist_ok=True)
-            query = f"SELECT {columns} FROM read_parquet({fresh}) s {where}"
+            query = f"SELECT {columns} FROM {fresh} s {where}"
             tmp = [staging / f"{table}.committed-{k}.parquet" for k in range(_COMMIT_WRITERS)]
             kept, written = _copy_to_parquet(con, query, tmp, schema.TABLES[table])
             for k, path in enumerate(written):

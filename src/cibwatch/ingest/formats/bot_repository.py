@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cibwatch.ingest.base import DAMAGED_STREAM, Reader, Sink, Source, _undamaged, iter_json, register
+from cibwatch.ingest.base import DAMAGED_STREAM, Reader, Sink, Source, iter_json, register
 from cibwatch.ingest.formats.twitter_v1 import account_from_v1_user
 from cibwatch.ingest.run import dataset_name
 from cibwatch.ingest.values import twitter_date_ms
@@ -51,12 +51,10 @@ class BotRepositoryLabels(Reader):
             _read_probes(source, sink)
             return
         dataset = set_name(source)
-        for lineno, offset, line in _undamaged(source.lines()):
+        for lineno, offset, line in source.lines():
             if line is None:
                 sink.quarantine(DAMAGED_STREAM, None, lineno, offset)
                 break
-            if not line.strip():
-                continue
             match = _LINE.match(line)
             if not match:
                 sink.quarantine("expected 'account_id<TAB>label'", line, lineno, offset)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from cibwatch.ingest.base import DAMAGED_STREAM, Reader, Sink, Source, _undamaged, register
+from cibwatch.ingest.base import DAMAGED_STREAM, Reader, Sink, Source, register
 from cibwatch.ingest.values import any_date_ms, count
 
 _US_DATE = rb"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}(:\d{2})?"
@@ -42,7 +42,7 @@ class CaverleeReader(Reader):
 
     def read(self, source: Source, sink: Sink) -> None:
         file_label = _file_label(source.path.name) or _file_label(source.dataset)
-        for lineno, offset, line in _undamaged(source.lines()):
+        for lineno, offset, line in source.lines():
             if line is None:
                 sink.quarantine(DAMAGED_STREAM, None, lineno, offset)
                 break

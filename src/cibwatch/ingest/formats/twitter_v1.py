@@ -229,7 +229,7 @@ _decode_user_id = msgspec.json.Decoder(_UserId).decode
 
 
 _EMPTY = ()  # one shared empty list value: most posts have no hashtags, links or media
-_USER_IDS_KEPT = 200_000  # user objects whose id is remembered; bounds memory on huge files
+_USER_OBJECTS_KEPT = 100_000  # user objects each cache remembers: bounds memory on huge files
 
 
 class _FastPath:
@@ -242,6 +242,10 @@ class _FastPath:
         self.sink = sink
         # A user object's bytes to its id: most tweets repeat a user object seen before.
         self._user_ids: dict[bytes, str | None] = {}
+        # The user object each account's last snapshot handed to the sink came from, both ways:
+        # a tweet repeating it repeats that snapshot, known without asking the sink.
+        self._current: dict[bytes, str] = {}
+        self._current_of: dict[str, bytes] = {}
 
     def records(self, tweet: _Tweet, posts: list[tuple[Any, ...]], accounts: list[dict[str, Any]]) -> None:
         """Add the tweet's posts (it and the tweets it embeds) and its new account snapshots."""
@@ -310,7 +314,7 @@ class _FastPath:
             account_id = _user_id(_decode_user_id(raw_user))
         except msgspec.DecodeError:
             account_id = None  # a full decode raises the error where it matters
-        if len(self._user_ids) >= _USER_IDS_KEPT:
+        if len(self._user_ids) >= _USER_OBJECTS_KEPT:
             self._user_ids.clear()
         self._user_ids[raw_user] = account_id
         return account_id
@@ -318,6 +322,9 @@ class _FastPath:
     def _snapshot(self, raw_user: bytes, probed_at: int, accounts: list[dict[str, Any]]) -> str:
         """Add the account snapshot of ``raw_user`` (the user object's bytes) to ``accounts`` unless
         unchanged since the last one; its account id."""
+        account_id = self._current.get(raw_user)
+        if account_id is not None:
+            return account_id
         fingerprint = hash(raw_user)
         account_id = self._id_of(raw_user)
         if account_id and self.sink.profile_unchanged("twitter", account_id, fingerprint):
@@ -329,8 +336,21 @@ class _FastPath:
         # Decoding here puts invalid UTF-8 in quarantine with this tweet's line.
         account = self._account(user, account_id, probed_at, raw_user.decode("utf-8"))
         account["_fingerprint"] = fingerprint
+        account["_user_object"] = raw_user
         accounts.append(account)
         return account_id
+
+    def handed_over(self, snapshot: dict[str, Any]) -> None:
+        """``snapshot`` (from ``records``) is now its account's last one in the sink."""
+        raw_user, account_id = snapshot.pop("_user_object"), snapshot["account_id"]
+        previous = self._current_of.get(account_id)
+        if previous is not None:
+            del self._current[previous]
+        elif len(self._current_of) >= _USER_OBJECTS_KEPT:
+            self._current.clear()
+            self._current_of.clear()
+        self._current[raw_user] = account_id
+        self._current_of[account_id] = raw_user
 
     @staticmethod
     def _account(user: _User, account_id: str, probed_at: int, raw: str) -> dict[str, Any]:
@@ -411,28 +431,33 @@ class TwitterV1Reader(Reader):
                     self._read_document(item, sink)
             return
         fast = _FastPath(sink)
-        for line, offset, raw in lines:
-            if raw is None:
-                sink.quarantine(DAMAGED_STREAM, None, line, offset)
-                return
-            posts: list[tuple[Any, ...]] = []
-            accounts: list[dict[str, Any]] = []
-            try:
-                fast.records(_decode_tweet(raw), posts, accounts)
-            except (msgspec.DecodeError, ValueError) as exc:
-                if isinstance(exc, msgspec.ValidationError) or not isinstance(exc, msgspec.DecodeError):
-                    reason = f"{type(exc).__name__}: {exc}"
-                else:
-                    reason = f"invalid JSON: {exc}"
-                sink.quarantine(reason, raw, line, offset)
-                continue
-            sink.post_rows(posts, line)
-            # Each post has an author snapshot: the ones not handed over are duplicates.
-            if len(accounts) < len(posts):
-                sink.duplicate("accounts", len(posts) - len(accounts))
-            for account in accounts:
-                account["_line"] = line
-                sink.account(account)
+        records, post_rows, account = fast.records, sink.post_rows, sink.account
+        unchanged_profiles = 0  # counted once at the end: most tweets repeat a known profile
+        try:
+            for line, offset, raw in lines:
+                if raw is None:
+                    sink.quarantine(DAMAGED_STREAM, None, line, offset)
+                    return
+                posts: list[tuple[Any, ...]] = []
+                accounts: list[dict[str, Any]] = []
+                try:
+                    records(_decode_tweet(raw), posts, accounts)
+                except (msgspec.DecodeError, ValueError) as exc:
+                    if isinstance(exc, msgspec.ValidationError) or not isinstance(exc, msgspec.DecodeError):
+                        reason = f"{type(exc).__name__}: {exc}"
+                    else:
+                        reason = f"invalid JSON: {exc}"
+                    sink.quarantine(reason, raw, line, offset)
+                    continue
+                post_rows(posts, line)
+                # Each post has an author snapshot: the ones not handed over are unchanged.
+                unchanged_profiles += len(posts) - len(accounts)
+                for snapshot in accounts:
+                    snapshot["_line"] = line
+                    account(snapshot)
+                    fast.handed_over(snapshot)
+        finally:
+            sink.duplicate("accounts", unchanged_profiles)
 
     def _read_document(self, item: JsonItem, sink: Sink) -> None:
         value = item.value
