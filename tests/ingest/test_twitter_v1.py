@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -123,7 +124,11 @@ def test_parallel_ranges_give_the_same_case(tmp_path, monkeypatch):
     path = FIXTURES / "twitter-v1" / "stream_sample.jsonl"
     sequential, case_a = _case(tmp_path / "a", path, workers=1)
     monkeypatch.setattr(run, "PARALLEL_MIN_BYTES", 100)  # split even this small file
+    main = sys.modules["__main__"].__dict__
+    before = {k: main.get(k, "absent") for k in ("__spec__", "__file__")}
     parallel, case_b = _case(tmp_path / "b", path, workers=2)
+    # The main module is hidden from the starting workers, then restored as it was.
+    assert {k: main.get(k, "absent") for k in ("__spec__", "__file__")} == before
     assert parallel.files[0].read == sequential.files[0].read
     assert parallel.files[0].quarantined == sequential.files[0].quarantined == 3
     assert parallel.reconciles

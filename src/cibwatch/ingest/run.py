@@ -14,6 +14,7 @@ import json
 import operator
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -681,9 +682,12 @@ def _read_parallel(
     # spawn: the parent may hold DuckDB or Arrow threads, which fork would copy half-way.
     context = multiprocessing.get_context("spawn")
     counters = [context.Value("q", 0) for _ in ranges]
-    with ProcessPoolExecutor(
-        len(ranges), mp_context=context, initializer=_init_worker, initargs=(counters,)
-    ) as pool:
+    with (
+        ProcessPoolExecutor(
+            len(ranges), mp_context=context, initializer=_init_worker, initargs=(counters,)
+        ) as pool,
+        _main_module_hidden(),
+    ):  # workers start at submit
         futures = [
             pool.submit(
                 _read_range,
@@ -716,6 +720,22 @@ def _read_parallel(
         report.quarantined += result["quarantined"]
         if result["quarantined"] and start:
             _shift_quarantine_lines(staging / f"file{index}-part{part}", _lines_before(source.path, start))
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Spawned processes re-import the parent's ``__main__`` (for the ``cibwatch`` command, the
+    whole CLI: half a second each) unless it names no module and no file. Ingest workers need
+    none of it."""
+    main = sys.modules["__main__"]
+    saved = {name: main.__dict__[name] for name in ("__spec__", "__file__") if name in main.__dict__}
+    main.__dict__["__spec__"] = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
 
 
 def _shift_quarantine_lines(part_staging: Path, lines_before: int) -> None:
