@@ -51,13 +51,13 @@ def frame(n: int, **columns: Any) -> pl.DataFrame:
         value = columns.get(name)
         if value is None:
             if dtype == pl.String:
-                data[name] = pl.Series(name, [None] * n, dtype=pl.String)
+                data[name] = pl.repeat(None, n, dtype=pl.String, eager=True).alias(name)
             else:
                 data[name] = np.full(n, 0 if name.startswith("n_") else -1, dtype=np.int64)
         elif isinstance(value, pl.Series):
             data[name] = value.alias(name).cast(dtype)
         elif np.isscalar(value) or isinstance(value, str):
-            data[name] = pl.Series(name, [value] * n, dtype=dtype)
+            data[name] = pl.repeat(value, n, dtype=dtype, eager=True).alias(name)
         else:
             data[name] = np.asarray(value)
     return pl.DataFrame(data).cast(SCHEMA)
@@ -90,9 +90,9 @@ def link_refs(posts: pl.DataFrame) -> pl.DataFrame:
         pl.col("kind").alias("_kind"),
     )
     posts = posts.join(targets, on="ref_key", how="left", maintain_order="left")
-    missing = posts.filter((pl.col("ref_key") >= 0) & pl.col("_rt").is_null())
-    if missing.height:
-        raise RuntimeError(f"{missing.height} planned posts reference posts that are not planned")
+    missing = posts.select(((pl.col("ref_key") >= 0) & pl.col("_rt").is_null()).sum()).item()
+    if missing:
+        raise RuntimeError(f"{missing} planned posts reference posts that are not planned")
     posts = posts.with_columns(
         ref_t=pl.when(pl.col("ref_key") >= 0).then(pl.col("_rt")).otherwise(-1),
         ref_author=pl.when(pl.col("ref_key") >= 0).then(pl.col("_ra")).otherwise(-1),

@@ -59,7 +59,8 @@ class OrganicEngine:
         self.active = np.flatnonzero(rate > 0)
         self.orig_rate = rate[self.active] * mix[self.active, 0] / 24.0  # per hour
         self.flat = world["flat"][self.active]
-        self.tz_h = world["tz_s"][self.active] // 3600
+        self.one_minus_flat = 1 - self.flat
+        self.tz_h = world["tz_s"][self.active] // 3600 % 24
         f = world["followers"].astype(np.float64) + 1.0
         self.samplers: dict[int, _Sampler] = {}
         self.kappa: dict[int, float] = {}
@@ -77,9 +78,14 @@ class OrganicEngine:
     ) -> tuple[pl.DataFrame, int]:
         """All organic posts started in [t0, t0 + hours); some fall later (the caller defers them)."""
         world = self.world
-        utc_hour = (t0 // HOUR_MS + np.arange(hours)) % 24
-        local = (utc_hour[None, :] + self.tz_h[:, None]) % 24
-        lam = self.orig_rate[:, None] * ((1 - self.flat)[:, None] * _CIRC[local] + self.flat[:, None])
+        # Row i: the circadian factor of account i's local hours, a slice of the repeated day
+        # starting at its first local hour (a gather of rows rather than a modulo per cell).
+        first = self.tz_h + t0 // HOUR_MS % 24
+        days = np.tile(_CIRC, (hours + 46 + 23) // 24)  # first hour + hours - 1 < 46 + hours
+        lam = np.lib.stride_tricks.sliding_window_view(days, hours)[first]
+        lam *= self.one_minus_flat[:, None]
+        lam += self.flat[:, None]
+        lam *= self.orig_rate[:, None]
         counts = rng.poisson(lam)
         rows, cols = np.nonzero(counts)
         reps = counts[rows, cols]
