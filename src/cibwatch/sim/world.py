@@ -228,11 +228,12 @@ def _names(rng: np.random.Generator, n: int) -> tuple[list[str], list[str]]:
 
 def _bios(rng: np.random.Generator, n: int) -> list[str]:
     roles = rng.integers(0, len(vocab.BIO_ROLES), n).tolist()
-    likes = rng.integers(0, len(vocab.BIO_LIKES), (n, 2)).tolist()
+    likes = rng.integers(0, len(vocab.BIO_LIKES), (n, 2))
     tails = rng.integers(0, len(vocab.BIO_TAILS), n).tolist()
     empty = (rng.random(n) < 0.22).tolist()
     out = []
-    for r, (a, b), t, e in zip(roles, likes, tails, empty, strict=False):
+    # Two flat lists rather than a list of pairs: n small lists would wake the garbage collector.
+    for r, a, b, t, e in zip(roles, likes[:, 0].tolist(), likes[:, 1].tolist(), tails, empty, strict=False):
         if e:
             out.append("")
             continue
