@@ -21,6 +21,8 @@ from cibwatch.sim.world import TWEPOCH_MS, World
 
 PAGE_SIZE = 500  # full-archive search pages hold up to 500 posts
 _WRITE_BYTES = 1 << 20  # written in slices of this size
+_UNSAFE = np.zeros(256, dtype=bool)  # bytes that would need escaping in a JSON string
+_UNSAFE[[*range(32), ord('"'), ord("\\")]] = True
 _B62 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
 _V2_DATE = "%Y-%m-%dT%H:%M:%S.000Z"
 _V1_DATE = "%a %b %d %H:%M:%S +0000 %Y"
@@ -175,9 +177,9 @@ class Writer:
             _lu=pl.col("_u").str.len_chars().cast(pl.Int64),
             _has_rm=has_ref_mention,
         )
-        bad = frame.filter(pl.col("text").str.contains(r'["\\\x00-\x1f]'))
-        if bad.height:
-            raise RuntimeError(f"simulated text is not JSON-safe: {bad['text'][0]!r}")
+        if any(_UNSAFE[np.frombuffer(data, dtype=np.uint8)].any() for data in _utf8_bytes(frame["text"])):
+            bad = frame["text"].filter(frame["text"].str.contains(r'["\\\x00-\x1f]'))
+            raise RuntimeError(f"simulated text is not JSON-safe: {bad[0]!r}")
         # Entity positions: [start, end) in characters.
         return frame.with_columns(
             rm_s=pl.lit(0, pl.Int64) + pl.when(pl.col("kind") == ev.REPOST).then(3).otherwise(0),
@@ -653,19 +655,26 @@ class V1Writer(Writer):
 def write_pieces(fh: BinaryIO, pieces: pl.Series) -> None:
     """Write the strings back to back (they carry their own newlines).
 
-    The strings are exported as one Arrow ``large_string`` array, whose bytes are the strings
-    back to back, and its buffer is written in slices of ``_WRITE_BYTES``: one copy, made without
-    the GIL. (Polars' CSV writer, used before, cost about twice as much CPU per byte.)
+    The strings are exported as an Arrow ``large_string`` array, whose bytes are the strings
+    back to back, and written in slices of ``_WRITE_BYTES``: one copy, made without the GIL.
+    (Polars' CSV writer, used before, cost about twice as much CPU per byte.)
     """
-    array = pieces.to_arrow(compat_level=pl.CompatLevel.oldest())
+    for data in _utf8_bytes(pieces):
+        for start in range(0, len(data), _WRITE_BYTES):
+            fh.write(data[start : start + _WRITE_BYTES])
+
+
+def _utf8_bytes(strings: pl.Series) -> list[memoryview]:
+    """The UTF-8 bytes of ``strings`` back to back, as the buffers of one Arrow export."""
+    array = strings.to_arrow(compat_level=pl.CompatLevel.oldest())
+    out = []
     for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else [array]:
-        if len(chunk) == 0:
+        if len(chunk) == 0 or chunk.buffers()[2] is None:
             continue
         offsets = chunk.buffers()[1]
         ends = np.frombuffer(offsets, dtype=np.int64)[[chunk.offset, chunk.offset + len(chunk)]]
-        data = memoryview(chunk.buffers()[2])[int(ends[0]) : int(ends[1])]
-        for start in range(0, len(data), _WRITE_BYTES):
-            fh.write(data[start : start + _WRITE_BYTES])
+        out.append(memoryview(chunk.buffers()[2])[int(ends[0]) : int(ends[1])])
+    return out
 
 
 WRITERS: dict[str, type[Writer]] = {"v2": V2Writer, "v1": V1Writer}
