@@ -102,6 +102,18 @@ def _join_nonnull(parts: list[pl.Expr], sep: str = ",") -> pl.Expr:
 
 
 _new_page = pl.col("page") != pl.col("page").shift(1, fill_value=-1)
+_HAS_TAG = pl.col("tag1").is_not_null() | pl.col("tag2").is_not_null()
+_HAS_URL = pl.col("url").is_not_null()
+
+
+def _sparse(frame: pl.DataFrame, present: pl.Expr, expr: pl.Expr) -> pl.Series:
+    """``expr`` where ``present`` holds and null elsewhere, built on those rows only.
+
+    For the entities few posts have (hashtags, links), which a when/then would build for every row.
+    """
+    mask = frame.select(present).to_series()
+    values = frame.lazy().filter(present).select(expr).collect().to_series()
+    return pl.repeat(None, frame.height, dtype=pl.String, eager=True).scatter(mask.arg_true(), values)
 
 
 class Writer:
@@ -333,11 +345,14 @@ class V2Writer(Writer):
             c("url"),
             c("disp"),
         )
+        frame = frame.with_columns(
+            _hashtags=_sparse(frame, _HAS_TAG, hashtags), _urls=_sparse(frame, _HAS_URL, urls)
+        )
         entities = _join_nonnull(
             [
-                pl.concat_str([pl.lit('"hashtags":['), hashtags, pl.lit("]")]),
+                pl.concat_str([pl.lit('"hashtags":['), c("_hashtags"), pl.lit("]")]),
                 pl.concat_str([pl.lit('"mentions":['), mentions, pl.lit("]")]),
-                pl.concat_str([pl.lit('"urls":['), urls, pl.lit("]")]),
+                pl.concat_str([pl.lit('"urls":['), c("_urls"), pl.lit("]")]),
             ]
         )
         ref_type = (
@@ -537,7 +552,7 @@ class V1Writer(Writer):
                 _fmt('{"text":"{}","indices":[{},{}]}', c("tag1"), c("t1_s"), c("t1_e")),
                 _fmt('{"text":"{}","indices":[{},{}]}', c("tag2"), c("t2_s"), c("t2_e")),
             ]
-        ).fill_null("")
+        )
         mention_fmt = '{"screen_name":"{}","name":"{}","id":{},"id_str":"{}","indices":[{},{}]}'
         mentions = _join_nonnull(
             [
@@ -556,7 +571,11 @@ class V1Writer(Writer):
             c("disp"),
             c("u_s"),
             c("u_e"),
-        ).fill_null("")
+        )
+        frame = frame.with_columns(
+            _hashtags=_sparse(frame, _HAS_TAG, hashtags), _urls=_sparse(frame, _HAS_URL, urls)
+        )
+        hashtags, urls = c("_hashtags").fill_null(""), c("_urls").fill_null("")
         is_reply = c("kind") == ev.REPLY
         reply_fields = (
             pl.when(is_reply)
