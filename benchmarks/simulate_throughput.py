@@ -41,6 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     cpu0 = time.process_time()
+    sys0 = resource.getrusage(resource.RUSAGE_SELF).ru_stime
     report = simulate(
         args.scenario,
         out=args.out,
@@ -51,6 +52,7 @@ def main() -> None:
         workers=args.workers,
     )
     cpu = time.process_time() - cpu0
+    sys_cpu = resource.getrusage(resource.RUSAGE_SELF).ru_stime - sys0
     size = sum(Path(f).stat().st_size for f in report.files)
     result = {
         "scenario": args.scenario,
@@ -59,6 +61,7 @@ def main() -> None:
         "accounts_posting": report.accounts,
         "wall_s": round(report.seconds, 2),
         "cpu_s": round(cpu, 2),
+        "system_cpu_s": round(sys_cpu, 2),  # the kernel's part (writes, page faults, page reclaim)
         "posts_per_s": round(report.posts / report.seconds),
         "posts_per_cpu_s": round(report.posts / cpu),
         "bytes_per_post": round(size / report.posts),
