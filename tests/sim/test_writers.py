@@ -19,6 +19,7 @@ from cibwatch.sim.writers import WRITERS, write_pieces
         pl.Series(["", ""]),
         pl.Series(["ab", "cd", "ef"]).slice(1, 2),
         pl.concat([pl.Series(["ab", "cd"]), pl.Series(["ef"])], rechunk=False),
+        pl.Series([f"{i}," for i in range(10_000)]),  # exported in several slices
     ],
 )
 def test_write_pieces_writes_the_strings_back_to_back(pieces: pl.Series) -> None:
