@@ -70,12 +70,3 @@ def test_cached_parse_matches_reference(dates):
     # Several dates per example, so cached days are reused across hour/minute/second changes.
     for value in dates:
         assert _outcome(twitter_date_ms, value) == _outcome(_reference, value)
-
-
-def test_a_negative_count_is_refused():
-    from cibwatch.ingest.values import count
-
-    assert count("12") == 12 and count(0) == 0 and count("") is None
-    for bad in (-1, "-3", "-2.0"):
-        with pytest.raises(ValueError, match="bad count"):
-            count(bad)

@@ -141,8 +141,6 @@ def count(value: object) -> int | None:
             number = int(float(text)) if "." in text or "e" in text.lower() else int(text)
         except ValueError:
             raise ValueError(f"bad count {value!r}") from None
-    if number < 0:
-        raise ValueError(f"bad count {value!r}")
     return number
 
 
