@@ -126,7 +126,8 @@ def _us_date_ms(text: str) -> int:
 
 
 def count(value: object) -> int | None:
-    """A non-negative count, or None when absent. Negative or non-numeric is an error."""
+    """A count, or None when absent; non-numeric is an error. A negative count is kept as given
+    (the IRA files write -1 for unknown): the bot scorer treats it as missing and says so."""
     if value is None or value == "":
         return None
     if isinstance(value, bool):

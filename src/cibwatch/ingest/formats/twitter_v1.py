@@ -354,15 +354,7 @@ class _FastPath:
 
     @staticmethod
     def _account(user: _User, account_id: str, probed_at: int, raw: str) -> dict[str, Any]:
-        for name in (
-            "followers_count",
-            "friends_count",
-            "statuses_count",
-            "favourites_count",
-            "listed_count",
-        ):
-            if (getattr(user, name) or 0) < 0:
-                raise ValueError(f"bad count {getattr(user, name)!r} in user.{name}")
+        # Counts as given, negative ones too, as ``count`` keeps them on the other paths.
         expanded = None
         if user.entities:
             urls = (user.entities.get("url") or {}).get("urls") or [{}]
