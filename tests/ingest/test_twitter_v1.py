@@ -4,6 +4,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import polars as pl
 import pytest
 
@@ -163,3 +164,25 @@ def test_line_ranges_cover_the_file_on_line_boundaries(tmp_path):
         assert _lines_before(path, start) == data[:start].count(b"\n")
         if nxt is not None:
             assert nxt[0] == end
+
+
+def test_a_sink_that_forgets_profiles_stores_the_same_case(tmp_path, monkeypatch):
+    from cibwatch.ingest import run
+    from tests.ingest.test_twitter_v1_fast_path import synthetic_tweets
+
+    # A JSON array (the generic path): every tweet hands its user's profile to the sink.
+    path = tmp_path / "tweets.json"
+    path.write_bytes(orjson.dumps(synthetic_tweets(200, seed=4)))
+    remembering, case_a = _case(tmp_path / "a", path, workers=1)
+    assert remembering.files[0].duplicates > 0
+    monkeypatch.setattr(run, "PROFILES_KEPT", 2)  # forget every other account
+    forgetful, case_b = _case(tmp_path / "b", path, workers=1)
+    assert forgetful.files[0].stored == remembering.files[0].stored
+    assert forgetful.files[0].duplicates == remembering.files[0].duplicates
+    cols = ["account_id", "snapshot_id", "probed_at", "followers"]
+    assert (
+        case_b.read("accounts")
+        .select(cols)
+        .sort(cols)
+        .equals(case_a.read("accounts").select(cols).sort(cols))
+    )

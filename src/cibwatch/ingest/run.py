@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from cibwatch.store.case import Case
 
 BATCH_ROWS = 20_000
+# Accounts whose last profile a sink remembers: bounds its memory on inputs with millions of them.
+PROFILES_KEPT = 1_000_000
 # Columns the sink fills in; readers may give a record's own dataset.
 _SINK_COLUMNS = ("reader", "source_file", "ingested_at", "_seq")
 _RECORD_TABLES = ("posts", "accounts", "account_labels")
@@ -183,6 +185,8 @@ class StagingSink:
         if self._last_profile.get(key) == fingerprint:
             self.report.read["accounts"] += 1  # type: ignore[union-attr]
             return
+        if len(self._last_profile) >= PROFILES_KEPT:
+            self._last_profile.clear()  # the commit's deduplication catches what this misses
         self._last_profile[key] = fingerprint
         record["snapshot_id"] = stable_id(*["\x00" if v is None else str(v) for v in values])
         raw = record.get("raw")
