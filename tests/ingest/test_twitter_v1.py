@@ -186,3 +186,23 @@ def test_a_sink_that_forgets_profiles_stores_the_same_case(tmp_path, monkeypatch
         .sort(cols)
         .equals(case_a.read("accounts").select(cols).sort(cols))
     )
+
+
+def test_files_read_by_a_pool_of_workers_give_the_same_case(tmp_path, monkeypatch):
+    from cibwatch.ingest import run
+
+    inputs = [
+        FIXTURES / "twitter-v1" / "stream_sample.jsonl",
+        FIXTURES / "twitter-v1" / "sample.jsonl",
+        FIXTURES / "ira-538" / "IRAhandle_tweets_sample.csv",
+    ]
+    here, case_a = _case(tmp_path / "a", *inputs, workers=1)
+    monkeypatch.setattr(run, "PARALLEL_MIN_BYTES", 100)  # a pool even for these small files
+    pooled, case_b = _case(tmp_path / "b", *inputs, workers=2)
+    assert [f.read for f in pooled.files] == [f.read for f in here.files]
+    assert [f.stored for f in pooled.files] == [f.stored for f in here.files]
+    assert [f.quarantined for f in pooled.files] == [f.quarantined for f in here.files]
+    assert pooled.reconciles
+    for table, key in (("posts", ["post_id"]), ("accounts", ["account_id", "snapshot_id"])):
+        cols = [*key, "probed_at"] if table == "accounts" else [*key, "created_at", "text", "source_file"]
+        assert case_b.read(table).select(cols).sort(cols).equals(case_a.read(table).select(cols).sort(cols))

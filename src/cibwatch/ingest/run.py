@@ -352,8 +352,8 @@ def ingest(
 ) -> IngestReport:
     """Read ``inputs`` into the case at ``case_dir`` (created if needed).
 
-    Large uncompressed line-oriented files are read by ``workers`` processes (default: the
-    number of cores, at most 4), each over a range of whole lines.
+    Inputs of 64 MB or more are read by ``workers`` processes (default: the number of cores, at
+    most 4): file by file, and each large uncompressed JSON Lines file in ranges of whole lines.
 
     >>> report = ingest(["tweets.jsonl.gz"], "out/case")   # doctest: +SKIP
     >>> report.reconciles
@@ -373,25 +373,16 @@ def ingest(
     staging = case.root / ".staging" / uuid.uuid4().hex[:12]
     staging.mkdir(parents=True)
     workers = max(1, workers if workers is not None else min(os.cpu_count() or 1, 4))
+    report.files = [FileReport(path=s.name, reader=r.name, dataset=s.dataset) for s, r in plan]
     try:
-        sink = StagingSink(staging / "main", strict, progress)
-        for index, (source, reader) in enumerate(plan):
-            file_report = FileReport(path=source.name, reader=reader.name, dataset=source.dataset)
-            report.files.append(file_report)
-            t0 = time.perf_counter()
-            if progress:
+        if progress:
+            for source, _ in plan:
                 progress({"file": source.name, "bytes_total": source.size, "bytes_done": 0, "start": True})
-            if workers > 1 and _can_split(source, reader):
-                _read_parallel(source, reader, file_report, staging, index, workers, strict, progress)
-            else:
-                sink.start(source, reader, file_report, seq_base=index << _FILE_SEQ_SHIFT)
-                with _gc_paused():
-                    reader().read(source, sink)
-                    sink.finish_file()
-            file_report.seconds = time.perf_counter() - t0
-            if progress:
-                progress({"file": source.name, "bytes_done": source.size, "done": True})
-        sink.close()
+        parts = _parts(plan, workers)
+        if workers > 1 and len(parts) > 1 and sum(s.size for s, _ in plan) >= PARALLEL_MIN_BYTES:
+            _read_in_workers(plan, parts, report.files, staging, workers, strict, progress)
+        else:
+            _read_here(plan, report.files, staging, strict, progress)
         _commit(case, staging, report)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -631,6 +622,41 @@ def _lines_before(path: Path, offset: int) -> int:
     return count
 
 
+def _read_here(
+    plan: list[tuple[Source, type[Reader]]],
+    files: list[FileReport],
+    staging: Path,
+    strict: bool,
+    progress: ProgressCallback | None,
+) -> None:
+    """Read every file in this process, into one sink (it drops profiles repeated across files)."""
+    sink = StagingSink(staging / "main", strict, progress)
+    for index, ((source, reader), file_report) in enumerate(zip(plan, files, strict=True)):
+        t0 = time.perf_counter()
+        sink.start(source, reader, file_report, seq_base=index << _FILE_SEQ_SHIFT)
+        with _gc_paused():
+            reader().read(source, sink)
+            sink.finish_file()
+        file_report.seconds = time.perf_counter() - t0
+        if progress:
+            progress({"file": source.name, "bytes_done": source.size, "done": True})
+    sink.close()
+
+
+# A part of the input: (file index, part number, byte range of whole lines, or None for all of it).
+Part = tuple[int, int, tuple[int, int] | None]
+
+
+def _parts(plan: list[tuple[Source, type[Reader]]], workers: int) -> list[Part]:
+    parts: list[Part] = []
+    for index, (source, reader) in enumerate(plan):
+        if _can_split(source, reader):
+            parts += [(index, k, rng) for k, rng in enumerate(_line_ranges(source.path, workers))]
+        else:
+            parts.append((index, 0, None))
+    return parts
+
+
 _worker_progress: list[Any] = []
 
 
@@ -638,26 +664,24 @@ def _init_worker(counters: list[Any]) -> None:
     _worker_progress[:] = counters
 
 
-def _read_range(
+def _read_part(
     path: str,
     dataset: str,
     reader_name: str,
-    part: int,
-    rng: tuple[int, int],
+    rng: tuple[int, int] | None,
     staging: str,
     seq_base: int,
     strict: bool,
+    slot: int,
 ) -> dict[str, Any]:
-    """One worker's share of a file: read its lines into its own staging folder."""
-    counter = _worker_progress[part] if part < len(_worker_progress) else None
+    """One part of the input, read in a worker process into its own staging folder."""
+    counter = _worker_progress[slot]
 
     def progress(event: dict[str, Any]) -> None:
-        if counter is not None:
-            counter.value = event["bytes_done"]
+        counter.value = event["bytes_done"]
 
-    start, end = rng
-    # Line numbers count from the range's start; the parent makes them the file's if it needs them.
-    source = Source(path=Path(path), dataset=dataset, start=start, end=end)
+    # A range's line numbers count from its start; the parent makes them the file's if it needs them.
+    source = Source(path=Path(path), dataset=dataset, **({"start": rng[0], "end": rng[1]} if rng else {}))
     reader = get_reader(reader_name)
     report = FileReport(path=path, reader=reader_name, dataset=dataset)
     sink = StagingSink(Path(staging), strict, progress)
@@ -666,64 +690,95 @@ def _read_range(
         reader().read(source, sink)
         sink.finish_file()
     sink.close()
+    counter.value = source.size if rng is None else rng[1] - rng[0]
     return {"read": report.read, "quarantined": report.quarantined}
 
 
-def _read_parallel(
-    source: Source,
-    reader: type[Reader],
-    report: FileReport,
+def _read_in_workers(
+    plan: list[tuple[Source, type[Reader]]],
+    parts: list[Part],
+    files: list[FileReport],
     staging: Path,
-    index: int,
     workers: int,
     strict: bool,
     progress: ProgressCallback | None,
 ) -> None:
+    """Read the parts in a pool of worker processes, largest first; merge their counts per file."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, wait
+    from concurrent.futures import Future, ProcessPoolExecutor, wait
 
-    ranges = _line_ranges(source.path, workers)
     # spawn: the parent may hold DuckDB or Arrow threads, which fork would copy half-way.
     context = multiprocessing.get_context("spawn")
-    counters = [context.Value("q", 0) for _ in ranges]
-    with (
-        ProcessPoolExecutor(
-            len(ranges), mp_context=context, initializer=_init_worker, initargs=(counters,)
-        ) as pool,
-        _main_module_hidden(),
-    ):  # workers start at submit
-        futures = [
-            pool.submit(
-                _read_range,
-                source.name,
-                source.dataset,
-                reader.name,
-                part,
-                rng,
-                str(staging / f"file{index}-part{part}"),
-                (index << _FILE_SEQ_SHIFT) + (part << _PART_SEQ_SHIFT),
-                strict,
-            )
-            for part, rng in enumerate(ranges)
-        ]
+    counters = [context.Value("q", 0) for _ in parts]
+    left = [0] * len(plan)
+    for index, _, _ in parts:
+        left[index] += 1
+
+    def size(k: int) -> int:
+        index, _, rng = parts[k]
+        return plan[index][0].size if rng is None else rng[1] - rng[0]
+
+    started = time.perf_counter()
+    errors: list[tuple[int, int, BadRecordError]] = []
+    with ProcessPoolExecutor(
+        min(workers, len(parts)), mp_context=context, initializer=_init_worker, initargs=(counters,)
+    ) as pool:
+        futures: dict[Future[dict[str, Any]], int] = {}
+        with _main_module_hidden():  # the workers start at submit
+            for k in sorted(range(len(parts)), key=size, reverse=True):
+                index, part, rng = parts[k]
+                source, reader = plan[index]
+                seq_base = (index << _FILE_SEQ_SHIFT) + (part << _PART_SEQ_SHIFT)
+                part_staging = str(staging / f"file{index}-part{part}")
+                args = (source.name, source.dataset, reader.name, rng, part_staging, seq_base, strict, k)
+                futures[pool.submit(_read_part, *args)] = k
         pending = set(futures)
         while pending:
-            _, pending = wait(pending, timeout=0.5)
+            done, pending = wait(pending, timeout=0.5)
+            for future in done:
+                if future.cancelled():
+                    continue
+                index, part, rng = parts[futures[future]]
+                try:
+                    result = future.result()
+                except BadRecordError as exc:  # --strict: later parts need not be read
+                    errors.append((index, part, exc))
+                    for other in pending:
+                        if parts[futures[other]][:2] > (index, part):
+                            other.cancel()
+                    continue
+                _merge_part(result, plan[index][0], rng, files[index], staging / f"file{index}-part{part}")
+                left[index] -= 1
+                if left[index] == 0:
+                    files[index].seconds = time.perf_counter() - started
+                    if progress:
+                        progress(
+                            {"file": plan[index][0].name, "bytes_done": plan[index][0].size, "done": True}
+                        )
             if progress:
-                progress({"file": source.name, "bytes_done": sum(c.value for c in counters)})
-    for future, (start, _) in zip(futures, ranges, strict=True):
-        try:
-            future.result()
-        except BadRecordError as exc:  # --strict: the first bad record, with the line of the whole file
-            line = None if exc.line is None else exc.line + _lines_before(source.path, start)
-            raise BadRecordError(source.name, line, exc.reason) from None
-    for part, (future, (start, _)) in enumerate(zip(futures, ranges, strict=True)):
-        result = future.result()
-        for table, n in result["read"].items():
-            report.read[table] += n
-        report.quarantined += result["quarantined"]
-        if result["quarantined"] and start:
-            _shift_quarantine_lines(staging / f"file{index}-part{part}", _lines_before(source.path, start))
+                done_bytes = [0] * len(plan)
+                for k, (index, _, _) in enumerate(parts):
+                    done_bytes[index] += counters[k].value
+                for index, (source, _) in enumerate(plan):
+                    if left[index]:
+                        progress({"file": source.name, "bytes_done": done_bytes[index]})
+    if errors:  # the first bad record of the input, with the line of its whole file
+        index, part, exc = min(errors, key=lambda e: e[:2])
+        rng = next(r for i, p, r in parts if (i, p) == (index, part))
+        line = exc.line
+        if line is not None and rng is not None and rng[0]:
+            line += _lines_before(plan[index][0].path, rng[0])
+        raise BadRecordError(plan[index][0].name, line, exc.reason)
+
+
+def _merge_part(
+    result: dict[str, Any], source: Source, rng: tuple[int, int] | None, file_report: FileReport, staged: Path
+) -> None:
+    for table, n in result["read"].items():
+        file_report.read[table] += n
+    file_report.quarantined += result["quarantined"]
+    if result["quarantined"] and rng is not None and rng[0]:
+        _shift_quarantine_lines(staged, _lines_before(source.path, rng[0]))
 
 
 @contextlib.contextmanager
