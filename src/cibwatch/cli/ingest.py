@@ -31,7 +31,7 @@ def ingest_command(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     workers: int | None = typer.Option(
-        None, "--workers", min=1, help="Processes for large uncompressed JSON Lines (default: cores, ≤ 4)."
+        None, "--workers", min=1, help="Worker processes for inputs of 64 MB or more (default: cores, ≤ 4)."
     ),
 ) -> None:
     """Read INPUTS into the case at --case: normalized, deduplicated, nothing lost."""
