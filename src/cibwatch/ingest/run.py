@@ -719,7 +719,7 @@ def _read_in_workers(
         return plan[index][0].size if rng is None else rng[1] - rng[0]
 
     started = time.perf_counter()
-    errors: list[tuple[int, int, BadRecordError]] = []
+    errors: list[tuple[int, int, tuple[int, int] | None, BadRecordError]] = []
     with ProcessPoolExecutor(
         min(workers, len(parts)), mp_context=context, initializer=_init_worker, initargs=(counters,)
     ) as pool:
@@ -742,7 +742,7 @@ def _read_in_workers(
                 try:
                     result = future.result()
                 except BadRecordError as exc:  # --strict: later parts need not be read
-                    errors.append((index, part, exc))
+                    errors.append((index, part, rng, exc))
                     for other in pending:
                         if parts[futures[other]][:2] > (index, part):
                             other.cancel()
@@ -763,12 +763,10 @@ def _read_in_workers(
                     if left[index]:
                         progress({"file": source.name, "bytes_done": done_bytes[index]})
     if errors:  # the first bad record of the input, with the line of its whole file
-        index, part, exc = min(errors, key=lambda e: e[:2])
-        rng = next(r for i, p, r in parts if (i, p) == (index, part))
-        line = exc.line
-        if line is not None and rng is not None and rng[0]:
-            line += _lines_before(plan[index][0].path, rng[0])
-        raise BadRecordError(plan[index][0].name, line, exc.reason)
+        index, _, rng, exc = min(errors, key=lambda e: e[:2])
+        source = plan[index][0]
+        line = None if exc.line is None else exc.line + _lines_before_part(source, rng)
+        raise BadRecordError(source.name, line, exc.reason)
 
 
 def _merge_part(
@@ -778,7 +776,12 @@ def _merge_part(
         file_report.read[table] += n
     file_report.quarantined += result["quarantined"]
     if result["quarantined"] and rng is not None and rng[0]:
-        _shift_quarantine_lines(staged, _lines_before(source.path, rng[0]))
+        _shift_quarantine_lines(staged, _lines_before_part(source, rng))
+
+
+def _lines_before_part(source: Source, rng: tuple[int, int] | None) -> int:
+    """Lines of ``source`` before the part ``rng`` (a worker numbers its lines from there)."""
+    return _lines_before(source.path, rng[0]) if rng is not None and rng[0] else 0
 
 
 @contextlib.contextmanager

@@ -35,8 +35,6 @@ _BAD_TWITTER_DATE = "bad date {!r} (expected 'Sat Sep 28 18:05:23 +0000 2019')"
 # Epoch ms at 00:00:00 of a day, keyed by the characters that name it (month, day, offset, year):
 # a file's dates fall on few days, so most dates only parse their time of day.
 _TWITTER_DAY_MS: dict[str, int] = {}
-
-
 # Milliseconds since midnight, keyed by 'HH:MM:SS': with the day cache, most dates are two lookups.
 _TIME_OF_DAY_MS: dict[str, int] = {}
 

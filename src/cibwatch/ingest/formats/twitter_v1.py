@@ -243,7 +243,8 @@ class _FastPath:
         # A user object's bytes to its id: most tweets repeat a user object seen before.
         self._user_ids: dict[bytes, str | None] = {}
         # The user object each account's last snapshot handed to the sink came from, both ways:
-        # a tweet repeating it repeats that snapshot, known without asking the sink.
+        # a tweet repeating it repeats that snapshot, known without asking the sink. (Deriving
+        # the first map from the second costs a second lookup per tweet: 6% more CPU.)
         self._current: dict[bytes, str] = {}
         self._current_of: dict[str, bytes] = {}
 
