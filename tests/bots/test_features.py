@@ -6,7 +6,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cibwatch.bots.features import ScreenNameModel, behaviour_features, profile_features
+from cibwatch.bots.features import (
+    PROFILE_FEATURES,
+    ScreenNameModel,
+    behaviour_features,
+    counts_without_rates,
+    profile_features,
+)
 
 DAY = 86_400_000
 PROBE = 1_560_000_000_000
@@ -59,6 +65,52 @@ def test_impossible_values_are_missing_and_flagged():
     assert "followers is negative (-5)" in row["input_flags"]
     assert "created_at is after the profile was seen" in row["input_flags"]
     assert _one(followers=1)["input_flags"] is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "declared"),
+    [
+        ({"screen_name": "quote_bot"}, 1.0),
+        ({"screen_name": "QuoteBot"}, 1.0),
+        ({"screen_name": "WWE_Network_Bot"}, 1.0),
+        ({"screen_name": "bots_of_rome"}, 1.0),
+        ({"screen_name": "anna", "name": "Weather Bot"}, 1.0),
+        ({"screen_name": "anna", "description": "I am a bot. I post the tide every hour."}, 1.0),
+        # Names that merely contain the letters: a surname, a country, a word.
+        ({"screen_name": "JaneTalbot"}, 0.0),
+        ({"screen_name": "Abbott", "name": "Botswana News"}, 0.0),
+        ({"screen_name": "anna", "description": "I build robots and collect bottles"}, 0.0),
+        # A source without names or bios (caverlee-2011) cannot say: missing, not 0.
+        ({"followers": 3}, math.nan),
+    ],
+)
+def test_self_declared_bot(fields, declared):
+    value = _one(**fields)["self_declared_bot"]
+    assert math.isnan(value) if math.isnan(declared) else value == declared
+
+
+def test_counts_are_read_only_where_their_rate_is_unknown():
+    frame = profile_features(
+        pl.DataFrame(
+            {
+                "account_id": ["probed", "unprobed"],
+                "created_at": [PROBE - 100 * DAY, PROBE - 100 * DAY],
+                "probed_at": [PROBE, None],
+                "followers": [50, 50],
+                "posts_count": [3120, 3120],
+                "likes_count": [None, 7],
+            }
+        )
+    )
+    x = counts_without_rates(frame.select(PROFILE_FEATURES).to_numpy())
+    probed, unprobed = (dict(zip(PROFILE_FEATURES, row, strict=True)) for row in x)
+    assert math.isnan(probed["followers"]) and probed["followers_per_day"] == pytest.approx(0.5)
+    assert math.isnan(probed["posts_count"]) and probed["posts_per_day"] == pytest.approx(31.2)
+    assert (unprobed["followers"], unprobed["posts_count"], unprobed["likes_count"]) == (50, 3120, 7)
+    assert math.isnan(unprobed["followers_per_day"])
+    # Not a count: left alone.
+    assert probed["follower_ratio"] == unprobed["follower_ratio"]
+    assert frame["followers"].to_list() == [50, 50]  # the feature frame itself is not changed
 
 
 def test_screen_name_model_prefers_human_like_handles():

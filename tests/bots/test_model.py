@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import polars as pl
@@ -185,6 +186,49 @@ def test_sentence_wording(tiny_model):
     assert sentence(tiny_model, "default_profile", 1.0).startswith("keeps the default profile theme — as do ")
     assert sentence(tiny_model, "following", 1.0).startswith("follows 1 account — ")
     assert sentence(tiny_model, "following", 11.0).startswith("follows 11 accounts — ")
+
+
+def test_self_declared_sentence(tiny_model):
+    from cibwatch.bots.explain import sentence
+
+    assert sentence(tiny_model, "self_declared_bot", 1.0).startswith(
+        "calls itself a bot in its handle, name or bio"
+    )
+    assert sentence(tiny_model, "self_declared_bot", 0.0).startswith("does not call itself a bot")
+
+
+def test_model_reads_a_count_only_without_its_rate(tiny_model):
+    from cibwatch.bots.features import RATE_OF_COUNT
+
+    accounts = synthetic_accounts(200, seed=17)
+    ten_times = [(pl.col(c) * 10).alias(c) for c in RATE_OF_COUNT]
+
+    def scores(frame: pl.DataFrame) -> list[float]:
+        return tiny_model.predict(frame)["bot_score"].to_list()
+
+    # With a probe time the rates are known: the totals alone can change and nothing moves.
+    probed = profile_features(accounts, tiny_model.name_model)
+    assert scores(probed.with_columns(ten_times)) == scores(probed)
+    # Without one there are no rates, and the totals are what the model goes by.
+    unprobed = profile_features(
+        accounts.with_columns(pl.lit(None, dtype=pl.Int64).alias("probed_at")), tiny_model.name_model
+    )
+    assert scores(unprobed.with_columns(ten_times)) != scores(unprobed)
+    assert tiny_model.card["counts_without_rates"] is True
+
+
+def test_reasons_never_quote_a_hidden_count(tiny_model):
+    from cibwatch.bots.features import RATE_OF_COUNT
+
+    out = score(synthetic_accounts(200, seed=19).drop("label", "label_detail", "bot_type"), model=tiny_model)
+    # The sentences of the five totals (explain._PHRASES); a rate's sentence ends "a day".
+    total = re.compile(
+        r"^(has posted [\d,]+ times|has [\d,]+ followers? —|follows [\d,]+ accounts? —"
+        r"|has liked [\d,]+ posts|is on [\d,]+ lists?) "
+    )
+    reasons = [r for text in out["top_reasons"].drop_nulls() for r in text.split("; ")]
+    assert len(reasons) > 100 and len(RATE_OF_COUNT) == total.pattern.count("|") + 1
+    assert not [r for r in reasons if total.match(r)]
 
 
 def test_bot_types_from_set_names():

@@ -82,6 +82,10 @@ def test_caverlee_and_kaggle(tmp_path):
     assert labels["3982731976"] == "bot" and labels["1111"] == "human"
     jane = case.read("accounts").filter(pl.col("account_id") == "1111").row(0, named=True)
     assert jane["created_at"] == datetime(2008, 5, 5, 20, 18, tzinfo=UTC)  # 'MM-DD-YYYY HH:MM'
+    assert jane["probed_at"] is None  # no status, no crawl time
+    quote_bot = case.read("accounts").filter(pl.col("account_id") == "3982731976").row(0, named=True)
+    # The status's newest time, not its user's creation date written before it.
+    assert quote_bot["probed_at"] == datetime(2017, 3, 13, 16, 5, 22, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -137,15 +137,23 @@ def load_labeled(
 
 
 def _join(labels: pl.DataFrame, accounts: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    labels = labels.select("account_id", "dataset", "label", "label_detail").unique(
-        ["account_id", "dataset", "label"], keep="first", maintain_order=True
+    # The case's row order is not fixed (parallel ingest and scans); every "keep first" below
+    # works on a total order, or the snapshot kept, and so the model trained, would vary by run.
+    labels = (
+        labels.select("account_id", "dataset", "label", "label_detail")
+        .sort("account_id", "dataset", "label", "label_detail", nulls_last=True)
+        .unique(["account_id", "dataset", "label"], keep="first", maintain_order=True)
     )
     per_account = labels.group_by("account_id").agg(pl.col("label").n_unique().alias("n_labels"))
     conflicting = per_account.filter(pl.col("n_labels") > 1)["account_id"]
     labels = labels.filter(~pl.col("account_id").is_in(conflicting.implode()))
     accounts = accounts.with_columns(
         pl.col("created_at").dt.epoch("ms"), pl.col("probed_at").dt.epoch("ms")
-    ).sort("probed_at", descending=True, nulls_last=True)
+    ).sort(
+        ["probed_at", "account_id", "dataset", "snapshot_id"],
+        descending=[True, False, False, False],
+        nulls_last=True,
+    )
     profile_cols = [c for c in PROFILE_INPUTS if c != "account_id"]
     # The set's own snapshot first; a snapshot from another set of the same account otherwise.
     own = accounts.unique(["account_id", "dataset"], keep="first", maintain_order=True)

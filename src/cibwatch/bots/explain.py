@@ -52,6 +52,7 @@ _FLAGS = {
     "default_profile_image": ("keeps the default profile image", "has its own profile image"),
     "profile_use_background_image": ("uses a background image", "uses no background image"),
     "verified": ("is verified", "is not verified"),
+    "self_declared_bot": ("calls itself a bot in its handle, name or bio", "does not call itself a bot"),
 }
 _SHARES = {
     "share_within_1s",

@@ -48,7 +48,17 @@ PROFILE_FEATURES = [
     "name_digits",
     "description_length",
     "screen_name_likelihood",
+    "self_declared_bot",
 ]
+
+# Each count beside the per-day rate made from it (see ``counts_without_rates``).
+RATE_OF_COUNT = {
+    "posts_count": "posts_per_day",
+    "followers": "followers_per_day",
+    "following": "following_per_day",
+    "likes_count": "likes_per_day",
+    "listed_count": "listed_per_day",
+}
 
 BEHAVIOUR_FEATURES = [
     "n_posts_seen",
@@ -69,6 +79,25 @@ BEHAVIOUR_FEATURES = [
     "lexical_diversity",
     "top_language_share",
 ]
+
+
+def counts_without_rates(x_profile: np.ndarray) -> np.ndarray:
+    """The profile matrix as the model reads it: each count only where its per-day rate is unknown.
+
+    A total grows with the account's age, and with the year its set was collected, so a model
+    that reads totals learns the collection more than the account; a rate does not. Without an
+    age (no probe time, as in some published sets), the total is all there is, and it is kept.
+    """
+    x = x_profile.copy()
+    for count, rate in RATE_OF_COUNT.items():
+        x[~np.isnan(x[:, PROFILE_FEATURES.index(rate)]), PROFILE_FEATURES.index(count)] = np.nan
+    return x
+
+
+# An account that calls itself a bot: "bot" as a word in its name or bio, or a handle such as
+# quote_bot or QuoteBot (not Talbot or Abbott: a lowercase "bot" must follow an underscore).
+_BOT_WORD = r"(?i)\bbots?\b"
+_BOT_HANDLE = r"(?i:_bots?(?:_|$)|(?:^|_)bots?_)|[a-z0-9]Bots?(?:[^a-z]|$)"
 
 # Accounts-table columns the profile features read, with their types.
 PROFILE_INPUTS: dict[str, pl.DataType] = {
@@ -128,8 +157,10 @@ class ScreenNameModel:
             .with_columns(pl.int_ranges(0, pl.col("text").str.len_chars() - 1).alias("pos"))
             .explode("pos")
             .with_columns(pl.col("text").str.slice(pl.col("pos"), 2).alias("gram"))
-            .join(self._table, on="gram", how="left")
-            .group_by("row")
+            # Ordered join and groups: a float mean summed in another order can differ in the last
+            # bit, and a tree split on such a value made scores differ from one run to the next.
+            .join(self._table, on="gram", how="left", maintain_order="left")
+            .group_by("row", maintain_order=True)
             .agg(pl.col("logp").fill_null(unseen).mean())
         )
         out = np.full(len(names), np.nan)
@@ -250,6 +281,14 @@ def profile_features(
         .then(pl.col("description").str.len_chars().fill_null(0))
         .cast(pl.Float64)
         .alias("description_length"),
+        pl.when(pl.any_horizontal([pl.col(c).is_not_null() for c in ("screen_name", "name", "description")]))
+        .then(
+            pl.col("screen_name").str.contains(_BOT_HANDLE).fill_null(False)
+            | pl.col("name").str.contains(_BOT_WORD).fill_null(False)
+            | pl.col("description").str.contains(_BOT_WORD).fill_null(False)
+        )
+        .cast(pl.Float64)
+        .alias("self_declared_bot"),
         "input_flags",
     )
     likelihood = (

@@ -19,7 +19,12 @@ import numpy as np
 import polars as pl
 
 from cibwatch.bots.data import BOT_TYPES
-from cibwatch.bots.features import BEHAVIOUR_FEATURES, PROFILE_FEATURES, ScreenNameModel
+from cibwatch.bots.features import (
+    BEHAVIOUR_FEATURES,
+    PROFILE_FEATURES,
+    ScreenNameModel,
+    counts_without_rates,
+)
 from cibwatch.errors import ModelError
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
@@ -140,6 +145,7 @@ class BotModel:
         ids = profile["account_id"]
         x_profile = profile.select(PROFILE_FEATURES).to_numpy().astype(np.float64)
         has_profile = profile_present(x_profile)
+        x_profile = self.profile_inputs(x_profile)
         margin_p = self.boosters["profile"].predict(x_profile, raw_score=True, num_threads=1)
         p_profile = self.calibration["profile"](margin_p)
         score = np.where(has_profile, p_profile, np.nan)
@@ -184,10 +190,15 @@ class BotModel:
             schema_overrides={"bot_label": pl.String, "bot_type": pl.String, "head": pl.String},
         ).with_columns(pl.col("bot_score").fill_nan(None))
 
+    def profile_inputs(self, x_profile: np.ndarray) -> np.ndarray:
+        """The profile matrix as this model reads it (``counts_without_rates`` if trained so)."""
+        # Models trained before 0.2 read every count; their cards do not carry the flag.
+        return counts_without_rates(x_profile) if self.card.get("counts_without_rates") else x_profile
+
     # -- explanation ---------------------------------------------------------------
     def contributions(self, profile: pl.DataFrame) -> np.ndarray:
         """Per-feature contributions to the profile head's margin (LightGBM ``pred_contrib``)."""
-        x = profile.select(PROFILE_FEATURES).to_numpy().astype(np.float64)
+        x = self.profile_inputs(profile.select(PROFILE_FEATURES).to_numpy().astype(np.float64))
         return self.boosters["profile"].predict(x, pred_contrib=True, num_threads=1)
 
     def behaviour_contributions(self, behaviour: pl.DataFrame) -> np.ndarray:

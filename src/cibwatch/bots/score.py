@@ -219,6 +219,8 @@ def explain_rows(
     """For each account, the reasons behind its label (profile and, when used, behaviour head)."""
     values = profile.select(PROFILE_FEATURES).to_numpy().astype(np.float64)
     present = profile_present(values)
+    # A reason quotes a value the model read: a count hidden behind its rate is never one.
+    values = model.profile_inputs(values)
     labels = scored["bot_label"].to_list()
     heads = scored["head"].to_list()
     labelled = np.array([label is not None for label in labels], dtype=bool)

@@ -1,7 +1,9 @@
 """The Kaggle "Twitter bot prediction" set (2017): ``bots_data.csv`` / ``nonbots_data.csv``.
 
-Twenty profile columns plus the last status (a Python repr, ignored) and a ``bot`` column
-(1 bot, 0 human). The files carry no crawl time, so ``probed_at`` is null.
+Twenty profile columns plus the account's last status and a ``bot`` column (1 bot, 0 human).
+The files carry no crawl time. The status (a JSON object or a Python repr of one) was fetched
+with the profile, so its newest timestamp is a lower bound of the crawl: that is ``probed_at``,
+which gives the per-day rates an age to divide by. Without a dated status it stays null.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from cibwatch.ingest.base import Reader, Sink, Source, first_csv_header, registe
 from cibwatch.ingest.values import any_date_ms, count, flag, text_or_none
 
 _DASHED = re.compile(r"\d{1,2}-\d{1,2}-\d{4} \d{1,2}:\d{2}")
+# A v1.1 timestamp wherever it sits in the status text ('Mon Mar 13 22:35:37 +0000 2017').
+_V1_DATE = re.compile(r"[A-Z][a-z]{2} [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2} [+-]\d{4} \d{4}")
 _REQUIRED = {"id", "screen_name", "followers_count", "friends_count", "listedcount", "bot"}
 
 
@@ -21,6 +25,12 @@ def _date(value: str | None) -> int | None:
     if value and _DASHED.fullmatch(value.strip()):
         value = value.strip().replace("-", "/")
     return any_date_ms(value)
+
+
+def _newest_date(status: str | None) -> int | None:
+    # The status may hold older times too (a retweeted post, the user's creation): take the newest.
+    times = [any_date_ms(match) for match in _V1_DATE.findall(status or "")]
+    return max((t for t in times if t is not None), default=None)
 
 
 def _account(row: dict[str, str]) -> dict[str, object]:
@@ -45,7 +55,7 @@ def _account(row: dict[str, str]) -> dict[str, object]:
         "location": text_or_none(row.get("location")),
         "url": text_or_none(row.get("url")),
         "lang": text_or_none(row.get("lang")),
-        "probed_at": None,
+        "probed_at": _newest_date(row.get("status")),
         "raw": None,
     }
 
