@@ -192,7 +192,7 @@ class BotModel:
 
     def profile_inputs(self, x_profile: np.ndarray) -> np.ndarray:
         """The profile matrix as this model reads it (``counts_without_rates`` if trained so)."""
-        # Models trained before 0.2 read every count; their cards do not carry the flag.
+        # A model trained before the rule existed read every count; its card lacks the flag.
         return counts_without_rates(x_profile) if self.card.get("counts_without_rates") else x_profile
 
     # -- explanation ---------------------------------------------------------------
