@@ -198,7 +198,7 @@ def test_self_declared_sentence(tiny_model):
 
 
 def test_model_reads_a_count_only_without_its_rate(tiny_model):
-    from cibwatch.bots.features import RATE_OF_COUNT
+    from cibwatch.bots.features import PROFILE_FEATURES, RATE_OF_COUNT
 
     accounts = synthetic_accounts(200, seed=17)
     ten_times = [(pl.col(c) * 10).alias(c) for c in RATE_OF_COUNT]
@@ -215,6 +215,17 @@ def test_model_reads_a_count_only_without_its_rate(tiny_model):
     )
     assert scores(unprobed.with_columns(ten_times)) != scores(unprobed)
     assert tiny_model.card["counts_without_rates"] is True
+    # A card written before the rule: the model is fed every count, as it was trained.
+    older = BotModel(
+        tiny_model.boosters,
+        {k: v for k, v in tiny_model.card.items() if k != "counts_without_rates"},
+        tiny_model.name_model,
+        tiny_model.calibration,
+        tiny_model.percentiles,
+    )
+    x = probed.select(PROFILE_FEATURES).to_numpy()
+    assert np.array_equal(older.profile_inputs(x), x, equal_nan=True)
+    assert not np.array_equal(tiny_model.profile_inputs(x), x, equal_nan=True)
 
 
 def test_reasons_never_quote_a_hidden_count(tiny_model):
