@@ -242,6 +242,27 @@ def test_reasons_never_quote_a_hidden_count(tiny_model):
     assert not [r for r in reasons if total.match(r)]
 
 
+def test_a_bot_that_calls_itself_one_is_typed_self_declared():
+    def declare(frame: pl.DataFrame, every: int) -> pl.DataFrame:
+        is_declared = (pl.col("label") == "bot") & (pl.int_range(pl.len()) % every == every - 1)
+        handle = pl.when(is_declared).then(pl.col("screen_name") + "_bot").otherwise(pl.col("screen_name"))
+        return frame.with_columns(handle.alias("screen_name"))
+
+    # No training set says "self-declared": a quarter of the bots say it of themselves.
+    training = declare(synthetic_accounts(600, seed=1), every=4)
+    assert "self_declared" not in set(training["bot_type"])
+    model = (
+        BotClassifier(n_jobs=1, random_state=0, min_child_samples=10)
+        .fit(LabeledSet(accounts=training, posts=pl.DataFrame()))
+        .model_
+    )
+    test = synthetic_accounts(200, seed=9)
+    for frame, expected in ((declare(test, every=1), True), (test, False)):
+        types = model.predict(profile_features(frame, model.name_model)).filter(pl.col("bot_label") == "bot")
+        share = (types["bot_type"] == "self_declared").mean()
+        assert share > 0.9 if expected else share < 0.1, (expected, share)
+
+
 def test_bot_types_from_set_names():
     assert bot_type_of("social_spambots_2", "social_spambots_2") == "spam"
     assert bot_type_of("astroturf", "political_Bot") == "political"

@@ -145,7 +145,11 @@ class BotClassifier:
         _step(progress, "profile head: final", 0, 1)
         profile_booster = self._train_binary(x, y, weight, rng)
         _step(progress, "type head", 0, 1)
-        type_booster = self._train_type(x[y == 1], meta.filter(pl.Series(y == 1))["bot_type"].to_list(), rng)
+        # A bot that calls itself one is self-declared, whichever set it came from (half the
+        # Kaggle set's bots, labelled "other" by their set, say so).
+        declared = train["self_declared_bot"].to_numpy() == 1
+        kinds = np.where(declared, "self_declared", meta["bot_type"].to_numpy().astype(object))
+        type_booster = self._train_type(x[y == 1], kinds[y == 1].tolist(), rng)
         percentiles = human_percentiles(train.filter(pl.Series(y == 0)), PROFILE_FEATURES)
         boosters = {"profile": profile_booster, "type": type_booster}
         calibrations = {"profile": calibration}
