@@ -275,11 +275,11 @@ def _top_reasons(
 
 
 def case_inputs(case: Case) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-    """The current profile of every account in the case and its posts (if any)."""
+    """The current profile of every account in the case (by account id) and its posts (if any)."""
     accounts = case.sql(
         "SELECT account_id, platform, screen_name, name, description, created_at, probed_at, followers, "
         "following, posts_count, likes_count, listed_count, default_profile, default_profile_image, "
-        "profile_use_background_image, verified, dataset FROM accounts_current"
+        "profile_use_background_image, verified, dataset FROM accounts_current ORDER BY account_id"
     ).pl()
     posts = None
     if case.has_table("posts"):
@@ -289,7 +289,7 @@ def case_inputs(case: Case) -> tuple[pl.DataFrame, pl.DataFrame | None]:
         # Without a probe time, age is measured at the account's latest post in the case.
         last_post = posts.group_by("account_id").agg(pl.col("created_at").max().alias("_last_post"))
         accounts = (
-            accounts.join(last_post, on="account_id", how="left")
+            accounts.join(last_post, on="account_id", how="left", maintain_order="left")
             .with_columns(pl.coalesce("probed_at", "_last_post").alias("probed_at"))
             .drop("_last_post")
         )
