@@ -20,7 +20,7 @@ import polars as pl
 from sklearn.ensemble import RandomForestClassifier
 
 from benchmarks.harness import benchmark, run_measured, shared
-from cibwatch.bots.data import family_of, load_labeled
+from cibwatch.bots.data import LabeledSet, family_of, load_labeled
 from cibwatch.bots.features import ScreenNameModel, profile_features
 from cibwatch.bots.train import BotClassifier, binary_metrics
 from cibwatch.bots.training_sets import default_training_sets
@@ -64,13 +64,12 @@ def _with_profile(accounts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def run_fold(accounts: pl.DataFrame, held: list[str], rounds: int, seed: int) -> dict[str, dict]:
-    family = accounts["dataset"].map_elements(family_of, return_dtype=pl.String)
+def run_fold(
+    accounts: pl.DataFrame, family: pl.Series, held: list[str], rounds: int, seed: int
+) -> dict[str, dict]:
     test_mask = family.is_in(held)
     train, test = accounts.filter(~test_mask), _with_profile(accounts.filter(test_mask))
     y_test = (test["label"] == "bot").to_numpy().astype(np.float64)
-    from cibwatch.bots.data import LabeledSet
-
     clf = BotClassifier(n_estimators=rounds, calibration_folds=2, n_jobs=2, random_state=seed)
     clf.fit(LabeledSet(accounts=train, posts=pl.DataFrame()))
     model = clf.model_
@@ -89,7 +88,7 @@ def run_fold(accounts: pl.DataFrame, held: list[str], rounds: int, seed: int) ->
     return results
 
 
-def in_set_auc(accounts: pl.DataFrame, held: list[str], seed: int) -> float:
+def in_set_auc(accounts: pl.DataFrame, family: pl.Series, held: list[str], seed: int) -> float:
     """ROC AUC of 5-fold cross-validation inside the held-out set itself, on the same features.
 
     Not a cross-dataset figure: what the set's own labels support when training may see the set,
@@ -101,7 +100,6 @@ def in_set_auc(accounts: pl.DataFrame, held: list[str], seed: int) -> float:
 
     from cibwatch.bots.features import PROFILE_FEATURES
 
-    family = accounts["dataset"].map_elements(family_of, return_dtype=pl.String)
     rows = _with_profile(accounts.filter(family.is_in(held)))
     names = ScreenNameModel().fit(
         accounts.filter(~family.is_in(held) & (pl.col("label") == "human"))["screen_name"].to_list()
@@ -164,6 +162,8 @@ def main() -> None:
     args = parser.parse_args()
     labeled = load_labeled(default_training_sets(args.data_root), with_posts=False)
     accounts = labeled.accounts
+    # The published set of each account, e.g. 'social_spambots_1' -> 'cresci-2017'.
+    family = accounts["dataset"].map_elements(family_of, return_dtype=pl.String)
     folds = FOLDS if args.folds == "all" else [f for f in FOLDS if f[0] in args.folds.split(",")]
     if args.no_lodo:
         folds = []
@@ -174,7 +174,7 @@ def main() -> None:
     aucs: dict[str, dict[str, list[float]]] = {}
     for name, held in folds:
         started = time.perf_counter()
-        results = run_fold(accounts, held, args.rounds, args.seed)
+        results = run_fold(accounts, family, held, args.rounds, args.seed)
         aucs[name] = {model_name: [m["roc_auc"]] for model_name, m in results.items()}
         for model_name, m in results.items():
             print(
@@ -195,13 +195,13 @@ def main() -> None:
         print("|---|---|---|---|")
         for name, held in folds:
             for seed in seeds[1:]:
-                for model_name, m in run_fold(accounts, held, args.rounds, seed).items():
+                for model_name, m in run_fold(accounts, family, held, args.rounds, seed).items():
                     aucs[name][model_name].append(m["roc_auc"])
             cells = [
                 f"{np.mean(v):.3f} ({min(v):.3f}–{max(v):.3f})"
                 for v in (aucs[name]["cibwatch"], aucs[name]["botometer-lite RF"])
             ]
-            ceiling = in_set_auc(accounts, held, args.seed)
+            ceiling = in_set_auc(accounts, family, held, args.seed)
             print(f"| {name} | {' | '.join(cells)} | {ceiling:.3f} |", flush=True)
     if args.no_throughput:
         return

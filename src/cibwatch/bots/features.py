@@ -157,10 +157,10 @@ class ScreenNameModel:
             .with_columns(pl.int_ranges(0, pl.col("text").str.len_chars() - 1).alias("pos"))
             .explode("pos")
             .with_columns(pl.col("text").str.slice(pl.col("pos"), 2).alias("gram"))
-            # Ordered join and groups: a float mean summed in another order can differ in the last
-            # bit, and a tree split on such a value made scores differ from one run to the next.
+            # An ordered join: a float mean depends on the order it sums in, so the same names
+            # always give the same bits (groups are scattered back by row, in any order).
             .join(self._table, on="gram", how="left", maintain_order="left")
-            .group_by("row", maintain_order=True)
+            .group_by("row")
             .agg(pl.col("logp").fill_null(unseen).mean())
         )
         out = np.full(len(names), np.nan)

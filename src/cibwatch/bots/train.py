@@ -240,8 +240,6 @@ class BotClassifier:
         self, x: np.ndarray, y: np.ndarray, w: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The profile rows plus masked copies, as the model reads them (``counts_without_rates``)."""
-        if self.mask_copies == 0:
-            return counts_without_rates(x), y, w
         parts_x, parts_y, parts_w = [x], [y], [w]
         for _ in range(self.mask_copies):
             copy = x.copy()
