@@ -118,7 +118,7 @@ def _ingest(inputs: list[str], case: Path, fmt: str = "auto") -> tuple[float, fl
 
 
 def _row(label: str, size: str, seconds: float, rss: float, summary: dict, cpu: float) -> list:
-    posts = summary["files"][0]["read"]["posts"]
+    posts = summary["files"][0]["emitted"]["posts"]
     read = summary["files"][0]["seconds"]
     phases = f"{seconds - summary['seconds']:.1f} / {read:.1f} / {summary['seconds'] - read:.1f}"
     rates = [round(posts / seconds), round(posts / cpu)]

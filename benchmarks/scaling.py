@@ -86,7 +86,7 @@ def run(smoke: bool) -> str:
             posts = json.loads(ing.stdout)["stored"]
             det = run_measured([sys.executable, "-m", "benchmarks.scaling", "_detect", str(work / "case")])
             found = json.loads(det.stdout.strip().splitlines()[-1])
-            n_posts = sum(f["read"]["posts"] for f in json.loads(ing.stdout)["files"])
+            n_posts = sum(f["emitted"]["posts"] for f in json.loads(ing.stdout)["files"])
             rows.append(
                 [
                     n_posts,

@@ -5,6 +5,8 @@ from benchmarks import (
     coord,  # noqa: F401
     coord_neartext,  # noqa: F401
     coord_realdata,  # noqa: F401
+    crash,  # noqa: F401
+    fuzz,  # noqa: F401
     ingest,  # noqa: F401
     scaling,  # noqa: F401
     scan_realdata,  # noqa: F401
@@ -18,6 +20,8 @@ ORDER = (
     "scan_realdata",
     "coord_neartext",
     "ingest",
+    "crash",
+    "fuzz",
     "coord",
     "scaling",
     "simulate",

@@ -3,6 +3,7 @@
 CibwatchError
 ├── InputFormatError      a file is not a known format, or not the one asked for
 ├── BadRecordError        --strict: the first bad record, with file and line
+├── ReconciliationError   ingest's independent counts do not balance (a record lost or invented)
 ├── CaseError             a case directory is missing, damaged or of another version
 ├── ModelError            a model file is missing, damaged or does not fit its card
 ├── ConfigError           a parameter or policy value is out of range
@@ -36,6 +37,12 @@ class BadRecordError(CibwatchError):
     def __reduce__(self) -> tuple[type[BadRecordError], tuple[str, int | None, str]]:
         # Raised in ingest worker processes: it must cross back to the parent whole.
         return type(self), (self.source_file, self.line, self.reason)
+
+
+class ReconciliationError(CibwatchError):
+    """What an input held and where it went do not add up: something was lost or counted twice."""
+
+    exit_code = 4
 
 
 class CaseError(CibwatchError):

@@ -7,14 +7,19 @@ writes the analyst-facing CSV files. ``cibwatch scan`` is its command-line clien
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from cibwatch.errors import ConfigError
+from cibwatch.export import write_csv
 from cibwatch.store.case import Case
 
 Progress = Callable[[dict[str, Any]], None]
@@ -45,21 +50,100 @@ def scan(
     window: float | str = 60.0,
     policy: str | Path | None = None,
     report: bool = True,
+    append: bool = False,
     progress: Progress | None = None,
     file_progress: Progress | None = None,
 ) -> ScanResult:
     """Run the whole pipeline on ``inputs`` (files, or an existing case directory) into ``out``.
 
+    ``out`` must be new or empty unless ``append`` is true, which ingests into the case already in
+    ``out/case`` and rewrites the outputs beside it. A scan that fails removes what it created
+    (see ``output_folder``).
+
     >>> result = scan(["tweets.jsonl.gz"], "out")     # doctest: +SKIP
     >>> result.files["accounts"]                      # doctest: +SKIP
     PosixPath('out/accounts.csv')
     """
+    out = Path(out)
+    with output_folder(out, append=append):
+        return _scan(
+            [Path(p) for p in inputs],
+            out,
+            format=format,
+            traces=traces,
+            window=window,
+            policy=policy,
+            report=report,
+            progress=progress,
+            file_progress=file_progress,
+        )
+
+
+@contextmanager
+def output_folder(out: Path, *, append: bool = False) -> Iterator[Path]:
+    """Create ``out`` for a run, refusing a non-empty one unless ``append``; on failure, remove what
+    the run created there (the folder itself and any parents it made, or the new entries of a folder
+    that existed) and leave what was there before untouched.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> with output_folder(root / "a" / "out") as out:
+    ...     (out / "accounts.csv").touch()
+    >>> with output_folder(root / "a" / "out"):
+    ...     pass
+    Traceback (most recent call last):
+    cibwatch.errors.ConfigError: The output folder ... is not empty (it holds accounts.csv). Pass --append ...
+    >>> with output_folder(root / "b" / "out") as out:
+    ...     raise RuntimeError("a stage failed")
+    Traceback (most recent call last):
+    RuntimeError: a stage failed
+    >>> sorted(p.name for p in root.iterdir())
+    ['a']
+    """
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder (new or empty) for the scan's outputs.")
+    before = {p.name for p in out.iterdir()} if out.exists() else None
+    if before and not append:
+        held = ", ".join(sorted(before)[:5]) + (", …" if len(before) > 5 else "")
+        raise ConfigError(
+            f"The output folder {out} is not empty (it holds {held}). Pass --append to add this scan "
+            "to the case in it, or give a new or empty --out folder."
+        )
+    created = out
+    while not created.parent.exists():
+        created = created.parent
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        yield out
+    except BaseException:
+        if before is None:
+            shutil.rmtree(created, ignore_errors=True)
+        else:
+            for path in out.iterdir():
+                if path.name not in before:
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        path.unlink(missing_ok=True)
+        raise
+
+
+def _scan(
+    inputs: list[Path],
+    out: Path,
+    *,
+    format: str,
+    traces: list[str] | str | None,
+    window: float | str,
+    policy: str | Path | None,
+    report: bool,
+    progress: Progress | None,
+    file_progress: Progress | None,
+) -> ScanResult:
     from cibwatch import bots, campaigns, coord
     from cibwatch.campaigns import load_policy
     from cibwatch.ingest import ingest
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     result = ScanResult(out=out)
 
     def step(name: str, done: int, total: int = 5) -> None:
@@ -67,19 +151,24 @@ def scan(
             progress({"step": "scan", "name": name, "done": done, "total": total})
 
     t0 = time.perf_counter()
-    case_inputs = [Path(p) for p in inputs]
+    case_inputs = inputs
     if len(case_inputs) == 1 and (case_inputs[0] / "case.json").exists():
         case_dir = case_inputs[0]
     else:
         case_dir = out / "case"
         step("ingest", 0)
-        ingested = ingest(case_inputs, case_dir, format=format, progress=file_progress)
+        ingested = ingest([*case_inputs], case_dir, format=format, progress=file_progress)
         result.counts["ingest"] = {
-            "records_read": ingested.total("records_read"),
+            "units_read": ingested.total("units_read"),
+            "records": ingested.total("records_emitted"),
             "stored": ingested.total("records_stored"),
-            "duplicates": ingested.total("duplicates"),
+            "duplicates_in_run": ingested.total("in_run_duplicates"),
+            "duplicates_in_case": ingested.total("in_case_duplicates"),
+            "conflicting": ingested.total("conflicting_duplicates"),
             "quarantined": ingested.total("quarantined"),
             "reconciles": ingested.reconciles,
+            "imbalances": ingested.imbalances(),
+            "notes": ingested.notes,
         }
         result.seconds["ingest"] = time.perf_counter() - t0
 
@@ -107,9 +196,9 @@ def scan(
         result.counts["campaigns"] = case.scan("campaigns").select(pl.len()).collect().item()
         result.counts["tiers"] = {k: v for k, v in assembled.tiers.items() if k != "none"}
         result.files["accounts"] = out / "accounts.csv"
-        campaigns.accounts_summary(case).write_csv(result.files["accounts"])
+        write_csv(campaigns.accounts_summary(case), result.files["accounts"])
         result.files["campaigns"] = out / "campaigns.csv"
-        campaigns.campaigns_summary(case).write_csv(result.files["campaigns"])
+        write_csv(campaigns.campaigns_summary(case), result.files["campaigns"])
         result.seconds["campaigns"] = time.perf_counter() - t0
 
         if report:
@@ -120,5 +209,7 @@ def scan(
             result.files["report"] = render(case, out / "report.html")
             result.seconds["report"] = time.perf_counter() - t0
         step("done", 5)
-    (out / "scan.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+    tmp = out / f".scan.json.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+    os.replace(tmp, out / "scan.json")
     return result

@@ -77,7 +77,7 @@ def test_likes_deletes_and_bad_events_are_kept_in_quarantine(tmp_path):
     report, case = _case(tmp_path, FIXTURES / "bluesky" / "malformed.jsonl")
     assert report.reconciles
     f = report.files[0]
-    assert (f.read["posts"], f.quarantined) == (1, 6)
+    assert (f.emitted["posts"], f.quarantined) == (1, 6)
     rows = case.read("quarantine").sort("line").select("line", "reason").rows()
     assert [line for line, _ in rows] == [1, 2, 3, 4, 5, 7]
     reasons = [reason for _, reason in rows]
@@ -131,7 +131,7 @@ def test_appview_feed_with_quote_view_and_repost_reason(tmp_path):
 def test_appview_items_that_cannot_be_read_whole(tmp_path):
     report, case = _case(tmp_path, FIXTURES / "bluesky" / "malformed_views.jsonl")
     assert report.reconciles
-    assert (report.files[0].read["posts"], report.files[0].quarantined) == (3, 2)
+    assert (report.files[0].emitted["posts"], report.files[0].quarantined) == (3, 2)
     rows = case.read("quarantine").sort("line").select("line", "reason").rows()
     assert rows == [
         (2, "skipped: repost reason without the repost's uri (older AppView); its post was stored"),

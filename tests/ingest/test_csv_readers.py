@@ -314,7 +314,7 @@ def test_coortweet_object_form(tmp_path):
 
 def test_coortweet_trace_form_merges_rows_of_a_post(tmp_path):
     report, case = _case(tmp_path, FIXTURES / "coortweet" / "german_elections_sample.csv")
-    assert report.files[0].read["posts"] == 4
+    assert report.files[0].emitted["posts"] == 4
     posts = case.read("posts")
     merged = _post(posts, "37775")  # three rows, one of them not adjacent
     assert (merged["hashtags"], merged["media_hashes"]) == (["7465", "7466"], ["26215"])
@@ -357,6 +357,9 @@ class _ListSink:
 
     def quarantine(self, reason: str, raw, line=None, byte_offset=None) -> None:
         self.quarantined.append((reason, line))
+
+    def unit(self, outcome: str) -> None:
+        pass
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -401,7 +404,7 @@ def test_coortweet_window_merges_or_quarantines_every_row(tmp_path, monkeypatch,
 
 def test_crowdtangle_coornet_shares(tmp_path):
     report, case = _case(tmp_path, FIXTURES / "crowdtangle" / "ct_shares_sample.csv")
-    assert report.files[0].read["posts"] == 3  # the two rows of post 75088659206 are one post
+    assert report.files[0].emitted["posts"] == 3  # the two rows of post 75088659206 are one post
     posts = case.read("posts")
     merged = _post(posts, "75088659206")
     assert merged["urls"] == ["https://www.gp.org/platform.", "https://www.causes.com/campaigns/108805"]
@@ -427,7 +430,7 @@ def test_crowdtangle_pycoornet_layout(tmp_path):
 
 def test_twitter15_16_cascades(tmp_path):
     report, case = _case(tmp_path, FIXTURES / "twitter15-16")
-    assert (report.files[0].read["posts"], report.files[0].stored["posts"]) == (6, 5)
+    assert (report.files[0].emitted["posts"], report.files[0].stored["posts"]) == (6, 5)
     posts = case.read("posts")
     root = _post(posts, "265953285247209472")
     assert (root["kind"], root["account_id"]) == ("original", "39364684")
@@ -559,7 +562,7 @@ def test_bad_records_are_quarantined_with_reasons(tmp_path, name):
     path.write_bytes(content.encode("utf-8", "surrogateescape").replace("caf\xe9".encode(), b"caf\xe9"))
     report, case = _case(tmp_path, path, format=name)
     f = report.files[0]
-    assert report.reconciles and f.records_read == f.records_stored + f.duplicates + f.quarantined
+    assert report.reconciles and f.units_quarantined == f.quarantined == len(expected)
     quarantine = case.read("quarantine").sort("line")
     assert quarantine["line"].to_list() == [line for line, _ in expected]
     for reason, (_, fragment) in zip(quarantine["reason"].to_list(), expected, strict=True):
@@ -567,7 +570,7 @@ def test_bad_records_are_quarantined_with_reasons(tmp_path, name):
     assert quarantine["raw"].null_count() == 0
     if name == "ira-538":  # the raw text keeps the surplus field and the undecodable byte, escaped
         assert quarantine["raw"][2].endswith(",,0,extra") and "caf\\xe9" in quarantine["raw"][3]
-    assert sum(f.read.values()) > 0  # the good row still made it
+    assert sum(f.emitted.values()) > 0  # the good row still made it
 
 
 REQUIRED = {
@@ -630,7 +633,7 @@ def test_real_ira_538_slice(shared, tmp_path):
     sliced = _slice(path, tmp_path / "IRAhandle_tweets_by_author_concat.csv", 5001)
     report, case = _case(tmp_path, sliced)
     f = report.files[0]
-    assert (f.reader, f.quarantined, f.read["posts"]) == ("ira-538", 0, 5000)
+    assert (f.reader, f.quarantined, f.emitted["posts"]) == ("ira-538", 0, 5000)
     # 4,998 distinct (author, minute, type, text): two rows repeat exactly and are duplicates.
     assert f.stored["posts"] == 4998 and report.reconciles
     posts = case.read("posts")
@@ -673,15 +676,36 @@ def test_real_coortweet(shared, tmp_path):
     report, case = _case(tmp_path, russian_path, german_path)
     russian, german = report.files
     # 35,125 rows: 35,085 contents, 39 of which reference a second object; one row repeats exactly.
-    assert (russian.read["posts"], russian.quarantined) == (35124, 0)
-    # 60,000 rows of 43,363 Twitter posts; 12,501 posts have rows that are not adjacent.
-    assert (german.read["posts"], german.stored["posts"], german.quarantined) == (43363, 43363, 0)
+    assert (russian.units_read, russian.duplicate_units, russian.quarantined) == (35125, 1, 0)
+    assert (russian.emitted["posts"], russian.stored["posts"], russian.in_run_duplicates) == (35124, 35124, 1)
+    # 60,000 rows of 43,363 Twitter posts; 12,501 posts have rows that are not adjacent. 16,351
+    # rows repeat an earlier row exactly; 286 add a further trace to their post.
+    assert (german.units_read, german.units_used, german.units_other) == (
+        60000,
+        43363,
+        {"duplicate": 16351, "merged": 286},
+    )
+    assert (german.emitted["posts"], german.stored["posts"], german.quarantined) == (43363, 43363, 0)
     assert report.reconciles
     posts = case.read("posts")
     assert set(posts.filter(pl.col("dataset") == "german_elections_tail")["platform"]) == {"twitter"}
     # Post 104018 has 8 rows spread over ~22,000 rows, no one of them carrying all its traces.
     merged = _post(posts, "104018")
     assert merged["hashtags"] == ["47838"] and sorted(merged["media_hashes"]) == ["17654", "36568"]
+
+
+def test_real_coortweet_german_elections_whole(shared, tmp_path):
+    report, _ = _case(tmp_path, shared("io", "coortweet", "german_elections.csv.gz"))
+    f = report.files[0]
+    # 218,971 rows: 24,177 exact repeats of an earlier row, 468 further traces of a post, three
+    # without a post id; the other 194,323 each open a post, stored once.
+    assert report.reconciles and f.units_read == 218_971
+    assert (f.units_used, f.units_quarantined, f.units_other) == (
+        194_323,
+        3,
+        {"duplicate": 24_177, "merged": 468},
+    )
+    assert (f.emitted["posts"], f.stored["posts"], f.in_run_duplicates) == (194_323, 194_323, 24_177)
 
 
 @pytest.mark.parametrize(
@@ -706,7 +730,7 @@ def test_real_twitter15_16_slice(shared, tmp_path):
     sliced = _slice(path, tmp_path / "cascades.csv", 20001, opener=gzip.open)
     report, case = _case(tmp_path, sliced)
     f = report.files[0]
-    assert (f.read["posts"], f.quarantined) == (20000, 0)
+    assert (f.emitted["posts"], f.quarantined) == (20000, 0)
     # 56 roots + 2,069 distinct own-id children + 17,200 distinct (source, user, time) reposts.
     assert f.stored["posts"] == 56 + 2069 + 17200
     posts = case.read("posts")
@@ -718,7 +742,7 @@ def test_real_cresci_2015_slice(shared, tmp_path):
     path = shared("io", "cresci-2015", "fake_followers_timelines.csv.xz")
     sliced = _slice(path, tmp_path / "fake_followers_timelines.csv", 2001)
     report, case = _case(tmp_path, sliced, format="cresci-timelines")
-    assert report.files[0].read["posts"] == 2000 and report.total("quarantined") == 0
+    assert report.files[0].emitted["posts"] == 2000 and report.total("quarantined") == 0
     posts = case.read("posts")
     first = _post(posts, "288748420057931777")
     assert first["account_id"] == "100219528" and first["urls"] == ["http://t.co/OvKnWZep"]

@@ -95,8 +95,8 @@ def test_caverlee_and_kaggle(tmp_path):
 def test_bot_repository_real_sets(tmp_path, shared, folder, accounts, labels):
     report, _ = _case(tmp_path, shared("bots", folder))
     assert report.reconciles and report.total("quarantined") == 0
-    assert sum(f.read["accounts"] for f in report.files) == accounts
-    assert sum(f.read["account_labels"] for f in report.files) == labels
+    assert sum(f.emitted["accounts"] for f in report.files) == accounts
+    assert sum(f.emitted["account_labels"] for f in report.files) == labels
 
 
 def test_cresci_real_users(tmp_path, shared):

@@ -22,7 +22,7 @@ def test_statuses_boosts_quotes_and_replies(tmp_path):
     assert report.files[0].reader == "mastodon" and report.reconciles
     f = report.files[0]
     # 5 statuses, plus the boosted and the quoted status (the same one, stored once).
-    assert (f.read["posts"], f.stored["posts"], f.quarantined) == (7, 5, 0)
+    assert (f.emitted["posts"], f.stored["posts"], f.quarantined) == (7, 5, 0)
     posts = {row["post_id"]: row for row in case.read("posts").to_dicts()}
     first = posts[FIRST]
     assert first["account_id"] == "alice@mastodon.social" and first["platform"] == "mastodon"
@@ -82,7 +82,7 @@ def test_account_snapshots(tmp_path):
 def test_malformed_statuses_are_quarantined(tmp_path):
     report, case = _case(tmp_path, FIXTURES / "mastodon" / "malformed.jsonl")
     assert report.reconciles
-    assert (report.files[0].read["posts"], report.files[0].quarantined) == (1, 5)
+    assert (report.files[0].emitted["posts"], report.files[0].quarantined) == (1, 5)
     rows = case.read("quarantine").sort("line").select("line", "reason").rows()
     assert [line for line, _ in rows] == [1, 2, 3, 4, 5]
     assert rows[0][1] == "ValueError: bad date 'last tuesday' (expected ISO 8601, e.g. 2019-09-28T18:05:23Z)"

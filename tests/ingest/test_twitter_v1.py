@@ -41,7 +41,9 @@ def test_fixture_quarantine_and_reconciliation(tmp_path):
     assert report.reconciles
     f = report.files[0]
     assert f.quarantined == 3
-    assert f.records_read == f.records_stored + f.duplicates + f.quarantined
+    # 7 lines: 4 gave records, 3 quarantined; each record stored or dropped as a duplicate.
+    assert (f.units_read, f.units_used, f.units_quarantined) == (7, 4, 3)
+    assert f.records_emitted == f.records_stored + f.duplicates and f.quarantine_stored == 3
     quarantine = case.read("quarantine").sort("line")
     assert quarantine["line"].to_list() == [3, 6, 7]
     reasons = quarantine["reason"].to_list()
@@ -106,14 +108,14 @@ def test_real_payloads(tmp_path, shared, name):
     posts = case.read("posts")
     if name == "api-rest.json":
         # The search response holds 100 statuses; their embedded retweets add the rest.
-        assert report.files[0].read["posts"] == 173
+        assert report.files[0].emitted["posts"] == 173
         assert posts.height == 115
         first = posts.filter(pl.col("post_id") == "505874924095815681").row(0, named=True)
         # It starts with a mention but replies to no status: an original post.
         assert first["kind"] == "original" and first["lang"] == "ja"
         assert first["mentions"] == ["aym0566x"]
     else:
-        assert report.files[0].read["posts"] == 1279
+        assert report.files[0].emitted["posts"] == 1279
         assert posts.height == 1133
         assert posts.filter(pl.col("kind") == "repost").height > 0
     assert posts["post_id"].is_unique().all()
@@ -130,7 +132,7 @@ def test_parallel_ranges_give_the_same_case(tmp_path, monkeypatch):
     parallel, case_b = _case(tmp_path / "b", path, workers=2)
     # The main module is hidden from the starting workers, then restored as it was.
     assert {k: main.get(k, "absent") for k in ("__spec__", "__file__")} == before
-    assert parallel.files[0].read == sequential.files[0].read
+    assert parallel.files[0].emitted == sequential.files[0].emitted
     assert parallel.files[0].quarantined == sequential.files[0].quarantined == 3
     assert parallel.reconciles
     cols = ["post_id", "account_id", "kind", "created_at", "text"]
@@ -174,11 +176,13 @@ def test_a_sink_that_forgets_profiles_stores_the_same_case(tmp_path, monkeypatch
     path = tmp_path / "tweets.json"
     path.write_bytes(orjson.dumps(synthetic_tweets(200, seed=4)))
     remembering, case_a = _case(tmp_path / "a", path, workers=1)
-    assert remembering.files[0].duplicates > 0
+    assert remembering.files[0].duplicates_in_run["accounts"] > 0
     monkeypatch.setattr(run, "PROFILES_KEPT", 2)  # forget every other account
     forgetful, case_b = _case(tmp_path / "b", path, workers=1)
     assert forgetful.files[0].stored == remembering.files[0].stored
-    assert forgetful.files[0].duplicates == remembering.files[0].duplicates
+    # Forgotten profiles are dropped by the commit rather than the sink: the same duplicates.
+    assert forgetful.files[0].duplicates_in_run == remembering.files[0].duplicates_in_run
+    assert forgetful.reconciles and remembering.reconciles
     cols = ["account_id", "snapshot_id", "probed_at", "followers"]
     assert (
         case_b.read("accounts")
@@ -199,7 +203,7 @@ def test_files_read_by_a_pool_of_workers_give_the_same_case(tmp_path, monkeypatc
     here, case_a = _case(tmp_path / "a", *inputs, workers=1)
     monkeypatch.setattr(run, "PARALLEL_MIN_BYTES", 100)  # a pool even for these small files
     pooled, case_b = _case(tmp_path / "b", *inputs, workers=2)
-    assert [f.read for f in pooled.files] == [f.read for f in here.files]
+    assert [f.emitted for f in pooled.files] == [f.emitted for f in here.files]
     assert [f.stored for f in pooled.files] == [f.stored for f in here.files]
     assert [f.quarantined for f in pooled.files] == [f.quarantined for f in here.files]
     assert pooled.reconciles

@@ -170,13 +170,13 @@ def _ingest_both(tmp_path: Path, path: Path, monkeypatch: pytest.MonkeyPatch) ->
             twitter_v1, "records_from_v1_tweet", lambda t, out: calls.append(1) or generic_records(t, out)
         )
         generic = ingest([path], tmp_path / "generic", workers=1)
-    assert len(calls) >= generic.files[0].read["posts"] - fast.files[0].read["posts"] // 2 > 0
+    assert len(calls) >= generic.files[0].emitted["posts"] - fast.files[0].emitted["posts"] // 2 > 0
     return fast, generic
 
 
 def _assert_same_case(tmp_path: Path, fast, generic) -> None:
     assert fast.reconciles and generic.reconciles
-    assert fast.files[0].read == generic.files[0].read
+    assert fast.files[0].emitted == generic.files[0].emitted
     assert fast.files[0].stored == generic.files[0].stored
     a, b = _tables(tmp_path / "fast"), _tables(tmp_path / "generic")
     for table in ("posts", "accounts"):
@@ -201,9 +201,12 @@ def test_bad_lines_quarantine_on_the_same_lines(tmp_path, monkeypatch):
     lines = {}
     for name in ("fast", "generic"):
         case = open_case(tmp_path / name)
-        lines[name] = sorted(case.read("quarantine")["line"].to_list())
+        lines[name] = case.read("quarantine")["line"].to_list()
         case.close()
-    assert lines["generic"] == lines["fast"]
+    # The generic path quarantines each element of a JSON array line on its own (two rows, one
+    # line); the fast path, the line: the same lines either way.
+    assert sorted(set(lines["generic"])) == sorted(lines["fast"])
+    assert len(lines["generic"]) == len(lines["fast"]) + 1
 
 
 def test_a_negative_count_is_kept_as_given_by_both_paths(tmp_path, monkeypatch):

@@ -110,7 +110,7 @@ def test_malformed_records_are_quarantined_with_reasons(tmp_path):
     report, case = _case(tmp_path, FIXTURES / "twitter-v2" / "malformed.jsonl")
     assert report.reconciles
     f = report.files[0]
-    assert (f.read["posts"], f.quarantined) == (2, 5)
+    assert (f.emitted["posts"], f.quarantined) == (2, 5)
     rows = case.read("quarantine").sort("line", "reason").select("line", "reason").rows()
     assert rows == [
         (1, "ValueError: tweet without created_at (request tweet.fields=created_at)"),
@@ -210,7 +210,7 @@ def test_real_twarc_payloads(tmp_path, shared, name):
     assert report.reconciles
     f = report.files[0]
     posts_read, posts_stored, accounts_read, quarantined = REAL[name]
-    assert (f.read["posts"], f.stored["posts"], f.read["accounts"], f.quarantined) == (
+    assert (f.emitted["posts"], f.stored["posts"], f.emitted["accounts"], f.quarantined) == (
         posts_read,
         posts_stored,
         accounts_read,

@@ -64,7 +64,8 @@ def test_demo_counts_reconcile_and_scorecard_is_real(demo_out):
     summary = json.loads((demo_out / "scan.json").read_text())
     ingest = summary["counts"]["ingest"]
     assert ingest["reconciles"] and ingest["quarantined"] == 0
-    assert ingest["records_read"] == ingest["stored"] + ingest["duplicates"]
+    assert ingest["records"] == ingest["stored"] + ingest["duplicates_in_run"] + ingest["duplicates_in_case"]
+    assert ingest["units_read"] > 0 and ingest["imbalances"] == []
     card = (demo_out / "scorecard.md").read_text()
     assert card.startswith("precision ")
     assert "| operation | repost_ring |" in card and "| trap | fan_community |" in card

@@ -204,7 +204,7 @@ def network_of(case: Case) -> Any:
             f"case {case.root} has no coordination network yet; run `cibwatch coord --case {case.root}`"
         )
     # The graph holds accounts and edges only: leave out evidence rows, which can be millions.
-    empty = pl.DataFrame(schema=pl.from_arrow(schema.COORD_EVIDENCE.empty_table()).schema)
+    empty = pl.DataFrame(schema.COORD_EVIDENCE.empty_table())
     result = CoordResult(
         edges=case.read("coord_edges"),
         evidence=empty,

@@ -146,10 +146,10 @@ class BotModel:
         x_profile = profile.select(PROFILE_FEATURES).to_numpy().astype(np.float64)
         has_profile = profile_present(x_profile)
         x_profile = self.profile_inputs(x_profile)
-        margin_p = self.boosters["profile"].predict(x_profile, raw_score=True, num_threads=1)
+        margin_p = np.asarray(self.boosters["profile"].predict(x_profile, raw_score=True, num_threads=1))
         p_profile = self.calibration["profile"](margin_p)
         score = np.where(has_profile, p_profile, np.nan)
-        head = np.where(has_profile, "profile", None).astype(object)
+        head = np.where(has_profile, "profile", None).astype(object)  # type: ignore[call-overload]
         margin_b = np.full(len(ids), np.nan)
         if behaviour is not None and not behaviour.is_empty() and "behaviour" in self.boosters:
             aligned = pl.DataFrame({"account_id": ids}).join(behaviour, on="account_id", how="left")
@@ -168,9 +168,9 @@ class BotModel:
                 combined = _sigmoid((_logit(p_profile) + _logit(p_b)) / 2)
                 score = np.where(both, combined, np.where(enough, p_b, score))
                 head = np.where(enough, "profile+behaviour", head).astype(object)
-        label = np.where(np.isnan(score), None, np.where(score >= self.threshold, "bot", "human")).astype(
-            object
-        )
+        # numpy's stubs refuse None as a value of np.where; it gives an object array.
+        bot_or_human = np.where(score >= self.threshold, "bot", "human")
+        label = np.where(np.isnan(score), None, bot_or_human).astype(object)  # type: ignore[call-overload]
         # The kind of bot is asked only of accounts labelled bot.
         is_bot = label == "bot"
         bot_type = np.full(len(ids), None, dtype=object)
@@ -201,11 +201,11 @@ class BotModel:
         x = self.profile_inputs(profile.select(PROFILE_FEATURES).to_numpy().astype(np.float64))
         # TreeSHAP is the costly step of scoring (about 0.3 ms an account): all cores. Rows are
         # independent, so the result does not depend on the thread count.
-        return self.boosters["profile"].predict(x, pred_contrib=True, num_threads=0)
+        return np.asarray(self.boosters["profile"].predict(x, pred_contrib=True, num_threads=0))
 
     def behaviour_contributions(self, behaviour: pl.DataFrame) -> np.ndarray:
         x = behaviour.select(BEHAVIOUR_FEATURES).to_numpy().astype(np.float64)
-        return self.boosters["behaviour"].predict(x, pred_contrib=True, num_threads=0)
+        return np.asarray(self.boosters["behaviour"].predict(x, pred_contrib=True, num_threads=0))
 
     def human_percentile(self, feature: str, value: float) -> float | None:
         """Share (0–100) of human training accounts with a value below ``value``."""

@@ -93,7 +93,7 @@ def records_frame(records: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
         metrics = record.get("public_metrics")
         if isinstance(metrics, Mapping):
             for key, value in metrics.items():
-                row.setdefault(_ALIASES.get(key, key), value)
+                row.setdefault(_ALIASES.get(key) or key, value)
         out: dict[str, Any] = {
             "account_id": None if row.get("account_id") is None else str(row["account_id"])
         }
@@ -175,7 +175,7 @@ def _score_frame(
     behaviour = behaviour_features(posts) if posts is not None and not posts.is_empty() else None
     scored = model.predict(profile, behaviour)
     n = profile.height
-    top = [None] * n
+    top: list[str | None] = [None] * n
     if explain:
         top = _top_reasons(model, profile, behaviour, scored)
     flags = profile["input_flags"].to_list()
@@ -226,20 +226,21 @@ def explain_rows(
     labelled = np.array([label is not None for label in labels], dtype=bool)
     # pred_contrib (TreeSHAP) is the costly part: only for the rows whose reasons are shown.
     contrib = _rows_only(model.contributions, profile, present & labelled, len(PROFILE_FEATURES))
-    b_values = b_contrib = None
+    b_values: np.ndarray | None = None
+    b_contrib: np.ndarray | None = None
     if behaviour is not None and "behaviour" in model.boosters:
         aligned = profile.select("account_id").join(behaviour, on="account_id", how="left")
         b_values = aligned.select(BEHAVIOUR_FEATURES).to_numpy().astype(np.float64)
         used = labelled & (np.array(heads, dtype=object) == "profile+behaviour")
         b_contrib = _rows_only(model.behaviour_contributions, aligned, used, len(BEHAVIOUR_FEATURES))
-    out = []
+    out: list[list[Reason]] = []
     for i, label in enumerate(labels):
         if label is None:
             out.append([])
             continue
         toward_bot = label == "bot"
         found = []
-        if heads[i] == "profile+behaviour" and b_values is not None:
+        if heads[i] == "profile+behaviour" and b_values is not None and b_contrib is not None:
             found += reasons(
                 model, BEHAVIOUR_FEATURES, b_values[i], b_contrib[i], toward_bot=toward_bot, limit=limit
             )

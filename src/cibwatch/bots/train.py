@@ -246,7 +246,7 @@ class BotClassifier:
             for cols in MASK_GROUPS.values():
                 idx = [PROFILE_FEATURES.index(c) for c in cols]
                 hide = rng.random(len(x)) < self.mask_probability
-                copy[np.ix_(hide, idx)] = np.nan
+                copy[np.ix_(hide, np.asarray(idx))] = np.nan
             parts_x.append(copy)
             parts_y.append(y)
             parts_w.append(w)

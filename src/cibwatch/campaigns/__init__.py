@@ -1,8 +1,11 @@
 """campaigns stage: coordination clusters become campaign records, accounts get a policy tier.
 
->>> from cibwatch.campaigns import assemble, case_file     # doctest: +SKIP
->>> assemble(case)        # writes campaigns, campaign_members, recommendations
->>> case_file(case, "12345")["recommendation"]["tier"]
+>>> from cibwatch import open_case
+>>> from cibwatch.campaigns import assemble, case_file
+>>> case = open_case("out/case")                         # doctest: +SKIP
+>>> report = assemble(case)  # writes campaigns, campaign_members, recommendations  # doctest: +SKIP
+>>> case_file(case, "12345")["recommendation"]["tier"]  # doctest: +SKIP
+'review'
 """
 
 from cibwatch.campaigns.assemble import AssembleReport, assemble

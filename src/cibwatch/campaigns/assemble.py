@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -217,14 +217,13 @@ def _profiles(case: Case, account_ids: list[str]) -> dict[str, dict[str, Any]]:
 
 def _creation_baseline(case: Case) -> Callable[[datetime, datetime], float | None]:
     """Share of all the case's dated accounts created in a span (at least one window wide)."""
-    total = int(case.scalar("SELECT count(created_at) FROM accounts_current") or 0)
+    total = int(cast(int | None, case.scalar("SELECT count(created_at) FROM accounts_current")) or 0)
 
     def share(start: datetime, end: datetime) -> float | None:
         if total == 0:
             return None
-        n = case.scalar(
-            "SELECT count(*) FROM accounts_current WHERE created_at BETWEEN ? AND ?", [start, end]
-        )
+        sql = "SELECT count(*) FROM accounts_current WHERE created_at BETWEEN ? AND ?"
+        n = cast(int | None, case.scalar(sql, [start, end]))
         return int(n or 0) / total
 
     return share

@@ -5,8 +5,12 @@ creation burst, a shared profile pattern), strong or weak, in an *independence g
 counts independence groups, never signals, so two traces of one family are one line of evidence.
 
 >>> policy = load_policy()
->>> evaluate([Signal("bot", "strong", "bot", "bot score 0.95")], policy).tier
-'review'
+>>> bot = Signal("bot", "strong", "bot", "bot score 0.95")
+>>> evaluate([bot], policy).tier  # a bot score alone describes an account, not an operation
+'monitor'
+>>> ring = Signal("coordination", "strong", "coordination:amplification", "12 co-reposts within seconds")
+>>> evaluate([bot, ring], policy).tier
+'enforce-eligible'
 """
 
 from __future__ import annotations
@@ -29,19 +33,19 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     pass
 
 
-class PolicyInfo(_Section):
+class PolicyInfo(_Section, frozen=True):
     name: str
     version: str
 
 
-class TierRules(_Section):
+class TierRules(_Section, frozen=True):
     enforce_min_lines: int = 2
     enforce_requires_coordination: bool = True
     review_min_weak_groups: int = 2
     review_requires_coordination: bool = True
 
 
-class CoordinationRules(_Section):
+class CoordinationRules(_Section, frozen=True):
     strong_max_q: float = 0.01
     strong_min_shared: int = 5
     weak_max_q: float = 0.05
@@ -50,39 +54,39 @@ class CoordinationRules(_Section):
     families: dict[str, list[str]] = msgspec.field(default_factory=dict)
 
 
-class BotRules(_Section):
+class BotRules(_Section, frozen=True):
     strong: float = 0.9
     weak: float = 0.6
 
 
-class CreationBurstRules(_Section):
+class CreationBurstRules(_Section, frozen=True):
     window_days: float = 3.0
     weak_min_members: int = 3
     strong_min_members: int = 5
     strong_min_ratio: float = 3.0
 
 
-class ProfileRules(_Section):
+class ProfileRules(_Section, frozen=True):
     min_shared_members: int = 3
 
 
-class RoleRules(_Section):
+class RoleRules(_Section, frozen=True):
     core_min_degree_share: float = 0.5
     peripheral_max_degree_share: float = 0.25
     amplifier_min_share: float = 0.5
 
 
-class NarrativeRules(_Section):
+class NarrativeRules(_Section, frozen=True):
     top_n: int = 10
     representative_texts: int = 5
 
 
-class SuspicionRules(_Section):
+class SuspicionRules(_Section, frozen=True):
     synchrony_s: float = 10.0
     weights: dict[str, float] = msgspec.field(default_factory=dict)
 
 
-class Policy(_Section):
+class Policy(_Section, frozen=True):
     """A loaded, validated policy. ``version`` names it on every recommendation and decision."""
 
     policy: PolicyInfo

@@ -7,7 +7,7 @@ provenance signals (creation burst, shared profile pattern) from the campaign as
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import polars as pl
@@ -159,7 +159,7 @@ def _bot_signal(row: dict[str, Any], policy: Policy) -> Signal | None:
     score = row["bot_score"]
     if score is None or score < policy.bot.weak:
         return None
-    strength = "strong" if score >= policy.bot.strong else "weak"
+    strength: Literal["strong", "weak"] = "strong" if score >= policy.bot.strong else "weak"
     reasons = f": {row['top_reasons']}" if row.get("top_reasons") else ""
     return Signal(
         "bot",

@@ -6,11 +6,13 @@ import json
 import tempfile
 from pathlib import Path
 
+import polars as pl
 import typer
 from rich.table import Table
 
-from cibwatch.cli.console import console, file_progress, step_progress
+from cibwatch.cli.console import console, file_progress, print_table, step_progress
 from cibwatch.errors import ConfigError
+from cibwatch.export import write_csv
 
 bots_app = typer.Typer(help="Score accounts as bots or humans, with the reasons.", no_args_is_help=True)
 
@@ -19,11 +21,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(bots_app, name="bots")
 
 
-def _write(table, out: Path) -> None:  # type: ignore[no-untyped-def]
+def _write(table: pl.DataFrame, out: Path) -> None:
     suffix = "".join(out.suffixes[-1:]).lower()
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
-        table.write_csv(out)
+        write_csv(table, out)
     elif suffix in (".parquet", ".pq"):
         table.write_parquet(out)
     else:
@@ -108,7 +110,7 @@ def explain_command(
     table.add_column("reason")
     for r in result["reasons"]:
         table.add_row(r["feature"], f"{r['value']:.4g}", f"{r['push']:+.2f}", r["sentence"])
-    console.print(table)
+    print_table(table)
 
 
 @bots_app.command("train")

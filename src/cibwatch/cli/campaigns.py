@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from cibwatch.campaigns import assemble, load_policy
-from cibwatch.cli.console import console, step_progress
+from cibwatch.cli.console import console, print_table, step_progress
 from cibwatch.store.case import open_case
 
 
@@ -45,7 +45,7 @@ def campaigns_command(
             f"{r['suspicion_score']:.2f}",
             r["summary"] or "",
         )
-    console.print(table)
+    print_table(table)
     tiers = ", ".join(f"{t} {n:,}" for t, n in report.tiers.items())
     console.print(f"{report.n_campaigns} campaign(s), {report.n_members} member(s); recommendations: {tiers}")
     if campaigns.height > 20:

@@ -1,4 +1,9 @@
-"""Shared console objects and the rich progress bar that stages' ``progress=`` callbacks feed."""
+"""Shared console objects and the rich progress bar that stages' ``progress=`` callbacks feed.
+
+Output that is not a terminal (a pipe, a file, a test runner) is not wrapped: rich would fold it at
+80 columns and split words and paths (``decis ion``). Tables go through ``print_table``, which prints
+the title on a line of its own, since rich wraps a title to its table's width.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -16,9 +21,55 @@ from rich.progress import (
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
+from rich.table import Table
+from rich.text import Text
 
-console = Console()
-err_console = Console(stderr=True)
+# The width of output that is not a terminal: wide enough that no line of ours is ever folded.
+UNWRAPPED_WIDTH = 1_000_000
+
+
+class _Console(Console):
+    """A rich console that wraps at the terminal's width, and not at all when it is not a terminal.
+
+    "Not a terminal" is the output file's own answer (``isatty``): rich also counts ``FORCE_COLOR``
+    or ``TTY_COMPATIBLE`` output as a terminal and takes ``COLUMNS`` as the width, which would fold
+    a pipe or a CI log again. Only a ``width=`` given in code is kept.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fixed_width = kwargs.get("width") is not None
+
+    def _to_a_terminal(self) -> bool:
+        isatty = getattr(self.file, "isatty", None)
+        try:
+            return bool(isatty is not None and isatty())
+        except ValueError:  # a closed file, at the end of a test run
+            return False
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = Console.size.fget(self)  # type: ignore[attr-defined]
+        if not self._fixed_width and not self._to_a_terminal():
+            return ConsoleDimensions(UNWRAPPED_WIDTH, size.height)
+        return size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+console: Console = _Console()
+err_console: Console = _Console(stderr=True)
+
+
+def print_table(table: Table, to: Console | None = None) -> None:
+    """Print ``table`` with its title (plain text, never markup) on a line of its own, unwrapped."""
+    title, table.title = table.title, None
+    target = to or console
+    if title:
+        target.print(Text(str(title), style="table.title"), soft_wrap=True)
+    target.print(table)
 
 
 @contextmanager

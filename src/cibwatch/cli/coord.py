@@ -9,8 +9,9 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from cibwatch.cli.console import console, step_progress
+from cibwatch.cli.console import console, print_table, step_progress
 from cibwatch.errors import ConfigError
+from cibwatch.export import write_csv
 
 
 def register(app: typer.Typer) -> None:
@@ -65,11 +66,12 @@ def coord_command(
     window_value = _windows(window, check_window)
     if isinstance(window_value, dict) and compat is not None:
         raise ConfigError("--compat qut takes one window in seconds, not one per trace.")
+    single_window = window_value if not isinstance(window_value, dict) else 0.0
     case = _open_or_ingest(inputs, out, format, quiet or as_json)
     try:
         if compat is not None:
             run = _compat(
-                case, compat, window_value, min_edge_weight, similarity_threshold, out, quiet or as_json
+                case, compat, single_window, min_edge_weight, similarity_threshold, out, quiet or as_json
             )
         else:
             resolution: float | str = (
@@ -137,7 +139,7 @@ def _compat(
             progress=progress,
         )
     out.mkdir(parents=True, exist_ok=True)
-    as_edges(networks).write_csv(out / "edges.csv")
+    write_csv(as_edges(networks), out / "edges.csv")
     run = {
         "compat": "qut",
         "window_s": window,
@@ -186,7 +188,7 @@ def _print_run(run: dict[str, Any], out: Path) -> None:
             f"{t['capped_items']:,}",
             f"{t['tested_pairs']:,}",
         )
-    console.print(table)
+    print_table(table)
     console.print(
         f"time resolution {run.get('time_resolution_s', 0):g} s · "
         f"[bold]{run.get('flagged_edges', 0):,}[/] flagged edges · "

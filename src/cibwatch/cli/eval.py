@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cibwatch.cli.console import console, step_progress
+from cibwatch.cli.console import print_table, step_progress
 
 
 def register(eval_app: typer.Typer) -> None:
@@ -53,7 +53,7 @@ def eval_bots_command(
             str(m["n_humans"]),
             *[_fmt(m[k]) for k in ("roc_auc", "pr_auc", "f1", "precision", "recall", "human_fpr")],
         )
-    console.print(table)
+    print_table(table)
 
 
 def _fmt(value: float | None) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from cibwatch.cli.console import console, step_progress
+from cibwatch.cli.console import console, print_table, step_progress
 from cibwatch.errors import ConfigError
 
 
@@ -81,7 +81,7 @@ def build_corpus_command(
             f"{s['posts_stored']:,}",
             f"{s['posts_kept']:,}",
         )
-    console.print(table)
+    print_table(table)
     period_text = " … ".join(summary.period) if summary.period else "all times"
     c = summary.counts
     console.print(
@@ -161,7 +161,7 @@ def coord_command(
         table.add_column(f"{n}. {row[0]}", justify="right")
     for k, name in enumerate(headers[2:], start=2):
         table.add_row(name, *(f"{row[k]:,}" if isinstance(row[k], int) else str(row[k]) for row in rows))
-    console.print(table)
+    print_table(table)
     for n, row in enumerate(rows, start=1):
         console.print(f"{n}. {row[0]}: {row[1]}", highlight=False)
     console.print(f"Metrics and flagged accounts written to {out}")

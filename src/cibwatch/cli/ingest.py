@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from cibwatch.cli.console import console, file_progress
+from cibwatch.cli.console import console, file_progress, print_table
+from cibwatch.errors import ReconciliationError
 from cibwatch.ingest import IngestReport, ingest, readers
 
 
@@ -49,35 +51,59 @@ def ingest_command(
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
         print_report(report)
+    check_reconciles(report)
 
 
 def print_report(report: IngestReport) -> None:
+    """The summary: what each file held (units: rows, lines, documents) and where its records went."""
     table = Table(title=f"Ingested into {report.case}", title_justify="left")
-    for col in ("file", "reader", "read", "stored", "duplicates", "quarantined"):
+    columns = ("file", "reader", "units read", "records", "stored", "dup. in run", "dup. in case")
+    for col in (*columns, "conflicting", "quarantined"):
         table.add_column(col, justify="left" if col in ("file", "reader") else "right")
     for f in report.files:
-        name = Path(f.path).name
         table.add_row(
-            name,
+            Path(f.path).name,
             f.reader,
-            f"{f.records_read:,}",
+            f"{f.units_read:,}",
+            f"{f.records_emitted:,}",
             f"{f.records_stored:,}",
-            f"{f.duplicates:,}",
+            f"{f.in_run_duplicates:,}",
+            f"{f.in_case_duplicates:,}",
+            f"{f.conflicting_duplicates:,}",
             f"{f.quarantined:,}",
         )
-    table.add_row(
-        "[bold]total",
-        "",
-        f"{report.total('records_read'):,}",
-        f"{report.total('records_stored'):,}",
-        f"{report.total('duplicates'):,}",
-        f"{report.total('quarantined'):,}",
-    )
-    console.print(table)
-    verdict = "[green]reconciles[/]" if report.reconciles else "[red]DOES NOT reconcile[/]"
-    console.print(f"read = stored + duplicates + quarantined: {verdict} ({report.seconds:.1f} s)")
+    attrs = ("units_read", "records_emitted", "records_stored", "in_run_duplicates", "in_case_duplicates")
+    totals = [f"{report.total(a):,}" for a in (*attrs, "conflicting_duplicates", "quarantined")]
+    table.add_row("[bold]total", "", *totals)
+    print_table(table)
+    for f in report.files[:20]:  # where each unit (row, line, document) went
+        other = "".join(f" + {n:,} {name}" for name, n in sorted(f.units_other.items()))
+        console.print(
+            f"{escape(Path(f.path).name)}: {f.units_read:,} units read = {f.units_used:,} gave records + "
+            f"{f.units_quarantined:,} quarantined{other}"
+        )
+    for note in report.notes:
+        console.print(f"note: {note}")
+    if report.reconciles:
+        console.print(
+            "every unit read gave records, was quarantined, merged or was a duplicate, and every record "
+            f"was stored or dropped as a duplicate: [green]reconciles[/] ({report.seconds:.1f} s)"
+        )
+    else:
+        for problem in report.imbalances():
+            console.print(f"[bold red]DOES NOT RECONCILE: {escape(problem)}[/]")
     if report.total("quarantined"):
         console.print("Quarantined records are in the case's [bold]quarantine[/] table with their reasons.")
+
+
+def check_reconciles(report: IngestReport) -> None:
+    """Raise ReconciliationError (non-zero exit) unless the report's counts balance."""
+    if not report.reconciles:
+        raise ReconciliationError(
+            f"ingest into {report.case} does not reconcile ({'; '.join(report.imbalances())}): a record "
+            "was lost or counted twice. The case holds what was stored; please report this with the "
+            "input's format (it is a bug in cibwatch)."
+        )
 
 
 def formats_command() -> None:
@@ -88,4 +114,4 @@ def formats_command() -> None:
     table.add_column("what")
     for name, cls in sorted(readers().items()):
         table.add_row(name, cls.platform, cls.description)
-    console.print(table)
+    print_table(table)

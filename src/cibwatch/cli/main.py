@@ -72,10 +72,13 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print("Aborted.")
         sys.exit(130)
     except Exception as exc:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        # typer >= 0.29 vendors click as typer._click: its usage errors are not click's.
-        if isinstance(exc, click.ClickException | typer.exceptions.TyperException) and hasattr(exc, "show"):
+        # typer >= 0.29 vendors click as typer._click (its errors are TyperExceptions) and does not
+        # install the click package; older typer raises click's own.
+        try:
+            from click import ClickException
+        except ImportError:
+            ClickException = typer.exceptions.TyperException  # type: ignore[misc,assignment]
+        if isinstance(exc, ClickException | typer.exceptions.TyperException) and hasattr(exc, "show"):
             exc.show()
             sys.exit(exc.exit_code)
         raise

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from cibwatch import review
-from cibwatch.cli.console import console
+from cibwatch.cli.console import console, print_table
 from cibwatch.errors import AuditLogError
 from cibwatch.store.case import open_case
 
@@ -59,7 +59,7 @@ def queue_command(
             r["campaign_id"] or "",
             (r["reasons"] or "").split(" — ")[0],
         )
-    console.print(table)
+    print_table(table)
 
 
 @app.command("show")
@@ -129,7 +129,7 @@ def _render_show(record: dict[str, Any]) -> None:
                 str(e["first_at"] or ""), str(e["last_at"] or ""), _num(e["median_gap_s"]),
                 f"{e['n_evidence']} items; {sample}",
             )  # fmt: skip
-        console.print(table)
+        print_table(table)
     if rv["history"]:
         _history_table(rv["history"])
     if "original_evidence" in rv:
@@ -159,7 +159,7 @@ def _history_table(entries: list[dict[str, Any]]) -> None:
             (e["evidence_snapshot_id"] or "")[:12], e["tier"] or "", e["policy_version"] or "",
             e["model_version"] or "",
         )  # fmt: skip
-    console.print(table)
+    print_table(table)
 
 
 @app.command("decide")

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import polars as pl
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from cibwatch.cli.console import console, err_console, file_progress, step_progress
-from cibwatch.errors import ConfigError
+from cibwatch.cli.console import console, err_console, file_progress, print_table, step_progress
+from cibwatch.errors import ConfigError, ReconciliationError
 
 DEMO_SEED = 7
 # What the demo's scorecard counts as flagged: the tiers that put an account before a reviewer.
@@ -37,41 +38,56 @@ def scan_command(
         None, "--policy", help="Recommendation policy TOML (default: shipped)."
     ),
     no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report."),
+    append: bool = typer.Option(
+        False,
+        "--append",
+        help="Let --out be a folder that is not empty: ingest into its case and rewrite its outputs.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Ingest, score bots, detect coordination, assemble campaigns and write the report, in one go."""
-    from cibwatch.scan import scan
+    from cibwatch.scan import output_folder, scan
 
     if demo == bool(inputs):
         raise ConfigError("Give input files or --demo (not both, not neither).")
     window_value: float | str = window if window == "auto" else _seconds(window)
-    if demo:
-        from cibwatch.sim import simulate
-
-        err_console.print("Generating the demo world (simulated platform with planted operations)…")
-        simulate("demo", out=out / "demo-input", seed=DEMO_SEED)
-        inputs = [p for p in sorted((out / "demo-input").rglob("*.jsonl"))]
     trace_list = [t.strip() for t in traces.split(",")] if traces else None
-    with file_progress(enabled=not quiet) as fprog, step_progress(enabled=not quiet) as sprog:
-        result = scan(
-            list(inputs),
-            out,
-            format=format,
-            traces=trace_list,
-            window=window_value,
-            policy=policy,
-            report=not no_report,
-            progress=sprog,
-            file_progress=fprog,
-        )
-    _summary(result)
-    if demo:
-        from cibwatch.sim import render_scorecard, scorecard
+    # Refuses a non-empty --out without --append; a failed run leaves no partial folder behind.
+    with output_folder(out, append=append):
+        if demo:
+            from cibwatch.sim import simulate
 
-        accounts = pl.read_csv(result.files["accounts"], schema_overrides={"account_id": pl.String})
-        flagged = accounts.filter(pl.col("recommendation").is_in(FLAGGED_TIERS))["account_id"]
-        card = scorecard(out / "demo-input", flagged)
-        (out / "scorecard.md").write_text(render_scorecard(card))
+            err_console.print("Generating the demo world (simulated platform with planted operations)…")
+            simulate("demo", out=out / "demo-input", seed=DEMO_SEED)
+            inputs = [p for p in sorted((out / "demo-input").rglob("*.jsonl"))]
+        with file_progress(enabled=not quiet) as fprog, step_progress(enabled=not quiet) as sprog:
+            result = scan(
+                list(inputs),
+                out,
+                format=format,
+                traces=trace_list,
+                window=window_value,
+                policy=policy,
+                report=not no_report,
+                append=True,  # output_folder has checked --out; the demo's input is in it
+                progress=sprog,
+                file_progress=fprog,
+            )
+        if demo:
+            from cibwatch.sim import render_scorecard, scorecard
+
+            accounts = pl.read_csv(result.files["accounts"], schema_overrides={"account_id": pl.String})
+            flagged = accounts.filter(pl.col("recommendation").is_in(FLAGGED_TIERS))["account_id"]
+            card = scorecard(out / "demo-input", flagged)
+            (out / "scorecard.md").write_text(render_scorecard(card))
+    _summary(result)
+    ingested = result.counts.get("ingest")
+    if ingested and not ingested["reconciles"]:
+        raise ReconciliationError(
+            f"ingest does not reconcile ({'; '.join(ingested['imbalances'])}): a record was lost or "
+            "counted twice. The outputs were written; please report this (it is a bug in cibwatch)."
+        )
+    if demo:
         tiers = " or ".join(FLAGGED_TIERS)
         console.print(f"\n[bold]Scorecard against the simulator's truth[/] (flagged = {tiers})")
         console.print(render_scorecard(card, "text"), markup=False, highlight=False)
@@ -95,14 +111,17 @@ def _summary(result) -> None:
     table.add_column("seconds", justify="right")
     for name, seconds in result.seconds.items():
         table.add_row(name, f"{seconds:.1f}")
-    console.print(table)
+    print_table(table)
     counts = result.counts
     if "ingest" in counts:
         i = counts["ingest"]
         console.print(
-            f"ingest: {i['records_read']:,} records read = {i['stored']:,} stored "
-            f"+ {i['duplicates']:,} duplicates + {i['quarantined']:,} quarantined"
+            f"ingest: {i['units_read']:,} units read, {i['records']:,} records: {i['stored']:,} stored, "
+            f"duplicates {i['duplicates_in_run']:,} in the run + {i['duplicates_in_case']:,} in the case "
+            f"({i['conflicting']:,} conflicting), {i['quarantined']:,} quarantined"
         )
+        for problem in i["imbalances"]:
+            console.print(f"[bold red]ingest DOES NOT RECONCILE: {escape(problem)}[/]")
     get = counts.get
     console.print(
         f"bot scores: {get('bot_scored', 0):,} accounts · coordination: {get('coord_edges', 0):,} edges, "

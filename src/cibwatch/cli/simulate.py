@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cibwatch.cli.console import console, step_progress
+from cibwatch.cli.console import console, print_table, step_progress
 from cibwatch.sim import SCENARIOS, TACTICS, simulate
 
 
@@ -67,7 +67,7 @@ def simulate_command(
         f"{report.accounts:,}",
         f"{report.posts_per_second:,.0f}",
     )
-    console.print(table)
+    print_table(table)
     console.print(
         f"Tactics and traps: {', '.join(TACTICS)}.\n"
         f"Read it with: [bold]cibwatch ingest {Path(report.out) / 'posts'} --case CASE[/]; "

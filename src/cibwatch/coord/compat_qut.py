@@ -78,7 +78,7 @@ def qut_networks(
                            CASE WHEN kind = 'reply' THEN ref_post_id END AS reply_id,
                            coalesce(text, '') AS message, urls,
                            epoch_ms(created_at) / 1000.0 AS ts
-                    FROM read_parquet('{case.table_glob("posts")}', union_by_name=true)
+                    FROM {case.table_sql("posts")}
                     WHERE created_at IS NOT NULL"""
             )
             for n, name in enumerate(networks):
@@ -152,7 +152,7 @@ def _tokens(con: Any, min_document_size: int) -> None:
         import regex
     except ImportError:  # pragma: no cover - regex ships with the toolkit and with most stacks
         raise ConfigError(
-            "co_similar_tweet compatibility needs the 'regex' package: pip install regex"
+            "co_similar_tweet compatibility needs the 'regex' package: pip install 'cibwatch[qut]'"
         ) from None
     word = regex.compile(r"\b\p{Word_Break=WSegSpace}*'?", flags=regex.WORD | regex.UNICODE | regex.V1)
     mention = regex.compile(r"@.*?(?=(?:\s|$))")
@@ -206,5 +206,5 @@ def as_edges(networks: pl.DataFrame) -> pl.DataFrame:
         n_shared=pl.col("weight"),
         weight=pl.col("weight").cast(pl.Float64),
     )
-    empty = pl.from_arrow(schema.COORD_EDGES.empty_table())
-    return pl.concat([empty, frame], how="diagonal_relaxed").select(empty.columns)  # type: ignore[union-attr]
+    empty = pl.DataFrame(schema.COORD_EDGES.empty_table())
+    return pl.concat([empty, frame], how="diagonal_relaxed").select(empty.columns)

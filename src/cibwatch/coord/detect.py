@@ -25,6 +25,7 @@ from cibwatch.coord.params import CoordParams
 from cibwatch.coord.stats import benjamini_hochberg, conditional_poisson_p, tfidf_cosine
 from cibwatch.coord.traces import Trace, get_traces
 from cibwatch.coord.window import coaction_sql, detect_resolution, estimate_window
+from cibwatch.store import sql
 from cibwatch.store.case import Case
 
 Progress = Callable[[dict[str, Any]], None]
@@ -104,8 +105,8 @@ def detect(
 def connect(tmp: Path, memory_limit: str, threads: int) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that spills to ``tmp``; never the case's own database file."""
     con = duckdb.connect()
-    con.execute(f"SET temp_directory='{tmp}'")
-    con.execute(f"SET memory_limit='{memory_limit}'")
+    con.execute(f"SET temp_directory={sql.literal(tmp)}")
+    con.execute(f"SET memory_limit={sql.literal(memory_limit)}")
     con.execute(f"SET threads={max(1, int(threads))}")
     con.execute("SET preserve_insertion_order=false")
     con.execute("SET TimeZone='UTC'")
@@ -135,7 +136,7 @@ class _Run:
         con, params = self.con, self.params
         if not self.case.has_table("posts"):
             return self._empty()
-        posts = f"read_parquet('{self.case.table_glob('posts')}', union_by_name=true)"
+        posts = self.case.table_sql("posts")
         if params.time_resolution == "auto":
             res_ms, per_dataset = detect_resolution(con, posts)
         else:
@@ -512,7 +513,7 @@ class _Run:
             return {}
         rows = self.con.execute(
             f"""SELECT account_id, arg_max(screen_name, coalesce(probed_at, ingested_at))
-                FROM read_parquet('{self.case.table_glob("accounts")}', union_by_name=true)
+                FROM {self.case.table_sql("accounts")}
                 WHERE screen_name IS NOT NULL GROUP BY account_id"""
         ).fetchall()
         return dict(rows)
@@ -532,22 +533,24 @@ def _ms_to_ts(col: str) -> pl.Expr:
     return pl.from_epoch(pl.col(col), time_unit="ms").dt.replace_time_zone("UTC").alias(col)
 
 
-_CAPPED = {
-    "trace": pl.String,
-    "item": pl.String,
-    "reason": pl.String,  # "popular": too many accounts overall; "burst": too many at once
-    "n_bursts": pl.Int64,  # burst: window-wide time buckets of the item that were capped
-    "n_accounts": pl.Int64,  # popular: accounts on the item; burst: in its largest capped burst
-    "n_events": pl.Int64,  # events left out of the co-action join
-    "first_at": pl.Datetime("ms", "UTC"),
-}
+_CAPPED = pl.Schema(
+    {
+        "trace": pl.String(),
+        "item": pl.String(),
+        "reason": pl.String(),  # "popular": too many accounts overall; "burst": too many at once
+        "n_bursts": pl.Int64(),  # burst: window-wide time buckets of the item that were capped
+        "n_accounts": pl.Int64(),  # popular: accounts on the item; burst: in its largest capped burst
+        "n_events": pl.Int64(),  # events left out of the co-action join
+        "first_at": pl.Datetime("ms", "UTC"),
+    }
+)
 
 
 def _capped_frame(frames: list[pl.DataFrame]) -> pl.DataFrame:
     if not frames:
         return pl.DataFrame(schema=_CAPPED)
     return pl.concat(
-        [f.with_columns(_ms_to_ts("first_at")).select(list(_CAPPED)).cast(_CAPPED) for f in frames]  # type: ignore[arg-type]
+        [f.with_columns(_ms_to_ts("first_at")).select(list(_CAPPED)).cast(_CAPPED) for f in frames]
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from cibwatch.coord.detect import CoordResult
+from cibwatch.export import write_csv
 from cibwatch.store.case import Case
 
 CASE_TABLES = {
@@ -79,6 +80,11 @@ def to_networkx(result: CoordResult) -> Any:
 
 
 def _csv(frame: pl.DataFrame, path: Path) -> None:
-    frame.with_columns(
-        pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ") for c, t in frame.schema.items() if t == pl.Datetime
-    ).write_csv(path)
+    write_csv(
+        frame.with_columns(
+            pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+            for c, t in frame.schema.items()
+            if t == pl.Datetime
+        ),
+        path,
+    )

@@ -18,6 +18,7 @@ import polars as pl
 
 from cibwatch.evaluate.metrics import CoordMetrics, coord_metrics, leiden_clusters
 from cibwatch.evaluate.qut import QUT_NETWORKS, flagged_at, run_qut
+from cibwatch.export import write_csv
 from cibwatch.store.case import Case
 
 
@@ -205,9 +206,9 @@ def write_report(runs: list[DetectorRun], truth: pl.DataFrame, out: str | Path) 
     records = []
     for n, run in enumerate(runs, start=1):
         name = f"flagged-{n}.csv"
-        run.flagged.join(truth.select("account_id", "group", "category"), on="account_id", how="left").sort(
-            "group", "account_id"
-        ).write_csv(target / name)
+        labels = truth.select("account_id", "group", "category")
+        flagged = run.flagged.join(labels, on="account_id", how="left")
+        write_csv(flagged.sort("group", "account_id"), target / name)
         records.append(
             {
                 "detector": run.detector,

@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 from cibwatch import __version__, schema
 from cibwatch.errors import ConfigError
 from cibwatch.ingest import ingest
+from cibwatch.store import sql
 from cibwatch.store.case import Case
 
 IO, ORGANIC, POSTS, LABELS = "io", "organic", "posts", "labels"
@@ -267,7 +268,7 @@ def read_summary(out: str | Path) -> CorpusSummary | None:
         out=root,
         case_path=root / "case",
         truth_path=root / "truth.csv",
-        period=period,  # type: ignore[arg-type]
+        period=period,
         resolution_s=data["resolution_s"],
         sources=data["sources"],
         counts=data["counts"],
@@ -528,7 +529,7 @@ def _connect(out: Path) -> duckdb.DuckDBPyConnection:
     con.execute("SET enable_progress_bar=false")  # stdout belongs to the caller
     tmp = out / ".duckdb-tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory='{tmp}'")
+    con.execute(f"SET temp_directory={sql.literal(tmp)}")
     con.execute("SET memory_limit='2GB'")
     con.execute("SET threads=2")
     con.execute("SET TimeZone='UTC'")
@@ -536,7 +537,7 @@ def _connect(out: Path) -> duckdb.DuckDBPyConnection:
 
 
 def _parquet(case: Case, table: str) -> str:
-    return f"read_parquet('{case.table_glob(table)}', union_by_name=true)"
+    return case.table_sql(table)
 
 
 def _placeholders(values: list[Any]) -> str:

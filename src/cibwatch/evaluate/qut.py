@@ -27,6 +27,7 @@ import duckdb
 import polars as pl
 
 from cibwatch.errors import ConfigError
+from cibwatch.store import sql
 from cibwatch.store.case import Case
 
 QUT_NETWORKS = ("co_retweet", "co_tweet", "co_link", "co_similar_tweet")
@@ -49,7 +50,8 @@ def toolkit_command() -> list[str]:
         import coordination_network_toolkit  # noqa: F401
     except ImportError:
         raise ConfigError(
-            "The QUT toolkit is not installed; pip install coordination-network-toolkit to compare with it."
+            "The QUT toolkit is not installed: pip install 'cibwatch[qut]' to compare with it, "
+            "or pass --no-qut."
         ) from None
     return [sys.executable, "-m", "coordination_network_toolkit"]
 
@@ -64,7 +66,7 @@ def export_qut_csv(case: Case, path: str | Path) -> int:
     con.execute("SET enable_progress_bar=false")  # stdout belongs to the caller
     try:
         con.execute("SET TimeZone='UTC'")
-        posts = f"read_parquet('{case.table_glob('posts')}', union_by_name=true)"
+        posts = case.table_sql("posts")
         con.execute(
             f"""COPY (
                 SELECT post_id AS message_id, account_id AS user_id, account_id AS username,
@@ -75,7 +77,7 @@ def export_qut_csv(case: Case, path: str | Path) -> int:
                        coalesce(array_to_string(
                            list_filter(urls, lambda u: NOT starts_with(u, 'domain:')), ' '), '') AS urls
                 FROM {posts} WHERE created_at IS NOT NULL ORDER BY created_at, post_id
-            ) TO '{path}' (HEADER, DELIMITER ',', QUOTE '"', ESCAPE '"')"""
+            ) TO {sql.literal(Path(path))} (HEADER, DELIMITER ',', QUOTE '"', ESCAPE '"')"""
         )
         return int(con.execute(f"SELECT count(*) FROM {posts} WHERE created_at IS NOT NULL").fetchall()[0][0])
     finally:

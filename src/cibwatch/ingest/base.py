@@ -10,12 +10,12 @@ from __future__ import annotations
 import bz2
 import contextlib
 import csv
+import functools
 import gzip
 import io
 import json
 import lzma
 import re
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,25 @@ import orjson
 from cibwatch.errors import InputFormatError
 
 SNIFF_BYTES = 256 * 1024
-MAX_JSON_VALUE_CHARS = 64 << 20
+
+# Bounds on one input record, so that a hostile record costs that record, never the file or the
+# machine's memory (docs/architecture.md, "Hostile input"). What exceeds one is quarantined with
+# a reason naming the bound, and reading goes on with the next record.
+# A line (JSON Lines, CSV, TSV) longer than this is skipped while streaming, in bounded chunks:
+# it is never held whole. Real inputs: twarc2 pages reach ~1 MB a line.
+MAX_LINE_BYTES = 32 << 20
+# One value of a JSON document (an element of a top-level array) is bounded like a line.
+MAX_JSON_VALUE_CHARS = MAX_LINE_BYTES
+# A CSV field longer than this (in characters) is refused; also the most ``ast.literal_eval``
+# is given (about 100 MB of memory per MiB). Real inputs: 34 KB at most.
+MAX_FIELD_BYTES = 1 << 20
+# JSON nested deeper than this is refused: below orjson's own limits (1,024 to read, 254 to
+# write) and Python's recursion limit, so a kept value can always be written back out.
+MAX_DEPTH = 128
+# Integers are stored as int64: a number outside this range (a count of 2**70, a 5,000-digit
+# integer) makes its record a quarantine row rather than a null, as no value of it is storable.
+MAX_INT = 2**63 - 1
+MIN_INT = -(2**63)
 
 _MAGIC = {
     b"\x1f\x8b": "gz",
@@ -35,11 +53,74 @@ _MAGIC = {
     b"\x28\xb5\x2f\xfd": "zst",
 }
 
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+csv.field_size_limit(MAX_FIELD_BYTES)
 
 # A reason with this prefix marks a record a reader keeps aside on purpose (a Bluesky like is not
 # a post): quarantined, so it is counted and kept, but not bad input, so --strict does not stop on it.
 SKIPPED = "skipped: "
+# Outcomes of an input unit that hands the sink nothing at the time (see ``Sink.unit``).
+UNIT_USED = "used"
+UNIT_MERGED = "merged"
+UNIT_DUPLICATE = "duplicate"
+
+
+# Bytes of an overlong line kept in its quarantine row, to show what it was.
+PREVIEW_BYTES = 4096
+
+
+class OverlongLine(bytes):
+    """The first ``PREVIEW_BYTES`` of a line longer than ``MAX_LINE_BYTES``, as ``Source.lines``
+    yields it in place of the line (skipped unread): readers quarantine it with ``OVERLONG_LINE``."""
+
+
+OVERLONG_LINE = (
+    f"line longer than MAX_LINE_BYTES ({MAX_LINE_BYTES:,} bytes): skipped to the next line unread "
+    "(the raw column keeps its first bytes)"
+)
+TOO_DEEP = f"JSON nested deeper than MAX_DEPTH ({MAX_DEPTH} levels)"
+FIELD_TOO_LONG = (
+    f"CSV field longer than MAX_FIELD_BYTES ({MAX_FIELD_BYTES:,} characters): the row is "
+    "quarantined (the raw column keeps the start of its first line)"
+)
+OVERLONG_VALUE = (
+    f"JSON value longer than MAX_LINE_BYTES ({MAX_LINE_BYTES:,} characters): skipped to the end "
+    "of its line (the raw column keeps its first characters)"
+)
+
+
+def _skip_to_next_line(fh: IO[bytes]) -> int:
+    """Read ``fh`` past the next newline in bounded chunks; the bytes skipped."""
+    skipped = 0
+    while True:
+        chunk = fh.readline(1 << 20)
+        skipped += len(chunk)
+        if not chunk or chunk.endswith(b"\n"):
+            return skipped
+
+
+def json_too_deep(raw: bytes | str) -> bool:
+    """Whether the JSON text ``raw`` nests arrays and objects deeper than ``MAX_DEPTH``.
+
+    Cheap for the common case (fewer brackets than the bound: no nesting can exceed it); else
+    strings are cut out and innermost bracket pairs removed once a level, all in C.
+
+    >>> json_too_deep(b'{"a": [1, {"b": "[[["}]}'), json_too_deep(b"[" * 200 + b"]" * 200)
+    (False, True)
+    """
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+    if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
+        return False
+    outside = b"".join(data.replace(b"\\\\", b"").replace(b'\\"', b"").split(b'"')[::2])
+    brackets = outside.translate(None, _NOT_BRACKETS)
+    for _ in range(MAX_DEPTH):  # each pass removes the innermost pairs: one level
+        if not brackets:
+            return False
+        brackets = _INNERMOST.sub(b"", brackets)
+    return bool(brackets)
+
+
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
 
 
 def compression_of(path: Path) -> str | None:
@@ -112,6 +193,10 @@ class Source:
     end: int | None = None
     first_line: int = 1
     _counter: _CountingReader | None = field(default=None, repr=False)
+    # Input units (non-blank lines, CSV data rows, top-level JSON values) parsed so far, counted
+    # here where the bytes are parsed, whatever the reader makes of them: the left side of the
+    # reconciliation. A sink reads it to tell units apart (see ``Sink.unit``).
+    units_read: int = field(default=0, repr=False)
 
     @property
     def name(self) -> str:
@@ -145,14 +230,26 @@ class Source:
             with self.open_binary() as fh:
                 if offset:
                     fh.seek(offset)
-                for line in fh:  # one loop for every line of the largest inputs: kept lean
+                # One loop for every line of the largest inputs: kept lean. readline's bound
+                # keeps a hostile line from being held whole (MAX_LINE_BYTES).
+                limit = MAX_LINE_BYTES + 1
+                for line in iter(functools.partial(fh.readline, limit), b""):
                     if end is not None and offset >= end:
                         return
+                    if len(line) == limit and line[-1] != 10:  # longer than MAX_LINE_BYTES
+                        size = len(line) + _skip_to_next_line(fh)
+                        self.units_read += 1
+                        yield line_number, offset, OverlongLine(line[:PREVIEW_BYTES])
+                        line_number += 1
+                        offset += size
+                        continue
                     if not line.isspace():
+                        self.units_read += 1
                         yield line_number, offset, line
                     line_number += 1
                     offset += len(line)
         except _decompression_errors():
+            self.units_read += 1  # the unreadable rest of the file: one unit, quarantined
             yield line_number, offset, None
 
     def open_text(self) -> IO[str]:
@@ -161,29 +258,150 @@ class Source:
             self.open_binary(), encoding="utf-8-sig", errors="surrogateescape", newline=""
         )
 
-    def csv_rows(self, **kwargs: Any) -> Iterator[tuple[int, dict[str, str], str | None]]:
-        """(line number, row as dict, problem or None) for each CSV record."""
+    def csv_rows(
+        self, fieldnames: list[str] | None = None, *, skip_header: bool = False, **kwargs: Any
+    ) -> Iterator[tuple[int, dict[str, str], str | None]]:
+        """(line number, row as dict, problem or None) for each CSV data record, as
+        ``csv.DictReader`` gives them (the first row is the header unless ``fieldnames`` is given;
+        ``skip_header`` drops it when it is), each counted in ``units_read``.
+
+        A quoted field whose quote never closes would swallow the rest of the file as one field:
+        a record still open at the end of the file, or after ``MAX_CSV_RECORD_LINES`` lines, is
+        yielded as an 'unterminated quote' problem with its first line, and reading resumes at
+        the line after it, so one stray quote costs one row.
+        """
         with self.open_text() as fh:
-            reader = csv.DictReader(fh, **kwargs)
+            lines = _RecordLines(fh)
+            reader = csv.reader(lines, **kwargs)
+            record = lines.record
             while True:
                 try:
-                    row = next(reader)
+                    values = next(reader)
                 except StopIteration:
                     return
+                except _RunawayQuote:
+                    first, spanned, at_end = record[0], len(record), lines.at_end
+                    lines.rewind()
+                    self.units_read += 1
+                    where = "to the end of the file" if at_end else f"over more than {spanned - 1:,} lines"
+                    yield (
+                        lines.line,
+                        {"": first.rstrip("\r\n")},
+                        f"unterminated quote: a quoted field runs from this line {where}; "
+                        "the row is quarantined and reading resumes at the next line",
+                    )
+                    continue
+                except _LineTooLong as exc:
+                    self.units_read += 1
+                    yield lines.line, {"": str(exc.args[0]).rstrip("\r\n")}, OVERLONG_LINE
+                    continue
                 except csv.Error as exc:
-                    yield reader.line_num, {}, f"CSV error: {exc}"
+                    if "field limit" in str(exc) and record:  # longer than MAX_FIELD_BYTES
+                        first = record[0]
+                        lines.rewind()  # lines after the first are read again: one bad field, one row
+                        self.units_read += 1
+                        yield lines.line, {"": first[:PREVIEW_BYTES].rstrip("\r\n")}, FIELD_TOO_LONG
+                        continue
+                    record.clear()
+                    self.units_read += 1
+                    yield lines.line, {}, f"CSV error: {exc}"
                     continue
                 except _decompression_errors():
-                    yield reader.line_num + 1, {}, DAMAGED_STREAM
+                    self.units_read += 1
+                    yield lines.line + 1, {}, DAMAGED_STREAM
                     return
+                record.clear()
+                if not values:  # a blank line: not a unit
+                    continue
+                if fieldnames is None:
+                    fieldnames = values
+                    continue
+                if skip_header:
+                    skip_header = False
+                    continue
+                self.units_read += 1
+                row = dict(zip(fieldnames, values, strict=False))
                 problem = None
-                if None in row:
-                    problem = f"{len(row[None])} more fields than the header"  # type: ignore[index]
-                elif any(v is None for v in row.values()):
+                if len(values) > len(fieldnames):
+                    row[None] = values[len(fieldnames) :]  # type: ignore[index]
+                    problem = f"{len(values) - len(fieldnames)} more fields than the header"
+                elif len(values) < len(fieldnames):
+                    row.update(dict.fromkeys(fieldnames[len(values) :]))  # type: ignore[arg-type]
                     problem = "fewer fields than the header"
-                elif any(has_undecodable(v) for v in row.values()):
+                elif any(has_undecodable(v) for v in values):
                     problem = "undecodable bytes (not UTF-8)"
-                yield reader.line_num, row, problem
+                yield lines.line, row, problem
+
+
+# Lines one CSV record may span before its quote counts as unterminated (a tweet's text has a few).
+MAX_CSV_RECORD_LINES = 10_000
+
+
+class _RunawayQuote(Exception):
+    """A CSV record still open at the end of the file or after MAX_CSV_RECORD_LINES lines."""
+
+
+class _OverlongText(str):
+    """The first characters of a CSV line longer than MAX_LINE_BYTES, which was skipped."""
+
+
+class _LineTooLong(Exception):
+    """A CSV line longer than MAX_LINE_BYTES; its first characters are the argument."""
+
+
+class _RecordLines:
+    """A text file's lines for ``csv.reader``, keeping those of the record being parsed, so that
+    a record whose quote never closes can be given up and its lines read again from the second.
+    ``csv.reader`` asks for a further line inside a record only while a quoted field is open."""
+
+    __slots__ = ("_fh", "_readline", "_replay", "at_end", "line", "record")
+
+    def __init__(self, fh: IO[str]) -> None:
+        self._fh = fh
+        # Bounded: a line longer than MAX_LINE_BYTES (characters here) is never held whole.
+        self._readline = functools.partial(fh.readline, MAX_LINE_BYTES + 1)
+        self._replay: list[str] = []  # reversed: pop() gives the next line
+        self.record: list[str] = []
+        self.line = 0  # lines handed to the parser
+        self.at_end = False
+
+    def __iter__(self) -> _RecordLines:
+        return self
+
+    def __next__(self) -> str:
+        record = self.record
+        if len(record) > MAX_CSV_RECORD_LINES:
+            raise _RunawayQuote
+        if self._replay:
+            line = self._replay.pop()
+        else:
+            line = self._readline()
+            if not line:
+                self.at_end = True
+                if record:
+                    raise _RunawayQuote
+                raise StopIteration
+            if len(line) > MAX_LINE_BYTES and line[-1] not in "\r\n":
+                while (rest := self._fh.readline(1 << 20)) and rest[-1] not in "\r\n":
+                    pass  # skipped to the end of the line, a bounded chunk at a time
+                line = _OverlongText(line[:PREVIEW_BYTES])
+        if line.__class__ is _OverlongText:
+            if record:  # inside an open quote: give that record up first, then this line
+                self._replay.append(line)
+                raise _RunawayQuote
+            self.line += 1
+            raise _LineTooLong(line)
+        record.append(line)
+        self.line += 1
+        return line
+
+    def rewind(self) -> None:
+        """Give up the open record: its first line is done, the rest are read again."""
+        again = self.record[1:]
+        self._replay.extend(reversed(again))
+        self.line -= len(again)
+        self.record.clear()
+        self.at_end = False
 
 
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
@@ -212,6 +430,13 @@ class Sink(Protocol):
 
     def duplicate(self, table: str, n: int = 1) -> None:
         """Count ``n`` records read and known to be duplicates without building them."""
+
+    def unit(self, outcome: str) -> None:
+        """Name the outcome of the input unit being read (``Source.units_read``) when it hands the
+        sink nothing now: ``UNIT_USED`` (its record is written later, e.g. once merged),
+        ``UNIT_MERGED`` (its values went into another unit's record), ``UNIT_DUPLICATE`` (an exact
+        copy of an earlier unit). A unit that gives records or quarantines needs no call; one that
+        gets no outcome at all breaks the reconciliation."""
 
     def label(self, record: dict[str, Any]) -> None: ...
 
@@ -420,14 +645,27 @@ def _iter_lines(source: Source) -> Iterator[JsonItem]:
         if line is None:  # the compressed stream broke off: say so, for the rest of the file
             yield JsonItem(lineno, offset, error=DAMAGED_STREAM)
             return
+        if isinstance(line, OverlongLine):
+            yield JsonItem(lineno, offset, error=OVERLONG_LINE, raw=line)
+            continue
         try:
-            yield JsonItem(lineno, offset, loads(line), raw=line)
+            value = loads(line)
         except orjson.JSONDecodeError as exc:
-            yield JsonItem(lineno, offset, error=f"invalid JSON: {exc}", raw=line)
+            reason = TOO_DEEP if "recursion" in str(exc) or "depth" in str(exc) else f"invalid JSON: {exc}"
+            yield JsonItem(lineno, offset, error=reason, raw=line)
+            continue
+        if json_too_deep(line):
+            yield JsonItem(lineno, offset, error=TOO_DEEP, raw=line)
+            continue
+        yield JsonItem(lineno, offset, value, raw=line)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _iter_stream(source: Source, *, array: bool) -> Iterator[JsonItem]:
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_constant=_refuse_constant)  # NaN, Infinity: not JSON
     chunk_chars = 1 << 20
     with io.TextIOWrapper(source.open_binary(), encoding="utf-8-sig", errors="surrogateescape") as fh:
         buf = ""
@@ -446,10 +684,10 @@ def _iter_stream(source: Source, *, array: bool) -> Iterator[JsonItem]:
 
         damaged = False
 
-        def refill() -> bool:
+        def refill(size: int = chunk_chars) -> bool:
             nonlocal buf, pos, offset, eof, counted, damaged
             try:
-                more = fh.read(chunk_chars)
+                more = fh.read(max(size, chunk_chars))
             except _decompression_errors():
                 more, damaged = "", True
             if not more:
@@ -469,6 +707,7 @@ def _iter_stream(source: Source, *, array: bool) -> Iterator[JsonItem]:
                     break
             if pos >= len(buf):
                 if damaged:
+                    source.units_read += 1
                     yield JsonItem(line_at(pos), offset + pos, error=DAMAGED_STREAM)
                 return
             if not started and buf[pos] == "[":
@@ -481,17 +720,44 @@ def _iter_stream(source: Source, *, array: bool) -> Iterator[JsonItem]:
                 continue
             try:
                 value, end = decoder.raw_decode(buf, pos)
-            except json.JSONDecodeError as exc:
-                # Maybe the value is only cut by the buffer: read on, up to a bound.
-                if not eof and len(buf) - pos < MAX_JSON_VALUE_CHARS and refill():
+            except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+                too_long = len(buf) - pos >= MAX_JSON_VALUE_CHARS
+                # Maybe the value is only cut by the buffer: read on (doubling), up to a bound.
+                cut = isinstance(exc, json.JSONDecodeError) and not eof and not too_long
+                if cut and refill(len(buf) - pos):
                     continue
+                if isinstance(exc, RecursionError):
+                    reason = TOO_DEEP
+                elif too_long:
+                    reason = OVERLONG_VALUE
+                elif isinstance(exc, json.JSONDecodeError):
+                    reason = f"invalid JSON: {exc.msg}"
+                else:  # an integer of more digits than Python converts, NaN, Infinity
+                    reason = f"invalid JSON: number out of range ({exc})"
                 # Unparseable: quarantine through the end of this line and resume after it.
+                at_line, at_offset = line_at(pos), offset + pos
                 stop = buf.find("\n", pos)
                 stop = len(buf) if stop < 0 else stop + 1
-                raw = buf[pos:stop].encode("utf-8", "surrogateescape")
-                yield JsonItem(line_at(pos), offset + pos, error=f"invalid JSON: {exc.msg}", raw=raw)
+                raw = buf[pos : min(stop, pos + PREVIEW_BYTES) if too_long else stop]
+                raw = raw.encode("utf-8", "surrogateescape")
+                if too_long and stop == len(buf):  # the line goes on: skip to its end, chunk by chunk
+                    pos = len(buf)
+                    while refill():
+                        newline = buf.find("\n")
+                        if newline >= 0:
+                            stop = newline + 1
+                            break
+                        pos = len(buf)
+                    else:
+                        stop = len(buf)
+                source.units_read += 1
+                yield JsonItem(at_line, at_offset, error=reason, raw=raw)
                 pos = stop
                 continue
             raw = buf[pos:end].encode("utf-8", "surrogateescape")
-            yield JsonItem(line_at(pos), offset + pos, value, raw=raw)
+            source.units_read += 1
+            if json_too_deep(raw):
+                yield JsonItem(line_at(pos), offset + pos, error=TOO_DEEP, raw=raw)
+            else:
+                yield JsonItem(line_at(pos), offset + pos, value, raw=raw)
             pos = end

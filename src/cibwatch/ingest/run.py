@@ -13,10 +13,8 @@ import itertools
 import json
 import operator
 import os
-import shutil
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +31,8 @@ from cibwatch import schema
 from cibwatch.errors import BadRecordError, InputFormatError
 from cibwatch.ingest.base import (
     SKIPPED,
+    UNIT_DUPLICATE,
+    UNIT_USED,
     ProgressCallback,
     Reader,
     Source,
@@ -43,7 +43,7 @@ from cibwatch.ingest.base import (
 from cibwatch.ingest.values import stable_id
 
 if TYPE_CHECKING:
-    from cibwatch.store.case import Case
+    from cibwatch.store.case import Case, PartsCommit
 
 BATCH_ROWS = 20_000
 # Accounts whose last profile a sink remembers: bounds its memory on inputs with millions of them.
@@ -61,27 +61,124 @@ _SNAPSHOT_FIELDS = [
 _snapshot_values = operator.itemgetter(*_SNAPSHOT_FIELDS)
 
 
+def _per_table() -> dict[str, int]:
+    return dict.fromkeys(_RECORD_TABLES, 0)
+
+
 @dataclass
 class FileReport:
+    """What one input file held and where each part of it went, each count taken where it happens.
+
+    Units (non-blank lines, CSV data rows, top-level JSON values) are counted by ``Source`` as it
+    parses them; their outcomes by the sink as a unit hands it records or quarantines, or by the
+    reader where it merges or drops one (``Sink.unit``). Records are counted per table as readers
+    hand them to the sink (``emitted``), where they are dropped (duplicates in the run, by the sink
+    and by the commit's deduplication; already in the case; unstorable ones go to quarantine) and
+    from the rows the commit wrote (``stored``). ``imbalances`` compares the independent counts.
+    """
+
     path: str
     reader: str
     dataset: str
-    read: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_RECORD_TABLES, 0))
-    stored: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_RECORD_TABLES, 0))
-    quarantined: int = 0
+    units_read: int = 0
+    units_used: int = 0
+    units_quarantined: int = 0
+    # Named outcomes of units that gave no record of their own: "merged", "duplicate", …
+    units_other: dict[str, int] = field(default_factory=dict)
+    emitted: dict[str, int] = field(default_factory=_per_table)
+    stored: dict[str, int] = field(default_factory=_per_table)
+    duplicates_in_run: dict[str, int] = field(default_factory=_per_table)
+    duplicates_in_case: dict[str, int] = field(default_factory=_per_table)
+    # Keys kept whose dropped copies differ in content (provenance aside): within the duplicates.
+    conflicting: dict[str, int] = field(default_factory=_per_table)
+    unstorable: dict[str, int] = field(default_factory=_per_table)
+    quarantined: int = 0  # bad records handed to the sink
+    quarantine_stored: int = 0  # quarantine rows the commit wrote
+    quarantine_duplicates: int = 0  # quarantine rows already in the case (the file read again) or repeated
+    notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
-    def records_read(self) -> int:
-        return sum(self.read.values()) + self.quarantined
+    def records_emitted(self) -> int:
+        return sum(self.emitted.values())
 
     @property
     def records_stored(self) -> int:
         return sum(self.stored.values())
 
     @property
+    def duplicate_units(self) -> int:
+        """Units that were exact copies of an earlier unit (a repeated CSV row), dropped by the reader."""
+        return self.units_other.get(UNIT_DUPLICATE, 0)
+
+    @property
+    def in_run_duplicates(self) -> int:
+        """Duplicates within this run: repeated units, and records dropped as copies of earlier ones."""
+        return self.duplicate_units + sum(self.duplicates_in_run.values())
+
+    @property
+    def in_case_duplicates(self) -> int:
+        return sum(self.duplicates_in_case.values())
+
+    @property
+    def conflicting_duplicates(self) -> int:
+        return sum(self.conflicting.values())
+
+    @property
     def duplicates(self) -> int:
-        return sum(self.read.values()) - self.records_stored
+        return self.in_run_duplicates + self.in_case_duplicates
+
+    def imbalances(self) -> list[str]:
+        """The reconciliation equations that do not hold, each with its figures (empty: it reconciles)."""
+        problems = []
+        accounted = self.units_used + self.units_quarantined + sum(self.units_other.values())
+        if self.units_read != accounted:
+            other = "".join(f" + {n:,} {name}" for name, n in sorted(self.units_other.items()))
+            problems.append(
+                f"units: {self.units_read:,} read != {self.units_used:,} gave records + "
+                f"{self.units_quarantined:,} quarantined{other}"
+            )
+        for table in _RECORD_TABLES:
+            emitted, stored = self.emitted[table], self.stored[table]
+            run, case = self.duplicates_in_run[table], self.duplicates_in_case[table]
+            bad = self.unstorable[table]
+            if emitted != stored + run + case + bad:
+                problems.append(
+                    f"{table}: {emitted:,} emitted != {stored:,} stored + {run:,} duplicates in the run + "
+                    f"{case:,} already in the case + {bad:,} unstorable"
+                )
+        if self.quarantined != self.quarantine_stored + self.quarantine_duplicates:
+            problems.append(
+                f"quarantine: {self.quarantined:,} quarantined != {self.quarantine_stored:,} rows written + "
+                f"{self.quarantine_duplicates:,} already in the case"
+            )
+        return problems
+
+    @property
+    def reconciles(self) -> bool:
+        return not self.imbalances()
+
+    def sink_counts(self) -> dict[str, Any]:
+        """The counts a reading process takes (a worker sends them to the parent)."""
+        return {
+            "units_read": self.units_read,
+            "units_used": self.units_used,
+            "units_quarantined": self.units_quarantined,
+            "units_other": dict(self.units_other),
+            "emitted": dict(self.emitted),
+            "duplicates_in_run": dict(self.duplicates_in_run),
+            "unstorable": dict(self.unstorable),
+            "quarantined": self.quarantined,
+        }
+
+    def add_sink_counts(self, counts: dict[str, Any]) -> None:
+        for name, value in counts.items():
+            if isinstance(value, dict):
+                mine = getattr(self, name)
+                for key, n in value.items():
+                    mine[key] = mine.get(key, 0) + n
+            else:
+                setattr(self, name, getattr(self, name) + value)
 
 
 @dataclass
@@ -95,25 +192,54 @@ class IngestReport:
 
     @property
     def reconciles(self) -> bool:
-        return all(f.records_read == f.records_stored + f.duplicates + f.quarantined for f in self.files)
+        """Whether every file's independently taken counts balance (see ``FileReport.imbalances``)."""
+        return all(f.reconciles for f in self.files)
+
+    def imbalances(self) -> list[str]:
+        return [f"{f.path}: {problem}" for f in self.files for problem in f.imbalances()]
+
+    @property
+    def notes(self) -> list[str]:
+        return [f"{Path(f.path).name}: {note}" for f in self.files for note in f.notes]
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "case": self.case,
             "seconds": round(self.seconds, 3),
-            "records_read": self.total("records_read"),
+            "reconciles": self.reconciles,
+            "units_read": self.total("units_read"),
+            "records": self.total("records_emitted"),
             "stored": self.total("records_stored"),
-            "duplicates": self.total("duplicates"),
+            "duplicates_in_run": self.total("in_run_duplicates"),
+            "duplicates_in_case": self.total("in_case_duplicates"),
+            "conflicting": self.total("conflicting_duplicates"),
             "quarantined": self.total("quarantined"),
+            "imbalances": self.imbalances(),
+            "notes": self.notes,
             "files": [
                 {
                     "path": f.path,
                     "reader": f.reader,
                     "dataset": f.dataset,
-                    "read": f.read,
+                    "units": {
+                        "read": f.units_read,
+                        "gave_records": f.units_used,
+                        "quarantined": f.units_quarantined,
+                        **f.units_other,
+                    },
+                    "emitted": f.emitted,
                     "stored": f.stored,
-                    "duplicates": f.duplicates,
+                    "duplicates_in_run": f.duplicates_in_run,
+                    "duplicate_units": f.duplicate_units,
+                    "duplicates_in_case": f.duplicates_in_case,
+                    "conflicting": f.conflicting,
+                    "unstorable": f.unstorable,
                     "quarantined": f.quarantined,
+                    "quarantine_stored": f.quarantine_stored,
+                    "quarantine_duplicates": f.quarantine_duplicates,
+                    "reconciles": f.reconciles,
+                    "imbalances": f.imbalances(),
+                    "notes": f.notes,
                     "seconds": round(f.seconds, 3),
                 }
                 for f in self.files
@@ -149,6 +275,11 @@ class StagingSink:
         # Dedupe keeps a key's first staged row: sequence numbers follow file order, then part order.
         self._next_seq = dict.fromkeys(tables, 0)
         self._records = 0
+        # Unit outcomes: the Source's count of units read when the last one got its outcome. A
+        # unit's outcome is its first: it gave records, was quarantined, or was named (``unit``).
+        self._unit = 0
+        self._bad_place: tuple[int, int | None, int | None, str] | None = None
+        self._bad_count = 0
         self.source: Source | None = None
         self.reader: type[Reader] | None = None
         self.report: FileReport | None = None
@@ -157,14 +288,25 @@ class StagingSink:
     def start(self, source: Source, reader: type[Reader], report: FileReport, seq_base: int) -> None:
         self.source, self.reader, self.report = source, reader, report
         self._next_seq = dict.fromkeys(self._next_seq, seq_base)
+        self._unit = source.units_read
+        self._bad_place = None
+
+    def _unit_gave_records(self) -> None:
+        """The unit being read gave a record, its first outcome."""
+        self._unit = self.source.units_read  # type: ignore[union-attr]
+        self.report.units_used += 1  # type: ignore[union-attr]
 
     # -- the Sink protocol ---------------------------------------------------------
     def post(self, record: dict[str, Any]) -> None:
         record.setdefault("platform", self.reader.platform)  # type: ignore[union-attr]
+        if self.source.units_read != self._unit:  # type: ignore[union-attr]
+            self._unit_gave_records()
         self._add("posts", record)
 
     def post_rows(self, rows: list[tuple[Any, ...]], line: int | None) -> None:
         """Posts as tuples in ``schema.POST_ROW`` order, from one source line: the fast path."""
+        if self.source.units_read != self._unit:  # type: ignore[union-attr]
+            self._unit_gave_records()
         staged = self._post_rows
         staged += rows
         self._post_lines += [line] * len(rows)
@@ -174,6 +316,8 @@ class StagingSink:
     def account(self, record: dict[str, Any]) -> None:
         """An account snapshot; ``raw`` may be the original record as a dict, serialized only if kept."""
         record.setdefault("platform", self.reader.platform)  # type: ignore[union-attr]
+        if self.source.units_read != self._unit:  # type: ignore[union-attr]
+            self._unit_gave_records()
         try:
             values = _snapshot_values(record)
         except KeyError:
@@ -182,8 +326,9 @@ class StagingSink:
         fingerprint = record.pop("_fingerprint", None)
         if fingerprint is None:
             fingerprint = hash(values)
-        if self._last_profile.get(key) == fingerprint:
-            self.report.read["accounts"] += 1  # type: ignore[union-attr]
+        if self._last_profile.get(key) == fingerprint:  # an in-run duplicate, dropped here
+            self.report.emitted["accounts"] += 1  # type: ignore[union-attr]
+            self.report.duplicates_in_run["accounts"] += 1  # type: ignore[union-attr]
             return
         if len(self._last_profile) >= PROFILES_KEPT:
             self._last_profile.clear()  # the commit's deduplication catches what this misses
@@ -198,10 +343,30 @@ class StagingSink:
         return self._last_profile.get((platform, account_id)) == fingerprint
 
     def duplicate(self, table: str, n: int = 1) -> None:
-        self.report.read[table] += n  # type: ignore[union-attr]
+        """``n`` records a reader knows to be in-run duplicates without building them."""
+        if not n:
+            return
+        if self.source.units_read != self._unit:  # type: ignore[union-attr]
+            self._unit_gave_records()
+        self.report.emitted[table] += n  # type: ignore[union-attr]
+        self.report.duplicates_in_run[table] += n  # type: ignore[union-attr]
+
+    def unit(self, outcome: str) -> None:
+        """The outcome of the unit being read, which hands the sink nothing now (see ``Sink.unit``)."""
+        if outcome == UNIT_USED:
+            if self.source.units_read != self._unit:  # type: ignore[union-attr]
+                self._unit_gave_records()
+            return
+        if self.source.units_read == self._unit:  # type: ignore[union-attr]
+            return  # it already has an outcome
+        self._unit = self.source.units_read  # type: ignore[union-attr]
+        other = self.report.units_other  # type: ignore[union-attr]
+        other[outcome] = other.get(outcome, 0) + 1
 
     def label(self, record: dict[str, Any]) -> None:
         record.setdefault("platform", self.reader.platform)  # type: ignore[union-attr]
+        if self.source.units_read != self._unit:  # type: ignore[union-attr]
+            self._unit_gave_records()
         self._add("account_labels", record)
 
     def quarantine(
@@ -220,6 +385,19 @@ class StagingSink:
         elif isinstance(raw, str):
             raw = raw.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
         self.report.quarantined += 1
+        units = self.source.units_read
+        if units != self._unit:  # a unit with no outcome yet: quarantined
+            self._unit = units
+            self.report.units_quarantined += 1
+        # Bad records of one unit (a page of tweets) share its line and offset: one with the reason
+        # of an earlier one there is numbered, so each is its own quarantine row (the commit
+        # deduplicates on file, line, offset and reason).
+        place = (units, line, byte_offset, reason)
+        if place == self._bad_place:
+            self._bad_count += 1
+            reason = f"{reason} (bad record #{self._bad_count} at this place)"
+        else:
+            self._bad_place, self._bad_count = place, 1
         row = {"line": line, "byte_offset": byte_offset, "reason": reason, "raw": raw, "dataset": None}
         self._add("quarantine", row)
 
@@ -241,7 +419,7 @@ class StagingSink:
             return
         assert self.source is not None and self.reader is not None and self.report is not None
         if table != "quarantine":
-            self.report.read[table] += len(rows)  # less any refused below
+            self.report.emitted[table] += len(rows)  # handed over by the reader: counted here, once
         self._records += len(rows)
         if self._progress is not None:
             source = self.source
@@ -304,9 +482,12 @@ class StagingSink:
                 _columns([row], names, batch_schema)
             except (pa.ArrowException, TypeError, ValueError, UnicodeError) as exc:
                 if table != "quarantine":
-                    self.report.read[table] -= 1  # type: ignore[union-attr]
+                    self.report.unstorable[table] += 1  # type: ignore[union-attr]
                 record = {k: v for k, v in zip(names, row, strict=True) if v is not None}
+                # Its unit gave this record: the quarantine row is counted, the unit's outcome stays.
+                unit, self._unit = self._unit, self.source.units_read  # type: ignore[union-attr]
                 self.quarantine(f"unstorable {table} record: {exc}", json.dumps(record, default=str), line)
+                self._unit = unit
             else:
                 kept.append(row)
         return kept
@@ -356,12 +537,12 @@ def ingest(
     most 4): file by file, and each large uncompressed JSON Lines file in ranges of whole lines.
 
     >>> report = ingest(["tweets.jsonl.gz"], "out/case")   # doctest: +SKIP
-    >>> report.reconciles
+    >>> report.reconciles                                  # doctest: +SKIP
     True
     """
     started = time.perf_counter()
     paths = _expand(inputs)
-    from cibwatch.store.case import Case
+    from cibwatch.store.case import Case, crash_point
 
     case = Case.create(case_dir)
     report = IngestReport(case=str(case.root))
@@ -370,11 +551,12 @@ def ingest(
         source = Source(path=path, dataset=dataset or dataset_name(path))
         reader = sniff_format(source) if format == "auto" else get_reader(format)
         plan.append((source, reader))
-    staging = case.root / ".staging" / uuid.uuid4().hex[:12]
-    staging.mkdir(parents=True)
     workers = max(1, workers if workers is not None else min(os.cpu_count() or 1, 4))
     report.files = [FileReport(path=s.name, reader=r.name, dataset=s.dataset) for s, r in plan]
-    try:
+    # A folder of the run's own, locked while it lives: the next run removes it if this one dies.
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(case.close)
+        staging = cleanup.enter_context(case.run_folder())
         if progress:
             for source, _ in plan:
                 progress({"file": source.name, "bytes_total": source.size, "bytes_done": 0, "start": True})
@@ -383,11 +565,10 @@ def ingest(
             _read_in_workers(plan, parts, report.files, staging, workers, strict, progress)
         else:
             _read_here(plan, report.files, staging, strict, progress)
-        _commit(case, staging, report)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        _remove_if_empty(staging.parent)
-        case.close()
+        crash_point("read")
+        with case.locked():  # one commit at a time; what dead runs left is finished or removed first
+            case.recover()
+            _commit(case, staging, report)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -448,18 +629,16 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _remove_if_empty(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.rmdir()
-
-
 def _commit(case: Case, staging: Path, report: IngestReport) -> None:
     """Deduplicate staged rows against the case and each other, then add one part per table."""
     import duckdb
 
+    from cibwatch.store import sql
+
     run = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + staging.name
+    commit = case.begin_commit(staging)
     con = duckdb.connect()
-    con.execute(f"SET temp_directory='{staging / 'duckdb_tmp'}'")
+    con.execute(f"SET temp_directory={sql.literal(staging / 'duckdb_tmp')}")
     con.execute("SET memory_limit='1GB'")
     con.execute(f"SET threads={max(1, min(2, os.cpu_count() or 1))}")
     con.execute("SET preserve_insertion_order=false")
@@ -467,44 +646,113 @@ def _commit(case: Case, staging: Path, report: IngestReport) -> None:
     con.execute("SET enable_progress_bar=false")  # it writes to stdout, into --json output
     try:
         for table in schema.TABLES:
-            staged = sorted(str(p) for p in staging.rglob(f"{table}.parquet"))
+            staged = sorted(staging.rglob(f"{table}.parquet"))
             if not staged:
                 continue
             # DuckDB streams Parquet within its memory limit, whatever the input's size.
-            fresh = "read_parquet([" + ", ".join(f"'{p}'" for p in staged) + "])"
+            fresh = sql.read_parquet(staged)
             columns = ", ".join(f'"{f.name}"' for f in schema.TABLES[table])
             keys = schema.DEDUPE_KEYS.get(table, ("source_file", "line", "byte_offset", "reason"))
-            key_cols = ", ".join(keys)
-            # The first staged row of each key: a hash aggregate, cheaper than a window function.
-            where = f"WHERE s._seq IN (SELECT min(_seq) FROM {fresh} GROUP BY {key_cols})"
+            # The first staged row of each key: a hash aggregate, cheaper than a window function,
+            # made once by _count_dedupe (below, before the query runs) as the temp table _firsts.
+            where = "WHERE s._seq IN (SELECT seq FROM _firsts)"
             if case.has_table(table):
                 match = " AND ".join(f"e.{k} IS NOT DISTINCT FROM s.{k}" for k in keys)
-                stored = f"read_parquet('{case.table_glob(table)}')"
+                stored = case.table_sql(table, union_by_name=False)
                 where += f" AND NOT EXISTS (SELECT 1 FROM {stored} e WHERE {match})"
-            out = case.table_dir(table)
-            out.mkdir(parents=True, exist_ok=True)
+            _count_dedupe(con, table, fresh, keys, stored if case.has_table(table) else None, report)
             query = f"SELECT {columns} FROM {fresh} s {where}"
-            tmp = [staging / f"{table}.committed-{k}.parquet" for k in range(_COMMIT_WRITERS)]
-            kept, written = _copy_to_parquet(con, query, tmp, schema.TABLES[table])
-            for k, path in enumerate(written):
-                shutil.move(path, out / f"part-{run}-{k}.parquet")
+            # Written inside the run's folder; published with the other tables' parts at the end.
+            tmp = [commit.new_path(table, f"part-{run}-{k}") for k in range(_COMMIT_WRITERS)]
+            kept, written = _copy_to_parquet(con, query, tmp, schema.TABLES[table], step=f"write:{table}")
+            commit.add(table, written)
             if table in _RECORD_TABLES:
                 by_file = {f.path: f for f in report.files}
                 for source_file, n in kept.items():
                     by_file[source_file].stored[table] += n
-        _add_author_stubs(case, con, run)
+            elif table == "quarantine":  # counted from the rows written, like the records
+                by_file = {f.path: f for f in report.files}
+                for source_file, n in kept.items():
+                    by_file[source_file].quarantine_stored += n
+        _add_author_stubs(commit, con, run)
     finally:
         con.close()
+    commit.publish()  # all tables' parts, author stubs included, or (if killed) none until recovery
 
 
-def _add_author_stubs(case: Case, con: Any, run: str) -> None:
-    """Accounts seen only as post authors still get a row (no profile, probed_at null)."""
-    if not case.has_table("posts"):
+# Provenance and observation columns: rows that differ only in these are the same record.
+_NOT_CONTENT = {"dataset", "reader", "source_file", "ingested_at", "probed_at", "raw", "snapshot_id"}
+_CONFLICT_NOUNS = {"posts": "posts share an id", "account_labels": "account labels share a key"}
+
+
+def _count_dedupe(
+    con: Any, table: str, fresh: str, keys: tuple[str, ...], stored: str | None, report: IngestReport
+) -> None:
+    """Count, per source file, the staged rows the commit drops as copies of an earlier staged row
+    (in the run) and as already stored (in the case), and the kept keys whose copies differ in
+    content: counted where the rows are dropped, by their own queries, apart from the rows written.
+    Leaves the first staged row of each key in the temp table ``_firsts`` (seq), for the commit."""
+    key_cols = ", ".join(keys)
+    content = [f.name for f in schema.TABLES[table] if f.name not in _NOT_CONTENT and f.name not in keys]
+    # Accounts are keyed by a hash of their values (snapshot_id): copies cannot differ.
+    # More than one content per key; min != max is far cheaper than a count of distinct values.
+    digest = f"hash({', '.join(content)})"
+    differ = f"min({digest}) != max({digest})" if content and table != "accounts" else "false"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _firsts AS SELECT min(_seq) AS seq, {differ} AS differ "
+        f"FROM {fresh} GROUP BY {key_cols}"
+    )
+    counts = con.execute(
+        "SELECT s.source_file, count(*) FILTER (WHERE f.seq IS NULL), count(*) FILTER (WHERE f.differ) "
+        f"FROM {fresh} s LEFT JOIN _firsts f ON s._seq = f.seq GROUP BY s.source_file"
+    ).fetchall()
+    in_case: dict[str, tuple[int, int]] = {}
+    if stored is not None:
+        match = " AND ".join(f"e.{k} IS NOT DISTINCT FROM s.{k}" for k in keys)
+        same = "".join(f" AND e.{c} IS NOT DISTINCT FROM s.{c}" for c in content)
+        conflict = (
+            f"count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {stored} e WHERE {match}{same}))"
+            if content and table != "accounts"
+            else "0"
+        )
+        rows = con.execute(
+            f"SELECT s.source_file, count(*), {conflict} FROM {fresh} s "
+            f"WHERE s._seq IN (SELECT seq FROM _firsts) AND EXISTS (SELECT 1 FROM {stored} e WHERE {match}) "
+            "GROUP BY s.source_file"
+        ).fetchall()
+        in_case = {source_file: (n, differ) for source_file, n, differ in rows}
+    by_file = {f.path: f for f in report.files}
+    for source_file, in_run, differ_run in counts:
+        file_report = by_file[source_file]
+        case_n, differ_case = in_case.get(source_file, (0, 0))
+        if table == "quarantine":
+            file_report.quarantine_duplicates += in_run + case_n
+            continue
+        file_report.duplicates_in_run[table] += in_run
+        file_report.duplicates_in_case[table] += case_n
+        file_report.conflicting[table] += differ_run + differ_case
+        noun = _CONFLICT_NOUNS.get(table, f"{table} share a key")
+        if differ_run:
+            file_report.notes.append(f"{differ_run:,} {noun} with different content; the first was kept")
+        if differ_case:
+            file_report.notes.append(
+                f"{differ_case:,} {noun} with a stored one but differ in content; the stored one was kept"
+            )
+
+
+def _add_author_stubs(commit: PartsCommit, con: Any, run: str) -> None:
+    """Accounts seen only as post authors still get a row (no profile, probed_at null).
+
+    Posts and accounts as they will be once ``commit`` is published: its stubs go with its posts."""
+    from cibwatch.store import sql
+
+    posts, accounts = commit.parts("posts"), commit.parts("accounts")
+    if not posts:
         return
     known = ""
-    if case.has_table("accounts"):
+    if accounts:
         known = (
-            f"WHERE NOT EXISTS (SELECT 1 FROM read_parquet('{case.table_glob('accounts')}') a "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {sql.read_parquet(accounts)} a "
             "WHERE a.platform = p.platform AND a.account_id = p.account_id)"
         )
     names = [f.name for f in schema.ACCOUNTS]
@@ -528,13 +776,10 @@ def _add_author_stubs(case: Case, con: Any, run: str) -> None:
         f"{stub_values[n]} AS {n}" if n in stub_values else f"CAST(NULL AS {duck[types[n]]}) AS {n}"
         for n in names
     )
-    target = case.table_dir("accounts") / f"part-{run}-stubs.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    query = (
-        f"SELECT {select} FROM read_parquet('{case.table_glob('posts')}') p {known} "
-        "GROUP BY p.platform, p.account_id"
-    )
-    _copy_to_parquet(con, query, [target], schema.ACCOUNTS)
+    target = commit.new_path("accounts", f"part-{run}-stubs")
+    query = f"SELECT {select} FROM {sql.read_parquet(posts)} p {known} GROUP BY p.platform, p.account_id"
+    _, written = _copy_to_parquet(con, query, [target], schema.ACCOUNTS, step="write:stubs")
+    commit.add("accounts", written)
 
 
 # Parts written at once by a commit: Parquet encoding and compression release the GIL.
@@ -545,11 +790,16 @@ _DICTIONARY_COLUMNS = {"kind", "lang", "source_app", "platform", "dataset", "rea
 
 
 def _copy_to_parquet(
-    con: Any, query: str, paths: list[Path], table_schema: pa.Schema
+    con: Any, query: str, paths: list[Path], table_schema: pa.Schema, step: str = ""
 ) -> tuple[dict[str, int], list[Path]]:
     """Stream ``query`` into ``paths`` (batches dealt in turn, each file by its own thread) with
-    the exact Arrow schema. Returns the rows written per source file and the files written."""
+    the exact Arrow schema. Returns the rows written per source file and the files written.
+
+    ``step`` names the write for the crash tests (``CIBWATCH_CRASH_AT``): the process dies with
+    every batch written and the files not closed (no Parquet footer)."""
     from concurrent.futures import Future, ThreadPoolExecutor
+
+    from cibwatch.store.case import crash_point
 
     counts: dict[str, int] = {}
     writers: list[pq.ParquetWriter | None] = [None] * len(paths)
@@ -573,6 +823,7 @@ def _copy_to_parquet(
                 pending.pop(0).result()
         for future in pending:
             future.result()
+        crash_point(step)
     finally:
         for pool in pools:
             pool.shutdown()
@@ -637,6 +888,7 @@ def _read_here(
         with _gc_paused():
             reader().read(source, sink)
             sink.finish_file()
+        file_report.units_read += source.units_read
         file_report.seconds = time.perf_counter() - t0
         if progress:
             progress({"file": source.name, "bytes_done": source.size, "done": True})
@@ -691,7 +943,8 @@ def _read_part(
         sink.finish_file()
     sink.close()
     counter.value = source.size if rng is None else rng[1] - rng[0]
-    return {"read": report.read, "quarantined": report.quarantined}
+    report.units_read = source.units_read
+    return report.sink_counts()
 
 
 def _read_in_workers(
@@ -772,9 +1025,7 @@ def _read_in_workers(
 def _merge_part(
     result: dict[str, Any], source: Source, rng: tuple[int, int] | None, file_report: FileReport, staged: Path
 ) -> None:
-    for table, n in result["read"].items():
-        file_report.read[table] += n
-    file_report.quarantined += result["quarantined"]
+    file_report.add_sink_counts(result)
     if result["quarantined"] and rng is not None and rng[0]:
         _shift_quarantine_lines(staged, _lines_before_part(source, rng))
 

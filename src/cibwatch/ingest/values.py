@@ -1,7 +1,9 @@
 """Field parsers shared by the readers: dates, counts, flags, text.
 
 Parsers raise ``ValueError`` with a short reason on a bad value; the reader's
-record loop turns that into a quarantine row.
+record loop turns that into a quarantine row. Numbers are bounded: a count must fit int64
+(``MIN_INT``..``MAX_INT``) and a time must fall in years 1 to 9999 (``MIN_TIME_MS``..``MAX_TIME_MS``),
+else the record is quarantined: no value of it could be stored, and a wrong one would mislead.
 """
 
 from __future__ import annotations
@@ -11,6 +13,28 @@ import hashlib
 import re
 import unicodedata
 from datetime import UTC, datetime
+
+from cibwatch.ingest.base import MAX_INT, MIN_INT
+
+# Times storable in every table and readable by DuckDB: 0001-01-01 to 9999-12-31 (epoch ms).
+MIN_TIME_MS = -62_135_596_800_000
+MAX_TIME_MS = 253_402_300_799_999
+# Characters of a bad value shown in a reason: reasons stay short whatever the input holds.
+_SHOWN = 60
+
+
+def shown(value: object) -> str:
+    """``repr(value)``, cut to a few dozen characters for a quarantine reason."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}… ({len(text):,} characters)"
+
+
+def time_ms(ms: int, value: object) -> int:
+    """``ms`` if it is a time in years 1 to 9999, else ValueError naming ``value``."""
+    if not MIN_TIME_MS <= ms <= MAX_TIME_MS:
+        raise ValueError(f"time {shown(value)} outside years 1 to 9999 (MIN_TIME_MS..MAX_TIME_MS)")
+    return ms
+
 
 _MONTHS = {
     m: i
@@ -94,9 +118,12 @@ def iso_date_ms(value: str) -> int:
 
 def epoch_ms(value: str | float | int) -> int:
     """Epoch seconds or milliseconds (told apart by magnitude) to epoch ms."""
-    number = float(value)
-    if number != number or number < 0:
-        raise ValueError(f"bad epoch time {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        raise ValueError(f"bad epoch time {shown(value)}") from None
+    if number != number or number < 0 or number > MAX_TIME_MS:
+        raise ValueError(f"bad epoch time {shown(value)}")
     return int(number) if number > 1e11 else round(number * 1000)
 
 
@@ -138,8 +165,10 @@ def count(value: object) -> int | None:
             return None
         try:
             number = int(float(text)) if "." in text or "e" in text.lower() else int(text)
-        except ValueError:
-            raise ValueError(f"bad count {value!r}") from None
+        except (ValueError, OverflowError):  # OverflowError: infinity; ValueError: > 4,300 digits too
+            raise ValueError(f"bad count {shown(value)}") from None
+    if not MIN_INT <= number <= MAX_INT:
+        raise ValueError(f"count {shown(value)} outside the int64 range (MIN_INT..MAX_INT)")
     return number
 
 

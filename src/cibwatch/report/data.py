@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -606,7 +607,7 @@ def _edge_rows(frame: pl.DataFrame) -> list[Edge]:
 
 
 # Strongest evidence first: most significant, then most co-acted items.
-_EDGE_ORDER = {
+_EDGE_ORDER: dict[str, Any] = {
     "by": ["q_value", "n_shared", "account_a", "account_b", "trace"],
     "descending": [False, True, False, False, False],
 }

@@ -42,8 +42,7 @@ def render(
     """
     limits = limits or Limits()
     opened = not isinstance(case, Case)
-    the_case = open_case(case) if opened else case
-    assert isinstance(the_case, Case)
+    the_case = case if isinstance(case, Case) else open_case(case)
     try:
         data = collect(the_case, limits)
     finally:

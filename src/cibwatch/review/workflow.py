@@ -221,15 +221,15 @@ def changes_since(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             out.append(f"coordination {key}: {o_co.get(key)} → {n_co.get(key)}")
     o_edges = {(e["partner"], e["trace"]): e for e in old.get("edges") or []}
     n_edges = {(e["partner"], e["trace"]): e for e in new.get("edges") or []}
-    for key in sorted(n_edges.keys() - o_edges.keys()):
-        out.append(f"new edge: {key[1]} with {key[0]} ({n_edges[key]['observed']} items)")
-    for key in sorted(o_edges.keys() - n_edges.keys()):
-        out.append(f"edge gone: {key[1]} with {key[0]}")
-    for key in sorted(o_edges.keys() & n_edges.keys()):
-        a, b = o_edges[key], n_edges[key]
+    for edge in sorted(n_edges.keys() - o_edges.keys()):
+        out.append(f"new edge: {edge[1]} with {edge[0]} ({n_edges[edge]['observed']} items)")
+    for edge in sorted(o_edges.keys() - n_edges.keys()):
+        out.append(f"edge gone: {edge[1]} with {edge[0]}")
+    for edge in sorted(o_edges.keys() & n_edges.keys()):
+        a, b = o_edges[edge], n_edges[edge]
         if (a["observed"], a["q_value"]) != (b["observed"], b["q_value"]):
             out.append(
-                f"edge {key[1]} with {key[0]}: {a['observed']} → {b['observed']} items, "
+                f"edge {edge[1]} with {edge[0]}: {a['observed']} → {b['observed']} items, "
                 f"q {a['q_value']} → {b['q_value']}"
             )
     o_camp = {c["campaign_id"]: c for c in old.get("campaigns") or []}

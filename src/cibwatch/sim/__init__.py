@@ -12,9 +12,10 @@ Roles: ``organic``; ``organic-trap`` (organic, but in a trap that looks coordina
 operations ``bot``, ``troll``, ``cyborg``, ``state-media``. Operations and traps are registered
 functions (``@tactic(name)`` in ``tactics.py`` and ``traps.py``); a scenario lists which run.
 
->>> from cibwatch.sim import simulate, scorecard, render_scorecard   # doctest: +SKIP
->>> simulate("demo", out="sim/demo", seed=1)
->>> print(render_scorecard(scorecard("sim/demo", flagged_ids)))
+>>> from cibwatch.sim import simulate, scorecard, render_scorecard
+>>> report = simulate("demo", out="sim/demo", seed=1, accounts=300, days=1)
+>>> print(render_scorecard(scorecard("sim/demo", flagged_accounts=[])).splitlines()[0])
+precision n/a, recall 0.0%, F1 0.0%; 0/56 operation accounts flagged, 0/233 organic accounts flagged (0.0%)
 """
 
 from cibwatch.sim.plan import TACTICS, Context, tactic

@@ -57,10 +57,11 @@ def frame(n: int, **columns: Any) -> pl.DataFrame:
         elif isinstance(value, pl.Series):
             data[name] = value.alias(name).cast(dtype)
         elif np.isscalar(value) or isinstance(value, str):
-            data[name] = pl.repeat(value, n, dtype=dtype, eager=True).alias(name)
+            scalar: Any = value
+            data[name] = pl.repeat(scalar, n, dtype=dtype, eager=True).alias(name)
         else:
             data[name] = np.asarray(value)
-    return pl.DataFrame(data).cast(SCHEMA)
+    return pl.DataFrame(data).cast(pl.Schema(SCHEMA))
 
 
 def with_likes(posts: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:

@@ -129,9 +129,10 @@ class Context:
         keys = ev.PLANNED_KEY_BASE + self.next_key + np.arange(n, dtype=np.int64)
         self.next_key += n
         if body is None and kind in (ev.ORIGINAL, ev.REPLY, ev.QUOTE):
-            body = (text.replies if kind == ev.REPLY else text.bodies)(
-                self.rng, *([n] if kind == ev.REPLY else [self.world["topic"][author]])
-            )
+            if kind == ev.REPLY:
+                body = text.replies(self.rng, n)
+            else:
+                body = text.bodies(self.rng, self.world["topic"][author])
         columns: dict[str, Any] = {
             "key": keys,
             "t": t,

@@ -71,9 +71,9 @@ def simulate(
 ) -> SimReport:
     """Write a simulated platform to ``out``: ``posts/*.jsonl`` plus ground truth.
 
-    >>> report = simulate("demo", out="sim/demo", seed=1)   # doctest: +SKIP
-    >>> report.posts > 10_000
-    True
+    >>> report = simulate("demo", out="sim/demo", seed=1, accounts=300, days=1)
+    >>> report.posts > 500, sorted(report.by_kind)
+    (True, ['original', 'quote', 'reply', 'repost'])
 
     ``workers`` windows are written at once (default: one per core, at most 4); the output is
     the same whatever their number.

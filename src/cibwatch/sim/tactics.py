@@ -333,7 +333,7 @@ def cyborg(ctx: Context) -> None:
             if rng.random() < 0.3:
                 continue
             start = ctx.start_ms + int(day) * DAY_MS + rng.integers(_hours(10), _hours(20))
-            k = rng.integers(10, 30)
+            k = int(rng.integers(10, 30))
             t = start + np.cumsum(rng.normal(60_000, 4_000, k)).astype(np.int64)
             url = pl.Series(links).gather(rng.integers(0, len(links), k))
             app = SOURCE_INDEX["Hootsuite Inc."] if rng.random() < 0.6 else SOURCE_INDEX["TweetDeck"]

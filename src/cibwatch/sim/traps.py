@@ -119,7 +119,7 @@ def breaking_news(ctx: Context) -> None:
     people = ctx.recruit(ctx.size("accounts", 400))
     at = ctx.start_ms + int(ctx.params.get("at_fraction", 0.4) * (ctx.end_ms - ctx.start_ms))
     first_t = at + np.sort(rng.integers(60_000, 600_000, len(outlets)))
-    urls = [f"https://{d}/news/breaking-quake-{rng.integers(1000, 9999)}" for d in domains]
+    urls: list[str | None] = [f"https://{d}/news/breaking-quake-{rng.integers(1000, 9999)}" for d in domains]
     reports = ctx.post(
         outlets,
         first_t,
@@ -177,7 +177,7 @@ def wire_story(ctx: Context) -> None:
     who, s = who[go], s[go]
     t = st[s] + lognormal_ms(rng, 15 * 60, 0.7, len(s))
     dom = np.array(domains)[who]
-    url = [
+    url: list[str | None] = [
         f"https://{d}/news/{int(i)}-story"
         for d, i in zip(dom.tolist(), (st[s] // 1000 % 10**7).tolist(), strict=False)
     ]

@@ -70,7 +70,7 @@ class World:
         first = self.n
         count = len(profiles["username"])
         for name, dtype in _NUMERIC.items():
-            values = np.asarray(profiles[name], dtype=dtype)
+            values: np.ndarray = np.asarray(profiles[name], dtype=dtype)
             self.cols[name] = values if name not in self.cols else np.concatenate([self.cols[name], values])
         self.mix = np.concatenate([self.mix, np.asarray(profiles["mix"], dtype=np.float64)])
         for name in _STRINGS:

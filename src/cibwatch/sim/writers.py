@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 import numpy as np
 import orjson
@@ -93,7 +93,7 @@ def _evaluate(frame: pl.DataFrame, expr: pl.Expr) -> pl.Series:
     return frame.lazy().select(expr).collect(engine=_ENGINE).to_series()
 
 
-_ENGINE = "streaming"
+_ENGINE: Final = "streaming"
 
 
 def _join_nonnull(parts: list[pl.Expr], sep: str = ",") -> pl.Expr:

@@ -36,7 +36,7 @@ from typing import Any
 
 from cibwatch.ingest.base import SKIPPED, Reader, Sink, Source, emit, iter_json, register
 from cibwatch.ingest.formats.json_common import dump_json, item_problem
-from cibwatch.ingest.values import count, iso_date_ms
+from cibwatch.ingest.values import count, iso_date_ms, time_ms
 
 POST = "app.bsky.feed.post"
 REPOST = "app.bsky.feed.repost"
@@ -190,6 +190,8 @@ def records_from_event(event: dict[str, Any]) -> list[tuple[str, dict[str, Any]]
         raise ValueError("not a Jetstream event (needs did)")
     time_us = event.get("time_us")
     time_us = int(time_us) if isinstance(time_us, int | float) and not isinstance(time_us, bool) else None
+    if time_us is not None:
+        time_ms(time_us // 1000, time_us)  # ValueError unless a time in years 1 to 9999
     kind = event.get("kind")
     if kind == "identity":
         identity = event.get("identity") or {}

@@ -12,7 +12,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cibwatch.ingest.base import DAMAGED_STREAM, Reader, Sink, Source, iter_json, register
+from cibwatch.ingest.base import (
+    DAMAGED_STREAM,
+    OVERLONG_LINE,
+    OverlongLine,
+    Reader,
+    Sink,
+    Source,
+    iter_json,
+    register,
+)
 from cibwatch.ingest.formats.twitter_v1 import account_from_v1_user
 from cibwatch.ingest.run import dataset_name
 from cibwatch.ingest.values import twitter_date_ms
@@ -55,6 +64,9 @@ class BotRepositoryLabels(Reader):
             if line is None:
                 sink.quarantine(DAMAGED_STREAM, None, lineno, offset)
                 break
+            if isinstance(line, OverlongLine):
+                sink.quarantine(OVERLONG_LINE, line, lineno, offset)
+                continue
             match = _LINE.match(line)
             if not match:
                 sink.quarantine("expected 'account_id<TAB>label'", line, lineno, offset)

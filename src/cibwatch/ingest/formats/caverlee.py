@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from cibwatch.ingest.base import DAMAGED_STREAM, Reader, Sink, Source, register
+from cibwatch.ingest.base import DAMAGED_STREAM, OVERLONG_LINE, OverlongLine, Reader, Sink, Source, register
 from cibwatch.ingest.values import any_date_ms, count
 
 _US_DATE = rb"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}(:\d{2})?"
@@ -46,6 +46,9 @@ class CaverleeReader(Reader):
             if line is None:
                 sink.quarantine(DAMAGED_STREAM, None, lineno, offset)
                 break
+            if isinstance(line, OverlongLine):
+                sink.quarantine(OVERLONG_LINE, line, lineno, offset)
+                continue
             text = line.decode("utf-8", "replace").strip()
             if not text:
                 continue

@@ -11,7 +11,8 @@ german_elections up to ~40k rows apart), so open posts are held in a window keye
 and written once no row of theirs came for ``WINDOW_ROWS`` rows (or at the end). Open posts are
 bounded by the window; only the ids of written posts are kept beyond it. A row whose post
 was already written (farther apart than the window) is quarantined with that reason rather
-than silently dropped; sort the file by post id to avoid it.
+than silently dropped; sort the file by post id to avoid it. A row repeating an earlier row of
+its post exactly is counted as a duplicate; a further trace row of a post, as merged.
 
 Merged lists: urls ← "url:<url_id>" and "domain:<domain_id>", hashtags ← hashtag_id,
 media_hashes ← phash_id. Ids are prefixed in urls because url and domain ids are two
@@ -29,7 +30,16 @@ from __future__ import annotations
 from collections import OrderedDict
 from pathlib import Path
 
-from cibwatch.ingest.base import Reader, Sink, Source, first_csv_header, register
+from cibwatch.ingest.base import (
+    UNIT_DUPLICATE,
+    UNIT_MERGED,
+    UNIT_USED,
+    Reader,
+    Sink,
+    Source,
+    first_csv_header,
+    register,
+)
 from cibwatch.ingest.formats.csv_common import (
     epoch_seconds_ms,
     header_of,
@@ -64,7 +74,7 @@ def _time(row: dict[str, str], column: str) -> int:
 
 
 class _OpenPost:
-    __slots__ = ("account_id", "created_at", "hashtags", "last_row", "media", "refs", "urls")
+    __slots__ = ("account_id", "created_at", "hashtags", "last_row", "media", "refs", "rows", "urls")
 
     def __init__(self, account_id: str, created_at: int, last_row: int) -> None:
         self.account_id = account_id
@@ -74,6 +84,7 @@ class _OpenPost:
         self.hashtags: list[str] = []
         self.media: list[str] = []
         self.last_row = last_row
+        self.rows: set[tuple[str, ...]] = set()  # this post's rows so far: a repeat is a duplicate
 
 
 def _add(items: list[str], value: str | None) -> None:
@@ -127,6 +138,17 @@ class CoortweetReader(Reader):
             except ValueError as exc:
                 sink.quarantine(f"ValueError: {exc}", raw_row(row), lineno)
                 continue
+            # Each row's outcome, named here where it is merged: its post (or extra repost) is
+            # written later, an exact repeat of a row of this post is a duplicate, and a further
+            # trace row is merged into its post.
+            values = tuple(row.values())
+            if values in post.rows:
+                sink.unit(UNIT_DUPLICATE)
+            elif not post.rows or (object_form and _value(row, "object_id") not in post.refs):
+                sink.unit(UNIT_USED)
+            else:
+                sink.unit(UNIT_MERGED)
+            post.rows.add(values)
             if object_form:
                 _add(post.refs, _value(row, "object_id"))
             else:

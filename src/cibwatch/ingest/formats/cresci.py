@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from cibwatch.errors import InputFormatError
 from cibwatch.ingest.base import Reader, Sink, Source, first_csv_header, register
 from cibwatch.ingest.formats.cresci_timelines import _post as timeline_post
 from cibwatch.ingest.values import (
@@ -257,7 +258,12 @@ class CresciReader(Reader):
     def read(self, source: Source, sink: Sink) -> None:
         kind = _kind(source.head())
         if kind is None:
-            return
+            raise InputFormatError(
+                f"{source.name} has no header cresci knows and does not look like a headerless "
+                "users.csv or tweets.csv; expected a first line naming the columns, e.g. "
+                f"{','.join(TIMELINE_COLUMNS)} (a cresci-2015 timeline) or the users/tweets columns. "
+                "Add the header line, or pass the right --format."
+            )
         fieldnames = None
         if kind.endswith("-noheader"):
             kind = kind.removesuffix("-noheader")

@@ -22,7 +22,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cibwatch.ingest.base import Reader, Sink, Source, emit, first_csv_header, register
+from cibwatch.ingest.base import (
+    UNIT_MERGED,
+    UNIT_USED,
+    Reader,
+    Sink,
+    Source,
+    emit,
+    first_csv_header,
+    register,
+)
 from cibwatch.ingest.formats.csv_common import header_of, normalized_rows, raw_row, require_columns
 from cibwatch.ingest.values import count, flag, iso_date_ms, text_or_none
 
@@ -104,10 +113,12 @@ class CrowdTangleReader(Reader):
                 for url in post["urls"]:
                     if url not in current[1][1]["urls"]:
                         current[1][1]["urls"].append(url)
+                sink.unit(UNIT_MERGED)  # a further link of the post before it
                 continue
             if current is not None:
                 emit(current, sink)
             current = records
+            sink.unit(UNIT_USED)  # its records are emitted once its further rows are merged in
         if current is not None:
             emit(current, sink)
 

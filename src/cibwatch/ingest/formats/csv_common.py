@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 
 from cibwatch.errors import InputFormatError
 from cibwatch.ingest.base import Source, first_csv_header
-from cibwatch.ingest.values import normalize_text, stable_id
+from cibwatch.ingest.values import MAX_TIME_MS, normalize_text, shown, stable_id, time_ms
 
 # Prefix of post ids derived from a repost's text: the same for every reader, so reposts of
 # one text line up across datasets that carry no id of the reposted post.
@@ -47,13 +47,8 @@ def normalized_rows(
     header = header_of(source)
     if normalize:
         header = [normalize.get(name, name) for name in header]
-    first = True
     delimiter = "\t" if header and _first_line_has_tabs(source) else ","
-    for lineno, row, problem in source.csv_rows(fieldnames=header, delimiter=delimiter):
-        if first:
-            first = False
-            continue
-        yield lineno, row, problem
+    yield from source.csv_rows(fieldnames=header, skip_header=True, delimiter=delimiter)
 
 
 def _first_line_has_tabs(source: Source) -> bool:
@@ -63,19 +58,22 @@ def _first_line_has_tabs(source: Source) -> bool:
 
 def epoch_seconds_ms(value: str) -> int:
     """'1600000000.5' (seconds) to epoch ms; ValueError for empty, negative or non-numeric."""
+    bad = f"bad timestamp {shown(value)} (expected epoch seconds, e.g. 1600000000.5)"
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"bad timestamp {value!r} (expected epoch seconds, e.g. 1600000000.5)") from None
+        raise ValueError(bad) from None
     if number != number or number < 0 or number == float("inf"):
-        raise ValueError(f"bad timestamp {value!r} (expected epoch seconds, e.g. 1600000000.5)")
-    return round(number * 1000)
+        raise ValueError(bad)
+    return time_ms(round(number * 1000) if number * 1000 <= MAX_TIME_MS else MAX_TIME_MS + 1, value)
 
 
 def raw_row(row: dict[str, str]) -> str | None:
     """The row as one CSV line again, for the quarantine's ``raw`` column."""
     if not row:
         return None
+    if len(row) == 1 and "" in row:  # a line that could not be parsed (Source.csv_rows): as it was
+        return row[""]
     # Extra fields (DictReader's None key) are kept; missing ones (None values) are not invented.
     values = [v for k, v in row.items() if k is not None and isinstance(v, str)]
     values.extend(row.get(None) or [])  # type: ignore[call-overload]

@@ -17,9 +17,9 @@ import ast
 from pathlib import Path
 from typing import Any
 
-from cibwatch.ingest.base import Reader, Sink, Source, emit, first_csv_header, register
+from cibwatch.ingest.base import MAX_FIELD_BYTES, Reader, Sink, Source, emit, first_csv_header, register
 from cibwatch.ingest.formats.csv_common import header_of, normalized_rows, raw_row, require_columns
-from cibwatch.ingest.values import count, flag, iso_date_ms, text_or_none
+from cibwatch.ingest.values import count, flag, iso_date_ms, shown, text_or_none
 
 _USER_COLUMNS = ("userid", "user_screen_name", "account_creation_date")
 
@@ -35,12 +35,14 @@ def list_literal(value: str | None) -> list[str]:
         return []
     if text.startswith("[") and text.endswith("]"):
         if "'" in text or '"' in text:
+            if len(text) > MAX_FIELD_BYTES:  # literal_eval takes ~100 bytes of memory a character
+                raise ValueError(f"list longer than MAX_FIELD_BYTES ({MAX_FIELD_BYTES:,} characters)")
             try:
                 parsed = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                raise ValueError(f"bad list {value!r} (expected e.g. ['a', 'b'])") from None
+            except (ValueError, SyntaxError, RecursionError, MemoryError):  # SyntaxError: too deep too
+                raise ValueError(f"bad list {shown(value)} (expected e.g. ['a', 'b'])") from None
             if not isinstance(parsed, list):
-                raise ValueError(f"bad list {value!r} (expected e.g. ['a', 'b'])")
+                raise ValueError(f"bad list {shown(value)} (expected e.g. ['a', 'b'])")
             return [str(item).strip() for item in parsed if str(item).strip()]
         text = text[1:-1]
     return [item.strip() for item in text.replace(",", " ").split() if item.strip()]

@@ -23,9 +23,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cibwatch.ingest.base import Reader, Sink, Source, first_csv_header, register
+from cibwatch.ingest.base import UNIT_USED, Reader, Sink, Source, first_csv_header, register
 from cibwatch.ingest.formats.csv_common import header_of, normalized_rows, raw_row, require_columns
-from cibwatch.ingest.values import stable_id
+from cibwatch.ingest.values import stable_id, time_ms
 
 REQUIRED = ("source_tweet_id", "parent_uid", "child_uid", "child_tweet_id", "child_time_ms_est")
 
@@ -38,8 +38,8 @@ def _post(row: dict[str, str], root_uid: str | None) -> dict[str, Any]:
         raise ValueError("bad source_tweet_id, child_uid or child_tweet_id (expected numeric ids)")
     time_text = row["child_time_ms_est"].strip()
     try:
-        created = round(float(time_text))
-    except ValueError:
+        created = time_ms(round(float(time_text)), time_text)
+    except (ValueError, OverflowError):
         raise ValueError(f"bad child_time_ms_est {time_text!r} (expected epoch milliseconds)") from None
     if created < 0:
         raise ValueError(f"bad child_time_ms_est {time_text!r} (negative)")
@@ -94,6 +94,7 @@ class Twitter1516Reader(Reader):
                 flush()
             elif root_uid is None:
                 pending.append((lineno, row))
+                sink.unit(UNIT_USED)  # its post is emitted once the cascade's root is known
             else:
                 self._emit(row, root_uid, lineno, sink)
         flush()

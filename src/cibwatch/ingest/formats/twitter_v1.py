@@ -7,14 +7,18 @@ every ``user`` object becomes an account snapshot taken at the tweet's time.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import orjson
 
 from cibwatch.ingest.base import (
     DAMAGED_STREAM,
+    MAX_INT,
+    MIN_INT,
+    OVERLONG_LINE,
     JsonItem,
+    OverlongLine,
     Reader,
     Sink,
     Source,
@@ -169,6 +173,11 @@ class _Extended(msgspec.Struct):
     entities: _Entities | None = None
 
 
+_TOO_DEEP_FOR_MSGSPEC = "JSON nested deeper than the decoder's recursion limit (about 1,000 levels)"
+# A count must fit the int64 column: a larger one makes msgspec refuse the tweet (quarantined).
+_Count = Annotated[int, msgspec.Meta(ge=MIN_INT, le=MAX_INT)]
+
+
 class _User(msgspec.Struct):
     id_str: str | None = None
     id: int | None = None
@@ -176,11 +185,11 @@ class _User(msgspec.Struct):
     name: str | None = None
     description: str | None = None
     created_at: str | None = None
-    followers_count: int | None = None
-    friends_count: int | None = None
-    statuses_count: int | None = None
-    favourites_count: int | None = None
-    listed_count: int | None = None
+    followers_count: _Count | None = None
+    friends_count: _Count | None = None
+    statuses_count: _Count | None = None
+    favourites_count: _Count | None = None
+    listed_count: _Count | None = None
     verified: bool | None = None
     default_profile: bool | None = None
     default_profile_image: bool | None = None
@@ -431,13 +440,24 @@ class TwitterV1Reader(Reader):
                 if raw is None:
                     sink.quarantine(DAMAGED_STREAM, None, line, offset)
                     return
+                if raw.__class__ is OverlongLine:
+                    sink.quarantine(OVERLONG_LINE, raw, line, offset)
+                    continue
                 posts: list[tuple[Any, ...]] = []
                 accounts: list[dict[str, Any]] = []
                 try:
                     records(_decode_tweet(raw), posts, accounts)
+                except RecursionError:
+                    # msgspec's depth limit (Python's recursion limit, ~1,000): the one depth check
+                    # of this path, as json_too_deep would cost a third of the decoding. Nothing
+                    # of a tweet is written back out here (user objects are kept as their bytes).
+                    sink.quarantine(_TOO_DEEP_FOR_MSGSPEC, raw, line, offset)
+                    continue
                 except (msgspec.DecodeError, ValueError) as exc:
                     if isinstance(exc, msgspec.ValidationError) or not isinstance(exc, msgspec.DecodeError):
                         reason = f"{type(exc).__name__}: {exc}"
+                        if str(MAX_INT) in reason or str(MIN_INT) in reason:  # a _Count
+                            reason += " (a count outside the int64 range, MIN_INT..MAX_INT)"
                     else:
                         reason = f"invalid JSON: {exc}"
                     sink.quarantine(reason, raw, line, offset)
