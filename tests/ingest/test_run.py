@@ -82,3 +82,60 @@ def test_post_rows_are_in_the_order_the_sink_stages(tmp_path: Path):
     from cibwatch.ingest.run import StagingSink
 
     assert StagingSink(tmp_path, strict=False, progress=None)._row_fields["posts"] == list(schema.POST_ROW)
+
+
+_IO_ARCHIVE = Path(__file__).parents[1] / "data" / "io-archive" / "sample_tweets_csv_hashed.csv"
+_V1_TWEET = (
+    '{"created_at": "Sat Sep 28 18:05:23 +0000 2019", "id_str": "%d", "text": "%s", '
+    '"user": {"id_str": "9", "screen_name": "nine"}}'
+)
+
+
+def _long_text_inputs(tmp_path: Path, rows: int, chars: int) -> list[Path]:
+    header, first = _IO_ARCHIVE.read_text().splitlines(keepends=True)[:2]
+    csv_path = tmp_path / "io.csv"
+    csv_path.write_text(
+        header
+        + "".join(
+            first.replace("700000000000000001", str(900000000000000000 + k)).replace(
+                "Breaking: big story tonight", "z" * chars
+            )
+            for k in range(rows)
+        )
+    )
+    jsonl_path = tmp_path / "v1.jsonl"  # the v1.1 fast path stages posts by post_rows
+    jsonl_path.write_text("".join(_V1_TWEET % (k + 1, "y" * chars) + "\n" for k in range(rows)))
+    return [csv_path, jsonl_path]
+
+
+def test_batches_are_bounded_by_their_text_not_only_by_rows(tmp_path: Path, monkeypatch):
+    """Rows of long text are staged and committed a few at a time (2,000 CSV rows of 1 MB text
+    peaked near 6 GB and failed in the commit when only the row count bounded a batch)."""
+    import pyarrow.parquet as pq
+
+    from cibwatch.ingest import run
+
+    monkeypatch.setattr(run, "BATCH_TEXT_CHARS", 30_000)
+    monkeypatch.setattr(run, "COMMIT_BATCH_BYTES", 60_000)
+    flushed: list[int] = []
+    flush = run.StagingSink._flush
+
+    def counting_flush(self, table):
+        if table == "posts" and self._rows["posts"]:
+            flushed.append(len(self._rows["posts"]))
+        flush(self, table)
+
+    monkeypatch.setattr(run.StagingSink, "_flush", counting_flush)
+    inputs = _long_text_inputs(tmp_path, rows=20, chars=10_000)
+    report = ingest(inputs, tmp_path / "case", workers=1)
+    assert report.reconciles
+    assert [f.stored["posts"] for f in report.files] == [20, 20]
+    # 30,000 characters a batch: three 10,000-character posts, from either path.
+    assert len(flushed) >= 2 * 20 // 3 and max(flushed) <= 3, flushed
+    case = open_case(tmp_path / "case")
+    groups = [
+        pq.ParquetFile(part).metadata.row_group(k).num_rows
+        for part in case.parts("posts")
+        for k in range(pq.ParquetFile(part).metadata.num_row_groups)
+    ]
+    assert sum(groups) == 40 and max(groups) <= 6, groups  # about 60,000 bytes a commit batch

@@ -19,11 +19,14 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, ClassVar, Protocol
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Protocol
 
 import orjson
 
 from cibwatch.errors import InputFormatError
+
+if TYPE_CHECKING:
+    from zstandard import ZstdDecompressionReader
 
 SNIFF_BYTES = 256 * 1024
 
@@ -165,10 +168,13 @@ class _CountingReader(io.RawIOBase):
 def open_decompressed(path: Path) -> tuple[IO[bytes], _CountingReader]:
     """A binary stream of ``path``'s decompressed bytes, and the counter of raw bytes read."""
     counter = _CountingReader(open(path, "rb"))  # noqa: SIM115 - closed by the caller
-    raw: IO[bytes] = io.BufferedReader(counter, buffer_size=1 << 20)
+    raw = io.BufferedReader(counter, buffer_size=1 << 20)
     kind = compression_of(path)
+    if not kind:
+        return raw, counter
+    stream: io.BufferedIOBase | ZstdDecompressionReader
     if kind == "gz":
-        stream: IO[bytes] = gzip.GzipFile(fileobj=raw)
+        stream = gzip.GzipFile(fileobj=raw)
     elif kind == "bz2":
         stream = bz2.BZ2File(raw)
     elif kind == "xz":
@@ -179,7 +185,7 @@ def open_decompressed(path: Path) -> tuple[IO[bytes], _CountingReader]:
         stream = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
     else:
         stream = raw
-    return io.BufferedReader(stream, buffer_size=1 << 20) if kind else stream, counter  # type: ignore[arg-type]
+    return io.BufferedReader(stream, buffer_size=1 << 20), counter
 
 
 @dataclass
@@ -320,13 +326,14 @@ class Source:
                     skip_header = False
                     continue
                 self.units_read += 1
-                row = dict(zip(fieldnames, values, strict=False))
+                # As csv.DictReader's rows: extra fields under None (a list), missing ones None.
+                row: dict[Any, Any] = dict(zip(fieldnames, values, strict=False))
                 problem = None
                 if len(values) > len(fieldnames):
-                    row[None] = values[len(fieldnames) :]  # type: ignore[index]
+                    row[None] = values[len(fieldnames) :]
                     problem = f"{len(values) - len(fieldnames)} more fields than the header"
                 elif len(values) < len(fieldnames):
-                    row.update(dict.fromkeys(fieldnames[len(values) :]))  # type: ignore[arg-type]
+                    row.update(dict.fromkeys(fieldnames[len(values) :]))
                     problem = "fewer fields than the header"
                 elif any(has_undecodable(v) for v in values):
                     problem = "undecodable bytes (not UTF-8)"
@@ -738,8 +745,8 @@ def _iter_stream(source: Source, *, array: bool) -> Iterator[JsonItem]:
                 at_line, at_offset = line_at(pos), offset + pos
                 stop = buf.find("\n", pos)
                 stop = len(buf) if stop < 0 else stop + 1
-                raw = buf[pos : min(stop, pos + PREVIEW_BYTES) if too_long else stop]
-                raw = raw.encode("utf-8", "surrogateescape")
+                shown_end = min(stop, pos + PREVIEW_BYTES) if too_long else stop
+                raw = buf[pos:shown_end].encode("utf-8", "surrogateescape")
                 if too_long and stop == len(buf):  # the line goes on: skip to its end, chunk by chunk
                     pos = len(buf)
                     while refill():

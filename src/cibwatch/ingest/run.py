@@ -46,6 +46,11 @@ if TYPE_CHECKING:
     from cibwatch.store.case import Case, PartsCommit
 
 BATCH_ROWS = 20_000
+# A batch is also flushed at this much free text (the columns in _LONG_TEXT): 20,000 rows of
+# 1 MB bios would otherwise be held, then converted, at once (gigabytes).
+BATCH_TEXT_CHARS = 64 << 20
+# The columns whose values can be long (free text and raw records); the rest are short by nature.
+_LONG_TEXT = {"posts": ("text",), "accounts": ("description", "raw"), "quarantine": ("raw", "reason")}
 # Accounts whose last profile a sink remembers: bounds its memory on inputs with millions of them.
 PROFILES_KEPT = 1_000_000
 # Columns the sink fills in; readers may give a record's own dataset.
@@ -270,6 +275,11 @@ class StagingSink:
         # The source line of each row: a row Arrow refuses is quarantined with it.
         self._lines: dict[str, list[int | None]] = {t: [] for t in tables}
         self._post_rows, self._post_lines = self._rows["posts"], self._lines["posts"]
+        self._long_text = {
+            t: [self._row_fields[t].index(c) for c in _LONG_TEXT.get(t, ())] for t in tables
+        }
+        self._post_text = self._row_fields["posts"].index("text")
+        self._text_chars = dict.fromkeys(tables, 0)
         # Last profile seen per account in this run: an unchanged one is a duplicate, dropped early.
         self._last_profile: dict[tuple[str, str], int] = {}
         # Dedupe keeps a key's first staged row: sequence numbers follow file order, then part order.
@@ -310,7 +320,9 @@ class StagingSink:
         staged = self._post_rows
         staged += rows
         self._post_lines += [line] * len(rows)
-        if len(staged) >= BATCH_ROWS:
+        text = self._post_text
+        self._text_chars["posts"] += sum([len(row[text] or "") for row in rows])
+        if len(staged) >= BATCH_ROWS or self._text_chars["posts"] >= BATCH_TEXT_CHARS:
             self._flush("posts")
 
     def account(self, record: dict[str, Any]) -> None:
@@ -410,13 +422,18 @@ class StagingSink:
         rows = self._rows[table]
         rows.append(row)
         self._lines[table].append(record.get("_line"))
-        if len(rows) >= BATCH_ROWS:
+        for k in self._long_text[table]:
+            value = row[k]
+            if value.__class__ is str:
+                self._text_chars[table] += len(value)
+        if len(rows) >= BATCH_ROWS or self._text_chars[table] >= BATCH_TEXT_CHARS:
             self._flush(table)
 
     def _flush(self, table: str) -> None:
         rows, lines = self._rows[table], self._lines[table]
         if not rows:
             return
+        self._text_chars[table] = 0
         assert self.source is not None and self.reader is not None and self.report is not None
         if table != "quarantine":
             self.report.emitted[table] += len(rows)  # handed over by the reader: counted here, once
@@ -664,7 +681,9 @@ def _commit(case: Case, staging: Path, report: IngestReport) -> None:
             query = f"SELECT {columns} FROM {fresh} s {where}"
             # Written inside the run's folder; published with the other tables' parts at the end.
             tmp = [commit.new_path(table, f"part-{run}-{k}") for k in range(_COMMIT_WRITERS)]
-            kept, written = _copy_to_parquet(con, query, tmp, schema.TABLES[table], step=f"write:{table}")
+            kept, written = _copy_to_parquet(
+                con, query, tmp, schema.TABLES[table], step=f"write:{table}", batch_rows=_batch_rows(staged)
+            )
             commit.add(table, written)
             if table in _RECORD_TABLES:
                 by_file = {f.path: f for f in report.files}
@@ -789,11 +808,35 @@ _COMMIT_WRITERS = 2
 _DICTIONARY_COLUMNS = {"kind", "lang", "source_app", "platform", "dataset", "reader", "source_file", "label"}
 
 
+# Rows of a commit batch: as many as fit in about this many bytes, at most COMMIT_BATCH_ROWS.
+COMMIT_BATCH_BYTES = 64 << 20
+COMMIT_BATCH_ROWS = 65_536
+
+
+def _batch_rows(staged: list[Path]) -> int:
+    """Rows per commit batch for these staged files: a batch of rows of their average size fills
+    about ``COMMIT_BATCH_BYTES``, so rows of 1 MB bios are written a few dozen at a time."""
+    rows = size = 0
+    for path in staged:
+        metadata = pq.ParquetFile(path).metadata  # staging is uncompressed: sizes are the data's
+        rows += metadata.num_rows
+        size += sum(metadata.row_group(k).total_byte_size for k in range(metadata.num_row_groups))
+    if not rows:
+        return COMMIT_BATCH_ROWS
+    return max(1, min(COMMIT_BATCH_ROWS, COMMIT_BATCH_BYTES * rows // max(size, 1)))
+
+
 def _copy_to_parquet(
-    con: Any, query: str, paths: list[Path], table_schema: pa.Schema, step: str = ""
+    con: Any,
+    query: str,
+    paths: list[Path],
+    table_schema: pa.Schema,
+    step: str = "",
+    batch_rows: int = COMMIT_BATCH_ROWS,
 ) -> tuple[dict[str, int], list[Path]]:
-    """Stream ``query`` into ``paths`` (batches dealt in turn, each file by its own thread) with
-    the exact Arrow schema. Returns the rows written per source file and the files written.
+    """Stream ``query`` into ``paths`` (batches of ``batch_rows`` dealt in turn, each file by its
+    own thread) with the exact Arrow schema. Returns the rows written per source file and the
+    files written.
 
     ``step`` names the write for the crash tests (``CIBWATCH_CRASH_AT``): the process dies with
     every batch written and the files not closed (no Parquet footer)."""
@@ -804,7 +847,7 @@ def _copy_to_parquet(
     counts: dict[str, int] = {}
     writers: list[pq.ParquetWriter | None] = [None] * len(paths)
     dictionary = [name for name in table_schema.names if name in _DICTIONARY_COLUMNS]
-    batches = con.sql(query).to_arrow_reader(65_536)
+    batches = con.sql(query).to_arrow_reader(batch_rows)
     pools = [ThreadPoolExecutor(1, thread_name_prefix="cibwatch-commit") for _ in paths]
     pending: list[Future[None]] = []
     try:
@@ -933,7 +976,11 @@ def _read_part(
         counter.value = event["bytes_done"]
 
     # A range's line numbers count from its start; the parent makes them the file's if it needs them.
-    source = Source(path=Path(path), dataset=dataset, **({"start": rng[0], "end": rng[1]} if rng else {}))
+    source = (
+        Source(path=Path(path), dataset=dataset, start=rng[0], end=rng[1])
+        if rng
+        else Source(path=Path(path), dataset=dataset)
+    )
     reader = get_reader(reader_name)
     report = FileReport(path=path, reader=reader_name, dataset=dataset)
     sink = StagingSink(Path(staging), strict, progress)
@@ -1016,10 +1063,10 @@ def _read_in_workers(
                     if left[index]:
                         progress({"file": source.name, "bytes_done": done_bytes[index]})
     if errors:  # the first bad record of the input, with the line of its whole file
-        index, _, rng, exc = min(errors, key=lambda e: e[:2])
+        index, _, rng, first = min(errors, key=lambda e: e[:2])
         source = plan[index][0]
-        line = None if exc.line is None else exc.line + _lines_before_part(source, rng)
-        raise BadRecordError(source.name, line, exc.reason)
+        line = None if first.line is None else first.line + _lines_before_part(source, rng)
+        raise BadRecordError(source.name, line, first.reason)
 
 
 def _merge_part(
@@ -1041,7 +1088,9 @@ def _main_module_hidden() -> Iterator[None]:
     whole CLI: half a second each) unless it names no module and no file. Ingest workers need
     none of it."""
     main = sys.modules["__main__"]
-    saved = {name: main.__dict__[name] for name in ("__spec__", "__file__") if name in main.__dict__}
+    saved: dict[str, Any] = {
+        name: main.__dict__[name] for name in ("__spec__", "__file__") if name in main.__dict__
+    }
     main.__dict__["__spec__"] = None
     main.__dict__.pop("__file__", None)
     try:

@@ -175,7 +175,7 @@ def count(value: object) -> int | None:
 def flag(value: object) -> bool | None:
     """'1', 'true', 'TRUE', True to True; '0', 'false', False to False; empty/NULL to None."""
     if value is None or isinstance(value, bool):
-        return value  # type: ignore[return-value]
+        return value
     text = str(value).strip().lower()
     if text in {"1", "true", "t", "yes", "y"}:
         return True

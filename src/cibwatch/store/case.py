@@ -40,6 +40,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import polars as pl
@@ -288,7 +289,7 @@ class Case:
         return self._con
 
     def sql(self, query: str, params: Iterable[object] | None = None) -> duckdb.DuckDBPyRelation:
-        return self.con.sql(query, params=params)  # type: ignore[arg-type]
+        return self.con.sql(query, params=params)
 
     def _listing(self) -> dict[str, list[Path]]:
         tables_root = self.root / "tables"
@@ -318,12 +319,12 @@ class Case:
 
     def scalar(self, query: str, params: Iterable[object] | None = None) -> object:
         """The single value ``query`` returns."""
-        return self.con.execute(query, params).fetchall()[0][0]  # type: ignore[arg-type]
+        return self.con.execute(query, params).fetchall()[0][0]
 
     def summary(self) -> dict[str, int]:
         """Row counts of the core tables and of current accounts."""
         tables = ("posts", "accounts", "accounts_current", "account_labels", "quarantine")
-        return {t: int(self.scalar(f'SELECT count(*) FROM "{t}"')) for t in tables}  # type: ignore[arg-type]
+        return {t: int(cast(int, self.scalar(f'SELECT count(*) FROM "{t}"'))) for t in tables}
 
 
 class PartsCommit:

@@ -96,6 +96,8 @@ def _embed_parts(embed: Any) -> tuple[str | None, list[str], list[str]]:
     if not isinstance(embed, dict):
         return None, [], []
     kind = embed.get("$type", "")
+    links: list[str]
+    media: list[str]
     quoted, links, media = None, [], []
     if kind == "app.bsky.embed.record":
         quoted = (embed.get("record") or {}).get("uri")

@@ -263,7 +263,8 @@ class TwitterV2Reader(Reader):
     ) -> None:
         data = response.get("data")
         data = [data] if isinstance(data, dict) else data
-        includes = response.get("includes") if isinstance(response.get("includes"), dict) else {}
+        includes = response.get("includes")
+        includes = includes if isinstance(includes, dict) else {}
         if data is not None and not isinstance(data, list):
             sink.quarantine(f"'data' is a {type(data).__name__}, expected a list", raw, line, offset)
             data = []
@@ -273,7 +274,8 @@ class TwitterV2Reader(Reader):
         included_tweets = _list(includes.get("tweets"))
         included_users = _list(includes.get("users"))
         if not data and not errors and not included_tweets and not included_users:
-            meta = response.get("meta") if isinstance(response.get("meta"), dict) else {}
+            meta = response.get("meta")
+            meta = meta if isinstance(meta, dict) else {}
             reason = f"response with nothing to read (result_count {meta.get('result_count', 'absent')})"
             sink.quarantine(reason, raw, line, offset)
             return
