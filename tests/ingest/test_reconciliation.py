@@ -44,7 +44,7 @@ def test_a_clean_file_reconciles_and_each_count_is_taken_apart(tmp_path):
     # Row 51 repeats post 1000 (another author): dropped by the commit, and noted as conflicting.
     assert (f.emitted["posts"], f.stored["posts"], f.duplicates_in_run["posts"]) == (51, 50, 1)
     assert f.conflicting["posts"] == 1
-    assert f.notes == ["1 posts share an id with different content; the first was kept"]
+    assert f.notes == ["post ids seen again in this run with different content: 1; the first was kept"]
     assert (f.quarantined, f.quarantine_stored) == (1, 1)
     # Read again: every record and quarantine row is already in the case, counted as such.
     again = ingest([path], tmp_path / "case", format="cresci-timelines").files[0]

@@ -701,7 +701,7 @@ def _commit(case: Case, staging: Path, report: IngestReport) -> None:
 
 # Provenance and observation columns: rows that differ only in these are the same record.
 _NOT_CONTENT = {"dataset", "reader", "source_file", "ingested_at", "probed_at", "raw", "snapshot_id"}
-_CONFLICT_NOUNS = {"posts": "posts share an id", "account_labels": "account labels share a key"}
+_CONFLICT_NOUNS = {"posts": "post ids", "account_labels": "account label keys"}
 
 
 def _count_dedupe(
@@ -750,12 +750,14 @@ def _count_dedupe(
         file_report.duplicates_in_run[table] += in_run
         file_report.duplicates_in_case[table] += case_n
         file_report.conflicting[table] += differ_run + differ_case
-        noun = _CONFLICT_NOUNS.get(table, f"{table} share a key")
+        noun = _CONFLICT_NOUNS.get(table, f"{table} keys")
         if differ_run:
-            file_report.notes.append(f"{differ_run:,} {noun} with different content; the first was kept")
+            file_report.notes.append(
+                f"{noun} seen again in this run with different content: {differ_run:,}; the first was kept"
+            )
         if differ_case:
             file_report.notes.append(
-                f"{differ_case:,} {noun} with a stored one but differ in content; the stored one was kept"
+                f"{noun} already in the case with different content: {differ_case:,}; the stored one was kept"
             )
 
 
