@@ -316,6 +316,15 @@ def bomb_inputs(workdir: Path, line_bytes: int) -> list[tuple[str, str, Path]]:
     path = workdir / "io-archive-18MB-field.csv"
     path.write_bytes(rows[0] + rows[1].replace(b"[news, USA]", b"['" + field + b"']") + b"".join(rows[2:]))
     out.append(("io-archive: CSV with an 18 MB list field (ast.literal_eval)", "io-archive", path))
+    # Many records each under every bound: the batches, not one record, must be bounded.
+    n_long = 2_000 if line_bytes >= 1 << 30 else 50
+    path = workdir / "io-archive-long-texts.csv.gz"
+    with gzip.open(path, "wb", compresslevel=1) as fh:
+        fh.write(rows[0])
+        for k in range(n_long):
+            row = rows[1].replace(b"700000000000000001", str(900_000_000_000_000_000 + k).encode())
+            fh.write(row.replace(b"Breaking: big story tonight", b"z" * 1_000_000))
+    out.append((f"io-archive: gzip of {n_long:,} rows with 1 MB texts", "io-archive", path))
     path = workdir / "io-archive-long-line.csv.gz"
     _gzip_of_one_long_line(path, rows[0] + rows[1], line_bytes, b"".join(rows[2:]))
     out.append((f"io-archive: CSV gzip with one {line_bytes >> 20} MiB line", "io-archive", path))
