@@ -100,6 +100,21 @@ def test_eval_bots_on_a_set(tmp_path, model_dir):
     assert metrics["human_fpr"] is None and 0 <= metrics["recall"] <= 1
 
 
+def test_eval_bots_measures_a_named_group_of_sets_as_one(tmp_path, model_dir):
+    spam = FIXTURES / "caverlee-2011" / "content_polluters_sample.csv"
+    genuine = FIXTURES / "caverlee-2011" / "legitimate_users_sample.csv"
+    args = ["eval", "bots", "--model", model_dir, "--json"]
+    grouped = runner.invoke(app, [*args, "--test", f"caverlee={spam}", "--test", f"caverlee={genuine}"])
+    assert grouped.exit_code == 0, grouped.output
+    sets = json.loads(grouped.output)["sets"]
+    assert list(sets) == ["caverlee"]
+    separate = runner.invoke(app, [*args, "--test", str(spam), "--test", str(genuine)])
+    apart = json.loads(separate.output)["sets"]
+    assert sets["caverlee"]["n_bots"] == apart[spam.name]["n_bots"] > 0
+    assert sets["caverlee"]["n_humans"] == apart[genuine.name]["n_humans"] > 0
+    assert sets["caverlee"]["roc_auc"] is not None  # both labels: measured together, not one by one
+
+
 def test_shipped_model_loads_and_scores():
     from cibwatch.bots import load_model, score
     from cibwatch.bots.model import MODEL_DIR

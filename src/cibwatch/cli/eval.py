@@ -17,7 +17,12 @@ def register(eval_app: typer.Typer) -> None:
 
 
 def eval_bots_command(
-    test: list[Path] = typer.Option(..., "--test", help="A labeled set to measure on (repeat for several)."),
+    test: list[Path] = typer.Option(
+        ...,
+        "--test",
+        help="A labeled set to measure on (repeat for several). NAME=PATH puts PATH in the group NAME: "
+        "repeat NAME to measure several sets as one (e.g. every file of a collection).",
+    ),
     train: list[Path] = typer.Option(
         None, "--train", help="Labeled sets to train on (repeat); without it, the shipped model is measured."
     ),
