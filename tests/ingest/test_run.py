@@ -139,3 +139,33 @@ def test_batches_are_bounded_by_their_text_not_only_by_rows(tmp_path: Path, monk
         for k in range(pq.ParquetFile(part).metadata.num_row_groups)
     ]
     assert sum(groups) == 40 and max(groups) <= 6, groups  # about 60,000 bytes a commit batch
+
+
+def _headerless_cresci(tmp_path: Path) -> Path:
+    sample = Path(__file__).parents[1] / "data" / "cresci" / "fake_followers_timelines_sample.csv"
+    path = tmp_path / "noheader.csv"
+    path.write_text("".join(sample.read_text().splitlines(keepends=True)[1:]))
+    return path
+
+
+def test_a_failed_ingest_leaves_no_new_empty_case(tmp_path: Path):
+    import pytest
+
+    from cibwatch.errors import InputFormatError
+
+    case_dir = tmp_path / "new-case"
+    with pytest.raises(InputFormatError, match="has no header cresci knows"):
+        ingest([_headerless_cresci(tmp_path)], case_dir, format="cresci", workers=1)
+    assert not case_dir.exists()
+
+
+def test_a_failed_ingest_keeps_the_case_it_was_given(tmp_path: Path):
+    import pytest
+
+    from cibwatch.errors import InputFormatError
+
+    case_dir = tmp_path / "case"
+    good = ingest([_IO_ARCHIVE], case_dir, workers=1)
+    with pytest.raises(InputFormatError):
+        ingest([_headerless_cresci(tmp_path)], case_dir, format="cresci", workers=1)
+    assert open_case(case_dir).summary()["posts"] == good.files[0].stored["posts"] > 0

@@ -13,6 +13,7 @@ import itertools
 import json
 import operator
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -559,9 +560,30 @@ def ingest(
     """
     started = time.perf_counter()
     paths = _expand(inputs)
-    from cibwatch.store.case import Case, crash_point
+    from cibwatch.store.case import Case
 
+    new_case = not (Path(case_dir) / "case.json").exists()
     case = Case.create(case_dir)
+    try:
+        return _ingest_into(case, paths, format, dataset, strict, progress, workers, started)
+    except BaseException:
+        if new_case:  # a run that fails before its commit leaves no empty case behind
+            _remove_if_empty_case(case.root)
+        raise
+
+
+def _ingest_into(
+    case: Case,
+    paths: list[Path],
+    format: str,
+    dataset: str | None,
+    strict: bool,
+    progress: ProgressCallback | None,
+    workers: int | None,
+    started: float,
+) -> IngestReport:
+    from cibwatch.store.case import crash_point
+
     report = IngestReport(case=str(case.root))
     plan: list[tuple[Source, type[Reader]]] = []
     for path in paths:
@@ -588,6 +610,13 @@ def ingest(
             _commit(case, staging, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _remove_if_empty_case(root: Path) -> None:
+    """Remove the case folder this run created if it holds no table part yet."""
+    if any((root / "tables").rglob("*.parquet")) or (root / "case.duckdb").exists():
+        return
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def dataset_name(path: Path) -> str:
