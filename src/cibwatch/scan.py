@@ -151,13 +151,12 @@ def _scan(
             progress({"step": "scan", "name": name, "done": done, "total": total})
 
     t0 = time.perf_counter()
-    case_inputs = inputs
-    if len(case_inputs) == 1 and (case_inputs[0] / "case.json").exists():
-        case_dir = case_inputs[0]
+    if len(inputs) == 1 and (inputs[0] / "case.json").exists():
+        case_dir = inputs[0]
     else:
         case_dir = out / "case"
         step("ingest", 0)
-        ingested = ingest([*case_inputs], case_dir, format=format, progress=file_progress)
+        ingested = ingest([*inputs], case_dir, format=format, progress=file_progress)
         result.counts["ingest"] = {
             "units_read": ingested.total("units_read"),
             "records": ingested.total("records_emitted"),

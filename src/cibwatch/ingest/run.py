@@ -714,14 +714,12 @@ def _commit(case: Case, staging: Path, report: IngestReport) -> None:
                 con, query, tmp, schema.TABLES[table], step=f"write:{table}", batch_rows=_batch_rows(staged)
             )
             commit.add(table, written)
-            if table in _RECORD_TABLES:
-                by_file = {f.path: f for f in report.files}
-                for source_file, n in kept.items():
-                    by_file[source_file].stored[table] += n
-            elif table == "quarantine":  # counted from the rows written, like the records
-                by_file = {f.path: f for f in report.files}
-                for source_file, n in kept.items():
+            by_file = {f.path: f for f in report.files}
+            for source_file, n in kept.items():  # counted from the rows written
+                if table == "quarantine":
                     by_file[source_file].quarantine_stored += n
+                else:
+                    by_file[source_file].stored[table] += n
         _add_author_stubs(commit, con, run)
     finally:
         con.close()
