@@ -5,6 +5,8 @@ from benchmarks import (
     coord,  # noqa: F401
     coord_neartext,  # noqa: F401
     coord_realdata,  # noqa: F401
+    coord_sim,  # noqa: F401
+    coord_timing,  # noqa: F401
     crash,  # noqa: F401
     fuzz,  # noqa: F401
     ingest,  # noqa: F401
@@ -19,9 +21,11 @@ ORDER = (
     "bots_lodo",
     "scan_realdata",
     "coord_neartext",
+    "coord_timing",
     "ingest",
     "crash",
     "fuzz",
+    "coord_sim",
     "coord",
     "scaling",
     "simulate",

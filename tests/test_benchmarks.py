@@ -17,10 +17,19 @@ def test_benchmarks_list_in_report_order():
     ).stdout
     names = [line.split("\t")[0] for line in out.splitlines()]
     assert names[0] == "coord_realdata"  # real data first
-    assert {"ingest", "coord", "simulate", "scan_realdata"} <= set(names)
+    assert {"ingest", "coord", "coord_sim", "simulate", "scan_realdata"} <= set(names)
 
 
-SMOKE = ["coord_realdata", "scan_realdata", "coord_neartext", "ingest", "coord", "simulate"]
+SMOKE = [
+    "coord_realdata",
+    "scan_realdata",
+    "coord_neartext",
+    "coord_timing",
+    "ingest",
+    "coord_sim",
+    "coord",
+    "simulate",
+]
 
 
 def test_smoke_run_of_the_fast_benchmarks():
@@ -35,6 +44,7 @@ def test_smoke_run_of_the_fast_benchmarks():
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "| synthetic v1.1 JSONL (uncompressed) |" in proc.stdout
     assert "| demo | v2 |" in proc.stdout
+    assert "| 21 | coordination alone |" in proc.stdout
     assert "_Failed" not in proc.stdout
     if SHARED_DATA.is_dir():  # without ../shared the real-data benchmarks only say they skipped
         assert "| cibwatch | traces repost," in proc.stdout

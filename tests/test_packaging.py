@@ -63,9 +63,7 @@ def _imports() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
 
 
 CORE = {_name(r) for r in PYPROJECT["project"]["dependencies"]}
-EXTRAS = {
-    _name(r) for extra in OPTIONAL_EXTRAS for r in PYPROJECT["project"]["optional-dependencies"][extra]
-}
+EXTRAS = {_name(r) for extra in OPTIONAL_EXTRAS for r in PYPROJECT["project"]["optional-dependencies"][extra]}
 
 
 def test_every_imported_module_is_declared() -> None:

@@ -31,9 +31,7 @@ def neutralize(frame: pl.DataFrame) -> pl.DataFrame:
     [("'=1+1", -1.5), ('alice', 2.0), ("'-1", 0.0), (None, 1.0)]
     """
     text = [c for c, dtype in frame.schema.items() if dtype in (pl.String, pl.Categorical)]
-    return frame.with_columns(
-        pl.col(c).cast(pl.String).str.replace(_FORMULA_START_RE, "'$1") for c in text
-    )
+    return frame.with_columns(pl.col(c).cast(pl.String).str.replace(_FORMULA_START_RE, "'$1") for c in text)
 
 
 def write_csv(frame: pl.DataFrame, path: str | Path) -> Path:

@@ -172,6 +172,13 @@ COORD_ACCOUNTS = pa.schema(
         pa.field("n_shared_items", pa.int64()),
         pa.field("traces", pa.string()),  # ","-separated
         pa.field("top_evidence", pa.string()),
+        # The account-level decision (cibwatch.coord.decide): coordinated, crowd or weak.
+        pa.field("status", pa.string()),
+        pa.field("account_q", pa.float64()),
+        pa.field("n_tested", pa.int64()),
+        pa.field("reason", pa.string()),
+        # Per pair of its traces, the share of the smaller one's posts both saw: "hashtag|url=0.93;…".
+        pa.field("trace_overlap", pa.string()),
     ]
 )
 

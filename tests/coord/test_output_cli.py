@@ -73,7 +73,17 @@ def test_empty_case_gives_empty_tables(tmp_path: Path) -> None:
 def test_cli_on_a_case_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     make_case(tmp_path / "case", _group_posts()).close()
     main(
-        ["coord", str(tmp_path / "case"), "--out", str(tmp_path / "out"), "--traces", "repost,url", "--json"]
+        [
+            "coord",
+            str(tmp_path / "case"),
+            "--out",
+            str(tmp_path / "out"),
+            "--traces",
+            "repost,url",
+            "--window",
+            "60",
+            "--json",
+        ]
     )
     run = json.loads(capsys.readouterr().out)
     assert run["flagged_accounts"] == 3

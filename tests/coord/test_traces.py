@@ -101,6 +101,7 @@ SHAPES: dict[str, Callable[[int, int], dict]] = {
     "near_text": _near_text,
     "media": _media,
     "sync": _sync,
+    "sync_bare": _sync,  # posts without content: every sync test post qualifies
 }
 
 

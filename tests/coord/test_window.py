@@ -140,8 +140,24 @@ def test_bucketed_join_equals_brute_force(events: list[tuple[int, int, int]], wi
         first, second = (x, y) if x[0] < y[0] else (y, x)
         if first[0] != second[0] and first[1] == second[1] and abs(first[2] - second[2]) <= window:
             brute.setdefault((first[0], second[0], first[1]), []).append(abs(first[2] - second[2]))
-    have = {(r["a"], r["b"], r["i"]): (r["n_co"], r["gap"]) for r in got.iter_rows(named=True)}
+    per_item = got.group_by("a", "b", "i").agg(pl.col("n_co").sum(), pl.col("gap").min(), pl.len())
+    have = {(r["a"], r["b"], r["i"]): (r["n_co"], r["gap"]) for r in per_item.iter_rows(named=True)}
     assert have == {key: (len(gaps), min(gaps)) for key, gaps in brute.items()}
+    # One row per episode: the window-wide bucket of each co-action's earlier event.
+    episodes = {key: len(set(firsts)) for key, firsts in brute_episodes(events, window).items()}
+    assert {(r["a"], r["b"], r["i"]): r["len"] for r in per_item.iter_rows(named=True)} == episodes
+    once = con.sql(coaction_sql("ev", window, 10**9, episodes=False)).pl()
+    assert once.select("a", "b", "i").is_unique().all() and once.height == len(brute)
+
+
+def brute_episodes(events: list[tuple[int, int, int]], window: int) -> dict[tuple[int, int, int], list[int]]:
+    width = max(window, 1)
+    out: dict[tuple[int, int, int], list[int]] = {}
+    for x, y in combinations(events, 2):
+        first, second = (x, y) if x[0] < y[0] else (y, x)
+        if first[0] != second[0] and first[1] == second[1] and abs(first[2] - second[2]) <= window:
+            out.setdefault((first[0], second[0], first[1]), []).append(min(first[2], second[2]) // width)
+    return out
 
 
 def test_join_keeps_the_closest_pair_as_evidence() -> None:

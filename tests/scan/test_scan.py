@@ -91,7 +91,9 @@ def test_scan_usage_errors(tmp_path, capsys):
     path = tmp_path / "x.jsonl"
     path.write_text("{}\n")
     assert _run(["scan", str(path), "--out", str(tmp_path / "o"), "--window", "-5"]) == 1
-    assert "must be a positive number of seconds or 'auto'. Got -5 instead." in capsys.readouterr().err
+    assert "must be a number of seconds ≥ 0 (0: the same instant) or 'auto'. Got '-5' instead." in (
+        capsys.readouterr().err
+    )
 
 
 def test_behaviour_entropy_is_deterministic():

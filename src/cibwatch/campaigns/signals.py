@@ -16,6 +16,9 @@ from cibwatch.campaigns.policy import Policy, Signal, Verdict, evaluate
 from cibwatch.campaigns.profiles import Burst
 from cibwatch.store.case import Case
 
+# A family is a strong line for a coordinated account with supported edges to this many partners.
+MIN_FAMILY_PARTNERS = 2
+
 
 def provenance_signals(
     campaign_id: str, burst: Burst | None, patterns: list[str], policy: Policy
@@ -56,6 +59,11 @@ def _coordination_signals(case: Case, edges: pl.DataFrame, policy: Policy) -> di
     shared = pl.col("n_shared").fill_null(0)
     strong = q.is_not_null() & (q <= c.strong_max_q) & (shared >= c.strong_min_shared)
     weak = q.is_not_null() & (q <= c.weak_max_q) & (shared >= c.weak_min_shared)
+    coordinated = _coordinated_accounts(case)
+    if coordinated is not None:
+        # The stage decided per account from all its evidence: its edges are what it rests on.
+        edges = edges.filter(pl.col("account").is_in(coordinated.implode()))
+        weak = pl.lit(True)
     flagged = edges.with_columns(strong=strong, weak=weak).filter(pl.col("weak") | pl.col("strong"))
     per_family = (
         flagged.sort("q_value", pl.col("n_shared"), descending=[False, True])
@@ -81,7 +89,9 @@ def _coordination_signals(case: Case, edges: pl.DataFrame, policy: Policy) -> di
     for account, fams in rows.items():
         groups = overlap_groups.get(account, {f["family"]: f["family"] for f in fams})
         for f in fams:
-            is_strong = bool(f["strong_partners"])
+            is_strong = bool(f["strong_partners"]) or (
+                coordinated is not None and len(f["weak_partners"]) >= MIN_FAMILY_PARTNERS
+            )
             partners = f["strong_partners"] if is_strong else f["weak_partners"]
             expected = f["best_expected"]
             versus = "" if expected is None else f" vs {expected:.2g} expected"
@@ -110,12 +120,27 @@ def _coordination_signals(case: Case, edges: pl.DataFrame, policy: Policy) -> di
     return out
 
 
+def _coordinated_accounts(case: Case) -> pl.Series | None:
+    """The accounts the coordination stage calls coordinated; None for tables without a status."""
+    if not case.has_table("coord_accounts"):
+        return None
+    accounts = case.read("coord_accounts")
+    if "status" not in accounts.columns or accounts["status"].is_null().all():
+        return None
+    return accounts.filter(pl.col("status") == "coordinated")["account_id"]
+
+
 def _merge_overlapping_families(
     case: Case, accounts: list[str], rows: dict[str, list[dict[str, Any]]], policy: Policy
 ) -> dict[str, dict[str, str]]:
-    """Per account, family -> group name, merging families whose evidence posts overlap too much."""
+    """Per account, family -> group name, merging families whose evidence posts overlap too much.
+
+    Two measures, either merges: the stage's ``trace_overlap`` (over every co-acted post of the
+    account, when the table has it) and the Jaccard of the evidence examples' posts.
+    """
     if not accounts or not case.has_table("coord_evidence"):
         return {}
+    overlaps = _trace_overlaps(case, accounts, policy)
     evidence = (
         case.scan("coord_evidence")
         .filter(pl.col("account_a").is_in(accounts) | pl.col("account_b").is_in(accounts))
@@ -146,12 +171,33 @@ def _merge_overlapping_families(
         for i, fa in enumerate(fams):
             for fb in fams[i + 1 :]:
                 pa_, pb = posts.get((account, fa), set()), posts.get((account, fb), set())
-                if pa_ and pb and len(pa_ & pb) / len(pa_ | pb) > policy.coordination.max_post_overlap:
+                jaccard = len(pa_ & pb) / len(pa_ | pb) if pa_ and pb else 0.0
+                same_act = overlaps.get((account, fa, fb), 0.0)
+                if max(jaccard, same_act) > policy.coordination.max_post_overlap:
                     parent[root(fb)] = root(fa)
         members: dict[str, list[str]] = {}
         for f in fams:
             members.setdefault(root(f), []).append(f)
         out[account] = {f: "+".join(sorted(members[root(f)])) for f in fams}
+    return out
+
+
+def _trace_overlaps(case: Case, accounts: list[str], policy: Policy) -> dict[tuple[str, str, str], float]:
+    """(account, family, family) -> the largest overlap of two of its traces in those families."""
+    if not case.has_table("coord_accounts"):
+        return {}
+    table = case.read("coord_accounts")
+    if "trace_overlap" not in table.columns:
+        return {}
+    out: dict[tuple[str, str, str], float] = {}
+    rows = table.filter(pl.col("account_id").is_in(accounts) & pl.col("trace_overlap").is_not_null())
+    for account, text in rows.select("account_id", "trace_overlap").iter_rows():
+        for entry in text.split(";"):
+            pair, _, value = entry.partition("=")
+            ta, _, tb = pair.partition("|")
+            fa, fb = sorted((policy.family_of(ta), policy.family_of(tb)))
+            key = (account, fa, fb)
+            out[key] = max(out.get(key, 0.0), float(value))
     return out
 
 

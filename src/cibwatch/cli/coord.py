@@ -13,6 +13,8 @@ from cibwatch.cli.console import console, print_table, step_progress
 from cibwatch.errors import ConfigError
 from cibwatch.export import write_csv
 
+COMPAT_WINDOW_S = 60.0
+
 
 def register(app: typer.Typer) -> None:
     app.command("coord")(coord_command)
@@ -24,8 +26,11 @@ def coord_command(
     ),
     out: Path = typer.Option(..., "--out", help="Output folder (accounts.csv, edges.csv, clusters.csv, …)."),
     traces: str = typer.Option("default", "--traces", help="Comma-separated traces, 'default' or 'all'."),
-    window: str = typer.Option(
-        "60", "--window", help="Seconds or 'auto' (CooRnet); per trace: 'repost=60,url=auto,default=30'."
+    window: str | None = typer.Option(
+        None,
+        "--window",
+        help="Default: each trace's own window (docs/coordination.md). Seconds or 'auto' (CooRnet) "
+        "for all; per trace: 'repost=60,url=auto,default=30'.",
     ),
     compat: str | None = typer.Option(None, "--compat", help="'qut': the QUT toolkit's networks, exactly."),
     time_resolution: str = typer.Option(
@@ -63,10 +68,11 @@ def coord_command(
     from cibwatch.coord import detect, save_to_case, write_outputs
     from cibwatch.coord.params import check_window
 
-    window_value = _windows(window, check_window)
+    window_value = parse_windows(window, check_window)
     if isinstance(window_value, dict) and compat is not None:
         raise ConfigError("--compat qut takes one window in seconds, not one per trace.")
-    single_window = window_value if not isinstance(window_value, dict) else 0.0
+    # The toolkit has one window for every network; without --window, its usual 60 s.
+    single_window = window_value if isinstance(window_value, float | str) else COMPAT_WINDOW_S
     case = _open_or_ingest(inputs, out, format, quiet or as_json)
     try:
         if compat is not None:
@@ -153,8 +159,10 @@ def _compat(
     return run
 
 
-def _windows(value: str, check: Any) -> float | str | dict[str, float | str]:
-    """'60', 'auto', or 'trace=SECONDS|auto,…' (a 'default' entry covers the other traces)."""
+def parse_windows(value: str | None, check: Any) -> float | str | dict[str, float | str] | None:
+    """None (each trace's own), '60', 'auto', or 'trace=SECONDS|auto,…' ('default': the others)."""
+    if value is None:
+        return None
     if "=" not in value:
         return check(value)
     windows: dict[str, float | str] = {}

@@ -10,6 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from cibwatch.cli.console import console, err_console, file_progress, print_table, step_progress
+from cibwatch.cli.coord import parse_windows
+from cibwatch.coord.params import check_window
 from cibwatch.errors import ConfigError, ReconciliationError
 
 DEMO_SEED = 7
@@ -33,7 +35,12 @@ def scan_command(
     traces: str | None = typer.Option(
         None, "--traces", help="Comma-separated coordination traces (default set)."
     ),
-    window: str = typer.Option("60", "--window", help="Co-action window in seconds, or 'auto'."),
+    window: str | None = typer.Option(
+        None,
+        "--window",
+        help="Co-action window: default each trace's own; seconds or 'auto' for all; "
+        "per trace 'repost=60,url=auto,default=30'.",
+    ),
     policy: Path | None = typer.Option(
         None, "--policy", help="Recommendation policy TOML (default: shipped)."
     ),
@@ -50,7 +57,7 @@ def scan_command(
 
     if demo == bool(inputs):
         raise ConfigError("Give input files or --demo (not both, not neither).")
-    window_value: float | str = window if window == "auto" else _seconds(window)
+    window_value = parse_windows(window, check_window)
     trace_list = [t.strip() for t in traces.split(",")] if traces else None
     # Refuses a non-empty --out without --append; a failed run leaves no partial folder behind.
     with output_folder(out, append=append):
@@ -91,18 +98,6 @@ def scan_command(
         tiers = " or ".join(FLAGGED_TIERS)
         console.print(f"\n[bold]Scorecard against the simulator's truth[/] (flagged = {tiers})")
         console.print(render_scorecard(card, "text"), markup=False, highlight=False)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise ConfigError(
-            f"The 'window' parameter must be a positive number of seconds or 'auto'. Got {text} instead."
-        )
-    return value
 
 
 def _summary(result) -> None:

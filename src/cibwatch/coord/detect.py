@@ -20,10 +20,11 @@ import numpy as np
 import polars as pl
 
 from cibwatch import schema
-from cibwatch.coord import network
+from cibwatch.coord import decide, network
+from cibwatch.coord.choose import choose_traces
 from cibwatch.coord.params import CoordParams
-from cibwatch.coord.stats import benjamini_hochberg, conditional_poisson_p, tfidf_cosine
-from cibwatch.coord.traces import Trace, get_traces
+from cibwatch.coord.stats import benjamini_hochberg, conditional_poisson_p, support_chance, tfidf_cosine
+from cibwatch.coord.traces import Trace, get_traces, null_strata
 from cibwatch.coord.window import coaction_sql, detect_resolution, estimate_window
 from cibwatch.store import sql
 from cibwatch.store.case import Case
@@ -32,6 +33,7 @@ Progress = Callable[[dict[str, Any]], None]
 FALLBACK_WINDOW = 60.0
 EXCLUDE_Q = 0.01
 SIGNIFICANCE_BATCH = 1_000_000  # tested pairs per batch
+ITEM_PRIOR_PAIRS = 1_000_000.0  # event pairs of evidence an item's own rate needs (``_item_null``)
 
 
 @dataclass
@@ -49,7 +51,7 @@ class CoordResult:
 def detect(
     case: Case,
     traces: list[str] | str | None = None,
-    window: float | str | dict[str, float | str] = 60.0,
+    window: float | str | dict[str, float | str] | None = None,
     *,
     time_resolution: float | str = "auto",
     alpha: float = 0.01,
@@ -95,7 +97,9 @@ def detect(
     with tempfile.TemporaryDirectory(prefix="coord-", dir=spill_dir) as tmp:
         con = connect(Path(tmp), memory_limit, threads)
         try:
-            result = _Run(con, case, chosen, params, progress).run()
+            runner = _Run(con, case, chosen, params, progress)
+            runner.choose = traces is None or traces == "default"  # the posts pick (coord/choose.py)
+            result = runner.run()
         finally:
             con.close()
     result.run["seconds"] = round(time.perf_counter() - started, 3)
@@ -115,6 +119,8 @@ def connect(tmp: Path, memory_limit: str, threads: int) -> duckdb.DuckDBPyConnec
 
 
 class _Run:
+    choose = False  # True: the default traces, plus what the posts call for (choose_traces)
+
     def __init__(
         self,
         con: duckdb.DuckDBPyConnection,
@@ -127,6 +133,7 @@ class _Run:
         self.progress = progress
         self.run_record: dict[str, Any] = {"params": params.as_dict(), "traces": {}}
         self.strata: dict[int, tuple[int, int]] = {}  # trace index → (stratum_ms, window_ms)
+        self.recurring: dict[int, bool] = {}
 
     def _step(self, step: str, done: int, total: int) -> None:
         if self.progress is not None:
@@ -145,10 +152,18 @@ class _Run:
         self.run_record["time_resolution_s"] = res_ms / 1000
         self.run_record["dataset_resolution_s"] = per_dataset
         con.execute(
-            f"""CREATE VIEW p AS SELECT post_id, account_id, kind, ref_post_id, text, hashtags, urls,
-                       mentions, media_hashes, dataset, (epoch_ms(created_at) // {res_ms}) * {res_ms} AS t
+            f"""CREATE VIEW p AS SELECT post_id, account_id, kind, ref_post_id, ref_account_id, text,
+                       hashtags, urls, mentions, media_hashes, dataset,
+                       (epoch_ms(created_at) // {res_ms}) * {res_ms} AS t
                 FROM {posts} WHERE created_at IS NOT NULL"""
         )
+        if self.choose:
+            names, reason = choose_traces(con, "p")
+            self.chosen = get_traces(names)
+            params.traces = self.run_record["params"]["traces"] = names
+        else:
+            reason = {"source": "given", "traces": params.traces}
+        self.run_record["trace_choice"] = reason
         con.execute(
             "CREATE TABLE acc AS SELECT account_id, "
             "(row_number() OVER (ORDER BY account_id) - 1)::INTEGER AS a "
@@ -158,11 +173,14 @@ class _Run:
         pair_tables: list[str] = []
         for k, trace in enumerate(self.chosen):
             self._step("co-action per trace", k, len(self.chosen))
+            started = time.perf_counter()
             capped.append(self._trace(k, trace))
+            self.run_record["traces"][trace.name]["seconds"] = round(time.perf_counter() - started, 3)
             pair_tables.append(f"pairs_{k}")
         self._step("co-action per trace", len(self.chosen), len(self.chosen))
         self._step("significance", 0, params.null_passes)
-        flagged = self._significance(pair_tables)
+        supported = self._significance(pair_tables)
+        flagged = self._flagged(supported)
         passes = 1
         # The background is re-estimated without the clearly coordinated pairs: flagged at the
         # stricter of alpha and EXCLUDE_Q, so asking for every edge (alpha 1) excludes no more.
@@ -174,7 +192,8 @@ class _Run:
                 mine = excluded.filter(pl.col("k") == k)
                 if mine.height:
                     self._null_model(k, mine)
-            again = self._significance(pair_tables)
+            supported = self._significance(pair_tables)
+            again = self._flagged(supported)
             passes += 1
             stable = (
                 again.select("k", "a", "b")
@@ -186,13 +205,28 @@ class _Run:
                 break
         self.run_record["null_passes"] = passes
         self._step("significance", params.null_passes, params.null_passes)
-        edges, evidence = self._edges_and_evidence(flagged)
+        decisions = self._decide(supported)
+        coordinated = decisions.filter(pl.col("status") == decide.COORDINATED)["a"]
+        # Written: every edge flagged on its own, and the supported edges between accounts the
+        # account-level test calls coordinated (a ring member's many weak edges are its evidence).
+        both = pl.col("a").is_in(coordinated.implode()) & pl.col("b").is_in(coordinated.implode())
+        written = supported.filter(
+            (pl.col("n_shared") >= params.min_shared) & ((pl.col("q_value") <= params.alpha) | both)
+        )
+        edges, evidence = self._edges_and_evidence(written.select("k", "a", "b", "p_value", "q_value"))
         self._step("clusters", 0, 1)
-        cluster_of = network.cluster(edges, params.seed)
+        named = self._named_decisions(decisions).join(self._trace_overlap(), on="account_id", how="left")
+        members = named.filter(pl.col("status") == decide.COORDINATED)["account_id"].implode()
+        # Clusters are groups of coordinated accounts; a crowd or a weak account stays outside.
+        cluster_of = network.cluster(
+            edges.filter(pl.col("account_a").is_in(members) & pl.col("account_b").is_in(members)),
+            params.seed,
+        )
         shared, cluster_items = self._item_stats(cluster_of)
         accounts, clusters = network.build(
-            edges, evidence, cluster_of, shared, cluster_items, self._screen_names(edges)
+            edges, evidence, cluster_of, shared, cluster_items, self._screen_names(edges), named
         )
+        self.run_record["account_status"] = {k: int(v) for k, v in named.group_by("status").len().iter_rows()}
         self._step("clusters", 1, 1)
         capped_df = pl.concat(capped) if capped else _capped_frame([])
         self.run_record["capped_items"] = capped_df.height
@@ -266,13 +300,22 @@ class _Run:
         con.execute(f"DROP TABLE popular_{k}")
         # Strata much wider than the window, so few co-actions straddle two of them.
         stratum_ms = max(1, round(params.null_stratum * 1000), 4 * window_ms)
-        con.execute(f"CREATE TABLE pi_{k} AS {coaction_sql(f'evu_{k}', window_ms, stratum_ms)}")
+        # A trace may bring its own strata (sync: hour of day within the week); slot_ms is one
+        # unbroken stretch of a stratum, what the neighbour-stratum weight is a share of.
+        own, slot_ms, strata_label = null_strata(trace, stratum_ms, window_ms)
+        pi_sql = coaction_sql(f"evu_{k}", window_ms, stratum_ms, stratum_sql=own, episodes=trace.recurring)
+        con.execute(f"CREATE TABLE pi_{k} AS {pi_sql}")
+        by_t = f"t // {stratum_ms}" if own is None else own.replace("{t}", "t")
         con.execute(
-            f"CREATE TABLE act_{k} AS SELECT a, t // {stratum_ms} AS stratum, count(*) AS n "
-            f"FROM evu_{k} GROUP BY ALL"
+            f"CREATE TABLE act_{k} AS SELECT a, {by_t} AS stratum, count(*) AS n FROM evu_{k} GROUP BY ALL"
         )
+        if trace.recurring:
+            con.execute(
+                f"CREATE TABLE ai_{k} AS SELECT a, i, count(*)::DOUBLE AS n FROM evu_{k} GROUP BY a, i"
+            )
         con.execute(f"DROP TABLE evu_{k}")
-        self.strata[k] = (stratum_ms, window_ms)
+        self.strata[k] = (slot_ms, window_ms)
+        self.recurring[k] = trace.recurring
         self._null_model(k, None)
         n_events, n_pairs = con.execute(
             f"SELECT (SELECT count(*) FROM ev_{k}), (SELECT count(*) FROM pairs_{k})"
@@ -287,6 +330,7 @@ class _Run:
             "capped_events": int(capped["n_events"].sum()) if capped.height else 0,
             "tested_pairs": int(n_pairs),
             "null_stratum_s": stratum_ms / 1000,
+            "null_strata": strata_label,
         }
         return _capped_frame([capped.with_columns(pl.lit(trace.name).alias("trace"))])
 
@@ -294,6 +338,8 @@ class _Run:
         if trace.fixed_window is not None:
             return max(trace.fixed_window(self.params.as_dict()), self.res_ms / 1000), "fixed by trace"
         asked = self.params.window_for(trace.name)
+        if asked is None:
+            return trace.default_window, "trace default"
         if asked != "auto":
             return float(asked), "given"
         estimated = estimate_window(self.con, f"ev_{k}")
@@ -344,14 +390,49 @@ class _Run:
             con.unregister("excluded")
         con.execute(
             f"""CREATE OR REPLACE TABLE pairs_{k} AS
-                WITH obs AS (SELECT a, b, count(DISTINCT i) AS n_shared FROM pi_{k} GROUP BY a, b)
-                SELECT o.a, o.b, o.n_shared,
-                       sum(x.n * y.n * r.rate
-                           * CASE WHEN y.stratum = x.stratum THEN 1.0 ELSE {edge_share} END) AS expected
-                FROM obs o LEFT JOIN act_{k} x ON x.a = o.a
-                LEFT JOIN act_{k} y ON y.a = o.b AND y.stratum BETWEEN x.stratum - 1 AND x.stratum + 1
-                LEFT JOIN rate_{k} r ON r.stratum = x.stratum
-                GROUP BY o.a, o.b, o.n_shared"""
+                WITH obs AS (SELECT a, b, count(DISTINCT (i, episode)) AS n_shared FROM pi_{k} GROUP BY a, b),
+                -- Equality joins only: a range condition on the stratum pairs every stratum of one
+                -- account with every stratum of the other (hour strata: billions of rows).
+                x AS (SELECT u.a, u.stratum, u.n * r.rate AS nr
+                      FROM act_{k} u JOIN rate_{k} r USING (stratum)),
+                y AS (SELECT a, stratum + d AS stratum,
+                             n * CASE WHEN d = 0 THEN 1.0 ELSE {edge_share} END AS w
+                      FROM act_{k} CROSS JOIN (VALUES (-1), (0), (1)) AS o(d)),
+                -- Each pair is summed over the strata of its account with fewer of them.
+                strata AS (SELECT a, count(*) AS n FROM act_{k} GROUP BY a),
+                side AS (SELECT o.a, o.b, o.n_shared, sa.n <= sb.n AS a_first FROM obs o
+                         JOIN strata sa ON sa.a = o.a JOIN strata sb ON sb.a = o.b)
+                SELECT s.a, s.b, s.n_shared, sum(x.nr * y.w) AS expected
+                FROM side s LEFT JOIN x ON x.a = CASE WHEN s.a_first THEN s.a ELSE s.b END
+                LEFT JOIN y ON y.a = CASE WHEN s.a_first THEN s.b ELSE s.a END AND y.stratum = x.stratum
+                GROUP BY s.a, s.b, s.n_shared"""
+        )
+        if self.recurring.get(k):
+            self._item_null(k)
+
+    def _item_null(self, k: int) -> None:
+        """For recurring items, what the items' own timing gives a pair that uses them both.
+
+        Fans live-tweeting a show use its tag in the same minutes every week: given that both use
+        the tag, their synchrony is the tag's, not theirs. An item's own rate (its within-window
+        event pairs over all its cross-account event pairs, K_i / P_i) is trusted in proportion to
+        the evidence behind it, K_i / (P_i + ``ITEM_PRIOR_PAIRS``): a tag only a small group uses (a
+        push) is left to the stratum model, a tag with a large audience explains its own bursts.
+        A pair's expectation is the larger of the two.
+        """
+        self.con.execute(
+            f"""CREATE OR REPLACE TABLE pairs_{k} AS
+                WITH per_item AS (
+                    SELECT i, (sum(n) * sum(n) - sum(n * n)) / 2.0 AS p FROM ai_{k} GROUP BY i),
+                co AS (SELECT i, sum(n_co)::DOUBLE AS k FROM pi_{k} GROUP BY i),
+                item_rate AS (SELECT i, co.k / (per_item.p + {ITEM_PRIOR_PAIRS}) AS rate
+                              FROM per_item JOIN co USING (i)),
+                common AS (SELECT DISTINCT a, b, i FROM pi_{k}),
+                by_item AS (SELECT c.a, c.b, sum(x.n * y.n * r.rate) AS expected FROM common c
+                            JOIN ai_{k} x ON x.a = c.a AND x.i = c.i JOIN ai_{k} y ON y.a = c.b AND y.i = c.i
+                            JOIN item_rate r ON r.i = c.i GROUP BY c.a, c.b)
+                SELECT pr.a, pr.b, pr.n_shared, greatest(pr.expected, coalesce(bi.expected, 0)) AS expected
+                FROM pairs_{k} pr LEFT JOIN by_item bi USING (a, b)"""
         )
 
     # -- across traces -------------------------------------------------------------
@@ -379,13 +460,94 @@ class _Run:
         self.run_record["tested_pairs"] = tested
         self.run_record["pairs_without_expectation"] = without_expectation
         ids = {"k": pl.Int32, "a": pl.Int32, "b": pl.Int32}
+        columns = ["k", "a", "b", "n_shared", "p_value", "q_value"]
         candidates = pl.concat(kept) if kept else pl.DataFrame(schema={**ids, "n_shared": pl.Int64})
         if candidates.height == 0:
-            return pl.DataFrame(schema={**ids, "p_value": pl.Float64, "q_value": pl.Float64})
+            return pl.DataFrame(
+                schema={**ids, "n_shared": pl.Int64, "p_value": pl.Float64, "q_value": pl.Float64}
+            )
         q = benjamini_hochberg(candidates["p_value"].to_numpy(), n_tests=tested)
-        candidates = candidates.with_columns(q_value=pl.Series(q))
-        keep = (pl.col("q_value") <= alpha) & (pl.col("n_shared") >= self.params.min_shared)
-        return candidates.filter(keep).select("k", "a", "b", "p_value", "q_value")
+        return candidates.with_columns(q_value=pl.Series(q)).select(columns)
+
+    def _flagged(self, supported: pl.DataFrame) -> pl.DataFrame:
+        """Edges significant on their own: q ≤ alpha and at least ``min_shared`` co-acted items."""
+        keep = (pl.col("q_value") <= self.params.alpha) & (pl.col("n_shared") >= self.params.min_shared)
+        return supported.filter(keep).select("k", "a", "b", "p_value", "q_value")
+
+    def _chance_support(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per account (by integer code): its tests, and how many chance alone would support."""
+        n_accounts = int(self.con.execute("SELECT count(*) FROM acc").fetchall()[0][0])
+        tests = np.zeros(n_accounts, dtype=np.int64)
+        chance = np.zeros(n_accounts)
+        for k in range(len(self.chosen)):
+            query = f"SELECT a, b, coalesce(expected, 0) AS expected FROM pairs_{k}"
+            for batch in self.con.sql(query).to_arrow_reader(SIGNIFICANCE_BATCH):
+                expected = batch.column("expected").to_numpy()
+                supported = support_chance(expected, self.params.alpha, self.params.min_shared)
+                for side in ("a", "b"):
+                    codes = batch.column(side).to_numpy()
+                    tests += np.bincount(codes, minlength=n_accounts)
+                    chance += np.bincount(codes, weights=supported, minlength=n_accounts)
+        return tests, chance
+
+    def _decide(self, candidates: pl.DataFrame) -> pl.DataFrame:
+        """The account-level decision (``decide``) from every account's tests and supported edges."""
+        params = self.params
+        supported = candidates.filter(pl.col("n_shared") >= params.min_shared).with_columns(
+            trace=pl.col("k").replace_strict(
+                {k: t.name for k, t in enumerate(self.chosen)}, return_dtype=pl.String
+            ),
+            targets_posts=pl.col("k").replace_strict(
+                {k: t.targets_posts for k, t in enumerate(self.chosen)}, return_dtype=pl.Boolean
+            ),
+        )
+        tests, chance = self._chance_support()
+        active = np.flatnonzero(tests)
+        tested = pl.DataFrame(
+            {"a": pl.Series(active, dtype=pl.Int32), "n_tested": tests[active], "expected": chance[active]}
+        )
+        return decide.account_decisions(supported, tested, self._sources(supported), alpha=params.alpha)
+
+    def _sources(self, supported: pl.DataFrame) -> pl.DataFrame:
+        """Per account, the distinct authors of the posts its supported target-trace edges share."""
+        con = self.con
+        targets = supported.filter(pl.col("targets_posts"))
+        if targets.height == 0:
+            return pl.DataFrame(schema={"a": pl.Int32, "n_sources": pl.Int64, "source": pl.String})
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE authors AS
+               SELECT post_id AS item, any_value(account_id) AS source FROM p GROUP BY post_id
+               UNION ALL
+               SELECT ref_post_id, any_value(ref_account_id) FROM p
+               WHERE ref_post_id IS NOT NULL AND ref_account_id IS NOT NULL GROUP BY ref_post_id"""
+        )
+        con.register("sup_arrow", targets.select("k", "a", "b").to_arrow())
+        try:
+            union = " UNION ALL ".join(
+                f"""SELECT pi.a, pi.b, it.item FROM pi_{k} pi JOIN items_{k} it ON it.i = pi.i
+                    SEMI JOIN sup_arrow s ON s.k = {k} AND s.a = pi.a AND s.b = pi.b"""
+                for k in sorted(set(targets["k"].to_list()))
+            )
+            # An item whose author is unknown counts as a source of its own: no evidence of a crowd.
+            return con.sql(
+                f"""WITH co AS ({union}),
+                    src AS (SELECT co.a, co.b, coalesce(au.source, 'post:' || co.item) AS source
+                            FROM co LEFT JOIN (SELECT item, any_value(source) AS source FROM authors
+                                               GROUP BY item) au USING (item)),
+                    sides AS (SELECT a, source FROM src UNION ALL SELECT b, source FROM src)
+                    SELECT a, count(DISTINCT source)::BIGINT AS n_sources, min(source) AS source
+                    FROM sides GROUP BY a"""
+            ).pl()
+        finally:
+            con.unregister("sup_arrow")
+
+    def _named_decisions(self, decisions: pl.DataFrame) -> pl.DataFrame:
+        con = self.con
+        con.register("dec_arrow", decisions.to_arrow())
+        try:
+            return con.sql("SELECT acc.account_id, d.* EXCLUDE (a) FROM dec_arrow d JOIN acc USING (a)").pl()
+        finally:
+            con.unregister("dec_arrow")
 
     def _edges_and_evidence(self, flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Flagged edges and their evidence rows; every co-acted item stays in DuckDB (``slim``).
@@ -396,6 +558,7 @@ class _Run:
         """
         con = self.con
         con.execute("CREATE OR REPLACE TEMP TABLE slim (k INTEGER, a INTEGER, b INTEGER, i INTEGER)")
+        con.execute("CREATE OR REPLACE TEMP TABLE acted (k INTEGER, side INTEGER, post VARCHAR)")
         edges, evidence = [], []
         for k, trace in enumerate(self.chosen):
             mine = flagged.filter(pl.col("k") == k).drop("k")
@@ -404,13 +567,14 @@ class _Run:
             con.register("flag_arrow", mine.to_arrow())
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE per_item AS
-                    SELECT pi.a, pi.b, pi.i, min(pi.first_t) AS first_t, max(pi.last_t) AS last_t,
+                    SELECT pi.a, pi.b, pi.i, pi.episode, min(pi.first_t) AS first_t, max(pi.last_t) AS last_t,
                            min(pi.gap) AS gap,
                            arg_min(pi.ex, struct_pack(g := pi.gap, s := pi.stratum)) AS ex,
-                           row_number() OVER (PARTITION BY pi.a, pi.b ORDER BY min(pi.gap), it.item) AS rank
+                           row_number() OVER (PARTITION BY pi.a, pi.b
+                                              ORDER BY min(pi.gap), it.item, pi.episode) AS rank
                     FROM pi_{k} pi SEMI JOIN flag_arrow f ON f.a = pi.a AND f.b = pi.b
                     JOIN items_{k} it ON it.i = pi.i
-                    GROUP BY pi.a, pi.b, pi.i, it.item"""
+                    GROUP BY pi.a, pi.b, pi.i, pi.episode, it.item"""
             )
             names = "JOIN acc x ON x.a = pr.a JOIN acc y ON y.a = pr.b"
             edge_rows = (
@@ -434,7 +598,11 @@ class _Run:
                         WHERE pr.rank <= {self.params.max_examples}"""
                 ).pl()
             )
-            con.execute(f"INSERT INTO slim SELECT {k}, a, b, i FROM per_item")
+            con.execute(f"INSERT INTO slim SELECT DISTINCT {k}, a, b, i FROM per_item")
+            con.execute(
+                f"INSERT INTO acted SELECT {k}, a, ex.pa FROM per_item "
+                f"UNION ALL SELECT {k}, b, ex.pb FROM per_item"
+            )
             con.execute("DROP TABLE per_item")
             tf = con.sql(f"SELECT a, i, count(*)::DOUBLE AS tf FROM ev_{k} GROUP BY a, i").pl()
             weight = tfidf_cosine(
@@ -501,6 +669,39 @@ class _Run:
         finally:
             con.unregister("members")
         return shared, cluster_items
+
+    def _trace_overlap(self) -> pl.DataFrame:
+        """Per account, how far the posts behind two of its traces are the same posts.
+
+        One post with a link, a hashtag and an image, copied by a partner, is one act that three
+        traces see; the policy counts such traces as one line (``max_post_overlap``). The overlap
+        of two traces is |shared posts| / |posts of the smaller|, over every co-action of the
+        written edges (not only the evidence examples).
+        """
+        names = {k: t.name for k, t in enumerate(self.chosen)}
+        rows = self.con.sql(
+            """WITH s AS (SELECT DISTINCT side, k, post FROM acted WHERE post IS NOT NULL),
+                n AS (SELECT side, k, count(*) AS c FROM s GROUP BY side, k),
+                x AS (SELECT s1.side, s1.k AS k1, s2.k AS k2, count(*) AS inter FROM s s1
+                      JOIN s s2 ON s1.side = s2.side AND s1.post = s2.post AND s1.k < s2.k
+                      GROUP BY s1.side, s1.k, s2.k)
+               SELECT acc.account_id, x.k1, x.k2, x.inter / least(n1.c, n2.c) AS overlap
+               FROM x JOIN n n1 ON n1.side = x.side AND n1.k = x.k1
+               JOIN n n2 ON n2.side = x.side AND n2.k = x.k2 JOIN acc ON acc.a = x.side"""
+        ).pl()
+        return (
+            rows.with_columns(
+                entry=pl.format(
+                    "{}|{}={}",
+                    pl.col("k1").replace_strict(names, return_dtype=pl.String),
+                    pl.col("k2").replace_strict(names, return_dtype=pl.String),
+                    pl.col("overlap").round(2),
+                )
+            )
+            .sort("account_id", "k1", "k2")
+            .group_by("account_id", maintain_order=True)
+            .agg(trace_overlap=pl.col("entry").str.join(";"))
+        )
 
     def _expected(self, k: int, mine: pl.DataFrame) -> pl.DataFrame:
         return self.con.sql(

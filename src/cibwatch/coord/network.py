@@ -21,8 +21,11 @@ def build(
     shared_items: pl.DataFrame,
     cluster_items: pl.DataFrame,
     screen_names: dict[str, str],
+    decisions: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The accounts and clusters tables.
+
+    ``decisions``: account_id, status, account_q, n_tested, reason (``cibwatch.coord.decide``).
 
     ``evidence``: the ranked examples per edge (rank 1 is quoted in ``top_evidence``);
     ``shared_items``: account_id, n_shared_items (distinct trace and item over all its edges);
@@ -31,7 +34,7 @@ def build(
     """
     if edges.height == 0:
         return _no_accounts(), _no_clusters()
-    accounts = _accounts(edges, evidence, shared_items, cluster_of, screen_names)
+    accounts = _accounts(edges, evidence, shared_items, cluster_of, screen_names, decisions)
     clusters = _clusters(edges, cluster_items, cluster_of)
     return accounts, clusters
 
@@ -80,7 +83,19 @@ def _accounts(
     shared: pl.DataFrame,
     cluster_of: dict[str, str | None],
     screen_names: dict[str, str],
+    decisions: pl.DataFrame | None,
 ) -> pl.DataFrame:
+    if decisions is None:
+        decisions = pl.DataFrame(
+            schema={
+                "account_id": pl.String,
+                "status": pl.String,
+                "account_q": pl.Float64,
+                "n_tested": pl.Int64,
+                "reason": pl.String,
+                "trace_overlap": pl.String,
+            }
+        )
     sides = _both_sides(edges.select("account_a", "account_b", "trace", "weight", "n_shared"))
     per = sides.group_by("account_id").agg(
         n_partners=pl.col("partner").n_unique().cast(pl.Int64),
@@ -91,6 +106,11 @@ def _accounts(
     return (
         per.join(shared, on="account_id", how="left")
         .join(top, on="account_id", how="left")
+        .join(
+            decisions.select("account_id", "status", "account_q", "n_tested", "reason", "trace_overlap"),
+            on="account_id",
+            how="left",
+        )
         .with_columns(
             screen_name=pl.col("account_id").replace_strict(
                 screen_names, default=None, return_dtype=pl.String
@@ -109,6 +129,11 @@ def _accounts(
             "n_shared_items",
             "traces",
             "top_evidence",
+            "status",
+            "account_q",
+            "n_tested",
+            "reason",
+            "trace_overlap",
         )
     )
 

@@ -11,7 +11,8 @@ from cibwatch.errors import ConfigError
 @dataclass
 class CoordParams:
     traces: list[str]
-    window: float | str | dict[str, float | str] = 60.0
+    # None: each trace's own default window; a number or 'auto' for all; a dict per trace.
+    window: float | str | dict[str, float | str] | None = None
     time_resolution: float | str = "auto"
     alpha: float = 0.01
     min_shared: int = 3
@@ -27,13 +28,15 @@ class CoordParams:
     threads: int = 2
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def window_for(self, trace: str) -> float | str:
+    def window_for(self, trace: str) -> float | str | None:
+        """The window asked for ``trace``; None when the trace's own default applies."""
         if isinstance(self.window, dict):
-            return self.window.get(trace, self.window.get("default", 60.0))
+            return self.window.get(trace, self.window.get("default"))
         return self.window
 
     def validate(self) -> CoordParams:
         windows = self.window.values() if isinstance(self.window, dict) else [self.window]
+        windows = [w for w in windows if w is not None]
         if isinstance(self.window, dict):
             unknown = sorted(set(self.window) - {*self.traces, "default"})
             if unknown:

@@ -20,6 +20,33 @@ def conditional_poisson_p(observed: np.ndarray, expected: np.ndarray) -> np.ndar
     return np.clip(np.exp(log_tail - log_selected), 0.0, 1.0)
 
 
+def support_chance(expected: np.ndarray, alpha: float, min_shared: int) -> np.ndarray:
+    """P(a tested pair is *supported*: p ≤ alpha and ≥ min_shared items) if it acts independently.
+
+    p falls as the count rises, so a pair is supported exactly when its count reaches
+    c = max(min_shared, the smallest count with p ≤ alpha); the chance is p(c) ≤ alpha.
+
+    >>> support_chance(np.array([0.01, 1.0]), 0.01, 3).round(5).tolist()
+    [2e-05, 0.00579]
+    """
+    mu = np.maximum(np.asarray(expected, dtype=float), 1e-300)
+    count = np.full(mu.shape, float(min_shared))
+    chance = conditional_poisson_p(count, mu)
+    # Most tested pairs expect little: their critical count is min_shared or a step or two above.
+    todo = np.flatnonzero(chance > alpha)
+    for _ in range(8):
+        if todo.size == 0:
+            break
+        count[todo] += 1
+        chance[todo] = conditional_poisson_p(count[todo], mu[todo])
+        todo = todo[chance[todo] > alpha]
+    if todo.size:
+        # sf(n - 1) ≤ alpha × P(X ≥ 1)  ⇔  n - 1 ≥ isf(alpha × P(X ≥ 1)) for a discrete law.
+        critical = stats.poisson.isf(alpha * -np.expm1(-mu[todo]), mu[todo]) + 1
+        chance[todo] = conditional_poisson_p(np.maximum(critical, count[todo]), mu[todo])
+    return np.where(np.asarray(expected) > 0, chance, 0.0)
+
+
 def benjamini_hochberg(p_values: np.ndarray, n_tests: int | None = None) -> np.ndarray:
     """Benjamini–Hochberg q-values (step-up, monotone), in the input order.
 

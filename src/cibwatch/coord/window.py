@@ -65,12 +65,22 @@ DIALECTS: dict[str, dict[str, str]] = {
 }
 
 
-def coaction_sql(events: str, window_ms: int, strata_ms: int, dialect: str = "duckdb") -> str:
-    """SQL for co-actions per (a, b, item, stratum), a < b, both on the item within the window.
+def coaction_sql(
+    events: str,
+    window_ms: int,
+    strata_ms: int,
+    dialect: str = "duckdb",
+    stratum_sql: str | None = None,
+    episodes: bool = True,
+) -> str:
+    """SQL for co-actions per (a, b, item, episode), a < b, both on the item within the window.
 
-    ``events`` has columns a (int account), i (int item), t (ms), post_id. Each row keeps the
-    closest pair of events as evidence and how many event pairs were within the window (``n_co``,
-    the null model's count). ``dialect`` is "duckdb" or "spark".
+    ``events`` has columns a (int account), i (int item), t (ms), post_id. An *episode* is the
+    window-wide time bucket of a co-action's earlier event: acting together on one hashtag in three
+    separate bursts is three co-actions, not one (``episodes=False``: one episode, 0, per item,
+    for items that do not recur, such as posts). Each row keeps its ``stratum`` (the null model's
+    time stratum), the closest pair of events as evidence and how many event pairs were within the
+    window (``n_co``, the null model's count). ``dialect`` is "duckdb" or "spark".
     """
     spell = DIALECTS[dialect]
 
@@ -83,14 +93,18 @@ def coaction_sql(events: str, window_ms: int, strata_ms: int, dialect: str = "du
 
     width = max(int(window_ms), 1)
     gap = "abs(n1.t - e2.t)"
-    stratum = div("least(n1.t, e2.t)", strata_ms)
+    # A trace's own strata (``Strata.sql``, over ``{t}``, in the caller's dialect) replace t // strata.
+    stratum = div("least(n1.t, e2.t)", strata_ms) if stratum_sql is None else f"({stratum_sql})"
+    stratum = stratum.replace("{t}", "least(n1.t, e2.t)")
+    episode = div("least(n1.t, e2.t)", width) if episodes else "0"
+    by_episode = f", {episode}" if episodes else ""
     evidence = struct(pa="n1.post_id", pb="e2.post_id", ta="n1.t", tb="e2.t")
     closest_first = struct(g=gap, pa="n1.post_id", pb="e2.post_id")
     return f"""
         WITH e AS (SELECT a, i, t, post_id, {div("t", width)} AS bk FROM {events}),
         near AS (SELECT e.a, e.i, e.t, e.post_id, e.bk + o.d AS nb
                  FROM e CROSS JOIN (VALUES (-1), (0), (1)) AS o(d))
-        SELECT n1.a AS a, e2.a AS b, n1.i AS i, {stratum} AS stratum,
+        SELECT n1.a AS a, e2.a AS b, n1.i AS i, {episode} AS episode, {stratum} AS stratum,
                count(*) AS n_co,
                min({gap}) AS gap,
                min(least(n1.t, e2.t)) AS first_t,
@@ -98,4 +112,4 @@ def coaction_sql(events: str, window_ms: int, strata_ms: int, dialect: str = "du
                min_by({evidence}, {closest_first}) AS ex
         FROM near n1 JOIN e e2 ON e2.i = n1.i AND e2.bk = n1.nb
         WHERE n1.a < e2.a AND {gap} <= {int(window_ms)}
-        GROUP BY n1.a, e2.a, n1.i, {stratum}"""
+        GROUP BY n1.a, e2.a, n1.i{by_episode}, {stratum}"""

@@ -65,7 +65,10 @@ def run_cibwatch(
     t0 = time.perf_counter()
     result = detect(case, progress=progress, **detect_kwargs)
     seconds = time.perf_counter() - t0
-    flagged = result.accounts.select("account_id", "traces", "cluster_id")
+    # Flagged: what the account decision calls coordinated (crowd and weak accounts are not).
+    flagged = result.accounts.filter(pl.col("status") == "coordinated").select(
+        "account_id", "traces", "cluster_id"
+    )
     params = result.run.get("params", {})
     window = params.get("window")
     if isinstance(window, dict):

@@ -549,3 +549,36 @@ def _stem(path: Path) -> str:
     for suffix in (".gz", ".bz2", ".xz", ".zst"):
         name = name.removesuffix(suffix)
     return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def twitter1516_tied_accounts(path: str | Path) -> pl.Series:
+    """Accounts of the twitter15-16 cascades with a retweet whose delay another user shares exactly.
+
+    16.5 % of its unique (cascade, user) retweets tie to 0.01 minute with another user's in the
+    same cascade (FINDINGS): swarms, or an artifact of how the trees were timed. Accounts linked
+    through such times are weak "organic" controls, so benchmarks report results without them too.
+    """
+    retweets = (
+        pl.scan_csv(
+            path,
+            schema_overrides={
+                "source_tweet_id": pl.String,
+                "parent_uid": pl.String,
+                "child_uid": pl.String,
+                "child_delay_min": pl.String,
+            },
+        )
+        .select("source_tweet_id", "parent_uid", "child_uid", "child_delay_min")
+        .filter(pl.col("parent_uid") != "ROOT")
+        .unique(["source_tweet_id", "child_uid"])
+        .collect()
+    )
+    return (
+        retweets.group_by("source_tweet_id", "child_delay_min")
+        .agg(pl.col("child_uid").unique())
+        .filter(pl.col("child_uid").list.len() > 1)
+        .explode("child_uid")["child_uid"]
+        .unique()
+        .sort()
+        .rename("account_id")
+    )

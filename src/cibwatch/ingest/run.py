@@ -276,9 +276,7 @@ class StagingSink:
         # The source line of each row: a row Arrow refuses is quarantined with it.
         self._lines: dict[str, list[int | None]] = {t: [] for t in tables}
         self._post_rows, self._post_lines = self._rows["posts"], self._lines["posts"]
-        self._long_text = {
-            t: [self._row_fields[t].index(c) for c in _LONG_TEXT.get(t, ())] for t in tables
-        }
+        self._long_text = {t: [self._row_fields[t].index(c) for c in _LONG_TEXT.get(t, ())] for t in tables}
         self._post_text = self._row_fields["posts"].index("text")
         self._text_chars = dict.fromkeys(tables, 0)
         # Last profile seen per account in this run: an unchanged one is a duplicate, dropped early.

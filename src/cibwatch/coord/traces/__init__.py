@@ -4,7 +4,8 @@ A trace is a DuckDB ``SELECT`` over the view ``p`` (the case's posts with ``t``,
 epoch milliseconds floored to the run's time resolution) returning the columns ``account_id``,
 ``item`` (VARCHAR), ``t`` and ``post_id``. A trace that needs a helper table (near-duplicate text)
 builds it in ``prepare``. The SQL may use ``{sync_bin_ms}`` (the sync bin in milliseconds).
-Adding a trace is one module that calls ``register``.
+A trace may bring its own null-model strata (``Strata``). Adding a trace is one module that calls
+``register``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,22 @@ Prepare = Callable[[Any, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
+class Strata:
+    """A trace's own time strata for the null model (docs/coordination.md, "The null model").
+
+    ``sql`` is an integer SQL expression over ``{t}`` (epoch ms) and may use ``{stratum_ms}`` (the
+    run's stratum, a week by default); consecutive ids must be neighbours in time, since a pair's
+    expectation also counts the strata ±1. ``slot_ms`` is the length of one unbroken stretch of a
+    stratum: neighbours weigh window / (2 × slot), and the strata are only used when a slot spans
+    at least four windows (otherwise the run's default strata).
+    """
+
+    sql: str
+    slot_ms: int
+    label: str
+
+
+@dataclass(frozen=True)
 class Trace:
     name: str
     description: str
@@ -26,6 +43,15 @@ class Trace:
     default: bool = True
     # A trace whose items already are time slots fixes its own window (seconds), e.g. sync bins.
     fixed_window: Callable[[dict[str, Any]], float] | None = None
+    strata: Strata | None = None  # None: the run's strata, t // stratum_ms
+    # The window (seconds) when the user gives none for this trace: each tactic has its own
+    # time scale (docs/coordination.md, "Windows per trace").
+    default_window: float = 60.0
+    # Items that recur over time (a hashtag, not a post): acting together on one in separate
+    # windows is separate evidence, so co-actions count per (item, window-wide episode).
+    recurring: bool = False
+    # Items that are posts (reposts, quotes, replies): the evidence can name each item's author.
+    targets_posts: bool = False
     prepare: Prepare | None = field(default=None, compare=False)
 
 
@@ -42,6 +68,21 @@ def traces() -> dict[str, Trace]:
     """All registered traces by name."""
     _load_builtins()
     return dict(_TRACES)
+
+
+def null_strata(trace: Trace, stratum_ms: int, window_ms: int) -> tuple[str | None, int, str]:
+    """(SQL over ``{t}`` or None for the default ``t // stratum_ms``, slot ms, label) for ``trace``.
+
+    >>> null_strata(traces()["repost"], 604_800_000, 60_000)
+    (None, 604800000, '604800 s')
+    """
+    own = trace.strata
+    default = f"{stratum_ms / 1000:g} s"
+    if own is None:
+        return None, stratum_ms, default
+    if own.slot_ms < 4 * window_ms:
+        return None, stratum_ms, f"{default} (window too wide for {own.label})"
+    return own.sql.replace("{stratum_ms}", str(stratum_ms)), own.slot_ms, own.label
 
 
 def default_traces() -> list[str]:

@@ -17,18 +17,23 @@ def _target(name: str, kind: str, what: str) -> Trace:
         Trace(
             name=name,
             description=f"{what}: the same post, within the window",
+            targets_posts=True,
             sql=f"""SELECT account_id, ref_post_id AS item, t, post_id FROM p
                     WHERE p.kind = '{kind}' AND ref_post_id IS NOT NULL""",
         )
     )
 
 
-def _listed(name: str, column: str, expr: str, what: str, default: bool = True) -> Trace:
+def _listed(
+    name: str, column: str, expr: str, what: str, window: float, *, recurring: bool, default: bool = True
+) -> Trace:
     return register(
         Trace(
             name=name,
             description=what,
             default=default,
+            default_window=window,
+            recurring=recurring,
             sql=f"""SELECT DISTINCT account_id, {expr} AS item, t, post_id
                     FROM (SELECT account_id, t, post_id, unnest({column}) AS v FROM p
                           WHERE {_OWN} AND len({column}) > 0)
@@ -45,11 +50,43 @@ MIN_TEXT_CHARS = 20
 _target("repost", "repost", "Reposts of the same post")
 _target("quote", "quote", "Quotes of the same post")
 _target("reply", "reply", "Replies to the same post")
-_listed("url", "urls", normalized_url_sql("v"), "The same link (normalized: host, path, no tracking)")
-_listed("domain", "urls", url_host_sql("v"), "Links to the same web site (host)", default=False)
-_listed("hashtag", "hashtags", "lower(v)", "The same hashtag")
-_listed("mention", "mentions", "lower(v)", "Mentioning the same account", default=False)
-_listed("media", "media_hashes", "v", "The same image or video (media hash)")
+# Default windows by tactic: amplification reposts within a minute; link farms and state media
+# spread one article over hours; copied text goes out over hours; a hashtag push is dense within
+# minutes, while a longer window on a hashtag links anyone who shares an interest.
+TARGET_WINDOW_S = 60.0
+LINK_WINDOW_S = 6 * 3600.0
+TAG_WINDOW_S = 600.0
+TEXT_WINDOW_S = 3 * 3600.0
+MEDIA_WINDOW_S = 3600.0
+
+_listed(
+    "url",
+    "urls",
+    normalized_url_sql("v"),
+    "The same link (normalized: host, path, no tracking)",
+    LINK_WINDOW_S,
+    recurring=False,
+)
+_listed(
+    "domain",
+    "urls",
+    url_host_sql("v"),
+    "Links to the same web site (host)",
+    LINK_WINDOW_S,
+    recurring=True,
+    default=False,
+)
+_listed("hashtag", "hashtags", "lower(v)", "The same hashtag", TAG_WINDOW_S, recurring=True)
+_listed(
+    "mention",
+    "mentions",
+    "lower(v)",
+    "Mentioning the same account",
+    TAG_WINDOW_S,
+    recurring=True,
+    default=False,
+)
+_listed("media", "media_hashes", "v", "The same image or video (media hash)", MEDIA_WINDOW_S, recurring=False)
 
 _TAGS = "list_distinct(list_transform(hashtags, lambda h: lower(h)))"
 
@@ -57,6 +94,8 @@ register(
     Trace(
         name="hashtag_set",
         description="The same set of two or more hashtags",
+        default_window=TAG_WINDOW_S,
+        recurring=True,
         sql=f"""SELECT account_id, array_to_string(list_sort({_TAGS}), ' ') AS item, t, post_id
                 FROM p WHERE {_OWN} AND len({_TAGS}) >= 2""",
     )
@@ -66,6 +105,7 @@ register(
     Trace(
         name="text",
         description=f"Identical normalized text (at least {MIN_TEXT_CHARS} characters)",
+        default_window=TEXT_WINDOW_S,
         sql=f"""SELECT account_id, md5({NORMALIZED_TEXT}) AS item, t, post_id FROM p
                 WHERE {_OWN} AND length({NORMALIZED_TEXT}) >= {MIN_TEXT_CHARS}""",
     )

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from cibwatch.coord.traces import Trace, register
-from cibwatch.coord.traces.builtin import MIN_TEXT_CHARS, NORMALIZED_TEXT
+from cibwatch.coord.traces.builtin import MIN_TEXT_CHARS, NORMALIZED_TEXT, TEXT_WINDOW_S
 
 NUM_PERM = 64
 BANDS, ROWS = 16, 4
@@ -112,7 +112,7 @@ register(
     Trace(
         name="near_text",
         description="Near-duplicate text (MinHash LSH, verified at --near-threshold)",
-        default=False,
+        default_window=TEXT_WINDOW_S,
         prepare=_prepare,
         sql=f"""SELECT account_id, g.grp AS item, t, post_id
                 FROM (SELECT account_id, t, post_id, md5({NORMALIZED_TEXT}) AS h FROM p
