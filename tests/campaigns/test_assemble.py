@@ -210,3 +210,53 @@ def test_accounts_and_campaigns_summaries_for_csv(case: Case, tmp_path: Path) ->
     campaigns = campaigns_summary(case)
     assert "details" not in campaigns.columns and campaigns["campaign_id"].to_list() == ["camp-k1"]
     campaigns.write_csv(tmp_path / "campaigns.csv")
+
+
+def _with_status(case: Case, status: dict[str, str], overlap: dict[str, str] | None = None) -> None:
+    """Give coord_accounts the stage's account decision (and trace overlaps), as a coord run would."""
+    accounts = case.read("coord_accounts").with_columns(
+        status=pl.col("account_id").replace_strict(status, default="coordinated"),
+        account_q=pl.lit(1e-9),
+        n_tested=pl.lit(40, pl.Int64),
+        reason=pl.lit("coordinated with 2 accounts on repost (2 supported of 40 tests)"),
+        trace_overlap=pl.col("account_id").replace_strict(
+            overlap or {}, default=None, return_dtype=pl.String
+        ),
+    )
+    case.replace_table("coord_accounts", accounts.to_arrow().cast(schema.COORD_ACCOUNTS))
+
+
+def test_only_coordinated_accounts_get_a_coordination_line(case: Case) -> None:
+    # The stage calls o1 a crowd and op1 weak: their edges stay, their coordination lines go.
+    _with_status(case, {"o1": "crowd", "o2": "crowd", "op1": "weak"})
+    assemble(case)
+    recs = case.read("recommendations")
+    rests = {r["account_id"]: json.loads(r["rests_on"]) for r in recs.iter_rows(named=True)}
+    t = tiers(case)
+    assert "o1" not in t and "o2" not in t  # their only signal was coordination: no row at all
+    assert not any(s["kind"] == "coordination" for s in rests["op1"])
+    lines = dict(recs.select("account_id", "lines").iter_rows())
+    assert "coordination" not in (lines["op1"] or "")
+    op3 = next(s for s in rests["op3"] if s["kind"] == "coordination")
+    assert op3["detail"]["account_decision"]["status"] == "coordinated"
+    assert "account q=1.0e-09 over 40 tests" in op3["sentence"]
+    # Two amplifiers partnered with op1 and op2: still two partners on amplification, a strong line.
+    assert t["op3"] == "enforce-eligible"
+
+
+def test_traces_the_stage_saw_on_the_same_posts_are_one_line(case: Case) -> None:
+    # x1's text and url evidence examples name different posts; the stage's overlap says they are one act.
+    evidence = case.read("coord_evidence").with_columns(
+        post_id_a=pl.when(pl.col("account_a") == "x1")
+        .then(pl.format("{}-{}-ex", pl.col("account_a"), pl.col("trace")))
+        .otherwise(pl.col("post_id_a"))
+    )
+    case.replace_table("coord_evidence", evidence.to_arrow().cast(schema.COORD_EVIDENCE))
+    _with_status(case, {}, overlap={"x1": "text|url=0.2"})
+    assemble(case)
+    lines = dict(case.read("recommendations").select("account_id", "lines").iter_rows())
+    assert lines["x1"] == "coordination:content,coordination:link"  # 0.2: two separate acts
+    _with_status(case, {}, overlap={"x1": "text|url=0.9"})
+    assemble(case)
+    lines = dict(case.read("recommendations").select("account_id", "lines").iter_rows())
+    assert lines["x1"] == "coordination:content+link"

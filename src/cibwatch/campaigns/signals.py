@@ -62,7 +62,7 @@ def _coordination_signals(case: Case, edges: pl.DataFrame, policy: Policy) -> di
     coordinated = _coordinated_accounts(case)
     if coordinated is not None:
         # The stage decided per account from all its evidence: its edges are what it rests on.
-        edges = edges.filter(pl.col("account").is_in(coordinated.implode()))
+        edges = edges.filter(pl.col("account").is_in(list(coordinated)))
         weak = pl.lit(True)
     flagged = edges.with_columns(strong=strong, weak=weak).filter(pl.col("weak") | pl.col("strong"))
     per_family = (
@@ -100,6 +100,9 @@ def _coordination_signals(case: Case, edges: pl.DataFrame, policy: Policy) -> di
                 f"strongest: {f['best_shared']} shared items{versus} with {f['best_partner']} on "
                 f"{f['best_trace']}, q={f['best_q']:.1e}"
             )
+            decision = (coordinated or {}).get(account)
+            if decision is not None:
+                sentence += f"; account q={decision['account_q']:.1e} over {decision['n_tested']} tests"
             detail = {
                 "family": f["family"],
                 "traces": f["traces"],
@@ -113,6 +116,8 @@ def _coordination_signals(case: Case, edges: pl.DataFrame, policy: Policy) -> di
                     "q_value": f["best_q"],
                 },
             }
+            if decision is not None:
+                detail["account_decision"] = decision
             group = "coordination:" + groups[f["family"]]
             out.setdefault(account, []).append(
                 Signal("coordination", "strong" if is_strong else "weak", group, sentence, detail)
@@ -120,14 +125,18 @@ def _coordination_signals(case: Case, edges: pl.DataFrame, policy: Policy) -> di
     return out
 
 
-def _coordinated_accounts(case: Case) -> pl.Series | None:
-    """The accounts the coordination stage calls coordinated; None for tables without a status."""
+def _coordinated_accounts(case: Case) -> dict[str, dict[str, Any]] | None:
+    """Coordinated accounts and their account-level decision; None for tables without a status."""
     if not case.has_table("coord_accounts"):
         return None
     accounts = case.read("coord_accounts")
     if "status" not in accounts.columns or accounts["status"].is_null().all():
         return None
-    return accounts.filter(pl.col("status") == "coordinated")["account_id"]
+    chosen = accounts.filter(pl.col("status") == "coordinated").unique("account_id")
+    return {
+        r["account_id"]: {k: r[k] for k in ("status", "account_q", "n_tested", "reason")}
+        for r in chosen.iter_rows(named=True)
+    }
 
 
 def _merge_overlapping_families(
