@@ -240,6 +240,7 @@ def test_only_coordinated_accounts_get_a_coordination_line(case: Case) -> None:
     op3 = next(s for s in rests["op3"] if s["kind"] == "coordination")
     assert op3["detail"]["account_decision"]["status"] == "coordinated"
     assert "account q=1.0e-09 over 40 tests" in op3["sentence"]
+    assert op3["detail"]["n_partners"] >= 2 and "with 0 account(s)" not in op3["sentence"]
     # Two amplifiers partnered with op1 and op2: still two partners on amplification, a strong line.
     assert t["op3"] == "enforce-eligible"
 

@@ -92,7 +92,8 @@ def _coordination_signals(case: Case, edges: pl.DataFrame, policy: Policy) -> di
             is_strong = bool(f["strong_partners"]) or (
                 coordinated is not None and len(f["weak_partners"]) >= MIN_FAMILY_PARTNERS
             )
-            partners = f["strong_partners"] if is_strong else f["weak_partners"]
+            # A coordinated account's line rests on all its partners in the family.
+            partners = f["strong_partners"] if is_strong and coordinated is None else f["weak_partners"]
             expected = f["best_expected"]
             versus = "" if expected is None else f" vs {expected:.2g} expected"
             sentence = (
