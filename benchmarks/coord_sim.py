@@ -9,7 +9,7 @@ Seeds come in two groups: DEV_SEEDS, used while developing, and HOLDOUT_SEEDS, r
 CIBWATCH_SIM_HOLDOUT=1 so that they stay unseen until the end.
 
     python -m benchmarks run coord_sim                           # dev seeds, into docs
-    CIBWATCH_SIM_HOLDOUT=1 python -m benchmarks run coord_sim    # holdout seeds
+    CIBWATCH_SIM_HOLDOUT=1 python -m benchmarks run coord_sim    # dev and holdout seeds
     python benchmarks/coord_sim.py --seeds 21 22 --jobs 1        # prints markdown, writes nothing
 
 Worlds are cached per seed under CIBWATCH_BENCH_CACHE (keyed by the sim package's source hash);
@@ -136,6 +136,8 @@ def group_of(seeds: list[int]) -> str:
         return "dev"
     if tuple(seeds) == HOLDOUT_SEEDS:
         return "holdout"
+    if tuple(seeds) == DEV_SEEDS + HOLDOUT_SEEDS:
+        return "dev and holdout"
     return "custom"
 
 
@@ -148,8 +150,8 @@ def render(runs: list[SeedRun], size: tuple[int | None, int | None], jobs: int =
     seeds = [r.seed for r in runs]
     group = group_of(seeds)
     listed = ", ".join(map(str, seeds))
-    if group == "holdout":
-        which = f"**holdout** group ({listed}), run because {HOLDOUT_ENV}=1."
+    if "holdout" in group:
+        which = f"**{group}** seeds ({listed}); the holdout seeds run because {HOLDOUT_ENV}=1."
     else:
         held = ", ".join(map(str, HOLDOUT_SEEDS))
         which = f"**{group}** group ({listed}); the holdout group ({held}) was not run."
@@ -290,10 +292,10 @@ def _pct(value: float | None) -> str:
 
 # -- entry points ------------------------------------------------------------------------
 def chosen_seeds(smoke: bool = False) -> list[int]:
-    """The holdout seeds when CIBWATCH_SIM_HOLDOUT=1, else the dev seeds; the first dev seed for smoke."""
+    """The dev seeds, and the holdout seeds too when CIBWATCH_SIM_HOLDOUT=1; one dev seed for smoke."""
     if smoke:
         return [DEV_SEEDS[0]]
-    return list(HOLDOUT_SEEDS if os.environ.get(HOLDOUT_ENV) == "1" else DEV_SEEDS)
+    return list(DEV_SEEDS + HOLDOUT_SEEDS if os.environ.get(HOLDOUT_ENV) == "1" else DEV_SEEDS)
 
 
 @benchmark("coord_sim", "Coordination on fresh simulator seeds")

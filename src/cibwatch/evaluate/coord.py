@@ -71,7 +71,9 @@ def run_cibwatch(
     )
     params = result.run.get("params", {})
     window = params.get("window")
-    if isinstance(window, dict):
+    if window is None:
+        window = "per trace (defaults)"
+    elif isinstance(window, dict):
         window = ", ".join(f"{trace} {seconds}" for trace, seconds in window.items())
     settings = f"traces {','.join(params.get('traces', []))}; window {window}; " + (
         f"q ≤ {params.get('alpha')}, ≥ {params.get('min_shared')} items"
