@@ -158,3 +158,13 @@ def test_a_live_audience_is_not_a_hashtag_push(tmp_path: Path, monkeypatch: pyte
     module = importlib.import_module("cibwatch.coord.detect")  # the package exports the function
     monkeypatch.setattr(module, "ITEM_PRIOR_PAIRS", 1e300)
     assert len(coordinated() & set(fans)) > 50
+
+
+def test_only_coordinated_accounts_have_a_coordination_score(tmp_path: Path) -> None:
+    rng, posts = _background(5)
+    _amplify(rng, [f"fan{j}" for j in range(10)], ["star"], posts)
+    _amplify(rng, [f"ring{j}" for j in range(10)], ["lead1", "lead2"], posts)
+    accounts = detect(make_case(tmp_path / "case", posts), traces=["repost"], window=60).accounts
+    scores = dict(accounts.select("account_id", "coordination_score").iter_rows())
+    assert all(scores[f"fan{j}"] == 0.0 for j in range(10))
+    assert all(scores[f"ring{j}"] > 0.5 for j in range(10))

@@ -119,6 +119,12 @@ def _accounts(
             # Saturating sum of TF-IDF similarities to flagged partners: many strong partners → near 1.
             coordination_score=1.0 - (-pl.col("strength")).exp(),
         )
+        # A crowd or a weak account is not scored as coordinated, however many edges it has.
+        .with_columns(
+            coordination_score=pl.when(pl.col("status").is_null() | (pl.col("status") == "coordinated"))
+            .then(pl.col("coordination_score"))
+            .otherwise(0.0)
+        )
         .sort(["coordination_score", "account_id"], descending=[True, False])
         .select(
             "account_id",
