@@ -197,8 +197,12 @@ def _print_run(run: dict[str, Any], out: Path) -> None:
             f"{t['tested_pairs']:,}",
         )
     print_table(table)
+    status = run.get("account_status", {})
+    others = ", ".join(f"{status[k]:,} {k}" for k in ("crowd", "weak") if status.get(k))
     console.print(
         f"time resolution {run.get('time_resolution_s', 0):g} s · "
-        f"[bold]{run.get('flagged_edges', 0):,}[/] flagged edges · "
-        f"[bold]{run.get('flagged_accounts', 0):,}[/] accounts · written to {out}"
+        f"[bold]{run.get('flagged_edges', 0):,}[/] edges written · "
+        f"[bold]{status.get('coordinated', 0):,}[/] coordinated accounts"
+        + (f" (also listed: {others})" if others else "")
+        + f" · written to {out}"
     )

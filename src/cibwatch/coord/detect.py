@@ -226,12 +226,14 @@ class _Run:
         accounts, clusters = network.build(
             edges, evidence, cluster_of, shared, cluster_items, self._screen_names(edges), named
         )
-        self.run_record["account_status"] = {k: int(v) for k, v in named.group_by("status").len().iter_rows()}
+        # As accounts.csv lists them (an account with support but no written edge is not listed).
+        listed = accounts.group_by("status").len().iter_rows()
+        self.run_record["account_status"] = {k: int(v) for k, v in listed if k is not None}
         self._step("clusters", 1, 1)
         capped_df = pl.concat(capped) if capped else _capped_frame([])
         self.run_record["capped_items"] = capped_df.height
         self.run_record["flagged_edges"] = edges.height
-        self.run_record["flagged_accounts"] = accounts.height
+        self.run_record["flagged_accounts"] = self.run_record["account_status"].get(decide.COORDINATED, 0)
         return CoordResult(
             edges=_cast(edges, schema.COORD_EDGES),
             evidence=_cast(evidence, schema.COORD_EVIDENCE),
