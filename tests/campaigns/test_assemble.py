@@ -197,8 +197,8 @@ def test_accounts_and_campaigns_summaries_for_csv(case: Case, tmp_path: Path) ->
 
     accounts = accounts_summary(case)
     assert accounts.columns == [
-        "account_id", "screen_name", "bot_score", "bot_label", "coordination_score", "cluster_id",
-        "campaign_id", "recommendation", "reasons",
+        "account_id", "screen_name", "bot_score", "bot_label", "coordination_score", "coordination_status",
+        "cluster_id", "campaign_id", "recommendation", "reasons",
     ]  # fmt: skip
     assert accounts["recommendation"][0] == "enforce-eligible" and accounts["account_id"][0] == "op1"
     rows = {r["account_id"]: r for r in accounts.iter_rows(named=True)}

@@ -16,6 +16,7 @@ ACCOUNT_COLUMNS = [
     "bot_score",
     "bot_label",
     "coordination_score",
+    "coordination_status",
     "cluster_id",
     "campaign_id",
     "recommendation",

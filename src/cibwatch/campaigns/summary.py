@@ -7,8 +7,8 @@ import polars as pl
 from cibwatch.store.case import Case
 
 ACCOUNT_COLUMNS = (
-    "account_id", "screen_name", "bot_score", "bot_label", "coordination_score", "cluster_id",
-    "campaign_id", "recommendation", "reasons",
+    "account_id", "screen_name", "bot_score", "bot_label", "coordination_score", "coordination_status",
+    "cluster_id", "campaign_id", "recommendation", "reasons",
 )  # fmt: skip
 
 
@@ -26,10 +26,19 @@ def accounts_summary(case: Case) -> pl.DataFrame:
         .unique(subset="account_id", keep="first")
         .select("account_id", pl.col("screen_name").alias("sn_bot"), "bot_score", "bot_label")
     )
+    coord_columns = case.scan("coord_accounts").collect_schema().names()
+    # The stage's account decision: coordinated, crowd or weak (none for tables made without it).
+    status = pl.col("status") if "status" in coord_columns else pl.lit(None, pl.String)
     coord = (
         case.scan("coord_accounts")
         .unique(subset="account_id", keep="first")
-        .select("account_id", pl.col("screen_name").alias("sn_coord"), "coordination_score", "cluster_id")
+        .select(
+            "account_id",
+            pl.col("screen_name").alias("sn_coord"),
+            "coordination_score",
+            status.alias("coordination_status"),
+            "cluster_id",
+        )
     )
     recs = case.scan("recommendations").select(
         "account_id", pl.col("screen_name").alias("sn_rec"), "campaign_id", "tier", "reasons", "priority"
