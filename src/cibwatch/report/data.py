@@ -196,8 +196,11 @@ def collect(case: Case, limits: Limits | None = None) -> ReportData:
     if has["bot_scores"]:
         data.bot_hist = _histogram(case.scan("bot_scores").select("bot_score").collect()["bot_score"])
     if has["coord_accounts"]:
-        scores = case.scan("coord_accounts").select("coordination_score").collect()
-        data.coord_hist = _histogram(scores["coordination_score"])
+        scores = case.scan("coord_accounts")
+        if "status" in scores.collect_schema().names():
+            # Crowd and weak accounts score 0 by definition; the histogram is of coordinated ones.
+            scores = scores.filter(pl.col("status").is_null() | (pl.col("status") == "coordinated"))
+        data.coord_hist = _histogram(scores.select("coordination_score").collect()["coordination_score"])
     data.accounts, data.n_accounts = _accounts(case, has, limits)
     data.cards, data.n_cards = _cards(case, has, limits)
     if has["coord_edges"]:
