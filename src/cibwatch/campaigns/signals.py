@@ -59,7 +59,8 @@ def _coordination_signals(case: Case, edges: pl.DataFrame, policy: Policy) -> di
     shared = pl.col("n_shared").fill_null(0)
     strong = q.is_not_null() & (q <= c.strong_max_q) & (shared >= c.strong_min_shared)
     weak = q.is_not_null() & (q <= c.weak_max_q) & (shared >= c.weak_min_shared)
-    coordinated = _coordinated_accounts(case)
+    stage = case.read("coord_accounts") if case.has_table("coord_accounts") else None
+    coordinated = _coordinated_accounts(stage)
     if coordinated is not None:
         # The stage decided per account from all its evidence: its edges are what it rests on.
         edges = edges.filter(pl.col("account").is_in(list(coordinated)))
@@ -84,7 +85,7 @@ def _coordination_signals(case: Case, edges: pl.DataFrame, policy: Policy) -> di
     for r in per_family.iter_rows(named=True):
         rows.setdefault(r["account"], []).append(r)
     multi = [a for a, fams in rows.items() if len(fams) > 1]
-    overlap_groups = _merge_overlapping_families(case, multi, rows, policy)
+    overlap_groups = _merge_overlapping_families(case, stage, multi, rows, policy)
     out: dict[str, list[Signal]] = {}
     for account, fams in rows.items():
         groups = overlap_groups.get(account, {f["family"]: f["family"] for f in fams})
@@ -126,12 +127,9 @@ def _coordination_signals(case: Case, edges: pl.DataFrame, policy: Policy) -> di
     return out
 
 
-def _coordinated_accounts(case: Case) -> dict[str, dict[str, Any]] | None:
+def _coordinated_accounts(accounts: pl.DataFrame | None) -> dict[str, dict[str, Any]] | None:
     """Coordinated accounts and their account-level decision; None for tables without a status."""
-    if not case.has_table("coord_accounts"):
-        return None
-    accounts = case.read("coord_accounts")
-    if "status" not in accounts.columns or accounts["status"].is_null().all():
+    if accounts is None or "status" not in accounts.columns or accounts["status"].is_null().all():
         return None
     chosen = accounts.filter(pl.col("status") == "coordinated").unique("account_id")
     return {
@@ -141,7 +139,11 @@ def _coordinated_accounts(case: Case) -> dict[str, dict[str, Any]] | None:
 
 
 def _merge_overlapping_families(
-    case: Case, accounts: list[str], rows: dict[str, list[dict[str, Any]]], policy: Policy
+    case: Case,
+    stage: pl.DataFrame | None,
+    accounts: list[str],
+    rows: dict[str, list[dict[str, Any]]],
+    policy: Policy,
 ) -> dict[str, dict[str, str]]:
     """Per account, family -> group name, merging families whose evidence posts overlap too much.
 
@@ -150,7 +152,7 @@ def _merge_overlapping_families(
     """
     if not accounts or not case.has_table("coord_evidence"):
         return {}
-    overlaps = _trace_overlaps(case, accounts, policy)
+    overlaps = _trace_overlaps(stage, accounts, policy)
     evidence = (
         case.scan("coord_evidence")
         .filter(pl.col("account_a").is_in(accounts) | pl.col("account_b").is_in(accounts))
@@ -192,12 +194,11 @@ def _merge_overlapping_families(
     return out
 
 
-def _trace_overlaps(case: Case, accounts: list[str], policy: Policy) -> dict[tuple[str, str, str], float]:
+def _trace_overlaps(
+    table: pl.DataFrame | None, accounts: list[str], policy: Policy
+) -> dict[tuple[str, str, str], float]:
     """(account, family, family) -> the largest overlap of two of its traces in those families."""
-    if not case.has_table("coord_accounts"):
-        return {}
-    table = case.read("coord_accounts")
-    if "trace_overlap" not in table.columns:
+    if table is None or "trace_overlap" not in table.columns:
         return {}
     out: dict[tuple[str, str, str], float] = {}
     rows = table.filter(pl.col("account_id").is_in(accounts) & pl.col("trace_overlap").is_not_null())

@@ -30,6 +30,8 @@ from cibwatch.coord.stats import benjamini_hochberg
 
 COORDINATED, CROWD, WEAK = "coordinated", "crowd", "weak"
 MIN_PARTNERS = 2
+# Per account: the distinct authors its target-trace support co-acted on, and one of them.
+SOURCES = pl.Schema({"a": pl.Int32, "n_sources": pl.Int64, "source": pl.String})
 DECISIONS = pl.Schema(
     {
         "a": pl.Int32,
@@ -56,13 +58,13 @@ def account_decisions(
     ``supported``: k, a, b, trace, targets_posts (bool), n_shared — the supported edges;
     ``tested``: a, n_tested, expected — per account (every account with a test, for BH) its
     tests and the number of them chance alone would support;
-    ``sources``: a, n_sources, source — per account, the distinct authors of the posts its
+    ``sources`` (``SOURCES``): a, n_sources, source — per account, the distinct authors of the posts its
     supported target-trace edges co-acted on (``source``: one of them, for the sentence).
 
     >>> sup = pl.DataFrame({"k": [0, 0], "a": [1, 1], "b": [2, 3], "trace": ["url", "url"],
     ...                     "targets_posts": [False, False], "n_shared": [6, 4]})
     >>> tested = pl.DataFrame({"a": [1, 2, 3], "n_tested": [3, 40, 40], "expected": [0.01, 0.4, 0.4]})
-    >>> out = account_decisions(sup, tested, pl.DataFrame(schema={"a": pl.Int32}), alpha=0.01)
+    >>> out = account_decisions(sup, tested, pl.DataFrame(schema=SOURCES), alpha=0.01)
     >>> out.filter(pl.col("a") == 1)["status"].item()
     'coordinated'
     >>> out.filter(pl.col("a") == 2)["status"].item()  # one supported edge among 40 tests
@@ -94,8 +96,6 @@ def account_decisions(
     p = np.where(observed > 0, stats.poisson.sf(observed - 1, expected), 1.0)
     q = benjamini_hochberg(p)
     tested = tested.with_columns(account_p=pl.Series(p), account_q=pl.Series(q))
-    if "n_sources" not in sources.columns:
-        sources = pl.DataFrame(schema={"a": pl.Int32, "n_sources": pl.Int64, "source": pl.String})
     out = (
         per.with_columns(pl.col("a").cast(pl.Int32))
         .join(tested, on="a", how="left")

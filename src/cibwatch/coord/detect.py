@@ -97,9 +97,9 @@ def detect(
     with tempfile.TemporaryDirectory(prefix="coord-", dir=spill_dir) as tmp:
         con = connect(Path(tmp), memory_limit, threads)
         try:
-            runner = _Run(con, case, chosen, params, progress)
-            runner.choose = traces is None or traces == "default"  # the posts pick (coord/choose.py)
-            result = runner.run()
+            # With the default traces, the posts pick what is added (coord/choose.py).
+            choose = traces is None or traces == "default"
+            result = _Run(con, case, chosen, params, progress, choose=choose).run()
         finally:
             con.close()
     result.run["seconds"] = round(time.perf_counter() - started, 3)
@@ -119,8 +119,6 @@ def connect(tmp: Path, memory_limit: str, threads: int) -> duckdb.DuckDBPyConnec
 
 
 class _Run:
-    choose = False  # True: the default traces, plus what the posts call for (choose_traces)
-
     def __init__(
         self,
         con: duckdb.DuckDBPyConnection,
@@ -128,9 +126,12 @@ class _Run:
         chosen: list[Trace],
         params: CoordParams,
         progress: Progress | None,
+        *,
+        choose: bool = False,
     ) -> None:
         self.con, self.case, self.chosen, self.params = con, case, chosen, params
         self.progress = progress
+        self.choose = choose  # True: the default traces, plus what the posts call for
         self.run_record: dict[str, Any] = {"params": params.as_dict(), "traces": {}}
         self.strata: dict[int, tuple[int, int]] = {}  # trace index → (stratum_ms, window_ms)
         self.recurring: dict[int, bool] = {}
@@ -315,6 +316,7 @@ class _Run:
             con.execute(
                 f"CREATE TABLE ai_{k} AS SELECT a, i, count(*)::DOUBLE AS n FROM evu_{k} GROUP BY a, i"
             )
+            self._item_null(k)
         con.execute(f"DROP TABLE evu_{k}")
         self.strata[k] = (slot_ms, window_ms)
         self.recurring[k] = trace.recurring
@@ -390,6 +392,13 @@ class _Run:
         con.execute(f"CREATE OR REPLACE TABLE rate_{k} AS {rate}")
         if flagged is not None:
             con.unregister("excluded")
+        # Recurring items: the larger of this and the items' own expectation (``_item_null``).
+        final = (
+            f"""SELECT m.a, m.b, m.n_shared, greatest(m.expected, coalesce(ie.expected, 0)) AS expected
+                FROM model m LEFT JOIN item_exp_{k} ie USING (a, b)"""
+            if self.recurring.get(k)
+            else "SELECT * FROM model"
+        )
         con.execute(
             f"""CREATE OR REPLACE TABLE pairs_{k} AS
                 WITH obs AS (SELECT a, b, count(DISTINCT (i, episode)) AS n_shared FROM pi_{k} GROUP BY a, b),
@@ -403,14 +412,14 @@ class _Run:
                 -- Each pair is summed over the strata of its account with fewer of them.
                 strata AS (SELECT a, count(*) AS n FROM act_{k} GROUP BY a),
                 side AS (SELECT o.a, o.b, o.n_shared, sa.n <= sb.n AS a_first FROM obs o
-                         JOIN strata sa ON sa.a = o.a JOIN strata sb ON sb.a = o.b)
-                SELECT s.a, s.b, s.n_shared, sum(x.nr * y.w) AS expected
-                FROM side s LEFT JOIN x ON x.a = CASE WHEN s.a_first THEN s.a ELSE s.b END
-                LEFT JOIN y ON y.a = CASE WHEN s.a_first THEN s.b ELSE s.a END AND y.stratum = x.stratum
-                GROUP BY s.a, s.b, s.n_shared"""
+                         JOIN strata sa ON sa.a = o.a JOIN strata sb ON sb.a = o.b),
+                model AS (
+                    SELECT s.a, s.b, s.n_shared, sum(x.nr * y.w) AS expected
+                    FROM side s LEFT JOIN x ON x.a = CASE WHEN s.a_first THEN s.a ELSE s.b END
+                    LEFT JOIN y ON y.a = CASE WHEN s.a_first THEN s.b ELSE s.a END AND y.stratum = x.stratum
+                    GROUP BY s.a, s.b, s.n_shared)
+                {final}"""
         )
-        if self.recurring.get(k):
-            self._item_null(k)
 
     def _item_null(self, k: int) -> None:
         """For recurring items, what the items' own timing gives a pair that uses them both.
@@ -420,22 +429,21 @@ class _Run:
         event pairs over all its cross-account event pairs, K_i / P_i) is trusted in proportion to
         the evidence behind it, K_i / (P_i + ``ITEM_PRIOR_PAIRS``): a tag only a small group uses (a
         push) is left to the stratum model, a tag with a large audience explains its own bursts.
-        A pair's expectation is the larger of the two.
+        A pair's expectation is the larger of the two. The passes never change it: computed once.
         """
         self.con.execute(
-            f"""CREATE OR REPLACE TABLE pairs_{k} AS
+            f"""CREATE TABLE item_exp_{k} AS
                 WITH per_item AS (
                     SELECT i, (sum(n) * sum(n) - sum(n * n)) / 2.0 AS p FROM ai_{k} GROUP BY i),
                 co AS (SELECT i, sum(n_co)::DOUBLE AS k FROM pi_{k} GROUP BY i),
                 item_rate AS (SELECT i, co.k / (per_item.p + {ITEM_PRIOR_PAIRS}) AS rate
                               FROM per_item JOIN co USING (i)),
-                common AS (SELECT DISTINCT a, b, i FROM pi_{k}),
-                by_item AS (SELECT c.a, c.b, sum(x.n * y.n * r.rate) AS expected FROM common c
-                            JOIN ai_{k} x ON x.a = c.a AND x.i = c.i JOIN ai_{k} y ON y.a = c.b AND y.i = c.i
-                            JOIN item_rate r ON r.i = c.i GROUP BY c.a, c.b)
-                SELECT pr.a, pr.b, pr.n_shared, greatest(pr.expected, coalesce(bi.expected, 0)) AS expected
-                FROM pairs_{k} pr LEFT JOIN by_item bi USING (a, b)"""
+                common AS (SELECT DISTINCT a, b, i FROM pi_{k})
+                SELECT c.a, c.b, sum(x.n * y.n * r.rate) AS expected FROM common c
+                JOIN ai_{k} x ON x.a = c.a AND x.i = c.i JOIN ai_{k} y ON y.a = c.b AND y.i = c.i
+                JOIN item_rate r ON r.i = c.i GROUP BY c.a, c.b"""
         )
+        self.con.execute(f"DROP TABLE ai_{k}")
 
     # -- across traces -------------------------------------------------------------
     def _significance(self, pair_tables: list[str]) -> pl.DataFrame:
@@ -515,14 +523,7 @@ class _Run:
         con = self.con
         targets = supported.filter(pl.col("targets_posts"))
         if targets.height == 0:
-            return pl.DataFrame(schema={"a": pl.Int32, "n_sources": pl.Int64, "source": pl.String})
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE authors AS
-               SELECT post_id AS item, any_value(account_id) AS source FROM p GROUP BY post_id
-               UNION ALL
-               SELECT ref_post_id, any_value(ref_account_id) FROM p
-               WHERE ref_post_id IS NOT NULL AND ref_account_id IS NOT NULL GROUP BY ref_post_id"""
-        )
+            return pl.DataFrame(schema=decide.SOURCES)
         con.register("sup_arrow", targets.select("k", "a", "b").to_arrow())
         try:
             union = " UNION ALL ".join(
@@ -530,12 +531,17 @@ class _Run:
                     SEMI JOIN sup_arrow s ON s.k = {k} AND s.a = pi.a AND s.b = pi.b"""
                 for k in sorted(set(targets["k"].to_list()))
             )
-            # An item whose author is unknown counts as a source of its own: no evidence of a crowd.
+            # An item's author: the original's, or what a repost of it names. An item whose author
+            # is unknown counts as a source of its own: no evidence of a crowd.
             return con.sql(
                 f"""WITH co AS ({union}),
+                    named AS (SELECT post_id AS item, account_id AS source FROM p
+                              UNION ALL SELECT ref_post_id, ref_account_id FROM p
+                              WHERE ref_post_id IS NOT NULL AND ref_account_id IS NOT NULL),
+                    authors AS (SELECT item, any_value(source) AS source FROM named
+                                SEMI JOIN co USING (item) GROUP BY item),
                     src AS (SELECT co.a, co.b, coalesce(au.source, 'post:' || co.item) AS source
-                            FROM co LEFT JOIN (SELECT item, any_value(source) AS source FROM authors
-                                               GROUP BY item) au USING (item)),
+                            FROM co LEFT JOIN authors au USING (item)),
                     sides AS (SELECT a, source FROM src UNION ALL SELECT b, source FROM src)
                     SELECT a, count(DISTINCT source)::BIGINT AS n_sources, min(source) AS source
                     FROM sides GROUP BY a"""

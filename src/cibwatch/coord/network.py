@@ -21,12 +21,12 @@ def build(
     shared_items: pl.DataFrame,
     cluster_items: pl.DataFrame,
     screen_names: dict[str, str],
-    decisions: pl.DataFrame | None = None,
+    decisions: pl.DataFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The accounts and clusters tables.
 
-    ``decisions``: account_id, status, account_q, n_tested, reason (``cibwatch.coord.decide``).
-
+    ``decisions``: account_id, status, account_q, n_tested, reason, trace_overlap (the account
+    decision, ``cibwatch.coord.decide``);
     ``evidence``: the ranked examples per edge (rank 1 is quoted in ``top_evidence``);
     ``shared_items``: account_id, n_shared_items (distinct trace and item over all its edges);
     ``cluster_items``: cluster_id, n_items, top_items (over edges inside the cluster), which the
@@ -83,19 +83,8 @@ def _accounts(
     shared: pl.DataFrame,
     cluster_of: dict[str, str | None],
     screen_names: dict[str, str],
-    decisions: pl.DataFrame | None,
+    decisions: pl.DataFrame,
 ) -> pl.DataFrame:
-    if decisions is None:
-        decisions = pl.DataFrame(
-            schema={
-                "account_id": pl.String,
-                "status": pl.String,
-                "account_q": pl.Float64,
-                "n_tested": pl.Int64,
-                "reason": pl.String,
-                "trace_overlap": pl.String,
-            }
-        )
     sides = _both_sides(edges.select("account_a", "account_b", "trace", "weight", "n_shared"))
     per = sides.group_by("account_id").agg(
         n_partners=pl.col("partner").n_unique().cast(pl.Int64),
@@ -121,7 +110,7 @@ def _accounts(
         )
         # A crowd or a weak account is not scored as coordinated, however many edges it has.
         .with_columns(
-            coordination_score=pl.when(pl.col("status").is_null() | (pl.col("status") == "coordinated"))
+            coordination_score=pl.when(pl.col("status") == "coordinated")
             .then(pl.col("coordination_score"))
             .otherwise(0.0)
         )
