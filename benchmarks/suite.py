@@ -2,6 +2,7 @@
 
 from benchmarks import (
     bots_lodo,  # noqa: F401
+    bots_select,  # noqa: F401
     coord,  # noqa: F401
     coord_neartext,  # noqa: F401
     coord_realdata,  # noqa: F401
@@ -19,6 +20,7 @@ from benchmarks import (
 ORDER = (
     "coord_realdata",
     "bots_lodo",
+    "bots_select",
     "scan_realdata",
     "coord_neartext",
     "coord_timing",

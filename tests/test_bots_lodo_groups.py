@@ -103,3 +103,42 @@ def test_the_untouched_group_is_not_seen_by_a_selection_fold(monkeypatch):
         assert seen["train"] == set(trained_on)
         if held != UNTOUCHED:
             assert UNTOUCHED not in seen["train"]
+
+
+def test_the_selection_benchmark_scores_every_variant_kind_on_held_out_accounts():
+    from benchmarks.bots_select import VARIANTS, margins
+    from tests.bots.conftest import synthetic_accounts
+
+    train, test = synthetic_accounts(300, seed=3), synthetic_accounts(100, seed=4)
+    y = (test["label"] == "bot").to_numpy()
+    plain = next(v for v in VARIANTS if not v.per_bot_type)
+    ensemble = next(v for v in VARIANTS if v.per_bot_type)
+    for variant in (plain, ensemble):
+        m = margins(variant, train, test, seed=0)
+        assert m.shape == (test.height,) and np.isfinite(m).all()
+        # The synthetic classes differ plainly: any variant ranks held-out bots above humans.
+        assert m[y].mean() > m[~y].mean()
+
+
+def test_the_selection_benchmark_never_reads_the_untouched_group(monkeypatch, capsys):
+    import benchmarks.bots_select as select
+    from cibwatch.bots.data import LabeledSet
+    from tests.bots.conftest import synthetic_accounts
+
+    names = ["gilani-2017", "pronbots-2019", "kaggle_bots_data", "caverlee_content_polluters"]
+    accounts = synthetic_accounts(80, seed=1).with_columns(
+        pl.Series("dataset", [names[i // 2 % 4] for i in range(80)])
+    )
+    monkeypatch.setattr(select, "load_labeled", lambda *a, **k: LabeledSet(accounts, pl.DataFrame()))
+    monkeypatch.setattr(select, "default_training_sets", lambda root: [])
+    read: set[str] = set()
+
+    def spy(variant, train, test, seed):
+        read.update(train["dataset"].to_list() + test["dataset"].to_list())
+        return np.random.default_rng(seed).random(test.height)
+
+    monkeypatch.setattr(select, "margins", spy)
+    monkeypatch.setattr("sys.argv", ["bots_select", "--seeds", "1", "--variants", "2"])
+    select.main()
+    assert read == {"gilani-2017", "kaggle_bots_data", "caverlee_content_polluters"}
+    assert "By the rule:" in capsys.readouterr().out

@@ -123,7 +123,7 @@ BOT_SCORES = pa.schema(
         pa.field("screen_name", pa.string()),
         pa.field("dataset", pa.string()),
         pa.field("bot_score", pa.float64()),  # calibrated probability in [0, 1]
-        pa.field("bot_label", pa.string()),  # "bot" | "human" at the model's shipped threshold
+        pa.field("bot_label", pa.string()),  # "bot" | "uncertain" | "human" at the model's thresholds
         pa.field("bot_type", pa.string()),  # spam | fake_follower | self_declared | political | other
         pa.field("top_reasons", pa.string()),  # "; "-separated human sentences
         pa.field("head", pa.string()),  # "profile" | "profile+behaviour"

@@ -6,6 +6,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from cibwatch.api import create_app
+from cibwatch.store.case import Case
+from tests.campaigns.corpus import relabel_bot
+
 from .conftest import EVIL
 
 
@@ -90,3 +94,13 @@ def test_campaign_page_lists_members_by_role(client: TestClient) -> None:
     assert "<h1>Campaign camp-k1</h1>" in page and "<h2>Members (7)</h2>" in page
     assert page.index('<a href="/accounts/op1">') < page.index('<a href="/accounts/op5">')  # core first
     assert client.get("/campaigns/camp-zz").status_code == 404
+
+
+def test_account_page_says_what_an_uncertain_bot_label_means(case_dir: Path) -> None:
+    with Case.open(case_dir) as case:
+        relabel_bot(case, "op2", "uncertain")
+    with TestClient(create_app(case_dir)) as client:
+        uncertain = client.get("/accounts/op2").text
+        bot = client.get("/accounts/op1").text
+    assert "<h2>Bot score: 0.5 (uncertain: between the human and bot thresholds)</h2>" in uncertain
+    assert "<h2>Bot score: 0.95 (bot)</h2>" in bot

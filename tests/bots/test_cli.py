@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import polars as pl
 import pytest
@@ -29,7 +30,7 @@ def test_score_files_to_csv(tmp_path, model_dir):
     assert table.columns == OUTPUT_COLUMNS
     assert table["account_id"].to_list() == ["1001", "1002", "1003"]  # by account id, every run
     assert table["bot_score"].is_between(0, 1).all()
-    assert set(table["bot_label"]) <= {"bot", "human"}
+    assert set(table["bot_label"]) <= {"bot", "uncertain", "human"}
     assert table["top_reasons"].str.contains("human accounts in training").all()
 
 
@@ -61,6 +62,57 @@ def test_score_case_to_parquet_and_explain(tmp_path, model_dir):
         app, ["bots", "explain", "nobody", "--case", str(tmp_path / "case"), "--model", model_dir]
     )
     assert result.exit_code != 0
+
+
+@pytest.fixture(scope="module")
+def uncertain_model_dir(tiny_model, tmp_path_factory):
+    """The tiny model with a low uncertain threshold in its card: its human-scored accounts turn uncertain."""
+    directory = tiny_model.save(tmp_path_factory.mktemp("model") / "uncertain")
+    card_file = directory / "model.json"
+    payload = json.loads(card_file.read_text())
+    payload["card"]["uncertain_threshold"] = UNCERTAIN_THRESHOLD
+    card_file.write_text(json.dumps(payload))
+    return str(directory)
+
+
+UNCERTAIN_THRESHOLD = 0.01
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def test_score_summary_counts_uncertain_accounts_apart_from_bots(tmp_path, uncertain_model_dir):
+    from cibwatch.bots import load_model
+
+    threshold = load_model(uncertain_model_dir).threshold
+    out = tmp_path / "scores.csv"
+    inputs = str(FIXTURES / "bot-repository")
+    result = runner.invoke(app, ["bots", "score", inputs, "--out", str(out), "--model", uncertain_model_dir])
+    assert result.exit_code == 0, result.output
+    labels = pl.read_csv(out)["bot_label"].to_list()
+    n_bots, n_uncertain = labels.count("bot"), labels.count("uncertain")
+    assert n_uncertain > 0  # every account scoring 0.01 or more and below the bot threshold
+    output = " ".join(ANSI.sub("", result.output).split())
+    assert f"({n_bots} labelled bot, {n_uncertain} uncertain)" in output
+    assert f"(bot from {threshold:.2f}, uncertain from {UNCERTAIN_THRESHOLD:.2f})" in output
+
+
+def test_explain_gives_both_thresholds_for_an_uncertain_account(tmp_path, uncertain_model_dir):
+    from cibwatch.bots import load_model
+    from cibwatch.ingest import ingest
+
+    threshold = load_model(uncertain_model_dir).threshold
+    case = tmp_path / "case"
+    ingest([FIXTURES / "bot-repository"], case)
+    out = tmp_path / "scores.csv"
+    args = ["--model", uncertain_model_dir]
+    assert runner.invoke(app, ["bots", "score", str(case), "--out", str(out), *args, "-q"]).exit_code == 0
+    scores = pl.read_csv(out, schema_overrides={"account_id": pl.String})
+    account = scores.filter(pl.col("bot_label") == "uncertain")["account_id"][0]
+    result = runner.invoke(app, ["bots", "explain", account, "--case", str(case), *args])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"→ uncertain between the uncertain threshold {UNCERTAIN_THRESHOLD:.2f} "
+        f"and the bot threshold {threshold:.2f};"
+    ) in ANSI.sub("", result.output)
 
 
 def test_score_rejects_unknown_output_format(tmp_path, model_dir):

@@ -255,3 +255,16 @@ def build(root: Path, *, bots: bool = True, coord: bool = True, posts: bool = Tr
             ),
         )
     return case
+
+
+def relabel_bot(case: Case, account_id: str, label: str) -> None:
+    """Give ``account_id`` another ``bot_label`` in the case's bot_scores (score unchanged)."""
+    import polars as pl
+
+    scores = case.read("bot_scores").with_columns(
+        pl.when(pl.col("account_id") == account_id)
+        .then(pl.lit(label))
+        .otherwise(pl.col("bot_label"))
+        .alias("bot_label")
+    )
+    case.replace_table("bot_scores", scores.to_arrow().cast(schema.BOT_SCORES))

@@ -263,8 +263,11 @@ def _bot(bot: dict[str, Any] | None) -> str:
     if not bot:
         return '<h2>Bot score</h2><p class="muted">Not scored (run <code>cibwatch bots score</code>).</p>'
     reasons = "".join(f"<li>{esc(r)}</li>" for r in (bot.get("top_reasons") or "").split("; ") if r)
+    label = bot.get("bot_label")
+    if label == "uncertain":  # neither "bot" nor "human": say so, not just the word
+        label = "uncertain: between the human and bot thresholds"
     return (
-        f"<h2>Bot score: {esc(num(bot.get('bot_score'), 3))} ({esc(bot.get('bot_label'))})</h2>"
+        f"<h2>Bot score: {esc(num(bot.get('bot_score'), 3))} ({esc(label)})</h2>"
         + (f"<p>Why:</p><ul>{reasons}</ul>" if reasons else "")
         + facts(
             [

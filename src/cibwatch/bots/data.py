@@ -58,6 +58,24 @@ def family_of(dataset: str) -> str:
     return next((fam for words, fam in _FAMILIES if any(w in low for w in words)), dataset)
 
 
+# The OSoMe Bot Repository's 2019 archives are one collection (one team, one year, one way of
+# collecting). astroturf and varol-2017 are archives of the same repository with labels only.
+BOT_REPOSITORY_2019 = "bot-repository-2019"
+BOT_REPOSITORY_SETS = frozenset({"astroturf", "varol-2017"})
+
+
+def collection_of(dataset: str) -> str:
+    """The collection a labeled set belongs to: the unit that is weighted and held out as one.
+
+    >>> collection_of("social_spambots_2"), collection_of("pronbots-2019"), collection_of("bots_data")
+    ('cresci-2017', 'bot-repository-2019', 'kaggle-2017')
+    """
+    family = family_of(dataset)
+    if family in BOT_REPOSITORY_SETS or (family.endswith("-2019") and family == dataset):
+        return BOT_REPOSITORY_2019
+    return family
+
+
 @dataclass
 class LabeledSet:
     """Accounts with one label each (profile inputs, posts if any) and where they came from."""

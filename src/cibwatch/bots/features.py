@@ -25,6 +25,17 @@ COUNT_FIELDS = ("followers", "following", "posts_count", "likes_count", "listed_
 FLAG_FIELDS = ("default_profile", "default_profile_image", "profile_use_background_image", "verified")
 DAY_MS = 86_400_000
 
+# Ratios of two totals: both grow with the account's age, so a ratio means the same whatever year
+# its set was collected in (chosen on grouped hold-outs, benchmark bots_select).
+RATIO_FEATURES = (
+    "likes_per_post",
+    "likes_per_follower",
+    "listed_per_follower",
+    "listed_per_post",
+    "posts_per_follower",
+    "following_per_post",
+)
+
 PROFILE_FEATURES = [
     "posts_count",
     "followers",
@@ -42,6 +53,7 @@ PROFILE_FEATURES = [
     "likes_per_day",
     "listed_per_day",
     "follower_ratio",
+    *RATIO_FEATURES,
     "screen_name_length",
     "screen_name_digits",
     "name_length",
@@ -256,6 +268,9 @@ def profile_features(
     def rate(col: str) -> pl.Expr:
         return pl.col(col).cast(pl.Float64) / age
 
+    def per(numerator: str, denominator: str) -> pl.Expr:
+        return pl.col(numerator).cast(pl.Float64) / pl.max_horizontal(pl.col(denominator), pl.lit(1))
+
     def digits(col: str) -> pl.Expr:
         return pl.col(col).str.count_matches(r"\d").cast(pl.Float64)
 
@@ -269,9 +284,13 @@ def profile_features(
         rate("following").alias("following_per_day"),
         rate("likes_count").alias("likes_per_day"),
         rate("listed_count").alias("listed_per_day"),
-        (pl.col("followers").cast(pl.Float64) / pl.max_horizontal(pl.col("following"), pl.lit(1))).alias(
-            "follower_ratio"
-        ),
+        per("followers", "following").alias("follower_ratio"),
+        per("likes_count", "posts_count").alias("likes_per_post"),
+        per("likes_count", "followers").alias("likes_per_follower"),
+        per("listed_count", "followers").alias("listed_per_follower"),
+        per("listed_count", "posts_count").alias("listed_per_post"),
+        per("posts_count", "followers").alias("posts_per_follower"),
+        per("following", "posts_count").alias("following_per_post"),
         pl.col("screen_name").str.len_chars().cast(pl.Float64).alias("screen_name_length"),
         digits("screen_name").alias("screen_name_digits"),
         pl.col("name").str.len_chars().cast(pl.Float64).alias("name_length"),

@@ -37,24 +37,38 @@ MIN_POSTS_FOR_BEHAVIOUR = 20
 
 @dataclass
 class Calibration:
-    """A monotone map from raw booster margin to probability (isotonic, stored as knots)."""
+    """A logistic map from raw booster margin to probability (Platt scaling).
 
-    x: list[float]
-    y: list[float]
+    Two parameters, strictly increasing: the score keeps every distinction the margin makes
+    (a step-wise isotonic map fit on out-of-collection predictions merged most of them), and it
+    cannot bend to one collection's quirks.
+    """
+
+    slope: float
+    intercept: float
 
     @classmethod
     def fit(cls, margin: np.ndarray, label: np.ndarray, weight: np.ndarray | None = None) -> Calibration:
-        from sklearn.isotonic import IsotonicRegression
+        from sklearn.linear_model import LogisticRegression
 
-        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-        iso.fit(margin, label, sample_weight=weight)
-        x, y = iso.X_thresholds_, iso.y_thresholds_
-        # Keep probabilities off exact 0 and 1: a calibrated score is never a certainty.
-        y = np.clip(y, 0.005, 0.995)
-        return cls(x=[float(v) for v in x], y=[float(v) for v in y])
+        lr = LogisticRegression(C=1e6, max_iter=1000)
+        lr.fit(np.asarray(margin, dtype=np.float64).reshape(-1, 1), label, sample_weight=weight)
+        slope = float(lr.coef_[0, 0])
+        if slope > 0:
+            return cls(slope=slope, intercept=float(lr.intercept_[0]))
+        # Margins that do not rise with the label on held-out accounts say nothing: the score
+        # is then the base rate for everyone (``informative`` is False).
+        w = np.ones(len(label)) if weight is None else np.asarray(weight, dtype=np.float64)
+        rate = float(np.clip(np.average(label, weights=w), 1e-4, 1 - 1e-4))
+        return cls(slope=0.0, intercept=float(np.log(rate / (1 - rate))))
+
+    @property
+    def informative(self) -> bool:
+        return self.slope > 0
 
     def __call__(self, margin: np.ndarray) -> np.ndarray:
-        return np.interp(margin, self.x, self.y)
+        # Never exactly 0 or 1: a calibrated score is not a certainty.
+        return np.clip(_sigmoid(self.slope * np.asarray(margin) + self.intercept), 1e-4, 1 - 1e-4)
 
 
 def _booster_from_text(text: str, name: str) -> lgb.Booster:
@@ -88,7 +102,13 @@ class BotModel:
 
     @property
     def threshold(self) -> float:
+        """Scores at or above it are labelled ``bot``."""
         return float(self.card["threshold"])
+
+    @property
+    def uncertain_threshold(self) -> float:
+        """Scores from it up to ``threshold`` are labelled ``uncertain`` (models before it had none)."""
+        return float(self.card.get("uncertain_threshold", self.card["threshold"]))
 
     # -- storage -------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
@@ -98,7 +118,9 @@ class BotModel:
             (directory / BOOSTER_FILES[head]).write_text(booster.model_to_string(num_iteration=-1))
         payload = {
             "card": self.card,
-            "calibration": {k: {"x": c.x, "y": c.y} for k, c in self.calibration.items()},
+            "calibration": {
+                k: {"slope": c.slope, "intercept": c.intercept} for k, c in self.calibration.items()
+            },
             "screen_name_model": self.name_model.to_json(),
             "percentiles": self.percentiles,
         }
@@ -132,7 +154,7 @@ class BotModel:
             boosters=boosters,
             card=card,
             name_model=ScreenNameModel.from_json(payload["screen_name_model"]),
-            calibration={k: Calibration(**v) for k, v in payload["calibration"].items()},
+            calibration=_calibrations(payload["calibration"], card_path),
             percentiles=payload["percentiles"],
         )
 
@@ -168,9 +190,7 @@ class BotModel:
                 combined = _sigmoid((_logit(p_profile) + _logit(p_b)) / 2)
                 score = np.where(both, combined, np.where(enough, p_b, score))
                 head = np.where(enough, "profile+behaviour", head).astype(object)
-        # numpy's stubs refuse None as a value of np.where; it gives an object array.
-        bot_or_human = np.where(score >= self.threshold, "bot", "human")
-        label = np.where(np.isnan(score), None, bot_or_human).astype(object)  # type: ignore[call-overload]
+        label = bot_labels(score, self.threshold, self.uncertain_threshold)
         # The kind of bot is asked only of accounts labelled bot.
         is_bot = label == "bot"
         bot_type = np.full(len(ids), None, dtype=object)
@@ -219,7 +239,27 @@ class BotModel:
 
     def describe(self) -> str:
         card = self.card
-        return f"cibwatch bot model {card['version']} (threshold {card['threshold']:.2f})"
+        return (
+            f"cibwatch bot model {card['version']} (bot from {self.threshold:.2f}, "
+            f"uncertain from {self.uncertain_threshold:.2f})"
+        )
+
+
+def bot_labels(score: np.ndarray, threshold: float, uncertain_threshold: float) -> np.ndarray:
+    """'bot', 'uncertain' or 'human' per score (None where there is no score), as an object array."""
+    states = np.where(score >= threshold, "bot", np.where(score >= uncertain_threshold, "uncertain", "human"))
+    # numpy's stubs refuse None as a value of np.where; it gives an object array.
+    return np.where(np.isnan(score), None, states).astype(object)  # type: ignore[call-overload]
+
+
+def _calibrations(stored: dict[str, Any], card_path: Path) -> dict[str, Calibration]:
+    try:
+        return {k: Calibration(float(v["slope"]), float(v["intercept"])) for k, v in stored.items()}
+    except (KeyError, TypeError, ValueError):
+        raise ModelError(
+            f"{card_path} holds a calibration this cibwatch does not read (a model from an older "
+            "version, or a damaged file); retrain with `cibwatch bots train`"
+        ) from None
 
 
 def profile_present(x_profile: np.ndarray) -> np.ndarray:

@@ -238,7 +238,8 @@ def explain_rows(
         if label is None:
             out.append([])
             continue
-        toward_bot = label == "bot"
+        # An uncertain account is shown what pushed it toward bot: that is what a reviewer weighs.
+        toward_bot = label in ("bot", "uncertain")
         found = []
         if heads[i] == "profile+behaviour" and b_values is not None and b_contrib is not None:
             found += reasons(
@@ -348,6 +349,7 @@ def explain_account(
         "bot_type": row["bot_type"],
         "head": row["head"],
         "threshold": model.threshold,
+        "uncertain_threshold": model.uncertain_threshold,
         "model_version": model.version,
         "input_flags": profile["input_flags"][0],
         "posts_in_case": 0 if posts is None else posts.height,

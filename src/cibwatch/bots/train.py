@@ -3,22 +3,26 @@
 What matters more than the learner (see FINDINGS): which sets are trained on and how they
 are weighted, and that missing values carry no label. So:
 
-- every (set, label) group gets the same total weight, scaled by the square root of its size,
-  so one big bot set (pronbots) does not define "bot" and small sets still count;
+- every (collection, label) group gets the same total weight, and inside a collection each set
+  weighs the square root of its size, so one big bot set (pronbots) does not define "bot" and
+  one collection with many files (cresci-2017) does not outweigh the others;
 - a masked copy of every row hides the fields some sources lack (likes and profile flags in
   X API v2; account age without a probe time), so missing never means bot or human;
 - totals are read only where their per-day rate is unknown (``counts_without_rates``): a total
   says when a set was collected, a rate says what the account does;
 - the screen-name likelihood of a training human is computed out of fold, so it does not
   recognise itself;
-- calibration and the threshold come from out-of-fold predictions; how well that carries to
-  sets never seen is measured separately, leave-one-dataset-out (benchmarks/bots_lodo.py).
+- calibration and the thresholds come from out-of-collection predictions: each collection
+  scored by a model trained on the others, so they describe accounts from a collection the
+  model has not seen. The bot threshold holds the false-positive rate on every collection's
+  humans, not on their mean (the worst case); grouped hold-outs are in benchmarks/bots_lodo.py.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import lightgbm as lgb
@@ -26,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from cibwatch import __version__
-from cibwatch.bots.data import BOT_TYPES, LabeledSet
+from cibwatch.bots.data import BOT_TYPES, LabeledSet, collection_of
 from cibwatch.bots.features import (
     BEHAVIOUR_FEATURES,
     PROFILE_FEATURES,
@@ -43,6 +47,8 @@ MASK_GROUPS = {
     "v2_absent": [
         "likes_count",
         "likes_per_day",
+        "likes_per_post",
+        "likes_per_follower",
         "default_profile",
         "default_profile_image",
         "profile_use_background_image",
@@ -81,19 +87,27 @@ class BotClassifier:
         *,
         n_estimators: int = 200,
         learning_rate: float = 0.05,
-        num_leaves: int = 15,
-        min_child_samples: int = 40,
+        # The profile head's trees: 7 leaves of at least 200 accounts each, rules that hold for
+        # many accounts rather than one set's corner (chosen on grouped hold-outs, benchmark
+        # bots_select); leaves of at most a twentieth of the rows, so a small set can still split.
+        # The behaviour and type heads keep 15 leaves of 40.
+        num_leaves: int = 7,
+        min_child_samples: int = 200,
         # Random split points and half the features per tree: smoother, less tied to one set's
         # thresholds. Chosen leave-one-dataset-out (docs/benchmarks.md).
         extra_trees: bool = True,
         feature_fraction: float = 0.5,
         max_per_group: int = 3000,
+        # "collection": every collection weighs the same (sets inside it by sqrt of size);
+        # "set": every labeled set by sqrt of its size, as before version 0.2.
+        weight_by: str = "collection",
         mask_copies: int = 1,
         mask_probability: float = 0.5,
         # Left out by default: they say which collection an account came from more than what it
         # is (verified-2019 is all verified; age and post totals grow with the collection year).
         drop_features: tuple[str, ...] = ("verified", "age_days", "posts_count"),
         target_human_fpr: float = 0.02,
+        uncertain_human_fpr: float = 0.10,
         calibration_folds: int = 3,
         n_jobs: int = 2,
         random_state: int = 0,
@@ -105,10 +119,12 @@ class BotClassifier:
         self.extra_trees = extra_trees
         self.feature_fraction = feature_fraction
         self.max_per_group = max_per_group
+        self.weight_by = weight_by
         self.mask_copies = mask_copies
         self.mask_probability = mask_probability
         self.drop_features = drop_features
         self.target_human_fpr = target_human_fpr
+        self.uncertain_human_fpr = uncertain_human_fpr
         self.calibration_folds = calibration_folds
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -134,14 +150,33 @@ class BotClassifier:
                 f"Training needs both bots and humans with profiles (at least {self.calibration_folds} "
                 "of each); add a labeled set of the missing class"
             )
-        groups = meta["dataset"].to_numpy()
-        weight = group_weights(meta["dataset"], meta["label"])
+        collections = meta["dataset"].map_elements(collection_of, return_dtype=pl.String).to_numpy()
+        weight = group_weights(meta["dataset"], meta["label"], by=self.weight_by)
         x = self._matrix(train)
         _step(progress, "profile head: calibration folds", 0, 1)
-        oof = self._oof(x, y, weight, rng)
+        folds, fold_kind = self._folds(y, collections, rng, by_collection=True)
+        oof = self._oof(x, y, weight, folds, rng)
+        warnings = []
         calibration = Calibration.fit(oof, y, weight)
+        if not calibration.informative and fold_kind == "collections":
+            # No collection predicts another: the sets disagree on what a bot is. Say so, and
+            # calibrate on mixed folds, which at least describe accounts like the training ones.
+            warnings.append(
+                "scored out of collection, the profile head does not rank bots above humans; "
+                "calibrated on stratified folds instead"
+            )
+            folds, fold_kind = self._folds(y, collections, rng, by_collection=False)
+            oof = self._oof(x, y, weight, folds, rng)
+            calibration = Calibration.fit(oof, y, weight)
+        if not calibration.informative:
+            warnings.append(
+                "the profile head does not rank held-out bots above humans: every score is the base rate"
+            )
         calibrated = calibration(oof)
-        threshold = pick_threshold(calibrated[y == 0], self.target_human_fpr)
+        human_groups = collections if fold_kind == "collections" else np.zeros(len(y), dtype=object)
+        threshold = worst_case_threshold(calibrated, y, human_groups, self.target_human_fpr)
+        loose = worst_case_threshold(calibrated, y, human_groups, self.uncertain_human_fpr)
+        uncertain = min(threshold, loose)
         _step(progress, "profile head: final", 0, 1)
         profile_booster = self._train_binary(x, y, weight, rng)
         _step(progress, "type head", 0, 1)
@@ -157,14 +192,22 @@ class BotClassifier:
         if behaviour_set is not None:
             _step(progress, "behaviour head", 0, 1)
             booster, cal, pct, behaviour_metrics = self._fit_behaviour(behaviour_set, rng)
+            if not cal.informative:
+                warnings.append("the behaviour head does not rank held-out bots above humans")
             boosters["behaviour"] = booster
             calibrations["behaviour"] = cal
             percentiles.update(pct)
         card = {
             "name": "cibwatch-bots",
-            "version": f"{__version__}+{datetime.now(UTC).strftime('%Y%m%d')}",
-            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            # Named by what made it, not when: the same sets and settings give the same bytes.
+            "version": f"{__version__}+{_fingerprint(labeled, behaviour_set, self.get_params())}",
             "threshold": round(float(threshold), 4),
+            "uncertain_threshold": round(float(uncertain), 4),
+            "threshold_rule": (
+                f"the lowest calibrated score at which at most {self.target_human_fpr:.0%} of the humans of "
+                f"every {fold_kind[:-1]} score as bots ({self.uncertain_human_fpr:.0%} for uncertain), "
+                "each scored by a model that did not train on it"
+            ),
             "features": {"profile": PROFILE_FEATURES, "behaviour": BEHAVIOUR_FEATURES},
             "dropped_features": list(self.drop_features),
             "counts_without_rates": True,
@@ -177,10 +220,19 @@ class BotClassifier:
             else [],
             "dropped_conflicting_labels": labeled.dropped_conflicts,
             "metrics": {
-                "profile_out_of_fold": held_out_metrics(calibrated, y, groups, threshold),
+                # Per collection, each scored by a model that did not train on it (or out of fold).
+                "profile_held_out": held_out_metrics(calibrated, y, collections, threshold),
+                "held_out_by": fold_kind,
                 "behaviour": behaviour_metrics,
             },
-            "calibration": f"isotonic on out-of-fold predictions ({self.calibration_folds} stratified folds)",
+            "warnings": warnings,
+            "calibration": (
+                "isotonic on out-of-collection predictions (each collection scored by a model trained on "
+                "the others), both classes weighted equally"
+                if fold_kind == "collections"
+                else f"isotonic on out-of-fold predictions ({self.calibration_folds} stratified folds; "
+                "fewer than two collections with both labels left out in turn)"
+            ),
         }
         self.model_ = BotModel(boosters, card, names, calibrations, percentiles)
         return self
@@ -188,8 +240,8 @@ class BotClassifier:
     def get_params(self) -> dict[str, Any]:
         keys = (
             "n_estimators learning_rate num_leaves min_child_samples extra_trees feature_fraction "
-            "max_per_group mask_copies "
-            "mask_probability drop_features target_human_fpr calibration_folds n_jobs random_state"
+            "max_per_group weight_by mask_copies mask_probability drop_features target_human_fpr "
+            "uncertain_human_fpr calibration_folds n_jobs random_state"
         ).split()
         return {k: list(v) if isinstance(v, tuple) else v for k, v in ((k, getattr(self, k)) for k in keys)}
 
@@ -201,6 +253,13 @@ class BotClassifier:
             raise ConfigError(
                 "n_estimators must be >= 1 and num_leaves >= 2; "
                 f"got {self.n_estimators} and {self.num_leaves}"
+            )
+        if self.weight_by not in ("collection", "set"):
+            raise ConfigError(f"weight_by must be 'collection' or 'set'; got {self.weight_by!r}")
+        if not 0 < self.target_human_fpr <= self.uncertain_human_fpr < 1:
+            raise ConfigError(
+                "need 0 < target_human_fpr <= uncertain_human_fpr < 1; "
+                f"got {self.target_human_fpr} and {self.uncertain_human_fpr}"
             )
         if not 0 <= self.mask_probability <= 1:
             raise ConfigError(f"mask_probability must be in [0, 1]; got {self.mask_probability}")
@@ -258,8 +317,8 @@ class BotClassifier:
         return {
             "objective": "binary",
             "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples,
+            "num_leaves": 15,
+            "min_child_samples": 40,
             "feature_fraction": self.feature_fraction,
             "extra_trees": self.extra_trees,
             "bagging_fraction": 0.8,
@@ -278,16 +337,34 @@ class BotClassifier:
     ) -> lgb.Booster:
         xa, ya, wa = self._augment(x, y, w, rng)
         data = lgb.Dataset(xa, ya, weight=wa, feature_name=PROFILE_FEATURES, free_raw_data=True)
-        return lgb.train(self._params(rng), data, num_boost_round=self.n_estimators)
+        leaf = min(self.min_child_samples, max(5, len(ya) // 20))
+        params = self._params(rng, num_leaves=self.num_leaves, min_child_samples=leaf)
+        return lgb.train(params, data, num_boost_round=self.n_estimators)
 
-    def _oof(self, x: np.ndarray, y: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Out-of-fold margins (stratified folds) for calibration and the threshold."""
-        oof = np.zeros(len(y))
+    def _folds(
+        self, y: np.ndarray, collections: np.ndarray, rng: np.random.Generator, *, by_collection: bool
+    ) -> tuple[np.ndarray, str]:
+        """One fold per collection when at least two can be left out; else stratified folds.
+
+        A collection can be left out when the others still hold both labels: then its accounts
+        are scored as the model will score a collection it never saw.
+        """
+        names = sorted(set(collections.tolist()))
+        usable = [c for c in names if len(np.unique(y[collections != c])) == 2 and (collections == c).any()]
+        if by_collection and len(names) >= 2 and len(usable) == len(names):
+            return np.array([names.index(c) for c in collections]), "collections"
         folds = np.zeros(len(y), dtype=int)
         for cls in (0, 1):
             rows = np.flatnonzero(y == cls)
             folds[rng.permutation(rows)] = np.arange(len(rows)) % self.calibration_folds
-        for k in range(self.calibration_folds):
+        return folds, "folds"
+
+    def _oof(
+        self, x: np.ndarray, y: np.ndarray, w: np.ndarray, folds: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Margins of each fold's accounts from a model trained on the other folds."""
+        oof = np.zeros(len(y))
+        for k in range(int(folds.max()) + 1):
             held = folds == k
             if not held.any():
                 continue
@@ -326,7 +403,7 @@ class BotClassifier:
         x = table.select(BEHAVIOUR_FEATURES).to_numpy().astype(np.float64)
         # How many posts the case happens to hold says nothing about the account.
         x[:, 0] = np.nan
-        w = group_weights(table["dataset"], table["label"])
+        w = group_weights(table["dataset"], table["label"], by="set")
         folds = (np.arange(len(y)) * 7919 + self.random_state) % 5
         oof = np.zeros(len(y))
         # Extra trees were chosen for the profile head, across sets; this head has one source,
@@ -363,12 +440,18 @@ def cap_groups(accounts: pl.DataFrame, cap: int, random_state: int) -> pl.DataFr
     )
 
 
-def group_weights(datasets: pl.Series, labels: pl.Series) -> np.ndarray:
-    """Per-row weights: each (set, label) group totals sqrt(its size); both classes total the same."""
-    frame = pl.DataFrame({"d": datasets, "l": labels})
-    sizes = frame.group_by("d", "l").len()
-    frame = frame.join(sizes, on=["d", "l"], how="left", maintain_order="left")
-    w = 1.0 / np.sqrt(frame["len"].to_numpy().astype(np.float64))
+def group_weights(datasets: pl.Series, labels: pl.Series, *, by: str = "collection") -> np.ndarray:
+    """Per-row weights: every (collection, label) group totals the same, and inside it each set
+    weighs the square root of its size (``by="set"``: each set by the square root of its size,
+    whatever its collection); both classes total the same.
+    """
+    frame = pl.DataFrame({"d": datasets, "l": labels}).with_columns(
+        w=1.0 / pl.len().over("d", "l").cast(pl.Float64).sqrt()
+    )
+    if by == "collection":
+        collection = pl.col("d").map_elements(collection_of, return_dtype=pl.String)
+        frame = frame.with_columns(pl.col("w") / pl.col("w").sum().over(collection, "l"))
+    w = frame["w"].to_numpy().copy()
     is_bot = (frame["l"] == "bot").to_numpy()
     for mask in (is_bot, ~is_bot):
         if mask.any():
@@ -381,6 +464,26 @@ def pick_threshold(human_scores: np.ndarray, target_fpr: float) -> float:
     if len(human_scores) == 0:
         return 0.5
     return float(max(0.5, np.quantile(human_scores, 1 - target_fpr) + 1e-9))
+
+
+# A group's humans set the threshold only if there are enough of them for a tail quantile.
+MIN_HUMANS_FOR_THRESHOLD = 50
+
+
+def worst_case_threshold(score: np.ndarray, y: np.ndarray, groups: np.ndarray, target_fpr: float) -> float:
+    """The lowest threshold that holds ``target_fpr`` on the humans of every group (>= 0.5).
+
+    The groups are the collections each scored out of collection: the threshold meets the
+    target on the least typical of them, not on the pooled humans, where one big collection of
+    easy humans would hide a small one of hard ones.
+    """
+    humans = y == 0
+    per_group = [
+        pick_threshold(score[humans & (groups == g)], target_fpr)
+        for g in sorted(set(groups[humans].tolist()))
+        if (humans & (groups == g)).sum() >= MIN_HUMANS_FOR_THRESHOLD
+    ]
+    return max(per_group) if per_group else pick_threshold(score[humans], target_fpr)
 
 
 def human_percentiles(frame: pl.DataFrame, features: list[str]) -> dict[str, Any]:
@@ -435,6 +538,14 @@ def _set_summary(accounts: pl.DataFrame, labeled: LabeledSet) -> list[dict[str, 
     return [{"dataset": d, "label": lab, "accounts": n} for d, lab, n in counts.iter_rows()] + [
         {"file": f["path"].split("/shared/")[-1], "sha256": f["sha256"]} for f in labeled.files
     ]
+
+
+def _fingerprint(labeled: LabeledSet, behaviour_set: LabeledSet | None, params: dict[str, Any]) -> str:
+    """Eight hex digits of the training files' hashes and the parameters."""
+    sets = [labeled, behaviour_set] if behaviour_set else [labeled]
+    files = [f["sha256"] for one in sets for f in one.files]
+    payload = json.dumps({"files": files, "params": params}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:8]
 
 
 def _step(progress: Progress, step: str, done: int, total: int) -> None:

@@ -541,5 +541,6 @@ def _bot_stats(group: pl.DataFrame, scores: list[float]) -> dict[str, Any]:
         "median": round(statistics.median(scores), 4) if scores else None,
         "max": max(scores) if scores else None,
         "bot_share": round(labels.count("bot") / len(labels), 4) if labels else None,
+        "uncertain_share": round(labels.count("uncertain") / len(labels), 4) if labels else None,
         "histogram_deciles": histogram,
     }

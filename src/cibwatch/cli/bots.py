@@ -66,9 +66,10 @@ def score_command(
             case.close()
     _write(table.select(OUTPUT_COLUMNS), out)
     n_bots = table.filter(table["bot_label"] == "bot").height
+    n_uncertain = table.filter(table["bot_label"] == "uncertain").height
     if not quiet:
         console.print(
-            f"Scored {table.height:,} accounts ({n_bots:,} labelled bot at threshold {model.threshold:.2f}) "
+            f"Scored {table.height:,} accounts ({n_bots:,} labelled bot, {n_uncertain:,} uncertain) "
             f"with {model.describe()}; wrote {out}"
         )
 
@@ -97,9 +98,16 @@ def explain_command(
         return
     name = f"@{result['screen_name']}" if result["screen_name"] else account
     kind = f" ({result['bot_type']})" if result["bot_type"] else ""
+    if result["bot_label"] == "uncertain":
+        at = (
+            f"between the uncertain threshold {result['uncertain_threshold']:.2f} "
+            f"and the bot threshold {result['threshold']:.2f}"
+        )
+    else:
+        at = f"at threshold {result['threshold']:.2f}"
     console.print(
         f"[bold]{name}[/]: bot_score {result['bot_score']:.3f} → [bold]{result['bot_label']}[/]{kind} "
-        f"at threshold {result['threshold']:.2f}; head {result['head']}; model {result['model_version']}"
+        f"{at}; head {result['head']}; model {result['model_version']}"
     )
     if result["input_flags"]:
         console.print(f"[yellow]Input problems:[/] {result['input_flags']}")
@@ -142,7 +150,10 @@ def train_command(
         model = train_from_paths(sets, behaviour, random_state=seed, n_jobs=threads, progress=progress)
     model.save(out)
     console.print(f"Wrote {model.describe()} to {out}")
-    for name, m in model.card["metrics"]["profile_out_of_fold"].items():
+    for warning in model.card.get("warnings", []):
+        console.print(f"[yellow]Warning:[/] {warning}")
+    held_out_by = "collection" if model.card["metrics"]["held_out_by"] == "collections" else "fold"
+    for name, m in model.card["metrics"]["profile_held_out"].items():
         auc = f"{m['roc_auc']:.3f}" if m["roc_auc"] is not None else "—"
         fpr = f"{m['human_fpr']:.3f}" if m["human_fpr"] is not None else "—"
-        console.print(f"  out of fold {name:28s} ROC AUC {auc}  human FPR {fpr}")
+        console.print(f"  out of {held_out_by} {name:24s} ROC AUC {auc}  human FPR {fpr}")

@@ -94,8 +94,11 @@ def _render_show(record: dict[str, Any]) -> None:
         console.print(f"  • ({s['strength']}) {s['group']}: {s['sentence']}", highlight=False, markup=False)
     bot = cf["bot_score"]
     if bot:
+        label = bot.get("bot_label")
+        if label == "uncertain":  # the model's third label: neither "bot" nor "human"
+            label = "uncertain: between the human and bot thresholds"
         console.print(
-            f"\n[bold]Bot score:[/] {bot['bot_score']} ({bot.get('bot_label')}, "
+            f"\n[bold]Bot score:[/] {bot['bot_score']} ({label}, "
             f"model {bot.get('model_version')}): "
             f"{bot.get('top_reasons') or ''}",
             highlight=False,

@@ -67,7 +67,9 @@ class Overview:
     last_post_ms: int | None
     datasets: list[tuple[str, int, int]]  # (dataset, posts, account snapshots)
     bot_scored: int | None = None  # None: the stage did not run
-    bots: int | None = None
+    bots: int | None = None  # labelled "bot": score at or above the model's threshold
+    uncertain: int | None = None  # labelled "uncertain": between the human and bot thresholds
+    humans: int | None = None  # labelled "human"; accounts without a profile have no label
     coordinated: int | None = None  # accounts in a coordination cluster
     clusters: int | None = None
     campaigns: int | None = None
@@ -260,9 +262,19 @@ def _overview(case: Case, has: dict[str, bool]) -> Overview:
         datasets=[(str(d), int(p), int(a)) for d, p, a in datasets.iter_rows()],
     )
     if has["bot_scores"]:
-        scores = case.scan("bot_scores").select("account_id", "bot_label").unique("account_id").collect()
+        # One label per account, of its highest score (as in the accounts table).
+        scores = (
+            case.scan("bot_scores")
+            .sort("bot_score", descending=True, nulls_last=True)
+            .unique("account_id", keep="first", maintain_order=True)
+            .select("bot_label")
+            .collect()
+        )
+        labels = scores["bot_label"]
         overview.bot_scored = scores.height
-        overview.bots = scores.filter(pl.col("bot_label") == "bot").height
+        overview.bots = int((labels == "bot").sum())
+        overview.uncertain = int((labels == "uncertain").sum())
+        overview.humans = int((labels == "human").sum())
     if has["coord_accounts"]:
         clustered = case.scan("coord_accounts").filter(pl.col("cluster_id").is_not_null()).collect()
         overview.coordinated = clustered["account_id"].n_unique()
@@ -469,7 +481,12 @@ def _campaign_cards(case: Case, has: dict[str, bool], limits: Limits) -> tuple[l
             ("independent trace families", c["trace_families"] or "—"),
             ("active", f"{_fmt_time(first_ms)} → {_fmt_time(last_ms)}"),
             ("posts", _count(c["n_posts"])),
-            ("bot scores", _bot_fact(c["n_bot_scored"], c["bot_score_median"], c["bot_share"])),
+            (
+                "bot scores",
+                _bot_fact(
+                    c["n_bot_scored"], c["bot_score_median"], c["bot_share"], _uncertain_share(c["details"])
+                ),
+            ),
             ("members created in a burst", _count(c["creation_burst_members"])),
             ("profile similarity", _share(c["profile_similarity"])),
             ("coordination cluster", c["cluster_id"]),
@@ -583,10 +600,25 @@ def _share(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
-def _bot_fact(n_scored: int | None, median: float | None, share: float | None) -> str:
+def _bot_fact(
+    n_scored: int | None, median: float | None, share: float | None, uncertain: float | None = None
+) -> str:
     if not n_scored:
         return "not scored (bots stage did not run)"
-    return f"{n_scored:,} scored, median {median:.2f}, {_share(share)} labelled bot"
+    fact = f"{n_scored:,} scored, median {median:.2f}, {_share(share)} labelled bot"
+    # Campaigns assembled before the three-state label carry no uncertain share: nothing to add.
+    return fact if uncertain is None else f"{fact}, {_share(uncertain)} uncertain"
+
+
+def _uncertain_share(details: str | None) -> float | None:
+    """The share of a campaign's labelled members labelled "uncertain" (``bot_scores`` in ``details``)."""
+    try:
+        record = json.loads(details or "{}")
+    except ValueError:
+        return None
+    stats = record.get("bot_scores") if isinstance(record, dict) else None
+    share = stats.get("uncertain_share") if isinstance(stats, dict) else None
+    return float(share) if isinstance(share, int | float) and not isinstance(share, bool) else None
 
 
 def _edge_rows(frame: pl.DataFrame) -> list[Edge]:

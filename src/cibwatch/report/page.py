@@ -33,6 +33,13 @@ TIER_HELP = {
     "none": "no signal",
 }
 
+# The bot model's three labels, as a tooltip in the accounts table.
+BOT_LABEL_HELP = {
+    "bot": "score at or above the model's bot threshold",
+    "uncertain": "score between the model's human and bot thresholds: neither bot nor human",
+    "human": "score below the model's human threshold",
+}
+
 
 def esc(value: object) -> str:
     """Text for HTML: every value from the data passes through here."""
@@ -77,6 +84,11 @@ def _seconds(value: float | None) -> str:
 
 def _when(ms: int | None) -> str:
     return "—" if ms is None else charts.iso(ms) + " UTC"
+
+
+def _label_title(label: str | None) -> str:
+    help_text = BOT_LABEL_HELP.get(label or "")
+    return f' title="{esc(help_text)}"' if help_text else ""
 
 
 def _data_v(value: float | int | None) -> str:
@@ -140,6 +152,11 @@ class Page:
             ("records quarantined", _int(o.quarantined)),
             ("accounts scored for bots", _int(o.bot_scored) if o.bot_scored is not None else "not run"),
             ("labelled bot", _int(o.bots) if o.bots is not None else "not run"),
+            (
+                "uncertain (between the human and bot thresholds)",
+                _int(o.uncertain) if o.uncertain is not None else "not run",
+            ),
+            ("labelled human", _int(o.humans) if o.humans is not None else "not run"),
             (
                 "accounts in coordination clusters",
                 _int(o.coordinated) if o.coordinated is not None else "not run",
@@ -386,7 +403,7 @@ class Page:
         return (
             f"<tr><td>{esc(a.account_id)}</td><td>{esc(a.screen_name)}</td>"
             f'<td class="num"{_data_v(a.bot_score)}>{_num(a.bot_score)}</td>'
-            f"<td>{esc(a.bot_label or '—')}</td>"
+            f"<td{_label_title(a.bot_label)}>{esc(a.bot_label or '—')}</td>"
             f"<td>{esc(a.bot_type or '—')}</td>"
             f'<td class="num"{_data_v(a.coordination_score)}>{_num(a.coordination_score)}</td>'
             f"<td>{self._card_link(a.cluster_id)}</td><td>{self._card_link(a.campaign_id)}</td>"
