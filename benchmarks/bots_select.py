@@ -6,7 +6,7 @@ The untouched collection (``bots_lodo.UNTOUCHED``) is never read. The rule, fixe
 variants were run: the variant with the highest worst-group AUC wins; variants within 0.005 of
 it are tied, and the tie goes to the highest mean over the groups.
 
-    python -m benchmarks.bots_select [--data-root ../shared/data] [--seeds 3]
+    python -m benchmarks.bots_select [--data-root ../shared/data] [--set PATH ...] [--seeds 3]
 """
 
 from __future__ import annotations
@@ -91,10 +91,17 @@ def main() -> None:
     parser.add_argument(
         "--data-root", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data"
     )
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        type=Path,
+        action="append",
+        help="A labeled set (any supported format; repeat). Default: the shipped model's training mix.",
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--variants", type=int, default=len(VARIANTS), help="Run the first N variants.")
     args = parser.parse_args()
-    accounts = load_labeled(default_training_sets(args.data_root), with_posts=False).accounts
+    accounts = load_labeled(args.sets or default_training_sets(args.data_root), with_posts=False).accounts
     groups = accounts["dataset"].map_elements(collection_of, return_dtype=pl.String)
     accounts = accounts.filter(groups != UNTOUCHED)
     groups = groups.filter(groups != UNTOUCHED)
