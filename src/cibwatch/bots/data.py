@@ -109,11 +109,10 @@ def load_labeled(
     Accounts labeled both bot and human (in one set or across sets) are dropped; an account
     in several sets with the same label is kept once, under the first set that has its profile.
     """
-    from cibwatch.ingest import ingest
-    from cibwatch.ingest.run import _expand
+    from cibwatch.ingest import expand_inputs, ingest
     from cibwatch.store.case import open_case
 
-    files = _expand(list(paths))
+    files = expand_inputs(list(paths))
     with tempfile.TemporaryDirectory(prefix="cibwatch-labeled-") as tmp:
         ingest(list(paths), Path(tmp) / "case", progress=progress)
         case = open_case(Path(tmp) / "case")

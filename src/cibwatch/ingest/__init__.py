@@ -1,7 +1,9 @@
 """Ingest: read the formats people hold into a case's normalized tables."""
 
-from cibwatch.ingest.base import Reader, Sink, Source, get_reader, readers, register
-from cibwatch.ingest.run import FileReport, IngestReport, ingest
+from cibwatch.ingest.registry import Reader, Sink, get_reader, readers, register
+from cibwatch.ingest.report import FileReport, IngestReport
+from cibwatch.ingest.run import expand_inputs, ingest
+from cibwatch.ingest.source import Source
 
 __all__ = [
     "FileReport",
@@ -9,6 +11,7 @@ __all__ = [
     "Reader",
     "Sink",
     "Source",
+    "expand_inputs",
     "get_reader",
     "ingest",
     "readers",
