@@ -201,11 +201,13 @@ class Outcome:
 def _rows(case: object, table: str) -> int:
     import polars as pl
 
+    from cibwatch.ingest import AUTHOR_STUB_READER
+
     if not case.has_table(table):  # type: ignore[attr-defined]
         return 0
     frame = case.read(table)  # type: ignore[attr-defined]
     if table == "accounts":  # author stubs are the commit's, not the reader's
-        frame = frame.filter(pl.col("reader") != "author-stub@1")
+        frame = frame.filter(pl.col("reader") != AUTHOR_STUB_READER)
     return frame.height
 
 

@@ -18,6 +18,10 @@ from cibwatch.ingest.report import IngestReport
 if TYPE_CHECKING:
     from cibwatch.store.case import Case, PartsCommit
 
+# The reader (name@version) of an account row the commit adds for an author seen only in posts:
+# no profile, probed_at null.
+AUTHOR_STUB_READER = "author-stub@1"
+
 
 def commit_staged(case: Case, staging: Path, report: IngestReport) -> None:
     """Deduplicate staged rows against the case and each other, then add one part per table."""
@@ -153,7 +157,7 @@ def _add_author_stubs(commit: PartsCommit, con: Any, run: str) -> None:
         "platform": "p.platform",
         "snapshot_id": "'stub'",
         "dataset": "any_value(p.dataset)",
-        "reader": "'author-stub@1'",
+        "reader": sql.literal(AUTHOR_STUB_READER),
         "source_file": "any_value(p.source_file)",
         "ingested_at": "max(p.ingested_at)",
     }
