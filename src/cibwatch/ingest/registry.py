@@ -7,6 +7,7 @@ lost silently. Adding a format is one new module that calls ``register``.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -149,10 +150,16 @@ def sniff_format(source: Source) -> type[Reader]:
     return matches[0]
 
 
+# What a sniff may raise on bytes of another format: decoding (UnicodeDecodeError and the JSON
+# decoders' errors are ValueErrors), CSV parsing, deep nesting, or the reader refusing outright.
+# Anything else is a bug in the reader and propagates.
+_NOT_THIS_FORMAT = (ValueError, csv.Error, RecursionError, InputFormatError)
+
+
 def _safe_sniff(cls: type[Reader], head: bytes, path: Path) -> bool:
     try:
         return bool(cls.sniff(head, path))
-    except Exception:
+    except _NOT_THIS_FORMAT:
         return False
 
 
