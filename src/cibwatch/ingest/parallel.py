@@ -256,6 +256,9 @@ def _shift_quarantine_lines(part_staging: Path, lines_before: int) -> None:
     pq.write_table(table, path, compression="none")
 
 
+# Process-wide state a read changes, each restored by its context manager however the read ends.
+
+
 @contextlib.contextmanager
 def _main_module_hidden() -> Iterator[None]:
     """Spawned processes re-import the parent's ``__main__`` (for the ``cibwatch`` command, the
@@ -265,9 +268,9 @@ def _main_module_hidden() -> Iterator[None]:
     saved: dict[str, Any] = {
         name: main.__dict__[name] for name in ("__spec__", "__file__") if name in main.__dict__
     }
-    main.__dict__["__spec__"] = None
-    main.__dict__.pop("__file__", None)
     try:
+        main.__dict__["__spec__"] = None
+        main.__dict__.pop("__file__", None)
         yield
     finally:
         main.__dict__.pop("__spec__", None)
@@ -282,8 +285,8 @@ def _gc_paused() -> Iterator[None]:
     the collector's passes over those cost about half the read time, and records hold no cycles.
     """
     was_enabled = gc.isenabled()
-    gc.disable()
     try:
+        gc.disable()
         yield
     finally:
         if was_enabled:
