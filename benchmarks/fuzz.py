@@ -105,14 +105,14 @@ def _huge_number(rng: random.Random, data: bytes) -> bytes:
 
 
 def _overlong_line(rng: random.Random, data: bytes) -> bytes:
-    from cibwatch.ingest.base import MAX_LINE_BYTES
+    from cibwatch.ingest.source import MAX_LINE_BYTES
 
     body = b'{"text": "' + b"a" * (MAX_LINE_BYTES + rng.randrange(1, 1 << 20)) + b'"}'
     return _at_line(rng, data, body)
 
 
 def _huge_field(rng: random.Random, data: bytes) -> bytes:
-    from cibwatch.ingest.base import MAX_FIELD_BYTES
+    from cibwatch.ingest.source import MAX_FIELD_BYTES
 
     return _inside(rng, data, b"x" * (MAX_FIELD_BYTES + rng.randrange(1, 1 << 20)), rng.choice([b",", b'"']))
 
@@ -201,11 +201,13 @@ class Outcome:
 def _rows(case: object, table: str) -> int:
     import polars as pl
 
+    from cibwatch.ingest import AUTHOR_STUB_READER
+
     if not case.has_table(table):  # type: ignore[attr-defined]
         return 0
     frame = case.read(table)  # type: ignore[attr-defined]
     if table == "accounts":  # author stubs are the commit's, not the reader's
-        frame = frame.filter(pl.col("reader") != "author-stub@1")
+        frame = frame.filter(pl.col("reader") != AUTHOR_STUB_READER)
     return frame.height
 
 
@@ -360,7 +362,9 @@ def run_bomb(what: str, reader: str, path: Path, workdir: Path) -> list[object]:
 
 @benchmark("fuzz", "Hostile input: mutated real samples through every reader")
 def run(smoke: bool) -> str:
-    from cibwatch.ingest.base import MAX_DEPTH, MAX_FIELD_BYTES, MAX_LINE_BYTES, readers
+    from cibwatch.ingest.jsonstream import MAX_DEPTH
+    from cibwatch.ingest.registry import readers
+    from cibwatch.ingest.source import MAX_FIELD_BYTES, MAX_LINE_BYTES
 
     names = sorted(readers())
     per_reader = 3 if smoke else 60

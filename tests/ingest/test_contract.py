@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from cibwatch import open_case, schema
 from cibwatch.errors import InputFormatError
 from cibwatch.ingest import Source, ingest, readers
-from cibwatch.ingest.base import _MAGIC, get_reader, sniff_format
-from cibwatch.ingest.run import _dump_raw
+from cibwatch.ingest.registry import get_reader, sniff_format
+from cibwatch.ingest.sink import _dump_raw
+from cibwatch.ingest.source import _MAGIC
 from tests.conftest import FIXTURES
 
 READERS = sorted(readers())
@@ -89,7 +90,7 @@ class RecordingSink:
             self._add("posts", dict(zip(schema.POST_ROW, row, strict=True)))
 
     def account(self, record: dict[str, Any]) -> None:
-        raw = record.get("raw")  # may be the original record, serialized by the sink (as in run.py)
+        raw = record.get("raw")  # may be the original record, serialized by the sink (as in sink.py)
         if raw is not None and not isinstance(raw, str):
             record["raw"] = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else _dump_raw(raw)
         self._add("accounts", record)

@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 from cibwatch import open_case
 from cibwatch.errors import BadRecordError, InputFormatError
 from cibwatch.ingest import ingest
-from cibwatch.ingest.base import Source, readers
 from cibwatch.ingest.formats import coortweet
 from cibwatch.ingest.formats.csv_common import REPOST_TEXT_PREFIX, repost_of_text
 from cibwatch.ingest.formats.io_archive import list_literal
 from cibwatch.ingest.formats.ira_538 import ira_date_ms
+from cibwatch.ingest.registry import readers
+from cibwatch.ingest.source import Source
 from cibwatch.ingest.values import normalize_text, stable_id
 from tests.conftest import FIXTURES
 

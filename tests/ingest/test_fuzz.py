@@ -21,19 +21,10 @@ from hypothesis import strategies as st
 
 from benchmarks.fuzz import check, make_input
 from cibwatch import open_case
-from cibwatch.ingest import base, ingest, readers
-from cibwatch.ingest.base import (
-    FIELD_TOO_LONG,
-    MAX_DEPTH,
-    MAX_FIELD_BYTES,
-    MAX_LINE_BYTES,
-    OVERLONG_LINE,
-    TOO_DEEP,
-    Source,
-    iter_json,
-    json_too_deep,
-)
+from cibwatch.ingest import ingest, readers, source
 from cibwatch.ingest.formats.json_common import dump_json
+from cibwatch.ingest.jsonstream import MAX_DEPTH, TOO_DEEP, iter_json, json_too_deep
+from cibwatch.ingest.source import FIELD_TOO_LONG, MAX_FIELD_BYTES, MAX_LINE_BYTES, OVERLONG_LINE, Source
 from cibwatch.ingest.values import count
 from tests.conftest import FIXTURES
 
@@ -65,9 +56,9 @@ def test_mutated_samples_never_crash_nor_lose_silently(tmp_path_factory, name, s
 
 def test_the_check_sees_a_silent_loss(tmp_path, monkeypatch):
     """Break the quarantine on purpose (count a bad record, store nothing): the check must fail."""
-    from cibwatch.ingest import run
+    from cibwatch.ingest import sink
 
-    real = run.StagingSink.quarantine
+    real = sink.StagingSink.quarantine
 
     def forgetful(self, reason, raw, line=None, byte_offset=None, *args, **kwargs):
         if "MAX_DEPTH" in reason:
@@ -77,7 +68,7 @@ def test_the_check_sees_a_silent_loss(tmp_path, monkeypatch):
 
     path = _with_line(tmp_path, "twitter-v2", b'{"data": ' + b"[" * 200 + b"]" * 200 + b"}")
     assert check(path, "twitter-v2", tmp_path / "intact").kind == "ok"
-    monkeypatch.setattr(run.StagingSink, "quarantine", forgetful)
+    monkeypatch.setattr(sink.StagingSink, "quarantine", forgetful)
     outcome = check(path, "twitter-v2", tmp_path / "case")
     assert outcome.kind == "silent_loss"
     assert "quarantine table holds" in outcome.detail
@@ -308,7 +299,7 @@ def test_a_field_past_the_bound_costs_one_row_even_over_many_lines(tmp_path):
 
 def test_the_line_bound_fires_when_lowered(tmp_path, monkeypatch):
     """Break it on purpose: with MAX_LINE_BYTES below a real tweet's length, every line is refused."""
-    monkeypatch.setattr(base, "MAX_LINE_BYTES", 100)
+    monkeypatch.setattr(source, "MAX_LINE_BYTES", 100)
     report = ingest(
         [FIXTURES / "twitter-v1" / "sample.jsonl"], tmp_path / "case", format="twitter-v1", workers=1
     )

@@ -12,7 +12,7 @@ import pytest
 
 from cibwatch.cli.main import main
 from cibwatch.errors import InputFormatError
-from cibwatch.ingest import ingest, run
+from cibwatch.ingest import commit, ingest
 from cibwatch.ingest.formats import cresci_timelines
 from cibwatch.store import open_case
 
@@ -76,14 +76,14 @@ def test_a_reader_that_skips_a_line_silently_breaks_the_balance(tmp_path, monkey
 def test_a_commit_that_drops_a_row_breaks_the_balance(tmp_path, monkeypatch, capsys):
     path = tmp_path / "timeline.csv"
     path.write_text(_timeline(30))
-    copy = run._copy_to_parquet
+    copy = commit._copy_to_parquet
 
     def lossy(con, query, paths, table_schema, **kwargs):
         if "post_id" in query:  # the posts table: one row fewer than the deduplication kept
             query = f"SELECT * FROM ({query}) q WHERE post_id != '1007'"
         return copy(con, query, paths, table_schema, **kwargs)
 
-    monkeypatch.setattr(run, "_copy_to_parquet", lossy)
+    monkeypatch.setattr(commit, "_copy_to_parquet", lossy)
     report = ingest([path], tmp_path / "case", format="cresci-timelines")
     assert not report.reconciles
     assert report.imbalances() == [
@@ -135,9 +135,9 @@ def test_an_unterminated_quote_costs_one_row(tmp_path):
 
 
 def test_a_quoted_field_running_past_the_line_bound_costs_one_row(tmp_path, monkeypatch):
-    from cibwatch.ingest import base
+    from cibwatch.ingest import source
 
-    monkeypatch.setattr(base, "MAX_CSV_RECORD_LINES", 5)
+    monkeypatch.setattr(source, "MAX_CSV_RECORD_LINES", 5)
     text = HEADER + '1,2,Tue Jan 08 20:46:02 +0000 2013,"a\nb\nc"\n' + _timeline(20).removeprefix(HEADER)
     lines = text.splitlines(keepends=True)
     lines[10] = lines[10].replace("post", '"post')

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from cibwatch import open_case, schema
 from cibwatch.ingest import ingest
-from cibwatch.ingest.run import _columns
+from cibwatch.ingest.sink import _columns
 
 _SCHEMA = pa.schema(
     [
@@ -79,7 +79,7 @@ def test_unstorable_row_is_quarantined_and_the_rest_kept(tmp_path: Path):
 
 
 def test_post_rows_are_in_the_order_the_sink_stages(tmp_path: Path):
-    from cibwatch.ingest.run import StagingSink
+    from cibwatch.ingest.sink import StagingSink
 
     assert StagingSink(tmp_path, strict=False, progress=None)._row_fields["posts"] == list(schema.POST_ROW)
 
@@ -113,19 +113,19 @@ def test_batches_are_bounded_by_their_text_not_only_by_rows(tmp_path: Path, monk
     peaked near 6 GB and failed in the commit when only the row count bounded a batch)."""
     import pyarrow.parquet as pq
 
-    from cibwatch.ingest import run
+    from cibwatch.ingest import commit, sink
 
-    monkeypatch.setattr(run, "BATCH_TEXT_CHARS", 30_000)
-    monkeypatch.setattr(run, "COMMIT_BATCH_BYTES", 60_000)
+    monkeypatch.setattr(sink, "BATCH_TEXT_CHARS", 30_000)
+    monkeypatch.setattr(commit, "COMMIT_BATCH_BYTES", 60_000)
     flushed: list[int] = []
-    flush = run.StagingSink._flush
+    flush = sink.StagingSink._flush
 
     def counting_flush(self, table):
         if table == "posts" and self._rows["posts"]:
             flushed.append(len(self._rows["posts"]))
         flush(self, table)
 
-    monkeypatch.setattr(run.StagingSink, "_flush", counting_flush)
+    monkeypatch.setattr(sink.StagingSink, "_flush", counting_flush)
     inputs = _long_text_inputs(tmp_path, rows=20, chars=10_000)
     report = ingest(inputs, tmp_path / "case", workers=1)
     assert report.reconciles

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cibwatch.ingest import Source, readers
-from cibwatch.ingest.base import sniff_format
+from cibwatch.ingest.registry import sniff_format
 from tests.conftest import FIXTURES, SHARED_DATA
 
 JSON_READERS = ("twitter-v2", "bluesky", "mastodon")

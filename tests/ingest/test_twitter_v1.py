@@ -88,9 +88,9 @@ def _numbered_tweets(path: Path, bad_lines: set[int], n: int = 40) -> None:
 
 def test_strict_in_parallel_names_the_line_of_the_whole_file(tmp_path, monkeypatch):
     from cibwatch.errors import BadRecordError
-    from cibwatch.ingest import run
+    from cibwatch.ingest import parallel
 
-    monkeypatch.setattr(run, "PARALLEL_MIN_BYTES", 100)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 100)
     path = tmp_path / "tweets.jsonl"
     _numbered_tweets(path, bad_lines={33, 37})  # both in the second of two ranges
     with pytest.raises(BadRecordError, match=r"tweets.jsonl, line 33: invalid JSON"):
@@ -122,11 +122,11 @@ def test_real_payloads(tmp_path, shared, name):
 
 
 def test_parallel_ranges_give_the_same_case(tmp_path, monkeypatch):
-    from cibwatch.ingest import run
+    from cibwatch.ingest import parallel
 
     path = FIXTURES / "twitter-v1" / "stream_sample.jsonl"
     sequential, case_a = _case(tmp_path / "a", path, workers=1)
-    monkeypatch.setattr(run, "PARALLEL_MIN_BYTES", 100)  # split even this small file
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 100)  # split even this small file
     main = sys.modules["__main__"].__dict__
     before = {k: main.get(k, "absent") for k in ("__spec__", "__file__")}
     parallel, case_b = _case(tmp_path / "b", path, workers=2)
@@ -153,7 +153,7 @@ def test_parallel_ranges_give_the_same_case(tmp_path, monkeypatch):
 
 
 def test_line_ranges_cover_the_file_on_line_boundaries(tmp_path):
-    from cibwatch.ingest.run import _line_ranges, _lines_before
+    from cibwatch.ingest.parallel import _line_ranges, _lines_before
 
     path = tmp_path / "lines.jsonl"
     lines = [f'{{"n": {i}, "pad": "{"x" * (i % 7)}"}}\n'.encode() for i in range(1000)]
@@ -169,7 +169,7 @@ def test_line_ranges_cover_the_file_on_line_boundaries(tmp_path):
 
 
 def test_a_sink_that_forgets_profiles_stores_the_same_case(tmp_path, monkeypatch):
-    from cibwatch.ingest import run
+    from cibwatch.ingest import sink
     from tests.ingest.test_twitter_v1_fast_path import synthetic_tweets
 
     # A JSON array (the generic path): every tweet hands its user's profile to the sink.
@@ -177,7 +177,7 @@ def test_a_sink_that_forgets_profiles_stores_the_same_case(tmp_path, monkeypatch
     path.write_bytes(orjson.dumps(synthetic_tweets(200, seed=4)))
     remembering, case_a = _case(tmp_path / "a", path, workers=1)
     assert remembering.files[0].duplicates_in_run["accounts"] > 0
-    monkeypatch.setattr(run, "PROFILES_KEPT", 2)  # forget every other account
+    monkeypatch.setattr(sink, "PROFILES_KEPT", 2)  # forget every other account
     forgetful, case_b = _case(tmp_path / "b", path, workers=1)
     assert forgetful.files[0].stored == remembering.files[0].stored
     # Forgotten profiles are dropped by the commit rather than the sink: the same duplicates.
@@ -193,7 +193,7 @@ def test_a_sink_that_forgets_profiles_stores_the_same_case(tmp_path, monkeypatch
 
 
 def test_files_read_by_a_pool_of_workers_give_the_same_case(tmp_path, monkeypatch):
-    from cibwatch.ingest import run
+    from cibwatch.ingest import parallel
 
     inputs = [
         FIXTURES / "twitter-v1" / "stream_sample.jsonl",
@@ -201,7 +201,7 @@ def test_files_read_by_a_pool_of_workers_give_the_same_case(tmp_path, monkeypatc
         FIXTURES / "ira-538" / "IRAhandle_tweets_sample.csv",
     ]
     here, case_a = _case(tmp_path / "a", *inputs, workers=1)
-    monkeypatch.setattr(run, "PARALLEL_MIN_BYTES", 100)  # a pool even for these small files
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 100)  # a pool even for these small files
     pooled, case_b = _case(tmp_path / "b", *inputs, workers=2)
     assert [f.emitted for f in pooled.files] == [f.emitted for f in here.files]
     assert [f.stored for f in pooled.files] == [f.stored for f in here.files]

@@ -160,7 +160,8 @@ def test_bare_tweets_array(tmp_path):
 def test_pages_longer_than_the_sniffed_head_are_read_as_json_lines(tmp_path):
     import json
 
-    from cibwatch.ingest.base import SNIFF_BYTES, Source, is_json_lines
+    from cibwatch.ingest.jsonstream import is_json_lines
+    from cibwatch.ingest.source import SNIFF_BYTES, Source
 
     response = json.loads(SAMPLE.read_text().splitlines()[0])
     # Pad one page past the sniffed head, as a 500-tweet search page is.

@@ -109,11 +109,11 @@ def load_labeled(
     Accounts labeled both bot and human (in one set or across sets) are dropped; an account
     in several sets with the same label is kept once, under the first set that has its profile.
     """
-    from cibwatch.ingest import ingest
-    from cibwatch.ingest.run import _expand
+    from cibwatch.ingest import AUTHOR_STUB_READER, expand_inputs, ingest
+    from cibwatch.store import sql
     from cibwatch.store.case import open_case
 
-    files = _expand(list(paths))
+    files = expand_inputs(list(paths))
     with tempfile.TemporaryDirectory(prefix="cibwatch-labeled-") as tmp:
         ingest(list(paths), Path(tmp) / "case", progress=progress)
         case = open_case(Path(tmp) / "case")
@@ -126,7 +126,7 @@ def load_labeled(
                 )
             accounts = case.sql(
                 "SELECT * EXCLUDE (raw) FROM accounts "
-                "WHERE probed_at IS NOT NULL OR reader <> 'author-stub@1'"
+                f"WHERE probed_at IS NOT NULL OR reader <> {sql.literal(AUTHOR_STUB_READER)}"
             ).pl()
             posts = pl.DataFrame()
             if with_posts and case.has_table("posts"):

@@ -14,8 +14,10 @@ import re
 import unicodedata
 from datetime import UTC, datetime
 
-from cibwatch.ingest.base import MAX_INT, MIN_INT
-
+# Integers are stored as int64: a number outside this range (a count of 2**70, a 5,000-digit
+# integer) makes its record a quarantine row rather than a null, as no value of it is storable.
+MAX_INT = 2**63 - 1
+MIN_INT = -(2**63)
 # Times storable in every table and readable by DuckDB: 0001-01-01 to 9999-12-31 (epoch ms).
 MIN_TIME_MS = -62_135_596_800_000
 MAX_TIME_MS = 253_402_300_799_999

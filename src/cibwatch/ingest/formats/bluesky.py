@@ -34,8 +34,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cibwatch.ingest.base import SKIPPED, Reader, Sink, Source, emit, iter_json, register
 from cibwatch.ingest.formats.json_common import dump_json, item_problem
+from cibwatch.ingest.jsonstream import iter_json
+from cibwatch.ingest.registry import SKIPPED, Reader, Sink, emit, register
+from cibwatch.ingest.source import Source
 from cibwatch.ingest.values import count, iso_date_ms, time_ms
 
 POST = "app.bsky.feed.post"

@@ -12,18 +12,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cibwatch.ingest.base import (
-    DAMAGED_STREAM,
-    OVERLONG_LINE,
-    OverlongLine,
-    Reader,
-    Sink,
-    Source,
-    iter_json,
-    register,
-)
 from cibwatch.ingest.formats.twitter_v1 import account_from_v1_user
-from cibwatch.ingest.run import dataset_name
+from cibwatch.ingest.jsonstream import iter_json
+from cibwatch.ingest.registry import Reader, Sink, register
+from cibwatch.ingest.source import DAMAGED_STREAM, OVERLONG_LINE, OverlongLine, Source, dataset_name
 from cibwatch.ingest.values import twitter_date_ms
 
 _LINE = re.compile(rb"^\s*(\d{1,20})\s+([A-Za-z_]+|[01])\s*$")

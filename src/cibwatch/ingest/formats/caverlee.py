@@ -13,7 +13,8 @@ from pathlib import Path
 
 import orjson
 
-from cibwatch.ingest.base import DAMAGED_STREAM, OVERLONG_LINE, OverlongLine, Reader, Sink, Source, register
+from cibwatch.ingest.registry import Reader, Sink, register
+from cibwatch.ingest.source import DAMAGED_STREAM, OVERLONG_LINE, OverlongLine, Source
 from cibwatch.ingest.values import any_date_ms, count
 
 _US_DATE = rb"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}(:\d{2})?"

@@ -30,16 +30,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from pathlib import Path
 
-from cibwatch.ingest.base import (
-    UNIT_DUPLICATE,
-    UNIT_MERGED,
-    UNIT_USED,
-    Reader,
-    Sink,
-    Source,
-    first_csv_header,
-    register,
-)
 from cibwatch.ingest.formats.csv_common import (
     epoch_seconds_ms,
     header_of,
@@ -47,6 +37,8 @@ from cibwatch.ingest.formats.csv_common import (
     raw_row,
     require_columns,
 )
+from cibwatch.ingest.registry import UNIT_DUPLICATE, UNIT_MERGED, UNIT_USED, Reader, Sink, register
+from cibwatch.ingest.source import Source, first_csv_header
 
 WINDOW_ROWS = 200_000
 _OBJECT_FORM = ("object_id", "account_id", "content_id", "timestamp_share")

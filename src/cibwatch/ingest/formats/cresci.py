@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from cibwatch.errors import InputFormatError
-from cibwatch.ingest.base import Reader, Sink, Source, first_csv_header, register
 from cibwatch.ingest.formats.cresci_timelines import _post as timeline_post
+from cibwatch.ingest.registry import Reader, Sink, register
+from cibwatch.ingest.source import Source, first_csv_header
 from cibwatch.ingest.values import (
     any_date_ms,
     count,

@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cibwatch.ingest.base import Reader, Sink, Source, register
 from cibwatch.ingest.formats.csv_common import (
     header_of,
     is_rt_text,
@@ -25,6 +24,8 @@ from cibwatch.ingest.formats.csv_common import (
     repost_of_text,
     require_columns,
 )
+from cibwatch.ingest.registry import Reader, Sink, register
+from cibwatch.ingest.source import Source
 from cibwatch.ingest.values import hashtags_in, mentions_in, twitter_date_ms, urls_in
 
 COLUMNS = ("user_id", "tid", "time", "tweet")

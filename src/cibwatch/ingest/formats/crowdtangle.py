@@ -22,17 +22,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cibwatch.ingest.base import (
-    UNIT_MERGED,
-    UNIT_USED,
-    Reader,
-    Sink,
-    Source,
-    emit,
-    first_csv_header,
-    register,
-)
 from cibwatch.ingest.formats.csv_common import header_of, normalized_rows, raw_row, require_columns
+from cibwatch.ingest.registry import UNIT_MERGED, UNIT_USED, Reader, Sink, emit, register
+from cibwatch.ingest.source import Source, first_csv_header
 from cibwatch.ingest.values import count, flag, iso_date_ms, text_or_none
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from cibwatch.errors import InputFormatError
-from cibwatch.ingest.base import Source, first_csv_header
+from cibwatch.ingest.source import Source, first_csv_header
 from cibwatch.ingest.values import MAX_TIME_MS, normalize_text, shown, stable_id, time_ms
 
 # Prefix of post ids derived from a repost's text: the same for every reader, so reposts of

@@ -29,7 +29,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cibwatch.ingest.base import Reader, Sink, Source, first_csv_header, register
 from cibwatch.ingest.formats.csv_common import (
     header_of,
     normalized_rows,
@@ -37,6 +36,8 @@ from cibwatch.ingest.formats.csv_common import (
     repost_of_text,
     require_columns,
 )
+from cibwatch.ingest.registry import Reader, Sink, register
+from cibwatch.ingest.source import Source, first_csv_header
 from cibwatch.ingest.values import count, hashtags_in, mentions_in, stable_id, urls_in
 
 _REPOST_TYPES = {"RETWEET", "R"}

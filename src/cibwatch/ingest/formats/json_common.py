@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from cibwatch.ingest.base import JsonItem
+from cibwatch.ingest.jsonstream import JsonItem
 
 
 def dump_json(obj: Any) -> bytes:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cibwatch.ingest.base import Reader, Sink, Source, first_csv_header, register
+from cibwatch.ingest.registry import Reader, Sink, register
+from cibwatch.ingest.source import Source, first_csv_header
 from cibwatch.ingest.values import any_date_ms, count, flag, text_or_none
 
 _DASHED = re.compile(r"\d{1,2}-\d{1,2}-\d{4} \d{1,2}:\d{2}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cibwatch.ingest.base import Reader, Sink, Source, emit, first_csv_header, register
 from cibwatch.ingest.formats.csv_common import (
     epoch_seconds_ms,
     header_of,
@@ -22,6 +21,8 @@ from cibwatch.ingest.formats.csv_common import (
     raw_row,
     require_columns,
 )
+from cibwatch.ingest.registry import Reader, Sink, emit, register
+from cibwatch.ingest.source import Source, first_csv_header
 from cibwatch.ingest.values import hashtags_in, mentions_in, text_or_none
 
 QUT_COLUMNS = ("message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp", "urls")

@@ -12,23 +12,10 @@ from typing import Annotated, Any
 import msgspec
 import orjson
 
-from cibwatch.ingest.base import (
-    DAMAGED_STREAM,
-    MAX_INT,
-    MIN_INT,
-    OVERLONG_LINE,
-    JsonItem,
-    OverlongLine,
-    Reader,
-    Sink,
-    Source,
-    emit,
-    is_json_lines,
-    iter_json,
-    raw_json_lines,
-    register,
-)
-from cibwatch.ingest.values import count, flag, source_app, text_or_none, twitter_date_ms
+from cibwatch.ingest.jsonstream import JsonItem, is_json_lines, iter_json, raw_json_lines
+from cibwatch.ingest.registry import Reader, Sink, emit, register
+from cibwatch.ingest.source import DAMAGED_STREAM, OVERLONG_LINE, OverlongLine, Source
+from cibwatch.ingest.values import MAX_INT, MIN_INT, count, flag, source_app, text_or_none, twitter_date_ms
 
 
 def account_from_v1_user(user: dict[str, Any], probed_at: int | None) -> dict[str, Any]:

@@ -34,8 +34,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cibwatch.ingest.base import Reader, Sink, Source, emit, iter_json, register
 from cibwatch.ingest.formats.json_common import dump_json, item_problem
+from cibwatch.ingest.jsonstream import iter_json
+from cibwatch.ingest.registry import Reader, Sink, emit, register
+from cibwatch.ingest.source import Source
 from cibwatch.ingest.values import count, flag, iso_date_ms, text_or_none
 
 Records = list[tuple[str, dict[str, Any]]]
