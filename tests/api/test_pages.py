@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from cibwatch.api import create_app
+from cibwatch.api.pages import campaign_page, error_page, overview_page
 from cibwatch.store.case import Case
 from tests.campaigns.corpus import relabel_bot
 
@@ -104,3 +105,32 @@ def test_account_page_says_what_an_uncertain_bot_label_means(case_dir: Path) -> 
         bot = client.get("/accounts/op1").text
     assert "<h2>Bot score: 0.5 (uncertain: between the human and bot thresholds)</h2>" in uncertain
     assert "<h2>Bot score: 0.95 (bot)</h2>" in bot
+
+
+def test_overview_campaign_and_error_pages_escape_every_value() -> None:
+    """The fixture's markup reaches the account page only; here every text field carries some."""
+    evil = "<b>x</b>"
+    metrics = {"decisions": 1, "by_action": {evil: 1}, "appeals": 0, "open_appeals": 0, "overturn_rate": None}
+    summary = {"case": evil, "tables": {evil: 1}, "tiers": {evil: 1}, "review": metrics}
+    queue = [
+        {"priority": 1.0, "account_id": evil, "screen_name": evil, "kind": evil, "tier": evil,
+         "campaign_id": evil, "reasons": evil}
+    ]  # fmt: skip
+    campaign = {
+        "campaign_id": evil, "summary": evil, "size": 1, "n_core": 1, "n_amplifier": 0, "n_peripheral": 0,
+        "first_at": evil, "last_at": evil, "n_posts": 1, "traces": evil, "top_hashtags": evil,
+        "top_domains": evil, "top_urls": evil, "suspicion_score": 0.5, "suspicion_components": evil,
+        "policy_version": evil,
+    }  # fmt: skip
+    member = {
+        "account_id": evil, "screen_name": evil, "role": evil, "degree": 1, "strength": 1.0, "traces": evil,
+        "coordination_score": 0.5, "bot_score": 0.5, "profile_patterns": evil,
+    }  # fmt: skip
+    rendered = [
+        overview_page(summary, queue, [campaign], {"ok": False, "problems": [evil]}),
+        campaign_page({"campaign": campaign, "members": [member]}),
+        error_page(404, evil),
+    ]
+    for html in rendered:
+        assert "<b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
+    assert '<a href="/accounts/%3Cb%3Ex%3C%2Fb%3E">&lt;b&gt;x&lt;/b&gt;</a>' in rendered[0]

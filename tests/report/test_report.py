@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import escape as esc
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from cibwatch.cli.main import main
 from cibwatch.report import Limits, collect, render
 from cibwatch.report.charts import network
 from cibwatch.report.data import HOW_TO, _details_texts
-from cibwatch.report.page import esc, script_json
+from cibwatch.report.page import script_json
 from cibwatch.store.case import Case
 
 from .conftest import EVIL, build_case

@@ -12,7 +12,7 @@ from plotly.offline import get_plotlyjs
 from cibwatch.report.charts import network
 from cibwatch.report.data import Limits, collect
 from cibwatch.report.figures import write_figures
-from cibwatch.report.page import Assets, Page
+from cibwatch.report.page import Assets, render_page
 from cibwatch.store.case import Case, open_case
 
 PLOTLY_FILE = "plotly.min.js"
@@ -76,7 +76,7 @@ def render(
         if not target.exists() or target.read_text(encoding="utf-8") != plotly_js:
             target.write_text(plotly_js, encoding="utf-8")
         assets = Assets(plotly_src=f"{folder.name}/{PLOTLY_FILE}", files_dir=folder.name)
-    html = Page(data, networks, pngs, assets).render()
+    html = render_page(data, networks, pngs, assets)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(html, encoding="utf-8")
     os.replace(tmp, out)
