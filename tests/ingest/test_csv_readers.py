@@ -20,7 +20,7 @@ from cibwatch.ingest.formats import coortweet
 from cibwatch.ingest.formats.csv_common import REPOST_TEXT_PREFIX, repost_of_text
 from cibwatch.ingest.formats.io_archive import list_literal
 from cibwatch.ingest.formats.ira_538 import ira_date_ms
-from cibwatch.ingest.values import normalize_text, stable_id
+from cibwatch.values import normalize_text, stable_id
 from tests.conftest import FIXTURES
 
 CSV_READERS = [

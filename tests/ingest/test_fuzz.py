@@ -34,7 +34,7 @@ from cibwatch.ingest.base import (
     json_too_deep,
 )
 from cibwatch.ingest.formats.json_common import dump_json
-from cibwatch.ingest.values import count
+from cibwatch.values import count
 from tests.conftest import FIXTURES
 
 READERS = sorted(readers())

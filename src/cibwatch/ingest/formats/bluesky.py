@@ -36,7 +36,7 @@ from typing import Any
 
 from cibwatch.ingest.base import SKIPPED, Reader, Sink, Source, emit, iter_json, register
 from cibwatch.ingest.formats.json_common import dump_json, item_problem
-from cibwatch.ingest.values import count, iso_date_ms, time_ms
+from cibwatch.values import count, iso_date_ms, time_ms
 
 POST = "app.bsky.feed.post"
 REPOST = "app.bsky.feed.repost"

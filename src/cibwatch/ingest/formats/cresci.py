@@ -18,7 +18,7 @@ from typing import Any
 from cibwatch.errors import InputFormatError
 from cibwatch.ingest.base import Reader, Sink, Source, first_csv_header, register
 from cibwatch.ingest.formats.cresci_timelines import _post as timeline_post
-from cibwatch.ingest.values import (
+from cibwatch.values import (
     any_date_ms,
     count,
     flag,

@@ -25,7 +25,7 @@ from cibwatch.ingest.formats.csv_common import (
     repost_of_text,
     require_columns,
 )
-from cibwatch.ingest.values import hashtags_in, mentions_in, twitter_date_ms, urls_in
+from cibwatch.values import hashtags_in, mentions_in, twitter_date_ms, urls_in
 
 COLUMNS = ("user_id", "tid", "time", "tweet")
 

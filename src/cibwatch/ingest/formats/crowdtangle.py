@@ -33,7 +33,7 @@ from cibwatch.ingest.base import (
     register,
 )
 from cibwatch.ingest.formats.csv_common import header_of, normalized_rows, raw_row, require_columns
-from cibwatch.ingest.values import count, flag, iso_date_ms, text_or_none
+from cibwatch.values import count, flag, iso_date_ms, text_or_none
 
 
 def _dotted(name: str) -> str:

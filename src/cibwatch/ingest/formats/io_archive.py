@@ -19,7 +19,7 @@ from typing import Any
 
 from cibwatch.ingest.base import MAX_FIELD_BYTES, Reader, Sink, Source, emit, first_csv_header, register
 from cibwatch.ingest.formats.csv_common import header_of, normalized_rows, raw_row, require_columns
-from cibwatch.ingest.values import count, flag, iso_date_ms, shown, text_or_none
+from cibwatch.values import count, flag, iso_date_ms, shown, text_or_none
 
 _USER_COLUMNS = ("userid", "user_screen_name", "account_creation_date")
 

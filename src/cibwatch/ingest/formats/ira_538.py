@@ -37,7 +37,7 @@ from cibwatch.ingest.formats.csv_common import (
     repost_of_text,
     require_columns,
 )
-from cibwatch.ingest.values import count, hashtags_in, mentions_in, stable_id, urls_in
+from cibwatch.values import count, hashtags_in, mentions_in, stable_id, urls_in
 
 _REPOST_TYPES = {"RETWEET", "R"}
 _QUOTE_TYPES = {"QUOTE_TWEET", "Q"}

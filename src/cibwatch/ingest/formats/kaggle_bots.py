@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from cibwatch.ingest.base import Reader, Sink, Source, first_csv_header, register
-from cibwatch.ingest.values import any_date_ms, count, flag, text_or_none
+from cibwatch.values import any_date_ms, count, flag, text_or_none
 
 _DASHED = re.compile(r"\d{1,2}-\d{1,2}-\d{4} \d{1,2}:\d{2}")
 # A v1.1 timestamp wherever it sits in the status text ('Mon Mar 13 22:35:37 +0000 2017').

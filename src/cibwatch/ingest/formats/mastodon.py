@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 from cibwatch.ingest.base import Reader, Sink, Source, emit, iter_json, register
 from cibwatch.ingest.formats.json_common import dump_json, item_problem
-from cibwatch.ingest.values import count, iso_date_ms
+from cibwatch.values import count, iso_date_ms
 
 Records = list[tuple[str, dict[str, Any]]]
 

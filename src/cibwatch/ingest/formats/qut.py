@@ -22,7 +22,7 @@ from cibwatch.ingest.formats.csv_common import (
     raw_row,
     require_columns,
 )
-from cibwatch.ingest.values import hashtags_in, mentions_in, text_or_none
+from cibwatch.values import hashtags_in, mentions_in, text_or_none
 
 QUT_COLUMNS = ("message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp", "urls")
 

@@ -16,7 +16,7 @@ import orjson
 
 from cibwatch.ingest.base import Reader, Sink, Source, emit, iter_json, register
 from cibwatch.ingest.formats.twitter_v1 import account_from_v1_user
-from cibwatch.ingest.values import (
+from cibwatch.values import (
     any_date_ms,
     count,
     flag,

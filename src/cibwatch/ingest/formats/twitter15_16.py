@@ -25,7 +25,7 @@ from typing import Any
 
 from cibwatch.ingest.base import UNIT_USED, Reader, Sink, Source, first_csv_header, register
 from cibwatch.ingest.formats.csv_common import header_of, normalized_rows, raw_row, require_columns
-from cibwatch.ingest.values import stable_id, time_ms
+from cibwatch.values import stable_id, time_ms
 
 REQUIRED = ("source_tweet_id", "parent_uid", "child_uid", "child_tweet_id", "child_time_ms_est")
 

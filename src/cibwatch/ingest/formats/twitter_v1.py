@@ -14,8 +14,6 @@ import orjson
 
 from cibwatch.ingest.base import (
     DAMAGED_STREAM,
-    MAX_INT,
-    MIN_INT,
     OVERLONG_LINE,
     JsonItem,
     OverlongLine,
@@ -28,7 +26,7 @@ from cibwatch.ingest.base import (
     raw_json_lines,
     register,
 )
-from cibwatch.ingest.values import count, flag, source_app, text_or_none, twitter_date_ms
+from cibwatch.values import MAX_INT, MIN_INT, count, flag, source_app, text_or_none, twitter_date_ms
 
 
 def account_from_v1_user(user: dict[str, Any], probed_at: int | None) -> dict[str, Any]:

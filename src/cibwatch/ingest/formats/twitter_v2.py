@@ -36,7 +36,7 @@ from typing import Any
 
 from cibwatch.ingest.base import Reader, Sink, Source, emit, iter_json, register
 from cibwatch.ingest.formats.json_common import dump_json, item_problem
-from cibwatch.ingest.values import count, flag, iso_date_ms, text_or_none
+from cibwatch.values import count, flag, iso_date_ms, text_or_none
 
 Records = list[tuple[str, dict[str, Any]]]
 
