@@ -98,7 +98,7 @@ def world(seed: int, size: tuple[int | None, int | None]) -> tuple[Path, float |
 
 def policy_flagged(accounts_csv: Path) -> pl.Series:
     """Accounts the scan puts before a reviewer: the same definition as `cibwatch scan --demo`'s scorecard."""
-    from cibwatch.cli.scan import FLAGGED_TIERS
+    from cibwatch.schema import FLAGGED_TIERS
 
     accounts = pl.read_csv(accounts_csv, schema_overrides=ID)
     return accounts.filter(pl.col("recommendation").is_in(FLAGGED_TIERS))["account_id"]

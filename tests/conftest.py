@@ -21,6 +21,13 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that reads ../shared/data (it asks for ``shared``) is marked ``slow``."""
+    for item in items:
+        if "shared" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def shared() -> type:
     """``shared("io", "ira-538")`` returns the path or skips."""

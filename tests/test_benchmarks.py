@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +34,7 @@ SMOKE = [
 ]
 
 
+@pytest.mark.slow  # runs the real-data benchmarks too when ../shared is present
 def test_smoke_run_of_the_fast_benchmarks():
     # bots_lodo and scaling are left out: about a minute each even at smoke size.
     proc = subprocess.run(

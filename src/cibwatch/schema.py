@@ -231,7 +231,7 @@ CAMPAIGN_MEMBERS = pa.schema(
         pa.field("campaign_id", pa.string(), nullable=False),
         pa.field("account_id", pa.string(), nullable=False),
         pa.field("screen_name", pa.string()),
-        pa.field("role", pa.string(), nullable=False),  # "core" | "amplifier" | "peripheral"
+        pa.field("role", pa.string(), nullable=False),  # one of CAMPAIGN_ROLES
         pa.field("degree", pa.int64()),  # distinct partners inside the campaign
         pa.field("strength", pa.float64()),  # co-acted items summed over those partners
         pa.field("traces", pa.string()),  # ","-separated
@@ -244,7 +244,15 @@ CAMPAIGN_MEMBERS = pa.schema(
     ]
 )
 
+# A campaign member's role, most central first: lists of members are shown in this order.
+CAMPAIGN_ROLES = ("core", "amplifier", "peripheral")
+ROLE_RANK = {role: rank for rank, role in enumerate(CAMPAIGN_ROLES)}
+
+# Recommendation tiers, weakest first: a higher rank outweighs a lower one.
 RECOMMENDATION_TIERS = ("none", "monitor", "review", "enforce-eligible")
+TIER_RANK = {tier: rank for rank, tier in enumerate(RECOMMENDATION_TIERS)}
+# The tiers that put an account before a reviewer (the review queue, scan's demo scorecard).
+FLAGGED_TIERS = ("review", "enforce-eligible")
 
 RECOMMENDATIONS = pa.schema(
     [

@@ -15,7 +15,7 @@ import tempfile
 import time
 from typing import Any
 
-from report.browser import chromium
+from tests.report.browser import chromium
 
 
 class Browser:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from campaigns.corpus import build, table
 from cibwatch import schema
 from cibwatch.api import create_app
 from cibwatch.campaigns import assemble
+from tests.campaigns.corpus import build, table
 
 EVIL = "<script>alert('pwned')</script>"
 

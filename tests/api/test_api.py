@@ -11,10 +11,10 @@ import networkx as nx
 import pytest
 from fastapi.testclient import TestClient
 
-from campaigns.corpus import build
 from cibwatch.api import create_app
 from cibwatch.campaigns.summary import ACCOUNT_COLUMNS
 from cibwatch.errors import CaseError
+from tests.campaigns.corpus import build
 
 
 def test_summary_counts_tables_tiers_and_campaigns(client: TestClient) -> None:

@@ -9,9 +9,8 @@ from fastapi.testclient import TestClient
 from cibwatch.api import create_app
 from cibwatch.api.pages import campaign_page, error_page, overview_page
 from cibwatch.store.case import Case
+from tests.api.conftest import EVIL
 from tests.campaigns.corpus import relabel_bot
-
-from .conftest import EVIL
 
 
 def test_overview_lists_the_queue_and_campaigns(client: TestClient) -> None:

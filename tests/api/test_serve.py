@@ -14,10 +14,9 @@ import httpx
 import pytest
 
 from cibwatch.cli.main import main
-from report.browser import chromium
-
-from .cdp import Browser
-from .conftest import EVIL
+from tests.api.cdp import Browser
+from tests.api.conftest import EVIL
+from tests.report.browser import chromium
 
 
 def test_serve_refuses_a_directory_that_is_not_a_case(

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from campaigns.corpus import build
 from cibwatch.campaigns import assemble
 from cibwatch.store.case import Case
+from tests.campaigns.corpus import build
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,10 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from campaigns.corpus import AMPLIFIERS, BURST, CORE, OPS, build, table
 from cibwatch import schema
 from cibwatch.campaigns import assemble, load_policy, parse_policy
 from cibwatch.store.case import Case
+from tests.campaigns.corpus import AMPLIFIERS, BURST, CORE, OPS, build, table
 
 
 def tiers(case: Case) -> dict[str, str]:

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cibwatch.campaigns.policy import TIER_RANK, Signal, evaluate, load_policy, parse_policy
+from cibwatch.campaigns.policy import Signal, evaluate, load_policy, parse_policy
 from cibwatch.errors import ConfigError
+from cibwatch.schema import TIER_RANK
 
 POLICY = load_policy()
 DEFAULT_TEXT = (Path(__file__).parents[2] / "src/cibwatch/campaigns/policy.toml").read_text()

@@ -12,8 +12,7 @@ import pytest
 
 from cibwatch.coord.compat_qut import NETWORKS, qut_networks
 from cibwatch.errors import ConfigError
-
-from .corpus import T0, make_case, post
+from tests.coord.corpus import T0, make_case, post
 
 toolkit = pytest.importorskip("coordination_network_toolkit")
 from coordination_network_toolkit import compute_networks as qut  # noqa: E402

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from cibwatch.coord import detect, traces
-
-from .corpus import make_case, post
-from .test_traces import PLANTED, SHAPES, _background
+from tests.coord.corpus import make_case, post
+from tests.coord.test_traces import PLANTED, SHAPES, _background
 
 ALL = sorted(traces())
 

@@ -13,8 +13,7 @@ from cibwatch.coord import detect
 from cibwatch.coord.decide import COORDINATED, CROWD, WEAK
 from cibwatch.coord.detect import CoordResult
 from cibwatch.coord.stats import conditional_poisson_p, support_chance
-
-from .corpus import make_case, post, random_reposts
+from tests.coord.corpus import make_case, post, random_reposts
 
 SPAN_S = 6 * 3600
 

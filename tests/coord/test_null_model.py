@@ -11,8 +11,7 @@ import pytest
 
 from cibwatch.coord import detect
 from cibwatch.coord.stats import benjamini_hochberg, conditional_poisson_p
-
-from .corpus import make_case, post, random_reposts
+from tests.coord.corpus import make_case, post, random_reposts
 
 
 def test_independent_activity_yields_no_significant_edges(tmp_path: Path) -> None:

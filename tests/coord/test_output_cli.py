@@ -14,8 +14,7 @@ from cibwatch import schema
 from cibwatch.cli.main import main
 from cibwatch.coord import detect, save_to_case, write_outputs
 from cibwatch.store.case import Case
-
-from .corpus import T0, make_case, post
+from tests.coord.corpus import T0, make_case, post
 
 
 def _group_posts() -> list[dict]:

@@ -10,8 +10,7 @@ from pytest import approx
 
 from cibwatch.coord import detect
 from cibwatch.coord.stats import tfidf_cosine
-
-from .corpus import make_case, post
+from tests.coord.corpus import make_case, post
 
 
 def test_items_acted_on_by_too_many_accounts_are_capped_and_reported(tmp_path: Path) -> None:

@@ -18,8 +18,7 @@ from cibwatch.coord import default_traces, detect, traces, write_outputs
 from cibwatch.coord.choose import choose_traces
 from cibwatch.coord.detect import CoordResult
 from cibwatch.coord.traces import null_strata
-
-from .corpus import make_case, post
+from tests.coord.corpus import make_case, post
 
 DAY = 86_400
 BOTS = [f"bot{j}" for j in range(5)]

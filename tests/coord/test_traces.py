@@ -14,8 +14,7 @@ import pytest
 
 from cibwatch.coord import detect, traces
 from cibwatch.coord.urls import normalized_url_sql, url_host_sql
-
-from .corpus import make_case, post
+from tests.coord.corpus import make_case, post
 
 PLANTED = ["zz_p0", "zz_p1", "zz_p2", "zz_p3"]
 

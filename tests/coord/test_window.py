@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 from cibwatch.coord import detect
 from cibwatch.coord.window import coaction_sql, estimate_window
 from cibwatch.errors import ConfigError
-
-from .corpus import make_case, post
+from tests.coord.corpus import make_case, post
 
 EVERY_PAIR = {"alpha": 1.0, "min_shared": 1}  # report every co-acting pair: tests the window alone
 

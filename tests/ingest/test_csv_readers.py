@@ -21,7 +21,7 @@ from cibwatch.ingest.formats.io_archive import list_literal
 from cibwatch.ingest.formats.ira_538 import ira_date_ms
 from cibwatch.ingest.registry import readers
 from cibwatch.ingest.source import Source
-from cibwatch.ingest.values import normalize_text, stable_id
+from cibwatch.values import normalize_text, stable_id
 from tests.conftest import FIXTURES
 
 CSV_READERS = [

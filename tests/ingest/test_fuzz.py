@@ -25,7 +25,7 @@ from cibwatch.ingest import ingest, readers, source
 from cibwatch.ingest.formats.json_common import dump_json
 from cibwatch.ingest.jsonstream import MAX_DEPTH, TOO_DEEP, iter_json, json_too_deep
 from cibwatch.ingest.source import FIELD_TOO_LONG, MAX_FIELD_BYTES, MAX_LINE_BYTES, OVERLONG_LINE, Source
-from cibwatch.ingest.values import count
+from cibwatch.values import count
 from tests.conftest import FIXTURES
 
 READERS = sorted(readers())

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cibwatch.ingest.values import twitter_date_ms
+from cibwatch.values import twitter_date_ms
 
 
 def _reference(value: str) -> int:

@@ -7,15 +7,13 @@ from pathlib import Path
 
 import polars as pl
 
-from campaigns.corpus import build
 from cibwatch.campaigns import assemble
 from cibwatch.campaigns.assemble import _bot_stats
 from cibwatch.report import collect, render
 from cibwatch.report.data import _bot_fact, _uncertain_share
 from cibwatch.store.case import Case
-from tests.campaigns.corpus import relabel_bot
-
-from .conftest import build_case
+from tests.campaigns.corpus import build, relabel_bot
+from tests.report.conftest import build_case
 
 
 def test_overview_counts_uncertain_accounts_apart_from_bots_and_humans(full_case: Case) -> None:

@@ -12,9 +12,8 @@ import pytest
 
 from cibwatch.report import render
 from cibwatch.report.page import static
-
-from .browser import chromium, load
-from .conftest import build_case
+from tests.report.browser import chromium, load
+from tests.report.conftest import build_case
 
 pytestmark = pytest.mark.skipif(
     chromium() is None, reason="chromium is not installed (Debian: apt-get install chromium)"

@@ -18,8 +18,7 @@ from cibwatch.report.charts import network
 from cibwatch.report.data import HOW_TO, _details_texts
 from cibwatch.report.page import script_json
 from cibwatch.store.case import Case
-
-from .conftest import EVIL, build_case
+from tests.report.conftest import EVIL, build_case
 
 
 class Elements(HTMLParser):

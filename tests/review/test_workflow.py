@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from campaigns.corpus import table
 from cibwatch import schema
 from cibwatch.campaigns import assemble
 from cibwatch.errors import ReviewError
@@ -21,6 +20,7 @@ from cibwatch.review import (
 )
 from cibwatch.review.log import load_snapshot
 from cibwatch.store.case import Case
+from tests.campaigns.corpus import table
 
 
 def test_decision_records_actor_evidence_snapshot_and_versions(case: Case) -> None:

@@ -31,7 +31,6 @@ from cibwatch.errors import CaseError
 from cibwatch.store.case import Case
 
 router = APIRouter(prefix="/api")
-ROLE_ORDER = {"core": 0, "amplifier": 1, "peripheral": 2}
 
 
 def access(request: Request) -> CaseAccess:
@@ -82,7 +81,11 @@ def campaign_of(case: Case, campaign_id: str) -> dict[str, Any]:
         case.scan("campaign_members")
         .filter(pl.col("campaign_id") == campaign_id)
         .collect()
-        .with_columns(_role=pl.col("role").replace_strict(ROLE_ORDER, default=9, return_dtype=pl.Int64))
+        .with_columns(
+            _role=pl.col("role").replace_strict(
+                schema.ROLE_RANK, default=len(schema.ROLE_RANK), return_dtype=pl.Int64
+            )
+        )
         .sort(["_role", "strength", "account_id"], descending=[False, True, False], nulls_last=True)
         .drop("_role")
     )

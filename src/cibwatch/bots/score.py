@@ -20,8 +20,8 @@ from cibwatch.bots.features import (
     profile_features,
 )
 from cibwatch.bots.model import MIN_POSTS_FOR_BEHAVIOUR, BotModel, profile_present
-from cibwatch.ingest.values import any_date_ms
 from cibwatch.store.case import Case
+from cibwatch.values import any_date_ms
 
 OUTPUT_COLUMNS = ["account_id", "screen_name", "dataset", "bot_score", "bot_label", "bot_type", "top_reasons"]
 

@@ -24,8 +24,8 @@ from typing import Any, Literal
 import msgspec
 
 from cibwatch.errors import ConfigError
+from cibwatch.schema import TIER_RANK
 
-TIER_RANK = {"none": 0, "monitor": 1, "review": 2, "enforce-eligible": 3}
 OTHER_FAMILY = "other"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from cibwatch.schema import TIER_RANK
 from cibwatch.store.case import Case
 
 ACCOUNT_COLUMNS = (
@@ -44,7 +45,6 @@ def accounts_summary(case: Case) -> pl.DataFrame:
         "account_id", pl.col("screen_name").alias("sn_rec"), "campaign_id", "tier", "reasons", "priority"
     )
     ids = pl.concat([f.select("account_id") for f in (bots, coord, recs)]).unique()
-    rank = {"none": 0, "monitor": 1, "review": 2, "enforce-eligible": 3}
     out = (
         ids.join(bots, on="account_id", how="left")
         .join(coord, on="account_id", how="left")
@@ -54,7 +54,9 @@ def accounts_summary(case: Case) -> pl.DataFrame:
             recommendation=pl.col("tier").fill_null("none"),
             reasons=pl.col("reasons").fill_null("none: no signal"),
         )
-        .with_columns(_rank=pl.col("recommendation").replace_strict(rank, default=0, return_dtype=pl.Int64))
+        .with_columns(
+            _rank=pl.col("recommendation").replace_strict(TIER_RANK, default=0, return_dtype=pl.Int64)
+        )
         .sort(
             ["_rank", "priority", "bot_score", "coordination_score", "account_id"],
             descending=[True, True, True, True, False],

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from cibwatch.cli.console import console, print_table, step_progress
+from cibwatch.coord.params import CoordParams, check_window
 from cibwatch.errors import ConfigError
 from cibwatch.export import write_csv
 
@@ -34,26 +35,42 @@ def coord_command(
     ),
     compat: str | None = typer.Option(None, "--compat", help="'qut': the QUT toolkit's networks, exactly."),
     time_resolution: str = typer.Option(
-        "auto", "--time-resolution", help="Floor times to this many seconds; 'auto': coarsest dataset."
+        str(CoordParams.time_resolution),
+        "--time-resolution",
+        help="Floor times to this many seconds; 'auto': coarsest dataset.",
     ),
-    alpha: float = typer.Option(0.01, "--alpha", help="Flag edges with BH q-value at most this."),
-    min_shared: int = typer.Option(3, "--min-shared", help="Flag edges resting on at least this many items."),
+    alpha: float = typer.Option(
+        CoordParams.alpha, "--alpha", help="Flag edges with BH q-value at most this."
+    ),
+    min_shared: int = typer.Option(
+        CoordParams.min_shared, "--min-shared", help="Flag edges resting on at least this many items."
+    ),
     max_item_accounts: int = typer.Option(
-        1000, "--max-item-accounts", help="Leave out items acted on by more accounts (capped_items.csv)."
+        CoordParams.max_item_accounts,
+        "--max-item-accounts",
+        help="Leave out items acted on by more accounts (capped_items.csv).",
     ),
     max_burst_accounts: int = typer.Option(
-        1000, "--max-burst-accounts", help="Leave out bursts: more accounts on one item within a window."
+        CoordParams.max_burst_accounts,
+        "--max-burst-accounts",
+        help="Leave out bursts: more accounts on one item within a window.",
     ),
-    examples: int = typer.Option(5, "--examples", help="Evidence rows kept per flagged edge."),
-    near_threshold: float = typer.Option(0.8, "--near-threshold", help="near_text: similarity to confirm."),
-    sync_bin: float = typer.Option(60.0, "--sync-bin", help="sync: time bin in seconds."),
+    examples: int = typer.Option(
+        CoordParams.max_examples, "--examples", help="Evidence rows kept per flagged edge."
+    ),
+    near_threshold: float = typer.Option(
+        CoordParams.near_threshold, "--near-threshold", help="near_text: similarity to confirm."
+    ),
+    sync_bin: float = typer.Option(CoordParams.sync_bin, "--sync-bin", help="sync: time bin in seconds."),
     null_stratum: float = typer.Option(
-        604_800.0, "--null-stratum", help="Null model: time stratum in seconds (a week)."
+        CoordParams.null_stratum, "--null-stratum", help="Null model: time stratum in seconds (a week)."
     ),
     null_passes: int = typer.Option(
-        3, "--null-passes", help="Null model: passes, each without the pairs the last one flagged."
+        CoordParams.null_passes,
+        "--null-passes",
+        help="Null model: passes, each without the pairs the last one flagged.",
     ),
-    seed: int = typer.Option(0, "--seed", help="Leiden seed."),
+    seed: int = typer.Option(CoordParams.seed, "--seed", help="Leiden seed."),
     min_edge_weight: int = typer.Option(
         2, "--min-edge-weight", help="--compat qut: the toolkit's minimum weight."
     ),
@@ -66,9 +83,8 @@ def coord_command(
 ) -> None:
     """Find accounts acting together beyond chance; write tables, a Gephi network and the evidence."""
     from cibwatch.coord import detect, save_to_case, write_outputs
-    from cibwatch.coord.params import check_window
 
-    window_value = parse_windows(window, check_window)
+    window_value = parse_windows(window)
     if isinstance(window_value, dict) and compat is not None:
         raise ConfigError("--compat qut takes one window in seconds, not one per trace.")
     # The toolkit has one window for every network; without --window, its usual 60 s.
@@ -159,18 +175,19 @@ def _compat(
     return run
 
 
-def parse_windows(value: str | None, check: Any) -> float | str | dict[str, float | str] | None:
-    """None (each trace's own), '60', 'auto', or 'trace=SECONDS|auto,…' ('default': the others)."""
+def parse_windows(value: str | None) -> float | str | dict[str, float | str] | None:
+    """--window of ``coord`` and ``scan``: None (each trace's own), '60', 'auto', or
+    'trace=SECONDS|auto,…' ('default': the others); each window checked by ``check_window``."""
     if value is None:
         return None
     if "=" not in value:
-        return check(value)
+        return check_window(value)
     windows: dict[str, float | str] = {}
     for part in value.split(","):
         name, _, seconds = part.partition("=")
         if not name.strip() or not seconds.strip():
             raise ConfigError(f"Can't read --window {value!r}; write it as 'repost=60,url=auto'.")
-        windows[name.strip()] = check(seconds.strip())
+        windows[name.strip()] = check_window(seconds.strip())
     return windows
 
 

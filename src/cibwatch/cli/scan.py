@@ -11,12 +11,10 @@ from rich.table import Table
 
 from cibwatch.cli.console import console, err_console, file_progress, print_table, step_progress
 from cibwatch.cli.coord import parse_windows
-from cibwatch.coord.params import check_window
 from cibwatch.errors import ConfigError, ReconciliationError
+from cibwatch.schema import FLAGGED_TIERS
 
 DEMO_SEED = 7
-# What the demo's scorecard counts as flagged: the tiers that put an account before a reviewer.
-FLAGGED_TIERS = ("review", "enforce-eligible")
 
 
 def register(app: typer.Typer) -> None:
@@ -57,7 +55,7 @@ def scan_command(
 
     if demo == bool(inputs):
         raise ConfigError("Give input files or --demo (not both, not neither).")
-    window_value = parse_windows(window, check_window)
+    window_value = parse_windows(window)
     trace_list = [t.strip() for t in traces.split(",")] if traces else None
     # Refuses a non-empty --out without --append; a failed run leaves no partial folder behind.
     with output_folder(out, append=append):

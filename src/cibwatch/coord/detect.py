@@ -26,7 +26,7 @@ from cibwatch.coord.params import CoordParams
 from cibwatch.coord.stats import benjamini_hochberg, conditional_poisson_p, support_chance, tfidf_cosine
 from cibwatch.coord.traces import Trace, get_traces, null_strata
 from cibwatch.coord.window import coaction_sql, detect_resolution, estimate_window
-from cibwatch.store import sql
+from cibwatch.store import duck
 from cibwatch.store.case import Case
 
 Progress = Callable[[dict[str, Any]], None]
@@ -51,21 +51,21 @@ class CoordResult:
 def detect(
     case: Case,
     traces: list[str] | str | None = None,
-    window: float | str | dict[str, float | str] | None = None,
+    window: float | str | dict[str, float | str] | None = CoordParams.window,
     *,
-    time_resolution: float | str = "auto",
-    alpha: float = 0.01,
-    min_shared: int = 3,
-    max_item_accounts: int = 1000,
-    max_burst_accounts: int = 1000,
-    max_examples: int = 5,
-    near_threshold: float = 0.8,
-    sync_bin: float = 60.0,
-    null_stratum: float = 604_800.0,
-    null_passes: int = 3,
-    seed: int = 0,
-    memory_limit: str = "2GB",
-    threads: int = 2,
+    time_resolution: float | str = CoordParams.time_resolution,
+    alpha: float = CoordParams.alpha,
+    min_shared: int = CoordParams.min_shared,
+    max_item_accounts: int = CoordParams.max_item_accounts,
+    max_burst_accounts: int = CoordParams.max_burst_accounts,
+    max_examples: int = CoordParams.max_examples,
+    near_threshold: float = CoordParams.near_threshold,
+    sync_bin: float = CoordParams.sync_bin,
+    null_stratum: float = CoordParams.null_stratum,
+    null_passes: int = CoordParams.null_passes,
+    seed: int = CoordParams.seed,
+    memory_limit: str = CoordParams.memory_limit,
+    threads: int = CoordParams.threads,
     progress: Progress | None = None,
 ) -> CoordResult:
     """Find accounts that act together beyond chance in ``case``'s posts.
@@ -108,14 +108,9 @@ def detect(
 
 def connect(tmp: Path, memory_limit: str, threads: int) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that spills to ``tmp``; never the case's own database file."""
-    con = duckdb.connect()
-    con.execute(f"SET temp_directory={sql.literal(tmp)}")
-    con.execute(f"SET memory_limit={sql.literal(memory_limit)}")
-    con.execute(f"SET threads={max(1, int(threads))}")
-    con.execute("SET preserve_insertion_order=false")
-    con.execute("SET TimeZone='UTC'")
-    con.execute("SET enable_progress_bar=false")  # it writes to stdout, into callers' output
-    return con
+    return duck.connect(
+        temp_directory=tmp, memory_limit=memory_limit, threads=threads, preserve_insertion_order=False
+    )
 
 
 class _Run:

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from cibwatch import __version__, schema
 from cibwatch.errors import ConfigError
 from cibwatch.ingest import ingest
-from cibwatch.store import sql
+from cibwatch.store import duck
 from cibwatch.store.case import Case
 
 IO, ORGANIC, POSTS, LABELS = "io", "organic", "posts", "labels"
@@ -525,15 +525,9 @@ def load_truth(path: str | Path) -> pl.DataFrame:
 
 # -- helpers -----------------------------------------------------------------------------
 def _connect(out: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar=false")  # stdout belongs to the caller
     tmp = out / ".duckdb-tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory={sql.literal(tmp)}")
-    con.execute("SET memory_limit='2GB'")
-    con.execute("SET threads=2")
-    con.execute("SET TimeZone='UTC'")
-    return con
+    return duck.connect(temp_directory=tmp, memory_limit="2GB", threads=2)
 
 
 def _parquet(case: Case, table: str) -> str:

@@ -23,11 +23,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from cibwatch.errors import ConfigError
-from cibwatch.store import sql
+from cibwatch.store import duck, sql
 from cibwatch.store.case import Case
 
 QUT_NETWORKS = ("co_retweet", "co_tweet", "co_link", "co_similar_tweet")
@@ -62,10 +61,8 @@ def export_qut_csv(case: Case, path: str | Path) -> int:
     Quotes count as originals (the toolkit has no quotes); times are whole epoch seconds. Link items
     "domain:<id>" (the coortweet reader's site ids, beside its "url:<id>") are not links and are left out.
     """
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar=false")  # stdout belongs to the caller
+    con = duck.connect()
     try:
-        con.execute("SET TimeZone='UTC'")
         posts = case.table_sql("posts")
         con.execute(
             f"""COPY (

@@ -25,19 +25,17 @@ AUTHOR_STUB_READER = "author-stub@1"
 
 def commit_staged(case: Case, staging: Path, report: IngestReport) -> None:
     """Deduplicate staged rows against the case and each other, then add one part per table."""
-    import duckdb
-
     from cibwatch.store import sql
+    from cibwatch.store.duck import connect
 
     run = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + staging.name
     commit = case.begin_commit(staging)
-    con = duckdb.connect()
-    con.execute(f"SET temp_directory={sql.literal(staging / 'duckdb_tmp')}")
-    con.execute("SET memory_limit='1GB'")
-    con.execute(f"SET threads={max(1, min(2, os.cpu_count() or 1))}")
-    con.execute("SET preserve_insertion_order=false")
-    con.execute("SET TimeZone='UTC'")
-    con.execute("SET enable_progress_bar=false")  # it writes to stdout, into --json output
+    con = connect(
+        temp_directory=staging / "duckdb_tmp",
+        memory_limit="1GB",
+        threads=max(1, min(2, os.cpu_count() or 1)),
+        preserve_insertion_order=False,
+    )
     try:
         for table in schema.TABLES:
             staged = sorted(staging.rglob(f"{table}.parquet"))
@@ -161,15 +159,11 @@ def _add_author_stubs(commit: PartsCommit, con: Any, run: str) -> None:
         "source_file": "any_value(p.source_file)",
         "ingested_at": "max(p.ingested_at)",
     }
+    from cibwatch.store.duck import DUCKDB_TYPES
+
     types = {f.name: f.type for f in schema.ACCOUNTS}
-    duck = {
-        pa.string(): "VARCHAR",
-        pa.int64(): "BIGINT",
-        pa.bool_(): "BOOLEAN",
-        schema.TS: "TIMESTAMPTZ",
-    }
     select = ", ".join(
-        f"{stub_values[n]} AS {n}" if n in stub_values else f"CAST(NULL AS {duck[types[n]]}) AS {n}"
+        f"{stub_values[n]} AS {n}" if n in stub_values else f"CAST(NULL AS {DUCKDB_TYPES[types[n]]}) AS {n}"
         for n in names
     )
     target = commit.new_path("accounts", f"part-{run}-stubs")

@@ -23,7 +23,7 @@ from cibwatch.errors import BadRecordError
 from cibwatch.ingest.registry import SKIPPED, UNIT_USED, Reader
 from cibwatch.ingest.report import RECORD_TABLES, FileReport, ProgressCallback
 from cibwatch.ingest.source import Source
-from cibwatch.ingest.values import stable_id
+from cibwatch.values import stable_id
 
 BATCH_ROWS = 20_000
 # A batch is also flushed at this much free text (the columns in _LONG_TEXT): 20,000 rows of

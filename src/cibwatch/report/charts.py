@@ -17,6 +17,7 @@ from typing import Any
 import igraph
 
 from cibwatch.report.data import HIST_BINS, Card, Member
+from cibwatch.schema import ROLE_RANK
 
 ROLE_COLORS = {"core": "#b2182b", "amplifier": "#ef8a62", "peripheral": "#878787"}
 NO_ROLE_COLOR = "#2166ac"
@@ -82,7 +83,7 @@ def _layout(n: int, links: list[tuple[int, int, int, str]], seed: int) -> list[t
 
 def role_order(role: str | None) -> int:
     """Legend order: core, amplifier, peripheral, then anything else."""
-    return list(ROLE_COLORS).index(role) if role in ROLE_COLORS else len(ROLE_COLORS)
+    return ROLE_RANK.get(role or "", len(ROLE_RANK))
 
 
 def label(member: Member) -> str:

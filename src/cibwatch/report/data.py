@@ -14,10 +14,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from cibwatch.schema import RECOMMENDATION_TIERS
+from cibwatch.schema import RECOMMENDATION_TIERS, ROLE_RANK, TIER_RANK
 from cibwatch.store.case import Case
 
-TIER_RANK = {tier: rank for rank, tier in enumerate(RECOMMENDATION_TIERS)}
 HIST_BINS = 20
 _HOUR_MS = 3_600_000
 _DAY_MS = 24 * _HOUR_MS
@@ -467,7 +466,7 @@ def _campaign_cards(case: Case, has: dict[str, bool], limits: Limits) -> tuple[l
         else pl.DataFrame(schema={"campaign_id": pl.String})
     )
     tiers = _best_tiers(case, has)
-    role_rank = pl.col("role").replace_strict({"core": 0, "amplifier": 1}, default=2, return_dtype=pl.Int64)
+    role_rank = pl.col("role").replace_strict(ROLE_RANK, default=len(ROLE_RANK), return_dtype=pl.Int64)
     cards = []
     for c in shown.iter_rows(named=True):
         first_ms, last_ms = _ms(c["first_at"]), _ms(c["last_at"])

@@ -18,12 +18,12 @@ import polars as pl
 from cibwatch.campaigns import case_file
 from cibwatch.errors import CaseError, ReviewError
 from cibwatch.review import log
+from cibwatch.schema import FLAGGED_TIERS
 from cibwatch.store.case import Case
 
 ACTIONS = ("dismiss", "label", "restrict", "suspend")
 OUTCOMES = ("upheld", "overturned")
 APPEALABLE = ("label", "restrict", "suspend")
-QUEUE_TIERS = ("review", "enforce-eligible")
 APPEAL_PRIORITY = 10.0  # open appeals come before every new case
 DEFAULT_APPELLANT = "account holder"
 
@@ -277,7 +277,7 @@ def show(case: Case, account_id: str) -> dict[str, Any]:
 
 def queue(case: Case, *, limit: int | None = None, include_monitor: bool = False) -> list[dict[str, Any]]:
     """Accounts waiting for a reviewer, highest priority first: open appeals, then undecided flags."""
-    tiers = (*QUEUE_TIERS, "monitor") if include_monitor else QUEUE_TIERS
+    tiers = (*FLAGGED_TIERS, "monitor") if include_monitor else FLAGGED_TIERS
     all_entries = log.entries(case)
     if not case.has_table("recommendations") and not all_entries:
         raise CaseError(

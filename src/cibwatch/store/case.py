@@ -49,7 +49,7 @@ import pyarrow.parquet as pq
 
 from cibwatch import schema
 from cibwatch.errors import CaseError
-from cibwatch.store import sql
+from cibwatch.store import duck, sql
 
 CASE_FORMAT = 1
 STAGING = ".staging"
@@ -281,8 +281,8 @@ class Case:
         """The case's DuckDB connection, with a view per table (``posts``, ``accounts``, …)."""
         if self._con is None:
             _check_database_path(self.root)
-            self._con = duckdb.connect(str(self.db_path))
-            self._con.execute("SET enable_progress_bar=false")  # stdout belongs to the caller
+            # The case's own connection has always kept DuckDB's time zone (the machine's).
+            self._con = duck.connect(self.db_path, timezone=None)
             self._refresh_views()
         elif self._views != self._listing():  # parts added since (views name their files)
             self._refresh_views()
@@ -512,14 +512,7 @@ def _is_marker_tmp(path: Path) -> bool:
 
 
 def _empty_select(table_schema: pa.Schema) -> str:
-    duck_types = {
-        pa.string(): "VARCHAR",
-        pa.int64(): "BIGINT",
-        pa.bool_(): "BOOLEAN",
-        schema.TS: "TIMESTAMPTZ",
-        schema.STR_LIST: "VARCHAR[]",
-    }
-    cols = ", ".join(f'CAST(NULL AS {duck_types[f.type]}) AS "{f.name}"' for f in table_schema)
+    cols = ", ".join(f'CAST(NULL AS {duck.DUCKDB_TYPES[f.type]}) AS "{f.name}"' for f in table_schema)
     return f"(SELECT {cols} WHERE false)"
 
 

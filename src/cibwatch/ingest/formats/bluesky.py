@@ -38,7 +38,7 @@ from cibwatch.ingest.formats.json_common import dump_json, item_problem
 from cibwatch.ingest.jsonstream import iter_json
 from cibwatch.ingest.registry import SKIPPED, Reader, Sink, emit, register
 from cibwatch.ingest.source import Source
-from cibwatch.ingest.values import count, iso_date_ms, time_ms
+from cibwatch.values import count, iso_date_ms, time_ms
 
 POST = "app.bsky.feed.post"
 REPOST = "app.bsky.feed.repost"

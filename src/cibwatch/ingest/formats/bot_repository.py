@@ -16,7 +16,7 @@ from cibwatch.ingest.formats.twitter_v1 import account_from_v1_user
 from cibwatch.ingest.jsonstream import iter_json
 from cibwatch.ingest.registry import Reader, Sink, register
 from cibwatch.ingest.source import DAMAGED_STREAM, OVERLONG_LINE, OverlongLine, Source, dataset_name
-from cibwatch.ingest.values import twitter_date_ms
+from cibwatch.values import twitter_date_ms
 
 _LINE = re.compile(rb"^\s*(\d{1,20})\s+([A-Za-z_]+|[01])\s*$")
 _HUMAN = {"human", "0"}

@@ -15,7 +15,7 @@ import orjson
 
 from cibwatch.ingest.registry import Reader, Sink, register
 from cibwatch.ingest.source import DAMAGED_STREAM, OVERLONG_LINE, OverlongLine, Source
-from cibwatch.ingest.values import any_date_ms, count
+from cibwatch.values import any_date_ms, count
 
 _US_DATE = rb"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}(:\d{2})?"
 _ROW = re.compile(rb"^\d+," + _US_DATE + b"," + _US_DATE + rb",\d+,\d+,\d+,\d+,\d+(,[01])?\r?$")

@@ -19,7 +19,7 @@ from cibwatch.errors import InputFormatError
 from cibwatch.ingest.formats.cresci_timelines import _post as timeline_post
 from cibwatch.ingest.registry import Reader, Sink, register
 from cibwatch.ingest.source import Source, first_csv_header
-from cibwatch.ingest.values import (
+from cibwatch.values import (
     any_date_ms,
     count,
     flag,

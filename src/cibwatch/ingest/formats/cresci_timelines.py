@@ -26,7 +26,7 @@ from cibwatch.ingest.formats.csv_common import (
 )
 from cibwatch.ingest.registry import Reader, Sink, register
 from cibwatch.ingest.source import Source
-from cibwatch.ingest.values import hashtags_in, mentions_in, twitter_date_ms, urls_in
+from cibwatch.values import hashtags_in, mentions_in, twitter_date_ms, urls_in
 
 COLUMNS = ("user_id", "tid", "time", "tweet")
 

@@ -25,7 +25,7 @@ from typing import Any
 from cibwatch.ingest.formats.csv_common import header_of, normalized_rows, raw_row, require_columns
 from cibwatch.ingest.registry import UNIT_MERGED, UNIT_USED, Reader, Sink, emit, register
 from cibwatch.ingest.source import Source, first_csv_header
-from cibwatch.ingest.values import count, flag, iso_date_ms, text_or_none
+from cibwatch.values import count, flag, iso_date_ms, text_or_none
 
 
 def _dotted(name: str) -> str:

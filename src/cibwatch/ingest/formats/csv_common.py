@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 
 from cibwatch.errors import InputFormatError
 from cibwatch.ingest.source import Source, first_csv_header
-from cibwatch.ingest.values import MAX_TIME_MS, normalize_text, shown, stable_id, time_ms
+from cibwatch.values import MAX_TIME_MS, normalize_text, shown, stable_id, time_ms
 
 # Prefix of post ids derived from a repost's text: the same for every reader, so reposts of
 # one text line up across datasets that carry no id of the reposted post.

@@ -20,7 +20,7 @@ from typing import Any
 from cibwatch.ingest.formats.csv_common import header_of, normalized_rows, raw_row, require_columns
 from cibwatch.ingest.registry import Reader, Sink, emit, register
 from cibwatch.ingest.source import MAX_FIELD_BYTES, Source, first_csv_header
-from cibwatch.ingest.values import count, flag, iso_date_ms, shown, text_or_none
+from cibwatch.values import count, flag, iso_date_ms, shown, text_or_none
 
 _USER_COLUMNS = ("userid", "user_screen_name", "account_creation_date")
 

@@ -38,7 +38,7 @@ from cibwatch.ingest.formats.csv_common import (
 )
 from cibwatch.ingest.registry import Reader, Sink, register
 from cibwatch.ingest.source import Source, first_csv_header
-from cibwatch.ingest.values import count, hashtags_in, mentions_in, stable_id, urls_in
+from cibwatch.values import count, hashtags_in, mentions_in, stable_id, urls_in
 
 _REPOST_TYPES = {"RETWEET", "R"}
 _QUOTE_TYPES = {"QUOTE_TWEET", "Q"}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cibwatch.ingest.registry import Reader, Sink, register
 from cibwatch.ingest.source import Source, first_csv_header
-from cibwatch.ingest.values import any_date_ms, count, flag, text_or_none
+from cibwatch.values import any_date_ms, count, flag, text_or_none
 
 _DASHED = re.compile(r"\d{1,2}-\d{1,2}-\d{4} \d{1,2}:\d{2}")
 # A v1.1 timestamp wherever it sits in the status text ('Mon Mar 13 22:35:37 +0000 2017').

@@ -23,7 +23,7 @@ from cibwatch.ingest.formats.csv_common import (
 )
 from cibwatch.ingest.registry import Reader, Sink, emit, register
 from cibwatch.ingest.source import Source, first_csv_header
-from cibwatch.ingest.values import hashtags_in, mentions_in, text_or_none
+from cibwatch.values import hashtags_in, mentions_in, text_or_none
 
 QUT_COLUMNS = ("message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp", "urls")
 

@@ -18,7 +18,7 @@ from cibwatch.ingest.formats.twitter_v1 import account_from_v1_user
 from cibwatch.ingest.jsonstream import iter_json
 from cibwatch.ingest.registry import Reader, Sink, emit, register
 from cibwatch.ingest.source import Source
-from cibwatch.ingest.values import (
+from cibwatch.values import (
     any_date_ms,
     count,
     flag,

@@ -26,7 +26,7 @@ from typing import Any
 from cibwatch.ingest.formats.csv_common import header_of, normalized_rows, raw_row, require_columns
 from cibwatch.ingest.registry import UNIT_USED, Reader, Sink, register
 from cibwatch.ingest.source import Source, first_csv_header
-from cibwatch.ingest.values import stable_id, time_ms
+from cibwatch.values import stable_id, time_ms
 
 REQUIRED = ("source_tweet_id", "parent_uid", "child_uid", "child_tweet_id", "child_time_ms_est")
 

@@ -15,7 +15,7 @@ import orjson
 from cibwatch.ingest.jsonstream import JsonItem, is_json_lines, iter_json, raw_json_lines
 from cibwatch.ingest.registry import Reader, Sink, emit, register
 from cibwatch.ingest.source import DAMAGED_STREAM, OVERLONG_LINE, OverlongLine, Source
-from cibwatch.ingest.values import MAX_INT, MIN_INT, count, flag, source_app, text_or_none, twitter_date_ms
+from cibwatch.values import MAX_INT, MIN_INT, count, flag, source_app, text_or_none, twitter_date_ms
 
 
 def account_from_v1_user(user: dict[str, Any], probed_at: int | None) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from cibwatch.ingest.formats.json_common import dump_json, item_problem
 from cibwatch.ingest.jsonstream import iter_json
 from cibwatch.ingest.registry import Reader, Sink, emit, register
 from cibwatch.ingest.source import Source
-from cibwatch.ingest.values import count, flag, iso_date_ms, text_or_none
+from cibwatch.values import count, flag, iso_date_ms, text_or_none
 
 Records = list[tuple[str, dict[str, Any]]]
 

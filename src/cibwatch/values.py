@@ -1,4 +1,4 @@
-"""Field parsers shared by the readers: dates, counts, flags, text.
+"""Field parsers shared by the ingest readers and bot scoring: dates, counts, flags, text.
 
 Parsers raise ``ValueError`` with a short reason on a bad value; the reader's
 record loop turns that into a quarantine row. Numbers are bounded: a count must fit int64
