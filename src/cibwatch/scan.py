@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +20,8 @@ import polars as pl
 
 from cibwatch.errors import ConfigError
 from cibwatch.export import write_csv
+from cibwatch.progress import Progress, ProgressEvent
 from cibwatch.store.case import Case
-
-Progress = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -146,9 +145,9 @@ def _scan(
 
     result = ScanResult(out=out)
 
-    def step(name: str, done: int, total: int = 5) -> None:
+    def step(phase: str, done: int, total: int = 5) -> None:
         if progress:
-            progress({"step": "scan", "name": name, "done": done, "total": total})
+            progress(ProgressEvent("scan", "scan", done, total, detail={"phase": phase}))
 
     t0 = time.perf_counter()
     if len(inputs) == 1 and (inputs[0] / "case.json").exists():
