@@ -1,7 +1,8 @@
 """The main job: ingest → bot scores → coordination → campaigns → report, in one call.
 
-Each stage reads and writes the case's tables; this module only sequences them and
-writes the analyst-facing CSV files. ``cibwatch scan`` is its command-line client.
+Each stage reads and writes the case's tables (``run(case, params)``, ``cibwatch.stage``); this
+module only sequences them and writes the analyst-facing CSV files. ``cibwatch scan`` is its
+command-line client.
 """
 
 from __future__ import annotations
@@ -10,19 +11,16 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from cibwatch.errors import ConfigError
 from cibwatch.export import write_csv
+from cibwatch.progress import Progress, ProgressEvent
 from cibwatch.store.case import Case
-
-Progress = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -141,14 +139,13 @@ def _scan(
     file_progress: Progress | None,
 ) -> ScanResult:
     from cibwatch import bots, campaigns, coord
-    from cibwatch.campaigns import load_policy
     from cibwatch.ingest import ingest
 
     result = ScanResult(out=out)
 
-    def step(name: str, done: int, total: int = 5) -> None:
+    def step(phase: str, done: int, total: int = 5) -> None:
         if progress:
-            progress({"step": "scan", "name": name, "done": done, "total": total})
+            progress(ProgressEvent("scan", "scan", done, total, detail={"phase": phase}))
 
     t0 = time.perf_counter()
     if len(inputs) == 1 and (inputs[0] / "case.json").exists():
@@ -174,26 +171,24 @@ def _scan(
     with Case.open(case_dir) as case:
         t0 = time.perf_counter()
         step("bot scores", 1)
-        scores = bots.score_case(case)
-        result.counts["bot_scored"] = scores.height
+        scored = bots.run(case, bots.BotsParams())
+        result.counts["bot_scored"] = scored.tables["bot_scores"]
         result.seconds["bots"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         step("coordination", 2)
-        found = coord.detect(case, traces=traces, window=window)
-        coord.save_to_case(found, case)
-        coord_files = coord.write_outputs(found, out / "coord")
+        found = coord.run(case, coord.CoordParams(traces=traces, window=window))
+        coord_files = coord.write_outputs(found.result, out / "coord")
         result.files.update({f"coord_{k}": Path(v) for k, v in coord_files.items()})
-        result.counts["coord_edges"] = found.edges.height
-        result.counts["coord_accounts"] = found.accounts.height
-        result.counts["coord_clusters"] = found.clusters.height
+        for table in ("coord_edges", "coord_accounts", "coord_clusters"):
+            result.counts[table] = found.tables[table]
         result.seconds["coord"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         step("campaigns", 3)
-        assembled = campaigns.assemble(case, policy=load_policy(policy) if policy else None)
-        result.counts["campaigns"] = case.scan("campaigns").select(pl.len()).collect().item()
-        result.counts["tiers"] = {k: v for k, v in assembled.tiers.items() if k != "none"}
+        assembled = campaigns.run(case, campaigns.CampaignsParams(policy=policy or None))
+        result.counts["campaigns"] = assembled.tables["campaigns"]
+        result.counts["tiers"] = {k: v for k, v in assembled.result.tiers.items() if k != "none"}
         result.files["accounts"] = out / "accounts.csv"
         write_csv(campaigns.accounts_summary(case), result.files["accounts"])
         result.files["campaigns"] = out / "campaigns.csv"

@@ -195,7 +195,7 @@ def test_a_failed_stage_removes_only_what_the_run_added(hostile_inputs, tmp_path
         raise RuntimeError("bot scoring failed")
 
     # The first stage after ingest fails: ingest has written the case by then.
-    monkeypatch.setattr(cibwatch.bots, "score_case", broken)
+    monkeypatch.setattr(cibwatch.bots, "run", broken)
 
     # A folder that existed (empty): it stays, empty.
     empty = tmp_path / "empty"

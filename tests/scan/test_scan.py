@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
+from pathlib import Path
 
 import polars as pl
 import pytest
 
 from cibwatch.cli.main import main
+from cibwatch.progress import ProgressEvent
 from cibwatch.sim import simulate
+from tests.test_stage import assert_steps_move_forward
 
 ACCOUNT_COLUMNS = [
     "account_id",
@@ -84,6 +88,43 @@ def test_scan_on_files_and_rescan_of_the_case(tmp_path):
     )
     again = pl.read_csv(tmp_path / "again" / "accounts.csv", infer_schema_length=0)
     assert again.sort("account_id").equals(first.sort("account_id"))
+
+
+def test_the_cli_progress_bars_get_progress_events(tmp_path, monkeypatch):
+    import cibwatch.cli.scan
+    from cibwatch.cli import console
+
+    received: dict[str, list[ProgressEvent]] = {"file_progress": [], "step_progress": []}
+
+    def recording(name):
+        @contextmanager
+        def bars(enabled=True):
+            with getattr(console, name)(enabled=enabled) as draw:
+
+                def callback(event):
+                    received[name].append(event)
+                    draw(event)
+
+                yield callback
+
+        return bars
+
+    for name in received:
+        monkeypatch.setattr(cibwatch.cli.scan, name, recording(name))
+    simulate("demo", out=tmp_path / "sim", seed=3, accounts=300, days=1)
+    inputs = sorted(str(p) for p in (tmp_path / "sim" / "posts").glob("*.jsonl"))
+    assert _run(["scan", *inputs, "--out", str(tmp_path / "out"), "--no-report"]) == 0
+
+    files, steps = received["file_progress"], received["step_progress"]
+    assert_steps_move_forward(files + steps)
+    # A bar per input file, filled to its size, with the records staged so far.
+    assert {Path(e.step).name for e in files} == {Path(p).name for p in inputs}
+    assert all(e.stage == "ingest" and e.unit == "bytes" for e in files)
+    last = {e.step: e for e in files}
+    assert all(e.done == e.total for e in last.values())
+    assert any("records" in e.detail for e in files)
+    assert [e.detail["phase"] for e in steps] == ["ingest", "bot scores", "coordination", "campaigns", "done"]
+    assert {(e.stage, e.step) for e in steps} == {("scan", "scan")}
 
 
 def test_scan_usage_errors(tmp_path, capsys):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import polars as pl
 
 from cibwatch.bots.features import PROFILE_INPUTS
 from cibwatch.errors import ConfigError
+from cibwatch.progress import Progress
 
 BOT_TYPES = ("spam", "fake_follower", "self_declared", "political", "other")
 
@@ -102,7 +103,7 @@ def load_labeled(
     paths: Sequence[str | Path],
     *,
     with_posts: bool = True,
-    progress: Callable[[dict[str, Any]], None] | None = None,
+    progress: Progress | None = None,
 ) -> LabeledSet:
     """Read labeled sets from ``paths`` (files or folders in any supported labeled format).
 

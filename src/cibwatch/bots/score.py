@@ -20,6 +20,7 @@ from cibwatch.bots.features import (
     profile_features,
 )
 from cibwatch.bots.model import MIN_POSTS_FOR_BEHAVIOUR, BotModel, profile_present
+from cibwatch.progress import Progress, ProgressEvent
 from cibwatch.store.case import Case
 from cibwatch.values import any_date_ms
 
@@ -299,7 +300,7 @@ def case_inputs(case: Case) -> tuple[pl.DataFrame, pl.DataFrame | None]:
 
 
 def score_case(
-    case: Case, *, model: BotModel | None = None, progress: Callable[[dict[str, Any]], None] | None = None
+    case: Case, *, model: BotModel | None = None, progress: Progress | None = None
 ) -> pl.DataFrame:
     """Score every account of ``case`` and write the ``bot_scores`` table (replacing an earlier one).
 
@@ -308,16 +309,16 @@ def score_case(
     """
     model = model or load_model()
     if progress:
-        progress({"step": "bot scores", "done": 0, "total": 3})
+        progress(ProgressEvent("bots", "bot scores", 0, 3))
     accounts, posts = case_inputs(case)
     if progress:
-        progress({"step": "bot scores", "done": 1, "total": 3})
+        progress(ProgressEvent("bots", "bot scores", 1, 3))
     table = _score_frame(accounts, posts, model, explain=True)
     if progress:
-        progress({"step": "bot scores", "done": 2, "total": 3})
+        progress(ProgressEvent("bots", "bot scores", 2, 3))
     case.replace_table("bot_scores", table.to_arrow().cast(schema.BOT_SCORES))
     if progress:
-        progress({"step": "bot scores", "done": 3, "total": 3})
+        progress(ProgressEvent("bots", "bot scores", 3, 3))
     return table
 
 

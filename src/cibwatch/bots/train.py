@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from typing import Any
 
 import lightgbm as lgb
@@ -41,6 +40,7 @@ from cibwatch.bots.features import (
 )
 from cibwatch.bots.model import BotModel, Calibration, profile_present
 from cibwatch.errors import ConfigError
+from cibwatch.progress import Progress, ProgressEvent
 
 # Fields that some sources never have: masked together in the augmented copy.
 MASK_GROUPS = {
@@ -71,8 +71,6 @@ MASK_GROUPS = {
     ],
 }
 PERCENTILE_POINTS = 201
-
-Progress = Callable[[dict[str, Any]], None] | None
 
 
 class BotClassifier:
@@ -135,7 +133,7 @@ class BotClassifier:
         labeled: LabeledSet,
         behaviour_set: LabeledSet | None = None,
         *,
-        progress: Progress = None,
+        progress: Progress | None = None,
     ) -> BotClassifier:
         self._validate()
         rng = np.random.default_rng(self.random_state)
@@ -548,6 +546,6 @@ def _fingerprint(labeled: LabeledSet, behaviour_set: LabeledSet | None, params: 
     return hashlib.sha256(payload.encode()).hexdigest()[:8]
 
 
-def _step(progress: Progress, step: str, done: int, total: int) -> None:
+def _step(progress: Progress | None, step: str, done: int, total: int) -> None:
     if progress is not None:
-        progress({"step": step, "done": done, "total": total})
+        progress(ProgressEvent("bots", step, done, total))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +10,7 @@ from cibwatch.bots.data import load_labeled
 from cibwatch.bots.model import BotModel
 from cibwatch.bots.train import BotClassifier
 from cibwatch.errors import ConfigError
+from cibwatch.progress import Progress, ProgressEvent
 
 # Profiles with labels, under ``<data root>/bots``. Humans of many kinds matter most: verified
 # (verified-2019), celebrity-like and ordinary (gilani-2017), ordinary Italian and US users
@@ -54,15 +55,15 @@ def train_from_paths(
     *,
     random_state: int = 0,
     n_jobs: int = 2,
-    progress: Callable[[dict[str, Any]], None] | None = None,
+    progress: Progress | None = None,
     **params: Any,
 ) -> BotModel:
     """Read the labeled sets, train all heads, return the model (save it with ``model.save``)."""
     if progress:
-        progress({"step": "read labeled sets", "done": 0, "total": 1})
+        progress(ProgressEvent("bots", "read labeled sets", 0, 1))
     labeled = load_labeled(sets, with_posts=False)
     behaviour_set = load_labeled(behaviour) if behaviour else None
     if progress:
-        progress({"step": "read labeled sets", "done": 1, "total": 1})
+        progress(ProgressEvent("bots", "read labeled sets", 1, 1))
     clf = BotClassifier(random_state=random_state, n_jobs=n_jobs, **params)
     return clf.fit(labeled, behaviour_set, progress=progress).model_

@@ -4,6 +4,7 @@
 >>> from cibwatch.campaigns import assemble, case_file
 >>> case = open_case("out/case")                         # doctest: +SKIP
 >>> report = assemble(case)  # writes campaigns, campaign_members, recommendations  # doctest: +SKIP
+>>> report = run(case, CampaignsParams(policy="my-policy.toml"))  # the same, as a stage  # doctest: +SKIP
 >>> case_file(case, "12345")["recommendation"]["tier"]  # doctest: +SKIP
 'review'
 """
@@ -11,10 +12,13 @@
 from cibwatch.campaigns.assemble import AssembleReport, assemble
 from cibwatch.campaigns.casefile import case_file, review_history
 from cibwatch.campaigns.policy import Policy, Signal, Verdict, evaluate, load_policy, parse_policy
+from cibwatch.campaigns.stage import CampaignsParams, CampaignsReport, run
 from cibwatch.campaigns.summary import accounts_summary, campaigns_summary
 
 __all__ = [
     "AssembleReport",
+    "CampaignsParams",
+    "CampaignsReport",
     "Policy",
     "Signal",
     "Verdict",
@@ -26,4 +30,5 @@ __all__ = [
     "load_policy",
     "parse_policy",
     "review_history",
+    "run",
 ]

@@ -21,9 +21,9 @@ from cibwatch import schema
 from cibwatch.campaigns.policy import Policy, Signal, load_policy
 from cibwatch.campaigns.profiles import creation_bursts, profile_patterns
 from cibwatch.campaigns.signals import provenance_signals, recommendations
+from cibwatch.progress import Progress, ProgressEvent
 from cibwatch.store.case import Case
 
-Progress = Callable[[dict[str, Any]], None] | None
 AMPLIFICATION = "amplification"  # the family whose share makes a member an "amplifier"
 _URL = r"https?://\S+"
 
@@ -46,7 +46,7 @@ class AssembleReport:
         }
 
 
-def assemble(case: Case, policy: Policy | None = None, progress: Progress = None) -> AssembleReport:
+def assemble(case: Case, policy: Policy | None = None, progress: Progress | None = None) -> AssembleReport:
     """Build the campaign and recommendation tables of ``case`` under ``policy`` (default: shipped).
 
     >>> report = assemble(open_case("out/case"))          # doctest: +SKIP
@@ -127,10 +127,10 @@ def assemble(case: Case, policy: Policy | None = None, progress: Progress = None
     return AssembleReport(policy.version, len(campaign_rows), len(member_rows), tiers)
 
 
-def _stepper(progress: Progress) -> Callable[[str, int], None]:
-    def step(name: str, done: int) -> None:
+def _stepper(progress: Progress | None) -> Callable[[str, int], None]:
+    def step(phase: str, done: int) -> None:
         if progress is not None:
-            progress({"step": "campaigns", "done": done, "total": 3, "detail": name})
+            progress(ProgressEvent("campaigns", "campaigns", done, 3, detail={"phase": phase}))
 
     return step
 

@@ -45,32 +45,31 @@ def score_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Score every account in INPUTS and write their scores, labels, types and reasons to --out."""
-    from cibwatch.bots import OUTPUT_COLUMNS, load_model, score_case
+    from cibwatch.bots import OUTPUT_COLUMNS, BotsParams, load_model, run
     from cibwatch.ingest import ingest
     from cibwatch.store.case import open_case
 
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise ConfigError(f"Can't tell the output format of {out}; end --out with .csv or .parquet")
-    model = load_model(str(model_dir) if model_dir else None)
+    params = BotsParams(model=load_model(str(model_dir) if model_dir else None))
     if len(inputs) == 1 and (inputs[0] / "case.json").exists():
-        case = open_case(inputs[0])
-        with step_progress(enabled=not quiet) as progress:
-            table = score_case(case, model=model, progress=progress)
-        case.close()
+        with open_case(inputs[0]) as case:
+            with step_progress(enabled=not quiet) as progress:
+                report = run(case, params, progress=progress)
+            table = case.read("bot_scores")
     else:
         with tempfile.TemporaryDirectory(prefix="cibwatch-score-") as tmp:
             with file_progress(enabled=not quiet) as progress:
                 ingest(list(inputs), Path(tmp) / "case", format=format, progress=progress)
-            case = open_case(Path(tmp) / "case")
-            table = score_case(case, model=model)
-            case.close()
+            with open_case(Path(tmp) / "case") as case:
+                report = run(case, params)
+                table = case.read("bot_scores")
     _write(table.select(OUTPUT_COLUMNS), out)
-    n_bots = table.filter(table["bot_label"] == "bot").height
-    n_uncertain = table.filter(table["bot_label"] == "uncertain").height
     if not quiet:
+        labels = report.labels
         console.print(
-            f"Scored {table.height:,} accounts ({n_bots:,} labelled bot, {n_uncertain:,} uncertain) "
-            f"with {model.describe()}; wrote {out}"
+            f"Scored {report.tables['bot_scores']:,} accounts ({labels.get('bot', 0):,} labelled bot, "
+            f"{labels.get('uncertain', 0):,} uncertain) with {report.model}; wrote {out}"
         )
 
 

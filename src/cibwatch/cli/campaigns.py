@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cibwatch.campaigns import assemble, load_policy
+from cibwatch.campaigns import CampaignsParams, load_policy, run
 from cibwatch.cli.console import console, print_table, step_progress
 from cibwatch.store.case import open_case
 
@@ -26,9 +26,9 @@ def campaigns_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Assemble campaigns from coordination clusters and give every flagged account a policy tier."""
-    loaded = load_policy(policy)
+    params = CampaignsParams(policy=load_policy(policy))  # a bad policy is told before the case is opened
     with open_case(case) as c, step_progress(enabled=not quiet and not as_json) as progress:
-        report = assemble(c, loaded, progress=progress)
+        report = run(c, params, progress=progress).result
         campaigns = c.read("campaigns").sort("suspicion_score", descending=True)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))

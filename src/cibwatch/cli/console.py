@@ -15,14 +15,16 @@ from rich.console import Console, ConsoleDimensions
 from rich.progress import (
     BarColumn,
     DownloadColumn,
-    Progress,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
+from rich.progress import Progress as RichProgress
 from rich.table import Table
 from rich.text import Text
+
+from cibwatch.progress import Progress, ProgressEvent
 
 # The width of output that is not a terminal: wide enough that no line of ours is ever folded.
 UNWRAPPED_WIDTH = 1_000_000
@@ -73,12 +75,12 @@ def print_table(table: Table, to: Console | None = None) -> None:
 
 
 @contextmanager
-def file_progress(enabled: bool = True) -> Iterator[Any]:
-    """A callback for ingest-style progress events (file, bytes_total, bytes_done, records)."""
+def file_progress(enabled: bool = True) -> Iterator[Progress | None]:
+    """A callback for ingest's progress events: a bar per file (the step) with its bytes and records."""
     if not enabled:
         yield None
         return
-    progress = Progress(
+    progress = RichProgress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         DownloadColumn(),
@@ -90,14 +92,14 @@ def file_progress(enabled: bool = True) -> Iterator[Any]:
     )
     tasks: dict[str, TaskID] = {}
 
-    def callback(event: dict[str, Any]) -> None:
-        name = event["file"]
+    def callback(event: ProgressEvent) -> None:
+        name = event.step
         if name not in tasks:
             label = name if len(name) < 40 else "…" + name[-39:]
-            tasks[name] = progress.add_task(label, total=event.get("bytes_total"), records=0)
-        fields = {"completed": event["bytes_done"]} if "bytes_done" in event else {}
-        if "records" in event:
-            fields["records"] = event["records"]
+            tasks[name] = progress.add_task(label, total=event.total, records=0)
+        fields: dict[str, Any] = {"completed": event.done}
+        if "records" in event.detail:
+            fields["records"] = event.detail["records"]
         progress.update(tasks[name], **fields)
 
     with progress:
@@ -105,12 +107,12 @@ def file_progress(enabled: bool = True) -> Iterator[Any]:
 
 
 @contextmanager
-def step_progress(enabled: bool = True) -> Iterator[Any]:
-    """A callback for stage progress events: {"step": name, "done": n, "total": n or None}."""
+def step_progress(enabled: bool = True) -> Iterator[Progress | None]:
+    """A callback for stages' progress events: a bar per step, at ``done`` of ``total``."""
     if not enabled:
         yield None
         return
-    progress = Progress(
+    progress = RichProgress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
@@ -119,11 +121,10 @@ def step_progress(enabled: bool = True) -> Iterator[Any]:
     )
     tasks: dict[str, TaskID] = {}
 
-    def callback(event: dict[str, Any]) -> None:
-        step = event["step"]
-        if step not in tasks:
-            tasks[step] = progress.add_task(step, total=event.get("total"))
-        progress.update(tasks[step], completed=event.get("done", 0), total=event.get("total"))
+    def callback(event: ProgressEvent) -> None:
+        if event.step not in tasks:
+            tasks[event.step] = progress.add_task(event.step, total=event.total)
+        progress.update(tasks[event.step], completed=event.done, total=event.total)
 
     with progress:
         yield callback

@@ -82,7 +82,7 @@ def coord_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Find accounts acting together beyond chance; write tables, a Gephi network and the evidence."""
-    from cibwatch.coord import detect, save_to_case, write_outputs
+    from cibwatch.coord import run, write_outputs
 
     window_value = parse_windows(window)
     if isinstance(window_value, dict) and compat is not None:
@@ -92,42 +92,42 @@ def coord_command(
     case = _open_or_ingest(inputs, out, format, quiet or as_json)
     try:
         if compat is not None:
-            run = _compat(
+            run_record = _compat(
                 case, compat, single_window, min_edge_weight, similarity_threshold, out, quiet or as_json
             )
         else:
             resolution: float | str = (
                 time_resolution if time_resolution == "auto" else _seconds(time_resolution)
             )
+            params = CoordParams(
+                traces=traces,
+                window=window_value,
+                time_resolution=resolution,
+                alpha=alpha,
+                min_shared=min_shared,
+                max_item_accounts=max_item_accounts,
+                max_burst_accounts=max_burst_accounts,
+                max_examples=examples,
+                near_threshold=near_threshold,
+                sync_bin=sync_bin,
+                null_stratum=null_stratum,
+                null_passes=null_passes,
+                seed=seed,
+            )
             with step_progress(enabled=not quiet and not as_json) as progress:
-                result = detect(
-                    case,
-                    traces=traces,
-                    window=window_value,
-                    time_resolution=resolution,
-                    alpha=alpha,
-                    min_shared=min_shared,
-                    max_item_accounts=max_item_accounts,
-                    max_burst_accounts=max_burst_accounts,
-                    max_examples=examples,
-                    near_threshold=near_threshold,
-                    sync_bin=sync_bin,
-                    null_stratum=null_stratum,
-                    null_passes=null_passes,
-                    seed=seed,
-                    progress=progress,
-                )
-            save_to_case(result, case)
-            write_outputs(result, out)
-            run = result.run
+                found = run(case, params, progress=progress)
+            write_outputs(found.result, out)
+            run_record = found.result.run
     finally:
         case.close()
     if as_json:
-        typer.echo(json.dumps(run, indent=2, default=str))
+        typer.echo(json.dumps(run_record, indent=2, default=str))
     elif compat is None:
-        _print_run(run, out)
+        _print_run(run_record, out)
     else:
-        console.print(f"QUT-compatible networks written to {out / 'edges.csv'} ({run['edges']:,} rows)")
+        console.print(
+            f"QUT-compatible networks written to {out / 'edges.csv'} ({run_record['edges']:,} rows)"
+        )
 
 
 def _open_or_ingest(inputs: list[Path], out: Path, format: str, quiet: bool) -> Any:

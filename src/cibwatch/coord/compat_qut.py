@@ -19,7 +19,6 @@ These quirks are reproduced on purpose so results can be compared; the detector 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import pyarrow as pa
 
 from cibwatch.coord.params import check_window
 from cibwatch.errors import ConfigError
+from cibwatch.progress import Progress, ProgressEvent
 from cibwatch.store.case import Case
 
 NETWORKS = ("co_retweet", "co_tweet", "co_reply", "co_link", "co_similar_tweet")
@@ -47,7 +47,7 @@ def qut_networks(
     min_edge_weight: int = 2,
     similarity_threshold: float = 0.8,
     min_document_size: int = 1,
-    progress: Callable[[dict[str, Any]], None] | None = None,
+    progress: Progress | None = None,
 ) -> pl.DataFrame:
     """The toolkit's networks as one frame: network, user_1, user_2, weight.
 
@@ -83,7 +83,7 @@ def qut_networks(
             )
             for n, name in enumerate(networks):
                 if progress:
-                    progress({"step": "QUT networks", "done": n, "total": len(networks)})
+                    progress(ProgressEvent("coord", "QUT networks", n, len(networks)))
                 events = _events(con, name, min_document_size)
                 if name == "co_similar_tweet":
                     sql = _similar_sql(float(window), min_edge_weight, similarity_threshold)
@@ -93,7 +93,7 @@ def qut_networks(
         finally:
             con.close()
     if progress:
-        progress({"step": "QUT networks", "done": len(networks), "total": len(networks)})
+        progress(ProgressEvent("coord", "QUT networks", len(networks), len(networks)))
     if not frames:
         return _empty()
     return (

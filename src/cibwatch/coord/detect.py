@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,10 @@ from cibwatch.coord.params import CoordParams
 from cibwatch.coord.stats import benjamini_hochberg, conditional_poisson_p, support_chance, tfidf_cosine
 from cibwatch.coord.traces import Trace, get_traces, null_strata
 from cibwatch.coord.window import coaction_sql, detect_resolution, estimate_window
+from cibwatch.progress import Progress, ProgressEvent
 from cibwatch.store import duck
 from cibwatch.store.case import Case
 
-Progress = Callable[[dict[str, Any]], None]
 FALLBACK_WINDOW = 60.0
 EXCLUDE_Q = 0.01
 SIGNIFICANCE_BATCH = 1_000_000  # tested pairs per batch
@@ -133,7 +132,7 @@ class _Run:
 
     def _step(self, step: str, done: int, total: int) -> None:
         if self.progress is not None:
-            self.progress({"step": step, "done": done, "total": total})
+            self.progress(ProgressEvent("coord", step, done, total))
 
     def run(self) -> CoordResult:
         con, params = self.con, self.params

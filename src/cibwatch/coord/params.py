@@ -1,16 +1,20 @@
-"""Run parameters of ``detect``: validated once, with messages that say how to fix them."""
+"""Run parameters of the coordination stage (``run``, ``detect``): validated once, with messages
+that say how to fix them."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cibwatch.coord.traces import get_traces
 from cibwatch.errors import ConfigError
 
 
 @dataclass
 class CoordParams:
-    traces: list[str]
+    # Trace names, a comma-separated string, 'all', or None / 'default': the default traces plus
+    # what the posts call for (coord/choose.py). ``detect``'s run record holds the names it ran.
+    traces: list[str] | str | None = None
     # None: each trace's own default window; a number or 'auto' for all; a dict per trace.
     window: float | str | dict[str, float | str] | None = None
     time_resolution: float | str = "auto"
@@ -38,11 +42,12 @@ class CoordParams:
         windows = self.window.values() if isinstance(self.window, dict) else [self.window]
         windows = [w for w in windows if w is not None]
         if isinstance(self.window, dict):
-            unknown = sorted(set(self.window) - {*self.traces, "default"})
+            names = [t.name for t in get_traces(self.traces)]
+            unknown = sorted(set(self.window) - {*names, "default"})
             if unknown:
                 raise ConfigError(
                     f"A window is given for {', '.join(unknown)}, which is not among the traces run "
-                    f"({', '.join(self.traces)}); name a trace or 'default'."
+                    f"({', '.join(names)}); name a trace or 'default'."
                 )
         for w in windows:
             check_window(w)

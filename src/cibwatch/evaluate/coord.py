@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import polars as pl
 from cibwatch.evaluate.metrics import CoordMetrics, coord_metrics, leiden_clusters
 from cibwatch.evaluate.qut import QUT_NETWORKS, flagged_at, run_qut
 from cibwatch.export import write_csv
+from cibwatch.progress import Progress
 from cibwatch.store.case import Case
 
 
@@ -56,7 +56,7 @@ def run_cibwatch(
     truth: pl.DataFrame,
     *,
     min_posts: int = 5,
-    progress: Callable[[dict[str, Any]], None] | None = None,
+    progress: Progress | None = None,
     **detect_kwargs: Any,
 ) -> DetectorRun:
     """Run ``cibwatch.coord.detect`` on ``case`` and score its flagged accounts and clusters."""
@@ -188,7 +188,7 @@ def evaluate_coord(
     window: int = 60,
     qut_weights: tuple[int, ...] = (2, 10),
     min_posts: int = 5,
-    progress: Callable[[dict[str, Any]], None] | None = None,
+    progress: Progress | None = None,
     **detect_kwargs: Any,
 ) -> list[DetectorRun]:
     """cibwatch (and, with ``qut_workdir``, the QUT toolkit) on ``case``, scored against ``truth``.

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 from cibwatch import __version__, schema
 from cibwatch.errors import ConfigError
 from cibwatch.ingest import ingest
+from cibwatch.progress import Progress, ProgressEvent
 from cibwatch.store import duck
 from cibwatch.store.case import Case
 
@@ -48,8 +49,6 @@ WEEK_MS = 7 * DAY_MS
 # Candidate resolutions, coarsest first (as in coord's resolution detection).
 _RESOLUTIONS_MS = (60_000, 1_000, 1)
 TRUTH_COLUMNS = ("account_id", "platform", "group", "category", "n_posts", "datasets")
-
-Progress = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -182,10 +181,10 @@ def build_corpus(
     reports = {}
     for s in sources:
         if progress:
-            progress({"step": f"ingest {s.name}", "done": 0, "total": 1})
+            progress(ProgressEvent("evaluate", f"ingest {s.name}", 0, 1))
         reports[s.name] = ingest([s.path], staging_dir, format=s.format, dataset=s.name)
         if progress:
-            progress({"step": f"ingest {s.name}", "done": 1, "total": 1})
+            progress(ProgressEvent("evaluate", f"ingest {s.name}", 1, 1))
     staging = Case.open(staging_dir)
     con = _connect(out)
     try:

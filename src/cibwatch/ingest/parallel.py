@@ -18,9 +18,10 @@ import pyarrow.parquet as pq
 
 from cibwatch.errors import BadRecordError
 from cibwatch.ingest.registry import Reader, get_reader
-from cibwatch.ingest.report import FileReport, ProgressCallback
+from cibwatch.ingest.report import FileReport
 from cibwatch.ingest.sink import StagingSink
 from cibwatch.ingest.source import Source, compression_of
+from cibwatch.progress import Progress, ProgressEvent
 
 # A staged row's sequence number: file index, then part number, then the row's place in the part.
 _FILE_SEQ_SHIFT = 40
@@ -35,7 +36,7 @@ def read_inputs(
     staging: Path,
     workers: int,
     strict: bool,
-    progress: ProgressCallback | None,
+    progress: Progress | None,
 ) -> None:
     """Read each (source, reader) of ``plan`` into ``staging``, counting into its ``files`` report:
     by a pool of ``workers`` processes when there is enough input to share, else in this process."""
@@ -86,7 +87,7 @@ def _read_here(
     files: list[FileReport],
     staging: Path,
     strict: bool,
-    progress: ProgressCallback | None,
+    progress: Progress | None,
 ) -> None:
     """Read every file in this process, into one sink (it drops profiles repeated across files)."""
     sink = StagingSink(staging / "main", strict, progress)
@@ -99,7 +100,7 @@ def _read_here(
         file_report.units_read += source.units_read
         file_report.seconds = time.perf_counter() - t0
         if progress:
-            progress({"file": source.name, "bytes_done": source.size, "done": True})
+            progress(ProgressEvent("ingest", source.name, source.size, source.size, "bytes"))
     sink.close()
 
 
@@ -137,8 +138,8 @@ def _read_part(
     """One part of the input, read in a worker process into its own staging folder."""
     counter = _worker_progress[slot]
 
-    def progress(event: dict[str, Any]) -> None:
-        counter.value = event["bytes_done"]
+    def progress(event: ProgressEvent) -> None:
+        counter.value = event.done
 
     # A range's line numbers count from its start; the parent makes them the file's if it needs them.
     source = (
@@ -166,7 +167,7 @@ def _read_in_workers(
     staging: Path,
     workers: int,
     strict: bool,
-    progress: ProgressCallback | None,
+    progress: Progress | None,
 ) -> None:
     """Read the parts in a pool of worker processes, largest first; merge their counts per file."""
     import multiprocessing
@@ -217,16 +218,17 @@ def _read_in_workers(
                 if left[index] == 0:
                     files[index].seconds = time.perf_counter() - started
                     if progress:
-                        progress(
-                            {"file": plan[index][0].name, "bytes_done": plan[index][0].size, "done": True}
-                        )
+                        source = plan[index][0]
+                        progress(ProgressEvent("ingest", source.name, source.size, source.size, "bytes"))
             if progress:
                 done_bytes = [0] * len(plan)
                 for k, (index, _, _) in enumerate(parts):
                     done_bytes[index] += counters[k].value
                 for index, (source, _) in enumerate(plan):
                     if left[index]:
-                        progress({"file": source.name, "bytes_done": done_bytes[index]})
+                        progress(
+                            ProgressEvent("ingest", source.name, done_bytes[index], source.size, "bytes")
+                        )
     if errors:  # the first bad record of the input, with the line of its whole file
         index, _, rng, first = min(errors, key=lambda e: e[:2])
         source = plan[index][0]

@@ -1,4 +1,4 @@
-"""What an ingest reports: progress events while it reads, and where every record of each file went.
+"""What an ingest reports: where every record of each file went.
 
 Every record a reader emits is counted, and each lands in exactly one of: stored,
 duplicate (already in the case, or earlier in this run), quarantined. The
@@ -7,16 +7,11 @@ duplicate (already in the case, or earlier in this run), quarantined. The
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cibwatch.ingest.registry import UNIT_DUPLICATE
-
-# ``ingest(progress=...)``: called with a dict per event, naming the file and its bytes_done, and
-# bytes_total at its start, the records staged so far, or that it is done.
-ProgressCallback = Callable[[dict[str, Any]], None]
 
 RECORD_TABLES = ("posts", "accounts", "account_labels")
 

@@ -16,8 +16,9 @@ from cibwatch.errors import InputFormatError
 from cibwatch.ingest.commit import commit_staged
 from cibwatch.ingest.parallel import read_inputs
 from cibwatch.ingest.registry import Reader, get_reader, sniff_format
-from cibwatch.ingest.report import FileReport, IngestReport, ProgressCallback
+from cibwatch.ingest.report import FileReport, IngestReport
 from cibwatch.ingest.source import Source, dataset_name
+from cibwatch.progress import Progress, ProgressEvent
 
 if TYPE_CHECKING:
     from cibwatch.store.case import Case
@@ -30,7 +31,7 @@ def ingest(
     format: str = "auto",
     dataset: str | None = None,
     strict: bool = False,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
     workers: int | None = None,
 ) -> IngestReport:
     """Read ``inputs`` into the case at ``case_dir`` (created if needed).
@@ -62,7 +63,7 @@ def _ingest_into(
     format: str,
     dataset: str | None,
     strict: bool,
-    progress: ProgressCallback | None,
+    progress: Progress | None,
     workers: int | None,
     started: float,
 ) -> IngestReport:
@@ -82,7 +83,7 @@ def _ingest_into(
         staging = cleanup.enter_context(case.run_folder())
         if progress:
             for source, _ in plan:
-                progress({"file": source.name, "bytes_total": source.size, "bytes_done": 0, "start": True})
+                progress(ProgressEvent("ingest", source.name, 0, source.size, "bytes"))
         read_inputs(plan, report.files, staging, workers, strict, progress)
         crash_point("read")
         with case.locked():  # one commit at a time; what dead runs left is finished or removed first

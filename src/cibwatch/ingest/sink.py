@@ -21,8 +21,9 @@ import pyarrow.parquet as pq
 from cibwatch import schema
 from cibwatch.errors import BadRecordError
 from cibwatch.ingest.registry import SKIPPED, UNIT_USED, Reader
-from cibwatch.ingest.report import RECORD_TABLES, FileReport, ProgressCallback
+from cibwatch.ingest.report import RECORD_TABLES, FileReport
 from cibwatch.ingest.source import Source
+from cibwatch.progress import Progress, ProgressEvent
 from cibwatch.values import stable_id
 
 BATCH_ROWS = 20_000
@@ -48,7 +49,7 @@ _snapshot_values = operator.itemgetter(*_SNAPSHOT_FIELDS)
 class StagingSink:
     """Collects records as rows (tuples in staged-column order) and spills them to staging Parquet."""
 
-    def __init__(self, staging: Path, strict: bool, progress: ProgressCallback | None) -> None:
+    def __init__(self, staging: Path, strict: bool, progress: Progress | None) -> None:
         self._staging = staging
         self._strict = strict
         self._progress = progress
@@ -231,7 +232,11 @@ class StagingSink:
         self._records += len(rows)
         if self._progress is not None:
             source = self.source
-            self._progress({"file": source.name, "bytes_done": source.bytes_read, "records": self._records})
+            self._progress(
+                ProgressEvent(
+                    "ingest", source.name, source.bytes_read, source.size, "bytes", {"records": self._records}
+                )
+            )
         batch_schema = self._batch_schemas[table]
         names = self._row_fields[table]
         try:

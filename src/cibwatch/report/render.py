@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from plotly.offline import get_plotlyjs
 
+from cibwatch.progress import Progress, ProgressEvent
 from cibwatch.report.charts import network
 from cibwatch.report.data import Limits, collect
 from cibwatch.report.figures import write_figures
@@ -30,7 +29,7 @@ def render(
     limits: Limits | None = None,
     inline_js: bool = False,
     figures: bool = True,
-    progress: Callable[[dict[str, Any]], None] | None = None,
+    progress: Progress | None = None,
 ) -> Path:
     """Write the HTML report of ``case`` to ``out`` (default ``<case>/report.html``) and return its path.
 
@@ -61,7 +60,7 @@ def render(
         nonlocal done
         done += 1
         if progress is not None:
-            progress({"step": "report", "done": done, "total": total})
+            progress(ProgressEvent("report", "report", done, total))
 
     networks = [network(card, limits.members_drawn, limits.links_drawn) for card in data.cards]
     drawn = list(zip(data.cards, networks, strict=True))[: limits.figure_cards]

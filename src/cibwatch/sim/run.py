@@ -14,7 +14,6 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from cibwatch.errors import ConfigError
+from cibwatch.progress import Progress, ProgressEvent
 from cibwatch.sim import events as ev
 from cibwatch.sim import tactics as _tactics  # noqa: F401 - registers the operations
 from cibwatch.sim import traps as _traps  # noqa: F401 - registers the traps
@@ -38,7 +38,6 @@ SIM_VERSION = "1"
 _STORE_COLUMNS = ("key", "body", "tag1", "tag2", "url", "mention", "json")
 PART_POSTS = 100 * PAGE_SIZE  # most posts rendered at once: whole pages, so parts join seamlessly
 _INDEPENDENT = pl.col("kind").is_in([ev.ORIGINAL, ev.REPLY])
-ProgressCallback = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -67,7 +66,7 @@ def simulate(
     days: int | None = None,
     format: str = "v2",
     workers: int | None = None,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
 ) -> SimReport:
     """Write a simulated platform to ``out``: ``posts/*.jsonl`` plus ground truth.
 
@@ -138,7 +137,7 @@ def _stream(
     writer: Writer,
     workers: int,
     report: SimReport,
-    progress: ProgressCallback | None,
+    progress: Progress | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw the organic posts window after window and have ``workers`` threads write them.
 
@@ -190,7 +189,8 @@ def _stream(
             posts_per_account += np.bincount(batch["author"].to_numpy(), minlength=world.n)
             by_kind += np.bincount(batch["kind"].to_numpy(), minlength=4)
             if progress:
-                progress({"step": "simulate", "done": c + 1, "total": n_chunks, "posts": int(by_kind.sum())})
+                posts = int(by_kind.sum())
+                progress(ProgressEvent("sim", "simulate", c + 1, n_chunks, detail={"posts": posts}))
         while running:
             running.popleft().result()
     return posts_per_account, by_kind
