@@ -1,8 +1,8 @@
 """What the report shows, read from the case's tables into plain Python values.
 
-Only tables are read (``cibwatch.schema``, and the accounts through the read model ``cibwatch.views``),
-never another stage's code. Every section tolerates a
-missing upstream table: its value is then ``None`` and ``ReportData.absent`` says how to produce it.
+Only tables are read (``cibwatch.schema``; the accounts through the read model ``cibwatch.views``), never
+another stage's code. Every section tolerates a missing upstream table: its value is then ``None`` and
+``ReportData.absent`` says how to produce it.
 """
 
 from __future__ import annotations
