@@ -1,4 +1,5 @@
-"""CSV files for people: text a spreadsheet would run as a formula is written as text.
+"""Files for people: CSV in which text a spreadsheet would run as a formula is written as text
+(``write_csv``), and the coordination network that Gephi opens (``network_graph``).
 
 Excel, LibreOffice Calc and Google Sheets evaluate a cell that begins with ``=``, ``+``, ``-``,
 ``@``, a tab or a carriage return as a formula (CSV or formula injection), and account names,
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -49,3 +51,34 @@ def write_csv(frame: pl.DataFrame, path: str | Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def network_graph(accounts: pl.DataFrame, edges: pl.DataFrame) -> Any:
+    """The combined account network of ``coord_accounts`` and ``coord_edges`` rows, as a networkx graph.
+
+    One node per account (label, cluster_id, coordination_score, traces) and one edge per pair, with
+    the summed ``weight`` and ``weight_<trace>`` / ``n_shared_<trace>`` per trace: what Gephi opens.
+
+    >>> g = network_graph(case.read("coord_accounts"), case.read("coord_edges"))   # doctest: +SKIP
+    """
+    import networkx as nx
+
+    graph = nx.Graph()
+    for row in accounts.iter_rows(named=True):
+        graph.add_node(
+            row["account_id"],
+            label=row["screen_name"] or row["account_id"],
+            cluster_id=row["cluster_id"] or "",
+            coordination_score=float(row["coordination_score"]),
+            traces=row["traces"] or "",
+        )
+    for row in edges.iter_rows(named=True):
+        a, b, trace = row["account_a"], row["account_b"], row["trace"]
+        if not graph.has_edge(a, b):
+            graph.add_edge(a, b, weight=0.0, traces="")
+        data = graph.edges[a, b]
+        data["weight"] += float(row["weight"] or 0.0)
+        data["traces"] = ",".join(sorted(filter(None, [*data["traces"].split(","), trace])))
+        data[f"weight_{trace}"] = float(row["weight"] or 0.0)
+        data[f"n_shared_{trace}"] = int(row["n_shared"] or 0)
+    return graph

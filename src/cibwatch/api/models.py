@@ -1,8 +1,10 @@
 """Pydantic models of the API's stable shapes: request bodies and the flat rows it returns.
 
 Row models are built from the Arrow schemas in ``cibwatch.schema`` so the API's columns cannot drift
-from the tables'. Nested records (the case file, a campaign's ``details``) stay plain dicts: their
-shape is owned and versioned by the stage that writes them (``case_file_version``).
+from the tables'; the records around them (``CampaignDetail``, ``Summary``) have the fields of the read
+model's (``cibwatch.views``; tests/api/test_models.py checks). Nested records (the case file, a
+campaign's ``details``) stay plain dicts: their shape is owned and versioned by the code that writes
+them (``case_file_version``).
 """
 
 from __future__ import annotations

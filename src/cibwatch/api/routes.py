@@ -1,16 +1,16 @@
-"""The JSON API under ``/api``: thin calls into the campaigns, review and coord stages."""
+"""The JSON API under ``/api``: thin calls into the read model (``cibwatch.views``), scan's accounts.csv
+summary (``cibwatch.campaigns.accounts_summary``) and review."""
 
 from __future__ import annotations
 
 import io
-import json
-import math
+from dataclasses import asdict
 from typing import Any, Literal
 
 import polars as pl
 from fastapi import APIRouter, Query, Request, Response
 
-from cibwatch import review, schema
+from cibwatch import review, schema, views
 from cibwatch.api.access import CaseAccess
 from cibwatch.api.models import (
     AccountsPage,
@@ -25,8 +25,7 @@ from cibwatch.api.models import (
     Summary,
     VerifyResult,
 )
-from cibwatch.campaigns import accounts_summary, campaigns_summary, case_file
-from cibwatch.coord import CoordResult, to_networkx
+from cibwatch.campaigns import accounts_summary
 from cibwatch.errors import CaseError
 from cibwatch.store.case import Case
 
@@ -37,33 +36,14 @@ def access(request: Request) -> CaseAccess:
     return request.app.state.case_access
 
 
-def rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """Frame rows as dicts, NaN as None (NaN is not JSON)."""
-    return [
-        {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
-        for row in frame.iter_rows(named=True)
-    ]
-
-
-def count(case: Case, table: str) -> int:
-    return int(case.scan(table).select(pl.len()).collect().item())
-
-
 def summary_of(case: Case) -> dict[str, Any]:
     """Table counts, accounts per tier, campaigns, queue length and review metrics."""
-    tables = case.summary()
-    tables.update({t: count(case, t) for t in schema.STAGE_TABLES})
-    tier_counts = case.scan("recommendations").group_by("tier").agg(pl.len()).collect()
-    found = dict(zip(tier_counts["tier"], tier_counts["len"], strict=True))
     try:
         queue_length: int | None = len(review.queue(case))
     except CaseError:  # no recommendations yet: there is no queue, which is not an error here
         queue_length = None
     return {
-        "case": str(case.root),
-        "tables": tables,
-        "tiers": {t: int(found.get(t, 0)) for t in schema.RECOMMENDATION_TIERS},
-        "campaigns": tables["campaigns"],
+        **asdict(views.case_summary(case)),
         "review_queue": queue_length,
         "review": review.metrics(case),
     }
@@ -71,30 +51,12 @@ def summary_of(case: Case) -> dict[str, Any]:
 
 def campaign_of(case: Case, campaign_id: str) -> dict[str, Any]:
     """The campaign row, its parsed ``details`` and its members (core first, strongest first)."""
-    found = campaigns_summary(case).filter(pl.col("campaign_id") == campaign_id)
-    if found.is_empty():
+    record = views.campaign(case, campaign_id)
+    if record is None:
         raise CaseError(
             f"campaign {campaign_id!r} is not in case {case.root}; list the campaigns with GET /api/campaigns"
         )
-    details = case.scan("campaigns").filter(pl.col("campaign_id") == campaign_id).select("details").collect()
-    members = (
-        case.scan("campaign_members")
-        .filter(pl.col("campaign_id") == campaign_id)
-        .collect()
-        .with_columns(
-            _role=pl.col("role").replace_strict(
-                schema.ROLE_RANK, default=len(schema.ROLE_RANK), return_dtype=pl.Int64
-            )
-        )
-        .sort(["_role", "strength", "account_id"], descending=[False, True, False], nulls_last=True)
-        .drop("_role")
-    )
-    text = details["details"][0]
-    return {
-        "campaign": rows(found)[0],
-        "details": json.loads(text) if text else {},
-        "members": rows(members),
-    }
+    return record.as_dict()
 
 
 @router.get("/summary", response_model=Summary)
@@ -120,22 +82,22 @@ def get_accounts(
         "total": frame.height,
         "limit": limit,
         "offset": offset,
-        "accounts": rows(frame.slice(offset, limit)),
+        "accounts": views.records(frame.slice(offset, limit)),
     }
 
 
 @router.get("/accounts/{account_id:path}")
 def get_account(request: Request, account_id: str) -> dict[str, Any]:
-    """The account's case file (``cibwatch.campaigns.case_file``), decision history included."""
+    """The account's case file (``cibwatch.views.case_file``), decision history included."""
     with access(request).open() as case:
-        return case_file(case, account_id)
+        return dict(views.case_file(case, account_id))
 
 
 @router.get("/campaigns", response_model=list[CampaignRow])  # type: ignore[valid-type]
 def get_campaigns(request: Request) -> list[dict[str, Any]]:
     """Every campaign, most suspicious first, without its JSON ``details``."""
     with access(request).open() as case:
-        return rows(campaigns_summary(case))
+        return views.records(views.campaign_rows(case))
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignDetail)
@@ -200,31 +162,13 @@ def post_resolve(request: Request, account_id: str, body: ResolveIn) -> dict[str
         )
 
 
-def network_of(case: Case) -> Any:
-    """The coordination network from the case's coord tables, via ``cibwatch.coord.to_networkx``."""
-    if not case.has_table("coord_edges"):
-        raise CaseError(
-            f"case {case.root} has no coordination network yet; run `cibwatch coord --case {case.root}`"
-        )
-    # The graph holds accounts and edges only: leave out evidence rows, which can be millions.
-    empty = pl.DataFrame(schema.COORD_EVIDENCE.empty_table())
-    result = CoordResult(
-        edges=case.read("coord_edges"),
-        evidence=empty,
-        accounts=case.read("coord_accounts"),
-        clusters=case.read("coord_clusters"),
-        capped=pl.DataFrame(),
-    )
-    return to_networkx(result)
-
-
 @router.get("/export/network.{fmt}", response_class=Response)
 def get_network(request: Request, fmt: Literal["graphml", "gexf"]) -> Response:
     """The coordination network for Gephi or networkx, as ``coord`` writes it to network.graphml/.gexf."""
     import networkx as nx
 
     with access(request).open() as case:
-        graph = network_of(case)
+        graph = views.network(case)
     buffer = io.BytesIO()
     (nx.write_graphml if fmt == "graphml" else nx.write_gexf)(graph, buffer)
     return Response(

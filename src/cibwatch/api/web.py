@@ -7,10 +7,9 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-from cibwatch import review
+from cibwatch import review, views
 from cibwatch.api import pages
-from cibwatch.api.routes import access, campaign_of, rows, summary_of
-from cibwatch.campaigns import campaigns_summary
+from cibwatch.api.routes import access, campaign_of, summary_of
 from cibwatch.errors import CaseError
 from cibwatch.report import render
 from cibwatch.report.render import files_dir
@@ -29,7 +28,7 @@ def overview(request: Request) -> HTMLResponse:
             queue = review.queue(case, limit=200)
         except CaseError:
             queue = None
-        campaigns = rows(campaigns_summary(case))
+        campaigns = views.records(views.campaign_rows(case))
         log_check = review.verify_log(case).as_dict()
     return HTMLResponse(pages.overview_page(summary, queue, campaigns, log_check), headers=pages.HEADERS)
 

@@ -1,16 +1,15 @@
 """campaigns stage: coordination clusters become campaign records, accounts get a policy tier.
 
 >>> from cibwatch import open_case
->>> from cibwatch.campaigns import assemble, case_file
+>>> from cibwatch.campaigns import assemble
 >>> case = open_case("out/case")                         # doctest: +SKIP
 >>> report = assemble(case)  # writes campaigns, campaign_members, recommendations  # doctest: +SKIP
+>>> report.tiers["review"]                              # doctest: +SKIP
+12
 >>> report = run(case, CampaignsParams(policy="my-policy.toml"))  # the same, as a stage  # doctest: +SKIP
->>> case_file(case, "12345")["recommendation"]["tier"]  # doctest: +SKIP
-'review'
 """
 
 from cibwatch.campaigns.assemble import AssembleReport, assemble
-from cibwatch.campaigns.casefile import case_file, review_history
 from cibwatch.campaigns.policy import Policy, Signal, Verdict, evaluate, load_policy, parse_policy
 from cibwatch.campaigns.stage import CampaignsParams, CampaignsReport, run
 from cibwatch.campaigns.summary import accounts_summary, campaigns_summary
@@ -25,10 +24,8 @@ __all__ = [
     "accounts_summary",
     "assemble",
     "campaigns_summary",
-    "case_file",
     "evaluate",
     "load_policy",
     "parse_policy",
-    "review_history",
     "run",
 ]

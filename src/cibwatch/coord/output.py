@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from cibwatch.coord.detect import CoordResult
-from cibwatch.export import write_csv
+from cibwatch.export import network_graph, write_csv
 from cibwatch.store.case import Case
 
 CASE_TABLES = {
@@ -56,27 +56,7 @@ def write_outputs(result: CoordResult, out_dir: str | Path) -> dict[str, Path]:
 
 def to_networkx(result: CoordResult) -> Any:
     """The combined account network: one edge per pair, a weight and n_shared per trace."""
-    import networkx as nx
-
-    graph = nx.Graph()
-    for row in result.accounts.iter_rows(named=True):
-        graph.add_node(
-            row["account_id"],
-            label=row["screen_name"] or row["account_id"],
-            cluster_id=row["cluster_id"] or "",
-            coordination_score=float(row["coordination_score"]),
-            traces=row["traces"] or "",
-        )
-    for row in result.edges.iter_rows(named=True):
-        a, b, trace = row["account_a"], row["account_b"], row["trace"]
-        if not graph.has_edge(a, b):
-            graph.add_edge(a, b, weight=0.0, traces="")
-        data = graph.edges[a, b]
-        data["weight"] += float(row["weight"] or 0.0)
-        data["traces"] = ",".join(sorted(filter(None, [*data["traces"].split(","), trace])))
-        data[f"weight_{trace}"] = float(row["weight"] or 0.0)
-        data[f"n_shared_{trace}"] = int(row["n_shared"] or 0)
-    return graph
+    return network_graph(result.accounts, result.edges)
 
 
 def _csv(frame: pl.DataFrame, path: Path) -> None:

@@ -1,21 +1,24 @@
 """What the report shows, read from the case's tables into plain Python values.
 
-Only tables are read (``cibwatch.schema``), never another stage's code. Every section tolerates a
-missing upstream table: its value is then ``None`` and ``ReportData.absent`` says how to produce it.
+Only tables are read (``cibwatch.schema``; the accounts through the read model ``cibwatch.views``), never
+another stage's code. Every section tolerates a missing upstream table: its value is then ``None`` and
+``ReportData.absent`` says how to produce it.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from cibwatch import views
 from cibwatch.schema import RECOMMENDATION_TIERS, ROLE_RANK, TIER_RANK
 from cibwatch.store.case import Case
+from cibwatch.views import AccountRow
 
 HIST_BINS = 20
 _HOUR_MS = 3_600_000
@@ -145,20 +148,6 @@ class Card:
 
 
 @dataclass
-class AccountRow:
-    account_id: str
-    screen_name: str | None
-    bot_score: float | None
-    bot_label: str | None
-    bot_type: str | None
-    coordination_score: float | None
-    cluster_id: str | None
-    campaign_id: str | None
-    tier: str | None
-    reasons: str | None
-
-
-@dataclass
 class ReportData:
     case_root: str
     generated_at: datetime
@@ -202,7 +191,7 @@ def collect(case: Case, limits: Limits | None = None) -> ReportData:
             # Crowd and weak accounts score 0 by definition; the histogram is of coordinated ones.
             scores = scores.filter(pl.col("status").is_null() | (pl.col("status") == "coordinated"))
         data.coord_hist = _histogram(scores.select("coordination_score").collect()["coordination_score"])
-    data.accounts, data.n_accounts = _accounts(case, has, limits)
+    data.accounts, data.n_accounts = _accounts(case, limits)
     data.cards, data.n_cards = _cards(case, has, limits)
     if has["coord_edges"]:
         data.n_edges = case.scan("coord_edges").select(pl.len()).collect().item()
@@ -295,94 +284,12 @@ def _histogram(values: pl.Series) -> list[int]:
 
 
 # -- accounts ------------------------------------------------------------------------
-def _per_account(case: Case, has: dict[str, bool]) -> pl.DataFrame | None:
-    """One row per scored account: bot score, coordination, campaign and recommendation."""
-    frames: list[pl.LazyFrame] = []
-    if has["recommendations"]:
-        frames.append(
-            case.scan("recommendations")
-            .sort("priority", descending=True, nulls_last=True)
-            .unique("account_id", keep="first", maintain_order=True)
-            .select("account_id", pl.col("screen_name").alias("sn_rec"), "campaign_id", "tier", "reasons")
-        )
-    if has["bot_scores"]:
-        frames.append(
-            case.scan("bot_scores")
-            .sort("bot_score", descending=True, nulls_last=True)
-            .unique("account_id", keep="first", maintain_order=True)
-            .select(
-                "account_id",
-                pl.col("screen_name").alias("sn_bot"),
-                "bot_score",
-                "bot_label",
-                "bot_type",
-                "top_reasons",
-            )
-        )
-    if has["coord_accounts"]:
-        frames.append(
-            case.scan("coord_accounts")
-            .sort("coordination_score", descending=True, nulls_last=True)
-            .unique("account_id", keep="first", maintain_order=True)
-            .select("account_id", pl.col("screen_name").alias("sn_coord"), "cluster_id", "coordination_score")
-        )
-    if not frames:
-        return None
-    joined = frames[0]
-    for frame in frames[1:]:
-        joined = joined.join(frame, on="account_id", how="full", coalesce=True)
-    wanted = {
-        "sn_rec": pl.String,
-        "sn_bot": pl.String,
-        "sn_coord": pl.String,
-        "campaign_id": pl.String,
-        "tier": pl.String,
-        "reasons": pl.String,
-        "bot_score": pl.Float64,
-        "bot_label": pl.String,
-        "bot_type": pl.String,
-        "top_reasons": pl.String,
-        "cluster_id": pl.String,
-        "coordination_score": pl.Float64,
-    }
-    present = set(joined.collect_schema().names())
-    joined = joined.with_columns(
-        [pl.lit(None, dtype=dtype).alias(name) for name, dtype in wanted.items() if name not in present]
-    )
-    return joined.with_columns(
-        pl.coalesce("sn_rec", "sn_bot", "sn_coord").alias("screen_name"),
-        pl.coalesce("reasons", "top_reasons").alias("reasons"),
-        pl.col("tier").replace_strict(TIER_RANK, default=-1, return_dtype=pl.Int64).alias("_tier_rank"),
-        pl.max_horizontal(
-            pl.col("bot_score").fill_null(0.0), pl.col("coordination_score").fill_null(0.0)
-        ).alias("_top_score"),
-    ).collect()
-
-
-def _accounts(case: Case, has: dict[str, bool], limits: Limits) -> tuple[list[AccountRow], int]:
-    table = _per_account(case, has)
-    if table is None:
-        return [], 0
-    top = table.sort(
-        ["_tier_rank", "_top_score", "account_id"], descending=[True, True, False], nulls_last=True
-    ).head(limits.accounts)
-    names = _screen_names(case, [r for r in top["account_id"] if r is not None])
-    rows = [
-        AccountRow(
-            account_id=r["account_id"],
-            screen_name=r["screen_name"] or names.get(r["account_id"]),
-            bot_score=r["bot_score"],
-            bot_label=r["bot_label"],
-            bot_type=r["bot_type"],
-            coordination_score=r["coordination_score"],
-            cluster_id=r["cluster_id"],
-            campaign_id=r["campaign_id"],
-            tier=r["tier"],
-            reasons=r["reasons"],
-        )
-        for r in top.iter_rows(named=True)
-    ]
-    return rows, table.height
+def _accounts(case: Case, limits: Limits) -> tuple[list[AccountRow], int]:
+    """The first ``limits.accounts`` rows of ``cibwatch.views.account_rows``, and how many there are."""
+    table = views.account_rows(case)
+    top = views.accounts(table.head(limits.accounts))
+    names = _screen_names(case, [r.account_id for r in top])
+    return [replace(r, screen_name=r.screen_name or names.get(r.account_id)) for r in top], table.height
 
 
 def _screen_names(case: Case, account_ids: list[str]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -78,7 +79,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def store_snapshot(case: Case, account_id: str, content: dict[str, Any], taken_at: str) -> str:
+def store_snapshot(case: Case, account_id: str, content: Mapping[str, Any], taken_at: str) -> str:
     """Store a case file once, immutably, under the sha256 of its canonical JSON; return that id."""
     text = canonical_json(content)
     snapshot_id = hashlib.sha256(text.encode()).hexdigest()

@@ -11,15 +11,16 @@ reopens the case, and the appeal reviewer sees that original evidence and what c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
 
-from cibwatch.campaigns import case_file
 from cibwatch.errors import CaseError, ReviewError
 from cibwatch.review import log
 from cibwatch.schema import FLAGGED_TIERS
 from cibwatch.store.case import Case
+from cibwatch.views import CaseFile, case_file
 
 ACTIONS = ("dismiss", "label", "restrict", "suspend")
 OUTCOMES = ("upheld", "overturned")
@@ -35,13 +36,13 @@ def _required(value: str | None, what: str, example: str) -> str:
     return value
 
 
-def _evidence(case: Case, account_id: str, at: str) -> tuple[str, dict[str, Any]]:
+def _evidence(case: Case, account_id: str, at: str) -> tuple[str, CaseFile]:
     """Snapshot the case file as it is now (without decision history) and return its id."""
     current = case_file(case, account_id, include_review=False)
     return log.store_snapshot(case, account_id, current, at), current
 
 
-def _versions(current: dict[str, Any]) -> dict[str, Any]:
+def _versions(current: Mapping[str, Any]) -> dict[str, Any]:
     rec = current.get("recommendation") or {}
     bot = current.get("bot_score") or {}
     return {
@@ -201,7 +202,7 @@ def history(case: Case, account_id: str) -> list[dict[str, Any]]:
     return log.entries(case, account_id)
 
 
-def changes_since(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def changes_since(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """What differs between two case files (a stored snapshot and now), as sentences."""
     out: list[str] = []
     o_rec, n_rec = old.get("recommendation") or {}, new.get("recommendation") or {}

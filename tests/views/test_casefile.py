@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
-from cibwatch.campaigns import case_file
 from cibwatch.errors import CaseError
 from cibwatch.review import decide
 from cibwatch.store.case import Case
+from cibwatch.views import case_file
 
 
 def test_case_file_holds_profile_scores_edges_evidence_campaign_and_recommendation(case: Case) -> None:
@@ -72,3 +74,18 @@ def test_decisions_appear_in_the_case_file(case: Case) -> None:
 def test_unknown_account_says_how_to_find_one(case: Case) -> None:
     with pytest.raises(CaseError, match="review queue"):
         case_file(case, "no-such-account")
+
+
+def test_case_files_are_byte_identical_to_before_the_read_model(case: Case) -> None:
+    """Review stores each case file as evidence keyed by its hash: its JSON must not drift.
+
+    ``data/case_file_sha256.json`` holds the sha256 of ``json.dumps`` of every account's case file
+    (without decisions) from ``cibwatch.campaigns.case_file``, the function this one replaced.
+    """
+    expected = json.loads((Path(__file__).parent / "data" / "case_file_sha256.json").read_text())
+
+    def digest(account: str) -> str:
+        return hashlib.sha256(json.dumps(case_file(case, account, include_review=False)).encode()).hexdigest()
+
+    changed = sorted(a for a in expected if digest(a) != expected[a])
+    assert not changed, f"case files changed for {changed}: bump CASE_FILE_VERSION if that is meant"

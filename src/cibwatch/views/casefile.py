@@ -1,15 +1,17 @@
 """The case file of one account: everything an analyst needs to decide, as plain JSON-ready data.
 
 Read from the case's tables only (``accounts``, ``bot_scores``, ``coord_*``, ``campaign*``,
-``recommendations`` and, when review has run, the ``review_log`` table), so the HTML report, the API
-and ``cibwatch review show`` all render the same record.
+``recommendations`` and, when review has run, the ``review_log`` table), so the API and
+``cibwatch review show`` render the same record. Its JSON is part of the review audit trail (each
+decision stores it as an evidence snapshot, keyed by its hash): change its shape only with
+``CASE_FILE_VERSION``.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 import polars as pl
 
@@ -24,7 +26,52 @@ _PROFILE_COLUMNS = (
 )  # fmt: skip
 
 
-def case_file(case: Case, account_id: str, *, evidence_limit: int = 50, include_review: bool = True) -> dict:
+class EvidenceRow(TypedDict):
+    """One co-action of an edge, seen from the account: its post, the partner's, both times, the gap."""
+
+    item: str | None
+    post_id: str | None
+    partner_post_id: str | None
+    time: str | None  # ISO-8601
+    partner_time: str | None
+    gap_s: float | None
+
+
+class CaseEdge(TypedDict):
+    """One coordination edge of the account, with its first ``evidence_limit`` evidence rows."""
+
+    partner: str
+    trace: str
+    observed: int | None  # co-acted items (``coord_edges.n_shared``)
+    expected: float | None
+    observed_over_expected: float | None
+    weight: float | None
+    p_value: float | None
+    q_value: float | None
+    first_at: str | None
+    last_at: str | None
+    median_gap_s: float | None
+    n_evidence: int  # all evidence rows of the edge
+    evidence: list[EvidenceRow]
+
+
+class CaseFile(TypedDict):
+    """The case file's JSON shape. Table rows stay dicts of their table's columns (``cibwatch.schema``)."""
+
+    case_file_version: int
+    account_id: str
+    profiles: list[dict[str, Any]]  # profile snapshots, oldest first (``_PROFILE_COLUMNS``)
+    bot_score: dict[str, Any] | None  # the ``bot_scores`` row
+    coordination: dict[str, Any] | None  # the ``coord_accounts`` row
+    edges: list[CaseEdge]  # most significant first
+    campaigns: list[dict[str, Any]]  # ``campaigns`` row without details, plus ``member``: its membership
+    recommendation: dict[str, Any]  # the ``recommendations`` row; ``rests_on`` and ``lines`` parsed
+    decisions: NotRequired[list[dict[str, Any]]]  # ``review_log`` entries; absent in evidence snapshots
+
+
+def case_file(
+    case: Case, account_id: str, *, evidence_limit: int = 50, include_review: bool = True
+) -> CaseFile:
     """Everything the case knows about ``account_id``, as a JSON-serializable dict.
 
     ``evidence_limit`` caps the evidence rows shown per edge (``n_evidence`` keeps the full count).
@@ -58,7 +105,7 @@ def case_file(case: Case, account_id: str, *, evidence_limit: int = 50, include_
     }
     if include_review:
         out["decisions"] = review_history(case, account_id)
-    return _jsonable(out)
+    return cast(CaseFile, _jsonable(out))
 
 
 def _rows(case: Case, table: str, account_id: str, sort: str | None = None) -> list[dict[str, Any]]:
@@ -69,6 +116,7 @@ def _rows(case: Case, table: str, account_id: str, sort: str | None = None) -> l
 
 
 def _edges(case: Case, account_id: str, limit: int) -> list[dict[str, Any]]:
+    """The account's edges as ``CaseEdge`` dicts, times not yet ISO strings."""
     mine = pl.col("account_a").eq(account_id) | pl.col("account_b").eq(account_id)
     edges = case.scan("coord_edges").filter(mine).collect()
     if edges.is_empty():
