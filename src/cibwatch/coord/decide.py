@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from cibwatch.coord.stats import benjamini_hochberg
 
@@ -93,6 +92,8 @@ def account_decisions(
         .to_numpy()
     )
     # P(N ≥ observed) for N ~ Poisson(expected); no support at all is p = 1.
+    from scipy import stats  # here, not at import: scipy.stats costs every CLI command a second
+
     p = np.where(observed > 0, stats.poisson.sf(observed - 1, expected), 1.0)
     q = benjamini_hochberg(p)
     tested = tested.with_columns(account_p=pl.Series(p), account_q=pl.Series(q))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy import stats
 
 
 def conditional_poisson_p(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -15,6 +14,8 @@ def conditional_poisson_p(observed: np.ndarray, expected: np.ndarray) -> np.ndar
     """
     observed = np.asarray(observed, dtype=float)
     expected = np.maximum(np.asarray(expected, dtype=float), 1e-300)
+    from scipy import stats  # here, not at import: scipy.stats costs every CLI command a second
+
     log_tail = stats.poisson.logsf(observed - 1, expected)
     log_selected = np.log(-np.expm1(-expected))
     return np.clip(np.exp(log_tail - log_selected), 0.0, 1.0)
@@ -42,6 +43,8 @@ def support_chance(expected: np.ndarray, alpha: float, min_shared: int) -> np.nd
         todo = todo[chance[todo] > alpha]
     if todo.size:
         # sf(n - 1) ≤ alpha × P(X ≥ 1)  ⇔  n - 1 ≥ isf(alpha × P(X ≥ 1)) for a discrete law.
+        from scipy import stats
+
         critical = stats.poisson.isf(alpha * -np.expm1(-mu[todo]), mu[todo]) + 1
         chance[todo] = conditional_poisson_p(np.maximum(critical, count[todo]), mu[todo])
     return np.where(np.asarray(expected) > 0, chance, 0.0)

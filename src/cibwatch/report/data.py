@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from cibwatch import views
-from cibwatch.schema import RECOMMENDATION_TIERS, ROLE_RANK, TIER_RANK
+from cibwatch.schema import RECOMMENDATION_TIERS, ROLE_RANK
 from cibwatch.store.case import Case
 from cibwatch.views import AccountRow
 
@@ -191,8 +191,9 @@ def collect(case: Case, limits: Limits | None = None) -> ReportData:
             # Crowd and weak accounts score 0 by definition; the histogram is of coordinated ones.
             scores = scores.filter(pl.col("status").is_null() | (pl.col("status") == "coordinated"))
         data.coord_hist = _histogram(scores.select("coordination_score").collect()["coordination_score"])
-    data.accounts, data.n_accounts = _accounts(case, limits)
-    data.cards, data.n_cards = _cards(case, has, limits)
+    per_account = views.account_rows(case)
+    data.accounts, data.n_accounts = _accounts(case, per_account, limits)
+    data.cards, data.n_cards = _cards(case, has, per_account, limits)
     if has["coord_edges"]:
         data.n_edges = case.scan("coord_edges").select(pl.len()).collect().item()
         data.evidence = _top_evidence(case, has, limits)
@@ -284,9 +285,8 @@ def _histogram(values: pl.Series) -> list[int]:
 
 
 # -- accounts ------------------------------------------------------------------------
-def _accounts(case: Case, limits: Limits) -> tuple[list[AccountRow], int]:
+def _accounts(case: Case, table: pl.DataFrame, limits: Limits) -> tuple[list[AccountRow], int]:
     """The first ``limits.accounts`` rows of ``cibwatch.views.account_rows``, and how many there are."""
-    table = views.account_rows(case)
     top = views.accounts(table.head(limits.accounts))
     names = _screen_names(case, [r.account_id for r in top])
     return [replace(r, screen_name=r.screen_name or names.get(r.account_id)) for r in top], table.height
@@ -322,11 +322,13 @@ def _ms(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp() * 1000)
 
 
-def _cards(case: Case, has: dict[str, bool], limits: Limits) -> tuple[list[Card], int]:
+def _cards(
+    case: Case, has: dict[str, bool], per_account: pl.DataFrame, limits: Limits
+) -> tuple[list[Card], int]:
     if has["campaigns"]:
-        cards, total = _campaign_cards(case, has, limits)
+        cards, total = _campaign_cards(case, has, per_account, limits)
     elif has["coord_accounts"]:
-        cards, total = _cluster_cards(case, has, limits)
+        cards, total = _cluster_cards(case, has, per_account, limits)
     else:
         return [], 0
     if not cards:
@@ -343,25 +345,15 @@ def _cards(case: Case, has: dict[str, bool], limits: Limits) -> tuple[list[Card]
     return cards, total
 
 
-def _best_bot_scores(case: Case, has: dict[str, bool]) -> dict[str, float]:
-    if not has["bot_scores"]:
-        return {}
-    best = case.scan("bot_scores").group_by("account_id").agg(pl.col("bot_score").max()).collect()
-    return {a: s for a, s in best.iter_rows() if s is not None}
+def _best(per_account: pl.DataFrame, column: str) -> dict[str, Any]:
+    """``column`` of each account's row in ``views.account_rows`` (its best tier or bot score)."""
+    known = per_account.select("account_id", column).drop_nulls(column)
+    return dict(known.iter_rows())
 
 
-def _best_tiers(case: Case, has: dict[str, bool]) -> dict[str, str]:
-    """Each account's highest recommendation tier."""
-    if not has["recommendations"]:
-        return {}
-    tiers: dict[str, str] = {}
-    for account_id, tier in case.scan("recommendations").select("account_id", "tier").collect().iter_rows():
-        if TIER_RANK.get(tier, -1) > TIER_RANK.get(tiers.get(account_id, ""), -1):
-            tiers[account_id] = tier
-    return tiers
-
-
-def _campaign_cards(case: Case, has: dict[str, bool], limits: Limits) -> tuple[list[Card], int]:
+def _campaign_cards(
+    case: Case, has: dict[str, bool], per_account: pl.DataFrame, limits: Limits
+) -> tuple[list[Card], int]:
     campaigns = case.read("campaigns").sort(
         ["suspicion_score", "size", "campaign_id"], descending=[True, True, False], nulls_last=True
     )
@@ -372,7 +364,7 @@ def _campaign_cards(case: Case, has: dict[str, bool], limits: Limits) -> tuple[l
         if has["campaign_members"]
         else pl.DataFrame(schema={"campaign_id": pl.String})
     )
-    tiers = _best_tiers(case, has)
+    tiers = _best(per_account, "tier")
     role_rank = pl.col("role").replace_strict(ROLE_RANK, default=len(ROLE_RANK), return_dtype=pl.Int64)
     cards = []
     for c in shown.iter_rows(named=True):
@@ -452,14 +444,16 @@ def _details_texts(details: str | None) -> list[tuple[str, int]]:
     return found
 
 
-def _cluster_cards(case: Case, has: dict[str, bool], limits: Limits) -> tuple[list[Card], int]:
+def _cluster_cards(
+    case: Case, has: dict[str, bool], per_account: pl.DataFrame, limits: Limits
+) -> tuple[list[Card], int]:
     accounts = case.read("coord_accounts").filter(pl.col("cluster_id").is_not_null())
     if has["coord_clusters"]:
         clusters = case.read("coord_clusters")
     else:
         clusters = accounts.group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("size"))
     clusters = clusters.sort(["size", "cluster_id"], descending=[True, False], nulls_last=True)
-    bot, tiers = _best_bot_scores(case, has), _best_tiers(case, has)
+    bot, tiers = _best(per_account, "bot_score"), _best(per_account, "tier")
     cards = []
     for c in clusters.head(limits.cards).iter_rows(named=True):
         facts = [("members", _count(c.get("size")))]
