@@ -171,13 +171,13 @@ def _scan(
     with Case.open(case_dir) as case:
         t0 = time.perf_counter()
         step("bot scores", 1)
-        scored = bots.run(case, bots.BotsParams())
+        scored = bots.run(case, bots.BotsParams(), progress=progress)
         result.counts["bot_scored"] = scored.tables["bot_scores"]
         result.seconds["bots"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         step("coordination", 2)
-        found = coord.run(case, coord.CoordParams(traces=traces, window=window))
+        found = coord.run(case, coord.CoordParams(traces=traces, window=window), progress=progress)
         coord_files = coord.write_outputs(found.result, out / "coord")
         result.files.update({f"coord_{k}": Path(v) for k, v in coord_files.items()})
         for table in ("coord_edges", "coord_accounts", "coord_clusters"):
@@ -186,7 +186,7 @@ def _scan(
 
         t0 = time.perf_counter()
         step("campaigns", 3)
-        assembled = campaigns.run(case, campaigns.CampaignsParams(policy=policy or None))
+        assembled = campaigns.run(case, campaigns.CampaignsParams(policy=policy or None), progress=progress)
         result.counts["campaigns"] = assembled.tables["campaigns"]
         result.counts["tiers"] = {k: v for k, v in assembled.result.tiers.items() if k != "none"}
         result.files["accounts"] = out / "accounts.csv"
@@ -200,7 +200,7 @@ def _scan(
 
             t0 = time.perf_counter()
             step("report", 4)
-            result.files["report"] = render(case, out / "report.html")
+            result.files["report"] = render(case, out / "report.html", progress=progress)
             result.seconds["report"] = time.perf_counter() - t0
         step("done", 5)
     tmp = out / f".scan.json.{os.getpid()}.tmp"
