@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 from sklearn.ensemble import RandomForestClassifier
 
-from benchmarks.harness import benchmark, run_measured, shared
+from benchmarks.harness import SHARED_DATA, benchmark, run_measured, shared
 from cibwatch.bots.data import BOT_REPOSITORY_2019, LabeledSet, collection_of, load_labeled
 from cibwatch.bots.features import ScreenNameModel, profile_features
 from cibwatch.bots.train import BotClassifier, binary_metrics
@@ -261,11 +261,9 @@ def _group_table(rows: list[tuple[str, dict[str, dict[str, list]], dict[str, int
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data-root", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    )
+def add_labeled_set_options(parser: argparse.ArgumentParser) -> None:
+    """``--data-root`` and ``--set``: the labeled sets a bots benchmark reads (``args.sets``)."""
+    parser.add_argument("--data-root", type=Path, default=SHARED_DATA)
     parser.add_argument(
         "--set",
         dest="sets",
@@ -274,6 +272,11 @@ def main() -> None:
         help="A labeled set (any supported format; repeat). Default: the shipped model's training mix "
         "under --data-root. Each set lands in its collection's group (collection_of).",
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_labeled_set_options(parser)
     parser.add_argument(
         "--untouched", default=UNTOUCHED, help="The collection reported last, never trained on."
     )

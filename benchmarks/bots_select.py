@@ -15,14 +15,13 @@ import argparse
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 from sklearn.metrics import roc_auc_score
 
-from benchmarks.bots_lodo import UNTOUCHED, _with_profile
+from benchmarks.bots_lodo import UNTOUCHED, _with_profile, add_labeled_set_options
 from benchmarks.harness import benchmark, run_measured, shared
 from cibwatch.bots.data import collection_of, load_labeled
 from cibwatch.bots.features import RATIO_FEATURES, counts_without_rates, profile_features
@@ -88,16 +87,7 @@ def margins(variant: Variant, train: pl.DataFrame, test: pl.DataFrame, seed: int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data-root", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    )
-    parser.add_argument(
-        "--set",
-        dest="sets",
-        type=Path,
-        action="append",
-        help="A labeled set (any supported format; repeat). Default: the shipped model's training mix.",
-    )
+    add_labeled_set_options(parser)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--variants", type=int, default=len(VARIANTS), help="Run the first N variants.")
     args = parser.parse_args()

@@ -347,10 +347,10 @@ class BotClassifier:
         A collection can be left out when the others still hold both labels: then its accounts
         are scored as the model will score a collection it never saw.
         """
-        names = sorted(set(collections.tolist()))
-        usable = [c for c in names if len(np.unique(y[collections != c])) == 2 and (collections == c).any()]
-        if by_collection and len(names) >= 2 and len(usable) == len(names):
-            return np.array([names.index(c) for c in collections]), "collections"
+        names, index = np.unique(collections.astype(str), return_inverse=True)
+        each_leaves_both = all(len(np.unique(y[index != k])) == 2 for k in range(len(names)))
+        if by_collection and len(names) >= 2 and each_leaves_both:
+            return index, "collections"
         folds = np.zeros(len(y), dtype=int)
         for cls in (0, 1):
             rows = np.flatnonzero(y == cls)

@@ -54,10 +54,9 @@ def campaign(case: Case, campaign_id: str) -> CampaignRecord | None:
     >>> [m["role"] for m in record.members][:2]              # doctest: +SKIP
     ['core', 'core']
     """
-    found = campaign_rows(case).filter(pl.col("campaign_id") == campaign_id)
+    found = case.scan("campaigns").filter(pl.col("campaign_id") == campaign_id).collect()
     if found.is_empty():
         return None
-    details = case.scan("campaigns").filter(pl.col("campaign_id") == campaign_id).select("details").collect()
     members = (
         case.scan("campaign_members")
         .filter(pl.col("campaign_id") == campaign_id)
@@ -68,9 +67,9 @@ def campaign(case: Case, campaign_id: str) -> CampaignRecord | None:
         .sort(["_role", "strength", "account_id"], descending=[False, True, False], nulls_last=True)
         .drop("_role")
     )
-    text = details["details"][0]
+    text = found["details"][0]
     return CampaignRecord(
-        campaign=records(found)[0],
+        campaign=records(found.drop("details"))[0],
         details=json.loads(text) if text else {},
         members=records(members),
     )
