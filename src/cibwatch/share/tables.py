@@ -12,6 +12,7 @@ accounts lose them. Every account and post id, flagged or not, becomes a keyed p
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -45,6 +46,7 @@ class Rule(StrEnum):
     PATTERNS = "patterns"  # "; "-separated shared profile patterns
     DETAILS = "details"  # a campaign's JSON record
     LINKS = "links"  # "; "-separated links: those a flagged account posted, scrubbed
+    DOMAINS = "domains"  # "; "-separated web sites: those a flagged account linked to
 
 
 _PROVENANCE = {"dataset": Rule.SCRUB, "reader": Rule.KEEP, "source_file": Rule.DROP}
@@ -86,7 +88,7 @@ COLUMNS: dict[str, dict[str, Rule]] = {
     "coord_clusters": {"cluster_id": Rule.KEEP, "traces": Rule.KEEP, "top_items": Rule.SCRUB},
     "campaigns": {
         "campaign_id": Rule.KEEP, "cluster_id": Rule.KEEP, "traces": Rule.KEEP,
-        "trace_families": Rule.KEEP, "top_hashtags": Rule.KEEP, "top_domains": Rule.SCRUB,
+        "trace_families": Rule.KEEP, "top_hashtags": Rule.KEEP, "top_domains": Rule.DOMAINS,
         "top_urls": Rule.LINKS, "suspicion_components": Rule.KEEP, "summary": Rule.SCRUB,
         "details": Rule.DETAILS, "policy_version": Rule.KEEP,
     },
@@ -128,6 +130,7 @@ class Scrubbed:
     flagged: set[str]
     flagged_texts: set[str]
     flagged_urls: set[str]
+    flagged_domains: set[str]
     kept_patterns: set[str]
     items: dict[tuple[str, str], str] = field(default_factory=dict)  # (trace, item) → shown
     account_map: dict[str, str] = field(default_factory=dict)
@@ -165,7 +168,8 @@ class Scrubbed:
             return REMOVED
         narratives = record.get("narratives")
         if isinstance(narratives, dict):
-            for key, test in (("texts", self.flagged_texts), ("urls", self.flagged_urls)):
+            kept = {"texts": self.flagged_texts, "urls": self.flagged_urls, "domains": self.flagged_domains}
+            for key, test in kept.items():
                 entries = narratives.get(key)
                 if isinstance(entries, list):
                     field_name = key[:-1]
@@ -179,8 +183,9 @@ class Scrubbed:
             profile["patterns"] = merged
         return json.dumps(_walk(record, self.scrubber.text), ensure_ascii=False)
 
-    def top_urls(self, value: str) -> str:
-        kept = [u for u in value.split("; ") if u in self.flagged_urls]
+    def links(self, value: str, flagged: set[str]) -> str:
+        """The "; "-separated links or sites a flagged account posted, scrubbed."""
+        kept = [u for u in value.split("; ") if u in flagged]
         return self.scrubber.text("; ".join(kept)) if kept else ""
 
 
@@ -263,6 +268,7 @@ def _prepare(case: Case, pseudonyms: Pseudonyms) -> Scrubbed:
         flagged=flagged,
         flagged_texts=flagged_texts,
         flagged_urls=flagged_urls,
+        flagged_domains={d for d in map(host, flagged_urls) if d},
         kept_patterns=_kept_patterns(case, flagged),
     )
     # Items that change, so text quoting them (top_evidence, top_items) changes the same way.
@@ -280,6 +286,19 @@ def _prepare(case: Case, pseudonyms: Pseudonyms) -> Scrubbed:
         if shown != item:
             scrubber.items[item] = shown
     return work
+
+
+def host(url: str) -> str | None:
+    """The web site of a link as the campaigns stage names it (lower case, no ``www.``).
+
+    >>> host("https://www.BBC.co.uk/news/1")
+    'bbc.co.uk'
+    """
+    match = _HOST.match(url.lower())
+    return match.group(1) if match else None
+
+
+_HOST = re.compile(r"^(?:[a-z][a-z0-9+.\-]*://)?(?:www\.)?([^/:?#]+)")
 
 
 def _values(case: Case, columns: list[tuple[str, str]]) -> set[str]:
@@ -349,7 +368,9 @@ def pseudonymize_frame(table: str, frame: pl.DataFrame, work: Scrubbed, counts: 
         elif rule is Rule.DETAILS:
             columns.append(_mapped(column, work.details))
         elif rule is Rule.LINKS:
-            columns.append(_mapped(column, work.top_urls))
+            columns.append(_mapped(column, lambda v: work.links(v, work.flagged_urls)))
+        elif rule is Rule.DOMAINS:
+            columns.append(_mapped(column, lambda v: work.links(v, work.flagged_domains)))
         else:  # DROP
             columns.append(_dropped(column))
     return pl.DataFrame(columns)
