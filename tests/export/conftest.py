@@ -64,5 +64,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Planted:
             f"(account {vid}) and https://twitter.com/{handle.upper()}"
         )
         rewrite = pl.col("post_id").is_in(list(shown)) & pl.col("account_id").is_in(list(flagged))
-        case.replace_table("posts", posts.with_columns(text=pl.when(rewrite).then(pl.lit(text)).otherwise("text")))
+        case.replace_table(
+            "posts", posts.with_columns(text=pl.when(rewrite).then(pl.lit(text)).otherwise("text"))
+        )
     return Planted(case_dir, frozenset(flagged), vid, handle, victim_post)

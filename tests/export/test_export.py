@@ -14,7 +14,7 @@ from cibwatch.share import COLUMNS, Rule, export_case, scrub
 from cibwatch.share.check import file_text
 from cibwatch.share.pseudonyms import Pseudonyms, key_id
 from cibwatch.share.run import LeakError
-from cibwatch.share.tables import ShareCounts, Scrubbed, pseudonymize_frame
+from cibwatch.share.tables import Scrubbed, ShareCounts, pseudonymize_frame
 from cibwatch.store.case import Case
 from cibwatch.store.secrets import read_secret
 from tests.export.conftest import MARKER, Planted, run_cli
@@ -47,7 +47,9 @@ def unflagged_profiles(planted: Planted) -> tuple[set[str], set[str], set[str]]:
     flagged = accounts.filter(pl.col("account_id").is_in(list(planted.flagged)))
     links = posts.filter(pl.col("account_id").is_in(list(planted.flagged)))["urls"].explode().drop_nulls()
     shown = " ".join(
-        flagged["screen_name"].drop_nulls().to_list() + flagged["name"].drop_nulls().to_list() + links.to_list()
+        flagged["screen_name"].drop_nulls().to_list()
+        + flagged["name"].drop_nulls().to_list()
+        + links.to_list()
     ).lower()
     others = accounts.filter(~pl.col("account_id").is_in(list(planted.flagged)))
     # A flagged "ValleyNews_1" shows the unflagged "ValleyNews" inside its own, kept handle; a flagged
@@ -65,7 +67,13 @@ def test_no_id_handle_or_name_of_an_unflagged_account_in_any_file(planted: Plant
     short_ids = ids - long_ids
     assert len(long_ids) > 1000 and planted.victim_id in ids
     files = texts_of(exported)
-    assert {"accounts.csv", "campaigns.csv", "report.html", "coord/network.gexf", "coord/evidence.parquet"} <= set(files)
+    assert {
+        "accounts.csv",
+        "campaigns.csv",
+        "report.html",
+        "coord/network.gexf",
+        "coord/evidence.parquet",
+    } <= set(files)
     for name, text in files.items():
         lower = text.lower()
         assert not [i for i in long_ids if i in text], name
@@ -78,15 +86,18 @@ def test_flagged_accounts_keep_their_names_and_texts_scrubbed(planted: Planted, 
     report = (exported / "report.html").read_text()
     assert MARKER in report  # the planted flagged text is in the evidence, scrubbed
     assert planted.victim_handle.lower() not in report.lower()
-    scrubbed = re.search(rf"{MARKER} ask @(acct-[0-9a-f]{{16}}) about https://x\.com/(acct-[0-9a-f]{{16}})/status/post-", report)
+    scrubbed = re.search(
+        rf"{MARKER} ask @(acct-[0-9a-f]{{16}}) about https://x\.com/(acct-[0-9a-f]{{16}})/status/post-",
+        report,
+    )
     assert scrubbed and scrubbed.group(1) == scrubbed.group(2)
     accounts = pl.read_csv(exported / "accounts.csv", infer_schema_length=0)
     flagged = accounts.filter(pl.col("recommendation").is_in(schema.FLAGGED_TIERS))
     assert flagged.height == len(planted.flagged)
     assert flagged["screen_name"].null_count() == 0
-    assert accounts.filter(~pl.col("recommendation").is_in(schema.FLAGGED_TIERS))["screen_name"].null_count() == (
-        accounts.height - flagged.height
-    )
+    assert accounts.filter(~pl.col("recommendation").is_in(schema.FLAGGED_TIERS))[
+        "screen_name"
+    ].null_count() == (accounts.height - flagged.height)
     assert all(PSEUDONYM.fullmatch(a) for a in accounts["account_id"])
 
 
@@ -125,7 +136,9 @@ def test_the_check_fires_when_the_scrubber_lets_a_mention_through(
     monkeypatch.setattr(scrub, "_X_URL", re.compile(r"(?!)"))
     with pytest.raises(LeakError) as caught:
         export_case(planted.case, tmp_path / "leaky")
-    assert ("handle", planted.victim_handle.lower()) in {(leak.kind, leak.value) for leak in caught.value.leaks}
+    assert ("handle", planted.victim_handle.lower()) in {
+        (leak.kind, leak.value) for leak in caught.value.leaks
+    }
     assert not (tmp_path / "leaky").exists()
     assert not [p for p in tmp_path.iterdir()]  # the staging folder is gone too
 
@@ -134,23 +147,23 @@ def test_the_check_fires_when_a_profile_column_is_kept(
     planted: Planted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(COLUMNS["bot_scores"], "screen_name", Rule.KEEP)
-    with pytest.raises(LeakError, match="accounts.csv: handle"):
+    with pytest.raises(LeakError, match=r"accounts\.csv: handle"):
         export_case(planted.case, tmp_path / "leaky", report=False)
     assert not (tmp_path / "leaky").exists()
 
 
 def test_every_text_column_of_every_table_has_a_rule() -> None:
     for table, table_schema in {**schema.TABLES, **schema.STAGE_TABLES}.items():
-        textual = [
-            f.name for f in table_schema if f.type in ("string",) or str(f.type).startswith("list")
-        ]
+        textual = [f.name for f in table_schema if f.type in ("string",) or str(f.type).startswith("list")]
         missing = [c for c in textual if c not in COLUMNS[table]]
         assert not missing, f"{table}: give {missing} a rule in cibwatch.share.tables.COLUMNS"
 
 
 def test_a_text_column_without_a_rule_is_withheld() -> None:
     work = Scrubbed(
-        scrubber=scrub.Scrubber(Pseudonyms(b"k" * 32), account_ids=["1001"], post_ids=[], handles={}, flagged_handles=[]),
+        scrubber=scrub.Scrubber(
+            Pseudonyms(b"k" * 32), account_ids=["1001"], post_ids=[], handles={}, flagged_handles=[]
+        ),
         flagged=set(),
         flagged_texts=set(),
         flagged_urls=set(),
@@ -160,3 +173,27 @@ def test_a_text_column_without_a_rule_is_withheld() -> None:
     frame = pl.DataFrame({"account_id": ["1001"], "new_bio_column": ["I am Ann"], "n": [3]})
     out = pseudonymize_frame("accounts", frame, work, ShareCounts())
     assert out.row(0) == (work.scrubber.account("1001"), "[removed]", 3)
+
+
+def test_cli_errors_say_what_to_do(planted: Planted, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cibwatch.cli.main import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["export", str(tmp_path), "--pseudonymize", "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "not a cibwatch case" in str(result.exception)
+    bare = tmp_path / "bare"
+    Case.create(bare).close()
+    result = runner.invoke(app, ["export", str(bare), "--pseudonymize", "--out", str(tmp_path / "x")])
+    assert "cibwatch campaigns" in str(result.exception)
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("mine")
+    result = runner.invoke(app, ["export", str(planted.case), "--out", str(full), "--no-report"])
+    assert "--force" in str(result.exception) and (full / "keep.txt").exists()
+    assert run_cli(["export", str(planted.case), "--out", str(full), "--no-report", "--force", "-q"]) == 0
+    assert not (full / "keep.txt").exists()
+    real = pl.read_csv(full / "accounts.csv", infer_schema_length=0)
+    assert planted.victim_id in set(real["account_id"])  # without --pseudonymize: real ids
+    assert "NOT PSEUDONYMIZED" in (full / "README.txt").read_text()

@@ -26,7 +26,7 @@ def export_command(
     no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Write accounts.csv, campaigns.csv, coord/ and report.html of a case, with a README.txt saying what was changed."""
+    """Write a case's accounts.csv, campaigns.csv, coord/ and report.html, and a README.txt of changes."""
     from cibwatch.share import export_case
 
     with step_progress(enabled=not quiet) as progress:

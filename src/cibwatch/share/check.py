@@ -61,9 +61,11 @@ def file_text(path: Path) -> str:
     """What ``find_leaks`` searches in ``path``: Parquet cells as text, any other file as text."""
     if path.suffix == ".parquet":
         frame = pl.read_parquet(path)
-        return "\n".join(
-            "\t".join("" if v is None else str(v) for v in row) for row in frame.iter_rows()
-        ) + "\n" + "\t".join(frame.columns)
+        return (
+            "\n".join("\t".join("" if v is None else str(v) for v in row) for row in frame.iter_rows())
+            + "\n"
+            + "\t".join(frame.columns)
+        )
     return path.read_bytes().decode("utf-8", errors="replace")
 
 

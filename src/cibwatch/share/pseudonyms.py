@@ -38,7 +38,7 @@ def key_id(key: bytes) -> str:
     """A public name for ``key``: a hash of it (never the key), to tell which key made an export.
 
     >>> key_id(b"0" * 32)
-    'keyid-5ec1a0c99d428601'
+    'keyid-7e37c4a1441611ed'
     """
     return "keyid-" + hashlib.sha256(b"cibwatch pseudonym key id\x00" + key).hexdigest()[:HEX_DIGITS]
 

@@ -89,7 +89,9 @@ def export_case(
                 pseudonyms = Pseudonyms(case_key(case.root))
                 with Case.create(staging / "case") as copy:
                     counts = pseudonymize_case(case, copy, pseudonyms, progress=progress)
-                    _write_outputs(copy, files, report=report, label="pseudonymized export", progress=progress)
+                    _write_outputs(
+                        copy, files, report=report, label="pseudonymized export", progress=progress
+                    )
                 shutil.rmtree(staging / "case")
                 _step(progress, "check", 0)
                 leaks = find_leaks(files, forbidden(case), skip=frozenset({PLOTLY_FILE}))
@@ -121,7 +123,9 @@ def forbidden(case: Case) -> Forbidden:
         ("campaign_members", ("account_id",)),
     ):
         for column in columns:
-            found.ids |= set(case.scan(table).select(column).unique().drop_nulls().collect()[column].to_list())
+            found.ids |= set(
+                case.scan(table).select(column).unique().drop_nulls().collect()[column].to_list()
+            )
     # Text and media hashes would let a guessed text be confirmed; reposted posts are post ids.
     hashed = sorted(HASHED_TRACES | POST_TRACES)
     items = case.scan("coord_evidence").filter(pl.col("trace").is_in(hashed)).select("item").unique()
@@ -144,7 +148,9 @@ def _step(progress: Progress | None, phase: str, done: int) -> None:
         progress(ProgressEvent("export", phase, done, 1))
 
 
-def _write_outputs(case: Case, out: Path, *, report: bool, label: str | None, progress: Progress | None) -> None:
+def _write_outputs(
+    case: Case, out: Path, *, report: bool, label: str | None, progress: Progress | None
+) -> None:
     """What ``cibwatch scan`` writes for people, from the case's tables."""
     from cibwatch import campaigns, coord
     from cibwatch.export import write_csv
@@ -206,7 +212,11 @@ def _write_readme(folder: Path, result: ExportResult) -> None:
         "made_at": made,
         "pseudonymized": result.pseudonymized,
         "key_id": result.key_id,
-        "pseudonym": {"hash": "HMAC-SHA256", "hex_digits": HEX_DIGITS, "prefixes": ["acct", "post", "user", "item"]}
+        "pseudonym": {
+            "hash": "HMAC-SHA256",
+            "hex_digits": HEX_DIGITS,
+            "prefixes": ["acct", "post", "user", "item"],
+        }
         if result.pseudonymized
         else None,
         "counts": asdict(result.counts) if result.counts else None,
@@ -233,7 +243,9 @@ def readme_text(result: ExportResult, made: str) -> str:
             f"Files:\n{files}\n"
         )
     c = result.counts or ShareCounts()
-    return head + f"""Pseudonymized with key {result.key_id} (a hash of the case's key; the key itself stays
+    return (
+        head
+        + f"""Pseudonymized with key {result.key_id} (a hash of the case's key; the key itself stays
 in the case, under keys/pseudonym.key, and is never exported).
 
 What was changed
@@ -268,3 +280,4 @@ What this does not protect against
 Files:
 {files}
 """
+    )

@@ -173,7 +173,9 @@ class Scrubbed:
                 entries = narratives.get(key)
                 if isinstance(entries, list):
                     field_name = key[:-1]
-                    narratives[key] = [e for e in entries if isinstance(e, dict) and e.get(field_name) in test]
+                    narratives[key] = [
+                        e for e in entries if isinstance(e, dict) and e.get(field_name) in test
+                    ]
         profile = record.get("profile")
         if isinstance(profile, dict) and isinstance(profile.get("patterns"), dict):
             merged: dict[str, list[Any]] = {}
@@ -262,7 +264,9 @@ def _prepare(case: Case, pseudonyms: Pseudonyms) -> Scrubbed:
     )
     flagged_posts = case.scan("posts").filter(pl.col("account_id").is_in(list(flagged)))
     flagged_texts = set(flagged_posts.select("text").drop_nulls().collect()["text"].to_list())
-    flagged_urls = set(flagged_posts.select(pl.col("urls").explode()).drop_nulls().collect()["urls"].to_list())
+    flagged_urls = set(
+        flagged_posts.select(pl.col("urls").explode()).drop_nulls().collect()["urls"].to_list()
+    )
     work = Scrubbed(
         scrubber=scrubber,
         flagged=flagged,
@@ -318,7 +322,9 @@ def _kept_patterns(case: Case, flagged: set[str]) -> set[str]:
         except (ValueError, AttributeError):
             continue
         if isinstance(patterns, dict):
-            kept |= {p for p, members in patterns.items() if isinstance(members, list) and flagged & set(members)}
+            kept |= {
+                p for p, members in patterns.items() if isinstance(members, list) and flagged & set(members)
+            }
     return kept
 
 
@@ -326,9 +332,7 @@ def pseudonymize_frame(table: str, frame: pl.DataFrame, work: Scrubbed, counts: 
     """One part of ``table`` under ``COLUMNS[table]``; string and list columns without a rule are emptied."""
     rules = COLUMNS.get(table, {})
     s = work.scrubber
-    flagged_row = (
-        frame["account_id"].is_in(list(work.flagged)) if "account_id" in frame.columns else None
-    )
+    flagged_row = frame["account_id"].is_in(list(work.flagged)) if "account_id" in frame.columns else None
     columns: list[pl.Series] = []
     for name, dtype in frame.schema.items():
         column = frame[name]
@@ -395,8 +399,11 @@ def _mapped_list(column: pl.Series, fn: Callable[[str], str]) -> pl.Series:
 def _dropped(column: pl.Series) -> pl.Series:
     if isinstance(column.dtype, pl.List):
         return pl.Series(column.name, [None] * len(column), dtype=column.dtype)
-    return column.is_null().not_().replace_strict({True: REMOVED, False: None}, return_dtype=pl.String).alias(
-        column.name
+    return (
+        column.is_null()
+        .not_()
+        .replace_strict({True: REMOVED, False: None}, return_dtype=pl.String)
+        .alias(column.name)
     )
 
 
