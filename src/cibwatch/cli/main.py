@@ -12,6 +12,7 @@ from cibwatch.cli import campaigns as campaigns_cli
 from cibwatch.cli import coord as coord_cli
 from cibwatch.cli import eval as eval_bots_cli
 from cibwatch.cli import eval_coord as eval_coord_cli
+from cibwatch.cli import export as export_cli
 from cibwatch.cli import ingest as ingest_cli
 from cibwatch.cli import report as report_cli
 from cibwatch.cli import review as review_cli
@@ -37,6 +38,7 @@ coord_cli.register(app)
 report_cli.register(app)
 simulate_cli.register(app)
 serve_cli.register(app)
+export_cli.register(app)
 # `cibwatch eval …`: each evaluation module adds its commands to this one group.
 eval_app = typer.Typer(help="Score detectors against labeled data, reproducibly.", no_args_is_help=True)
 eval_coord_cli.register(eval_app)

@@ -164,9 +164,10 @@ class ReportData:
     n_edges: int = 0
 
 
-def collect(case: Case, limits: Limits | None = None) -> ReportData:
-    """Read everything the report shows from ``case``."""
+def collect(case: Case, limits: Limits | None = None, *, case_label: str | None = None) -> ReportData:
+    """Read everything the report shows from ``case``; ``case_label`` names it instead of its folder."""
     limits = limits or Limits()
+    case_root = case_label or str(case.root)
     has = {t: case.has_table(t) for t in _STAGE_NAMES}
     missing = {
         "posts": not case.has_table("posts"),
@@ -174,10 +175,10 @@ def collect(case: Case, limits: Limits | None = None) -> ReportData:
         "coord": not (has["coord_accounts"] or has["coord_edges"]),
         "campaigns": not has["campaigns"],
     }
-    absent = {key: HOW_TO[key].format(case=case.root) for key, gone in missing.items() if gone}
+    absent = {key: HOW_TO[key].format(case=case_root) for key, gone in missing.items() if gone}
 
     data = ReportData(
-        case_root=str(case.root),
+        case_root=case_root,
         generated_at=datetime.now(UTC),
         limits=limits,
         overview=_overview(case, has),

@@ -30,11 +30,13 @@ def render(
     inline_js: bool = False,
     figures: bool = True,
     progress: Progress | None = None,
+    case_label: str | None = None,
 ) -> Path:
     """Write the HTML report of ``case`` to ``out`` (default ``<case>/report.html``) and return its path.
 
     Beside it, ``<name>_files/`` holds the PNG figures (unless ``figures=False``) and, unless
     ``inline_js``, plotly.js: the page opens from disk in any browser and loads nothing from the network.
+    ``case_label`` names the case on the page instead of its folder (an export's temporary copy).
 
     >>> render("out/case", "out/report.html")           # doctest: +SKIP
     PosixPath('out/report.html')
@@ -43,7 +45,7 @@ def render(
     opened = not isinstance(case, Case)
     the_case = case if isinstance(case, Case) else open_case(case)
     try:
-        data = collect(the_case, limits)
+        data = collect(the_case, limits, case_label=case_label)
     finally:
         if opened:
             the_case.close()
