@@ -18,5 +18,6 @@ __all__ = [
     "campaign_card",
     "card_fragment",
     "collect",
+    "narratives_fragment",
     "render",
 ]

@@ -65,7 +65,8 @@ def _qvalue(value: float | None) -> str:
     return "—" if value is None else (f"{value:.2g}" if value >= 1e-3 else f"{value:.1e}")
 
 
-def _duration(value: float | None) -> str:
+def duration(value: float | None) -> str:
+    """Seconds as the pages show them: seconds, minutes or hours."""
     if value is None:
         return "—"
     if abs(value) < 120:
@@ -81,7 +82,7 @@ def _utc(ms: int | None) -> str:
 
 # The templates' number and time formats, by the names they use.
 TEMPLATES = environment(
-    "cibwatch.report", fixed=_fixed, count=_count, qvalue=_qvalue, duration=_duration, utc=_utc
+    "cibwatch.report", fixed=_fixed, count=_count, qvalue=_qvalue, duration=duration, utc=_utc
 )
 
 
