@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from markupsafe import Markup
 
-from cibwatch import review, views
+from cibwatch import review, schema, views
 from cibwatch.api import charts
 from cibwatch.report import CardFragment
 from cibwatch.report.charts import activity_figure
@@ -85,8 +85,13 @@ def overview_page(
     queue: list[dict[str, Any]] | None,
     campaigns: list[dict[str, Any]],
     log_check: dict[str, Any],
+    *,
+    filters: dict[str, str | None] | None = None,
 ) -> str:
-    """Counts, tiers, campaigns, the audit log's state and the review queue."""
+    """Counts, tiers, campaigns, the audit log's state and the review queue, narrowed by ``filters``.
+
+    ``filters`` are the queue's query parameters (tier, campaign, status; None for "any").
+    """
     m = summary["review"]
     rate = "n/a" if m["overturn_rate"] is None else f"{m['overturn_rate']:.1%}"
     review_facts = [
@@ -95,6 +100,7 @@ def overview_page(
         ("appeals", f"{m['appeals']} ({m['open_appeals']} open)"),
         ("overturn rate", rate),
     ]
+    chosen = {k: v for k, v in (filters or {}).items() if v}
     return _render(
         "overview.html.j2",
         summary=summary,
@@ -102,6 +108,13 @@ def overview_page(
         campaigns=campaigns,
         review_facts=review_facts,
         log_check=log_check,
+        filters=chosen,
+        filter_options={
+            "tier": list(schema.RECOMMENDATION_TIERS),
+            "campaign": [c["campaign_id"] for c in campaigns],
+            "status": list(review.QUEUE_STATUSES),
+        },
+        queue_json="/api/review/queue" + (f"?{urlencode(chosen)}" if chosen else ""),
     )
 
 

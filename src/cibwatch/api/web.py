@@ -22,6 +22,7 @@ STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript", "pages.css":
 REPORT_STATIC = {"report.js": "text/javascript"}
 STATIC_CACHE = {"Cache-Control": "max-age=3600"}
 REPORT = "report.html"
+QUEUE_SHOWN = 200  # the overview's queue; the JSON API lists every account
 # An account page's bounds, so a hub account's page stays small and quick.
 EDGES_SHOWN = 20  # most significant edges with their posts
 PAIRS_SHOWN = 5  # co-actions (post pairs) per edge
@@ -31,16 +32,21 @@ CARD_LIMITS = Limits(members_listed=500)
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview(request: Request) -> HTMLResponse:
+def overview(
+    request: Request, tier: str | None = None, campaign: str | None = None, status: str | None = None
+) -> HTMLResponse:
+    # The filter form sends an empty field for "any"; review.queue refuses any other unknown value (422).
+    filters = {"tier": tier or None, "campaign": campaign or None, "status": status or None}
     with access(request).open() as case:
         summary = summary_of(case)
         try:
-            queue = review.queue(case, limit=200)
+            queue = review.queue(case, limit=QUEUE_SHOWN, **filters)
         except CaseError:
             queue = None
         campaigns = views.records(views.campaign_rows(case))
         log_check = review.verify_log(case).as_dict()
-    return HTMLResponse(pages.overview_page(summary, queue, campaigns, log_check), headers=pages.HEADERS)
+    page = pages.overview_page(summary, queue, campaigns, log_check, filters=filters)
+    return HTMLResponse(page, headers=pages.HEADERS)
 
 
 @router.get("/accounts/{account_id:path}", response_class=HTMLResponse)
