@@ -40,7 +40,13 @@ def overview(
     with access(request).open() as case:
         summary = summary_of(case)
         try:
-            queue = review.queue(case, limit=QUEUE_SHOWN, **filters)
+            queue = review.queue(
+                case,
+                limit=QUEUE_SHOWN,
+                tier=filters["tier"],
+                campaign=filters["campaign"],
+                status=filters["status"],
+            )
         except CaseError:
             queue = None
         campaigns = views.records(views.campaign_rows(case))
