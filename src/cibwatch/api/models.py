@@ -62,7 +62,8 @@ class CampaignDetail(BaseModel):
 class QueueRow(BaseModel):
     account_id: str
     screen_name: str | None
-    kind: Literal["new", "appeal"]
+    kind: Literal["new", "appeal", "reviewed"]
+    status: Literal[review.QUEUE_STATUSES]  # type: ignore[valid-type]
     tier: str
     priority: float
     campaign_id: str | None

@@ -7,10 +7,18 @@ app's own script file.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from cibwatch import review
+from markupsafe import Markup
+
+from cibwatch import review, schema, views
+from cibwatch.api import charts
+from cibwatch.report import CardFragment
+from cibwatch.report.charts import activity_figure
+from cibwatch.report.page import duration, script_json
 from cibwatch.templating import environment
 
 # No inline script or style, nothing from another origin; the forms' fetch goes to this origin only.
@@ -23,6 +31,7 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+OPEN_EDGES = 3  # evidence of the most significant edges starts unfolded; the rest open on a click
 PROFILE_KEYS = (
     "screen_name", "name", "description", "created_at", "followers", "following", "posts_count",
     "likes_count", "verified", "default_profile", "default_profile_image", "location", "url", "lang",
@@ -41,7 +50,26 @@ def path_segment(text: str) -> str:
     return quote(text, safe="")
 
 
-TEMPLATES = environment("cibwatch.api", num=num, path_segment=path_segment)
+def account_url(account_id: str) -> str:
+    """The account's page."""
+    return "/accounts/" + path_segment(account_id)
+
+
+def when(value: datetime | None) -> str:
+    """A time as the pages show it: to the second, UTC."""
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+TEMPLATES = environment("cibwatch.api", num=num, path_segment=path_segment, when=when, duration=duration)
+TEMPLATES.globals["plotly_style_ids"] = charts.style_ids
+
+
+@dataclass(frozen=True)
+class AccountCampaign:
+    """A campaign the account belongs to, as its page shows it: membership and the report's narratives."""
+
+    campaign: dict[str, Any]  # the case file's ``campaigns`` entry: the row plus ``member``
+    narratives: Markup | None  # the report card's narratives section; None when the card is missing
 
 
 def _render(template: str, **context: Any) -> str:
@@ -57,8 +85,13 @@ def overview_page(
     queue: list[dict[str, Any]] | None,
     campaigns: list[dict[str, Any]],
     log_check: dict[str, Any],
+    *,
+    filters: dict[str, str | None] | None = None,
 ) -> str:
-    """Counts, tiers, campaigns, the audit log's state and the review queue."""
+    """Counts, tiers, campaigns, the audit log's state and the review queue, narrowed by ``filters``.
+
+    ``filters`` are the queue's query parameters (tier, campaign, status; None for "any").
+    """
     m = summary["review"]
     rate = "n/a" if m["overturn_rate"] is None else f"{m['overturn_rate']:.1%}"
     review_facts = [
@@ -67,6 +100,7 @@ def overview_page(
         ("appeals", f"{m['appeals']} ({m['open_appeals']} open)"),
         ("overturn rate", rate),
     ]
+    chosen = {k: v for k, v in (filters or {}).items() if v}
     return _render(
         "overview.html.j2",
         summary=summary,
@@ -74,37 +108,46 @@ def overview_page(
         campaigns=campaigns,
         review_facts=review_facts,
         log_check=log_check,
+        filters=chosen,
+        filter_options={
+            "tier": list(schema.RECOMMENDATION_TIERS),
+            "campaign": [c["campaign_id"] for c in campaigns],
+            "status": list(review.QUEUE_STATUSES),
+        },
+        queue_json="/api/review/queue" + (f"?{urlencode(chosen)}" if chosen else ""),
     )
 
 
-def campaign_page(record: dict[str, Any]) -> str:
-    """One campaign: its summary, what its suspicion rests on, and its members by role."""
-    camp = record["campaign"]
-    campaign_facts = [
-        (
-            "size",
-            f"{camp['size']} ({camp['n_core']} core, {camp['n_amplifier']} amplifiers, "
-            f"{camp['n_peripheral']} peripheral)",
-        ),
-        ("active", f"{camp['first_at']} – {camp['last_at']}"),
-        ("posts", camp["n_posts"]),
-        ("traces", camp["traces"]),
-        ("top hashtags", camp["top_hashtags"]),
-        ("top domains", camp["top_domains"]),
-        ("top urls", camp["top_urls"]),
-        ("suspicion", num(camp["suspicion_score"], 2)),
-        ("suspicion components", camp["suspicion_components"]),
-        ("policy", camp["policy_version"]),
-    ]
-    return _render("campaign.html.j2", camp=camp, campaign_facts=campaign_facts, members=record["members"])
+def campaign_page(record: dict[str, Any], card: CardFragment) -> str:
+    """One campaign: the report's card of it (facts, network, timeline, narratives, members by role)."""
+    return _render("campaign.html.j2", camp=record["campaign"], card=card)
 
 
-def account_page(record: dict[str, Any]) -> str:
-    """One account from ``cibwatch.review.show``: evidence, recommendation, history and the review forms."""
+def account_page(
+    record: dict[str, Any],
+    evidence: views.AccountEvidence,
+    campaigns: list[AccountCampaign],
+    activity: views.Activity,
+    context: views.Activity | None = None,
+) -> str:
+    """One account from ``cibwatch.review.show``: evidence with its posts, recommendation, history, forms.
+
+    ``evidence`` holds the posts behind the account's most significant edges; ``activity`` is the
+    account's posts over time, drawn beside ``context``, its (first) campaign's.
+    """
     cf, rv = record["case_file"], record["review"]
     account_id = cf["account_id"]
     profile = cf["profiles"][-1] if cf["profiles"] else {}
     rec, coord = cf["recommendation"], cf["coordination"]
+    specs = {}
+    if activity.counts:
+        specs["account-timeline"] = activity_figure(
+            activity.counts,
+            activity.bucket,
+            name=f"@{handle}" if (handle := profile.get("screen_name")) else account_id,
+            context=context.counts if context is not None else None,
+            context_name="campaign members",
+        )
     return _render(
         "account.html.j2",
         account_id=account_id,
@@ -130,8 +173,12 @@ def account_page(record: dict[str, Any]) -> str:
         ]
         if coord
         else None,
-        campaigns=cf["campaigns"],
-        edges=cf["edges"],
+        campaigns=campaigns,
+        evidence=evidence,
+        open_edges=OPEN_EDGES,
+        charts=specs,
+        charts_json=script_json(specs),
+        bucket=activity.bucket,
         review_url="/api/review/" + path_segment(account_id),
         actions=review.ACTIONS,
         outcomes=review.OUTCOMES,

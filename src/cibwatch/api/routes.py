@@ -30,6 +30,8 @@ from cibwatch.errors import CaseError
 from cibwatch.store.case import Case
 
 router = APIRouter(prefix="/api")
+Tier = Literal[schema.RECOMMENDATION_TIERS]  # type: ignore[valid-type]
+QueueStatus = Literal[review.QUEUE_STATUSES]  # type: ignore[valid-type]
 
 
 def access(request: Request) -> CaseAccess:
@@ -69,7 +71,7 @@ def get_summary(request: Request) -> dict[str, Any]:
 @router.get("/accounts", response_model=AccountsPage)
 def get_accounts(
     request: Request,
-    tier: Literal[schema.RECOMMENDATION_TIERS] | None = None,  # type: ignore[valid-type]
+    tier: Tier | None = None,
     limit: int = Query(100, ge=1, le=10_000),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
@@ -112,10 +114,19 @@ def get_queue(
     request: Request,
     limit: int | None = Query(None, ge=1),
     include_monitor: bool = False,
+    tier: Tier | None = None,
+    campaign: str | None = Query(None, min_length=1, max_length=200),
+    status: QueueStatus | None = None,
 ) -> list[dict[str, Any]]:
-    """Accounts waiting for a reviewer, highest priority first (open appeals lead)."""
+    """Accounts waiting for a reviewer, highest priority first (open appeals lead).
+
+    ``tier``, ``campaign`` and ``status`` narrow it; ``status=decided`` (or ``upheld``,
+    ``overturned``) lists accounts already reviewed. An unknown value is a 422.
+    """
     with access(request).open() as case:
-        return review.queue(case, limit=limit, include_monitor=include_monitor)
+        return review.queue(
+            case, limit=limit, include_monitor=include_monitor, tier=tier, campaign=campaign, status=status
+        )
 
 
 @router.get("/review/verify-log", response_model=VerifyResult)

@@ -5,50 +5,94 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from cibwatch import review, views
-from cibwatch.api import pages
+from cibwatch.api import charts, pages
 from cibwatch.api.routes import access, campaign_of, summary_of
 from cibwatch.errors import CaseError
-from cibwatch.report import render
+from cibwatch.report import Limits, campaign_card, card_fragment, narratives_fragment, render
+from cibwatch.report.page import static as report_static
 from cibwatch.report.render import files_dir
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
-STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript"}
+STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript", "pages.css": "text/css"}
+# The report's chart script, shared: it draws the charts of the JSON block on a page, as in the report.
+REPORT_STATIC = {"report.js": "text/javascript"}
+STATIC_CACHE = {"Cache-Control": "max-age=3600"}
 REPORT = "report.html"
+QUEUE_SHOWN = 200  # the overview's queue; the JSON API lists every account
+# An account page's bounds, so a hub account's page stays small and quick.
+EDGES_SHOWN = 20  # most significant edges with their posts
+PAIRS_SHOWN = 5  # co-actions (post pairs) per edge
+CAMPAIGNS_SHOWN = 3
+# A campaign page lists up to this many members (the report lists 50); all are in the JSON API.
+CARD_LIMITS = Limits(members_listed=500)
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview(request: Request) -> HTMLResponse:
+def overview(
+    request: Request, tier: str | None = None, campaign: str | None = None, status: str | None = None
+) -> HTMLResponse:
+    # The filter form sends an empty field for "any"; review.queue refuses any other unknown value (422).
+    filters = {"tier": tier or None, "campaign": campaign or None, "status": status or None}
     with access(request).open() as case:
         summary = summary_of(case)
         try:
-            queue = review.queue(case, limit=200)
+            queue = review.queue(
+                case,
+                limit=QUEUE_SHOWN,
+                tier=filters["tier"],
+                campaign=filters["campaign"],
+                status=filters["status"],
+            )
         except CaseError:
             queue = None
         campaigns = views.records(views.campaign_rows(case))
         log_check = review.verify_log(case).as_dict()
-    return HTMLResponse(pages.overview_page(summary, queue, campaigns, log_check), headers=pages.HEADERS)
+    page = pages.overview_page(summary, queue, campaigns, log_check, filters=filters)
+    return HTMLResponse(page, headers=pages.HEADERS)
 
 
 @router.get("/accounts/{account_id:path}", response_class=HTMLResponse)
 def account(request: Request, account_id: str) -> HTMLResponse:
     with access(request).open() as case:
         record = review.show(case, account_id)
-    return HTMLResponse(pages.account_page(record), headers=pages.HEADERS)
+        evidence = views.account_evidence(case, account_id, max_edges=EDGES_SHOWN, max_pairs=PAIRS_SHOWN)
+        memberships = record["case_file"]["campaigns"][:CAMPAIGNS_SHOWN]
+        cards = [campaign_card(case, c["campaign_id"]) for c in memberships]
+        first = next((card for card in cards if card is not None and card.timeline), None)
+        # The account's posts in its campaign's buckets, so the two series share the time axis.
+        activity = views.activity(case, [account_id], bucket=first.bucket if first else None)
+    campaigns = [
+        pages.AccountCampaign(c, None if card is None else narratives_fragment(card))
+        for c, card in zip(memberships, cards, strict=True)
+    ]
+    context = views.Activity(first.bucket, first.timeline) if first else None
+    page = pages.account_page(record, evidence, campaigns, activity, context)
+    return HTMLResponse(page, headers=pages.HEADERS)
 
 
 @router.get("/campaigns/{campaign_id:path}", response_class=HTMLResponse)
 def campaign(request: Request, campaign_id: str) -> HTMLResponse:
     with access(request).open() as case:
         record = campaign_of(case, campaign_id)
-    return HTMLResponse(pages.campaign_page(record), headers=pages.HEADERS)
+        card = campaign_card(case, campaign_id, CARD_LIMITS)
+    if card is None:  # campaign_of found it, so only a table written between the two reads does this
+        raise CaseError(f"campaign {campaign_id!r} changed while its page was read; reload the page")
+    fragment = card_fragment(card, CARD_LIMITS, account_url=pages.account_url)
+    return HTMLResponse(pages.campaign_page(record, fragment), headers=pages.HEADERS)
 
 
 @router.get("/static/{name}")
-def static(name: str) -> FileResponse:
+def static(name: str) -> Response:
+    if name == "plotly.min.js":
+        return Response(charts.plotly_js(), media_type="text/javascript", headers=STATIC_CACHE)
+    if name == "plotly.css":
+        return Response(charts.plotly_css(), media_type="text/css", headers=STATIC_CACHE)
+    if name in REPORT_STATIC:
+        return Response(report_static(name), media_type=REPORT_STATIC[name], headers=STATIC_CACHE)
     if name not in STATIC_FILES:
         raise HTTPException(404, f"no static file {name!r}")
     return FileResponse(STATIC / name, media_type=STATIC_FILES[name])

@@ -164,26 +164,59 @@ def iso(ms: int) -> str:
 
 
 def timeline_figure(card: Card) -> dict[str, Any]:
-    width_ms = 3_600_000 if card.bucket == "hour" else 86_400_000
-    return {
-        "data": [
-            {
-                "type": "bar",
-                "x": [iso(ms) for ms, _ in card.timeline],
-                "y": [n for _, n in card.timeline],
-                "width": [width_ms * 0.9] * len(card.timeline),
-                "marker": {"color": "#4d4d4d"},
-                "hovertemplate": f"%{{x}} UTC<br>%{{y}} posts per {card.bucket}<extra></extra>",
-            }
-        ],
-        "layout": {
-            "height": 220,
-            "margin": {"l": 45, "r": 10, "t": 10, "b": 40},
-            "xaxis": {"type": "date"},
-            "yaxis": {"title": {"text": f"posts / {card.bucket}"}, "rangemode": "tozero"},
-            "bargap": 0.05,
-        },
+    return activity_figure(card.timeline, card.bucket)
+
+
+def activity_figure(
+    counts: list[tuple[int, int]],
+    bucket: str,
+    *,
+    name: str = "posts",
+    context: list[tuple[int, int]] | None = None,
+    context_name: str = "",
+) -> dict[str, Any]:
+    """Bars of ``counts`` (bucket start ms, posts) per ``bucket`` ("hour" or "day"), UTC.
+
+    ``context``, when given, is drawn as a line on its own axis (an account's campaign beside the
+    account). Names are escaped: plotly reads legend text as a little HTML.
+    """
+    width_ms = 3_600_000 if bucket == "hour" else 86_400_000
+    data: list[dict[str, Any]] = [
+        {
+            "type": "bar",
+            "name": html.escape(name),
+            "x": [iso(ms) for ms, _ in counts],
+            "y": [n for _, n in counts],
+            "width": [width_ms * 0.9] * len(counts),
+            "marker": {"color": "#4d4d4d"},
+            "hovertemplate": f"%{{x}} UTC<br>%{{y}} posts per {bucket}<extra></extra>",
+        }
+    ]
+    layout: dict[str, Any] = {
+        "height": 220,
+        "margin": {"l": 45, "r": 10, "t": 10, "b": 40},
+        "xaxis": {"type": "date"},
+        "yaxis": {"title": {"text": f"posts / {bucket}"}, "rangemode": "tozero"},
+        "bargap": 0.05,
     }
+    if context is not None:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": html.escape(context_name),
+                "x": [iso(ms) for ms, _ in context],
+                "y": [n for _, n in context],
+                "yaxis": "y2",
+                "line": {"color": "#b2182b", "width": 1.5},
+                "hovertemplate": f"%{{x}} UTC<br>%{{y}} posts per {bucket}",
+            }
+        )
+        layout["yaxis2"] = {"overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False}
+        layout["margin"]["r"] = 45
+        layout["legend"] = {"orientation": "h", "y": -0.25}
+        layout["height"] = 260
+    return {"data": data, "layout": layout}
 
 
 def histogram_figure(counts: list[int], title: str, color: str) -> dict[str, Any]:

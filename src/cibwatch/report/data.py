@@ -21,8 +21,6 @@ from cibwatch.store.case import Case
 from cibwatch.views import AccountRow
 
 HIST_BINS = 20
-_HOUR_MS = 3_600_000
-_DAY_MS = 24 * _HOUR_MS
 
 # What to run when a table is missing ({case} is the case directory); the report says so instead of failing.
 HOW_TO = {
@@ -289,23 +287,8 @@ def _histogram(values: pl.Series) -> list[int]:
 def _accounts(case: Case, table: pl.DataFrame, limits: Limits) -> tuple[list[AccountRow], int]:
     """The first ``limits.accounts`` rows of ``cibwatch.views.account_rows``, and how many there are."""
     top = views.accounts(table.head(limits.accounts))
-    names = _screen_names(case, [r.account_id for r in top])
+    names = views.screen_names(case, [r.account_id for r in top])
     return [replace(r, screen_name=r.screen_name or names.get(r.account_id)) for r in top], table.height
-
-
-def _screen_names(case: Case, account_ids: list[str]) -> dict[str, str]:
-    """Screen names from the latest profile snapshots, for accounts no stage named."""
-    if not account_ids:
-        return {}
-    named = (
-        case.scan("accounts")
-        .filter(pl.col("account_id").is_in(account_ids) & pl.col("screen_name").is_not_null())
-        .sort(["probed_at", "ingested_at"], descending=True, nulls_last=True)
-        .unique("account_id", keep="first", maintain_order=True)
-        .select("account_id", "screen_name")
-        .collect()
-    )
-    return dict(named.iter_rows())
 
 
 # -- campaign and cluster cards -------------------------------------------------------
@@ -323,11 +306,27 @@ def _ms(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp() * 1000)
 
 
+def campaign_card(case: Case, campaign_id: str, limits: Limits | None = None) -> Card | None:
+    """The report's card of one campaign, as the report shows it; None when the case has no such campaign.
+
+    >>> campaign_card(open_case("out/case"), "camp-k1").members[0].role   # doctest: +SKIP
+    'core'
+    """
+    limits = limits or Limits()
+    has = {t: case.has_table(t) for t in _STAGE_NAMES}
+    if not has["campaigns"]:
+        return None
+    cards, _ = _cards(case, has, views.account_rows(case), limits, only=campaign_id)
+    _attach_card_evidence(case, has, cards, limits)
+    return cards[0] if cards else None
+
+
 def _cards(
-    case: Case, has: dict[str, bool], per_account: pl.DataFrame, limits: Limits
+    case: Case, has: dict[str, bool], per_account: pl.DataFrame, limits: Limits, only: str | None = None
 ) -> tuple[list[Card], int]:
+    """The cards of the most suspicious campaigns (or clusters), or of the campaign ``only``."""
     if has["campaigns"]:
-        cards, total = _campaign_cards(case, has, per_account, limits)
+        cards, total = _campaign_cards(case, has, per_account, limits, only)
     elif has["coord_accounts"]:
         cards, total = _cluster_cards(case, has, per_account, limits)
     else:
@@ -353,9 +352,12 @@ def _best(per_account: pl.DataFrame, column: str) -> dict[str, Any]:
 
 
 def _campaign_cards(
-    case: Case, has: dict[str, bool], per_account: pl.DataFrame, limits: Limits
+    case: Case, has: dict[str, bool], per_account: pl.DataFrame, limits: Limits, only: str | None = None
 ) -> tuple[list[Card], int]:
-    campaigns = case.read("campaigns").sort(
+    campaigns = case.read("campaigns")
+    if only is not None:
+        campaigns = campaigns.filter(pl.col("campaign_id") == only)
+    campaigns = campaigns.sort(
         ["suspicion_score", "size", "campaign_id"], descending=[True, True, False], nulls_last=True
     )
     shown = campaigns.head(limits.cards)
@@ -579,18 +581,9 @@ def _attach_timelines(case: Case, cards: list[Card], members: pl.DataFrame) -> N
     )
     for card in cards:
         rows = hourly.filter(pl.col("card_id") == card.card_id)
-        if not rows.height:
-            continue
-        hours, counts = rows["hour"].to_list(), rows["len"].to_list()
-        # Hours read well for a burst of a few days; longer operations need days.
-        if hours[-1] - hours[0] <= 3 * _DAY_MS:
-            card.bucket, card.timeline = "hour", list(zip(hours, counts, strict=True))
-            continue
-        daily: dict[int, int] = {}
-        for hour, n in zip(hours, counts, strict=True):
-            day = hour - hour % _DAY_MS
-            daily[day] = daily.get(day, 0) + n
-        card.bucket, card.timeline = "day", sorted(daily.items())
+        if rows.height:
+            activity = views.bucketed(list(zip(rows["hour"].to_list(), rows["len"].to_list(), strict=True)))
+            card.bucket, card.timeline = activity.bucket, activity.counts
 
 
 def _attach_texts(case: Case, cards: list[Card], members: pl.DataFrame, limits: Limits) -> None:

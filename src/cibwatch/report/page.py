@@ -11,13 +11,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from markupsafe import Markup
+
 from cibwatch import __version__
 from cibwatch.report import charts
-from cibwatch.report.data import Overview, ReportData
+from cibwatch.report.data import Card, Limits, Overview, ReportData
 from cibwatch.report.figures import Png, safe_name
 from cibwatch.templating import environment
 
@@ -62,7 +65,8 @@ def _qvalue(value: float | None) -> str:
     return "—" if value is None else (f"{value:.2g}" if value >= 1e-3 else f"{value:.1e}")
 
 
-def _duration(value: float | None) -> str:
+def duration(value: float | None) -> str:
+    """Seconds as the pages show them: seconds, minutes or hours."""
     if value is None:
         return "—"
     if abs(value) < 120:
@@ -78,7 +82,7 @@ def _utc(ms: int | None) -> str:
 
 # The templates' number and time formats, by the names they use.
 TEMPLATES = environment(
-    "cibwatch.report", fixed=_fixed, count=_count, qvalue=_qvalue, duration=_duration, utc=_utc
+    "cibwatch.report", fixed=_fixed, count=_count, qvalue=_qvalue, duration=duration, utc=_utc
 )
 
 
@@ -125,12 +129,63 @@ def _chart_specs(
     if data.coord_hist is not None:
         specs["chart-coord-hist"] = charts.histogram_figure(data.coord_hist, "Coordination score", "#1b7837")
     for card, net in zip(data.cards, networks, strict=True):
-        anchor = anchors[card.card_id]
-        if net.nodes:
-            specs[f"{anchor}-network"] = charts.network_figure(net)
-        if card.timeline:
-            specs[f"{anchor}-timeline"] = charts.timeline_figure(card)
+        specs.update(_card_specs(card, net, anchors[card.card_id]))
     return specs
+
+
+def _card_specs(card: Card, net: charts.Network, anchor: str) -> dict[str, dict[str, Any]]:
+    """The card's network and timeline charts by element id; the card macro draws a box for each."""
+    specs = {}
+    if net.nodes:
+        specs[f"{anchor}-network"] = charts.network_figure(net)
+    if card.timeline:
+        specs[f"{anchor}-timeline"] = charts.timeline_figure(card)
+    return specs
+
+
+def card_anchor(number: int, card: Card) -> str:
+    """The element id of the ``number``-th card (from 1): account rows and charts point at it."""
+    return f"card-{number:02d}-{safe_name(card.card_id)}"
+
+
+@dataclass(frozen=True)
+class CardFragment:
+    """One card rendered outside the report (the web UI's campaign page) and the charts it draws.
+
+    ``charts_json`` goes into a ``<script type="application/json" id="cibwatch-charts">`` element,
+    which ``static/report.js`` draws with plotly.js, as in the report.
+    """
+
+    html: Markup
+    charts: dict[str, dict[str, Any]]
+    charts_json: str
+
+
+def narratives_fragment(card: Card) -> Markup:
+    """The card's narratives section alone, as the report shows it (an account page shows its campaign's)."""
+    macros = TEMPLATES.get_template("macros.html.j2").make_module({})
+    return Markup(macros.narratives(card))  # type: ignore[attr-defined]
+
+
+def card_fragment(
+    card: Card, limits: Limits | None = None, *, account_url: Callable[[str], str] | None = None
+) -> CardFragment:
+    """``card`` as the report draws it, escaped like the report; members link to ``account_url(id)`` if given.
+
+    >>> card_fragment(campaign_card(case, "c1"), account_url=lambda a: "/accounts/" + a)  # doctest: +SKIP
+    """
+    limits = limits or Limits()
+    net = charts.network(card, limits.members_drawn, limits.links_drawn)
+    anchor = card_anchor(1, card)
+    specs = _card_specs(card, net, anchor)
+    macros = TEMPLATES.get_template("macros.html.j2").make_module(
+        {"anchors": {card.card_id: anchor}, "specs": specs, "limits": limits, "account_url": account_url}
+    )
+    return CardFragment(
+        html=Markup(macros.card(card, net)),  # type: ignore[attr-defined]
+        charts=specs,
+        charts_json=script_json(specs),
+    )
 
 
 def render_page(
@@ -138,9 +193,7 @@ def render_page(
 ) -> str:
     """The report page: ``networks`` are the cards' drawings, ``pngs`` None when figures are off."""
     # Card anchors, so account rows can point at their campaign's card.
-    anchors = {
-        card.card_id: f"card-{n:02d}-{safe_name(card.card_id)}" for n, card in enumerate(data.cards, start=1)
-    }
+    anchors = {card.card_id: card_anchor(n, card) for n, card in enumerate(data.cards, start=1)}
     specs = _chart_specs(data, networks, anchors)
     hook, app = static("hook.js"), static("report.js")
     scripts = [hook, app] + ([assets.plotly_inline] if assets.plotly_inline else [])
@@ -157,6 +210,8 @@ def render_page(
         data=data,
         cards=list(zip(data.cards, networks, strict=True)),
         anchors=anchors,
+        limits=data.limits,
+        account_url=None,  # the report stands alone: an account is text, not a link
         tiles=_tiles(data.overview),
         tier_help=TIER_HELP,
         bot_label_help=BOT_LABEL_HELP,

@@ -11,6 +11,7 @@ from cibwatch.review.log import verify as verify_log
 from cibwatch.review.workflow import (
     ACTIONS,
     OUTCOMES,
+    QUEUE_STATUSES,
     account_state,
     appeal,
     changes_since,
@@ -25,6 +26,7 @@ from cibwatch.review.workflow import (
 __all__ = [
     "ACTIONS",
     "OUTCOMES",
+    "QUEUE_STATUSES",
     "VerifyReport",
     "account_state",
     "appeal",

@@ -16,9 +16,9 @@ from typing import Any
 
 import polars as pl
 
-from cibwatch.errors import CaseError, ReviewError
+from cibwatch.errors import CaseError, ConfigError, ReviewError
 from cibwatch.review import log
-from cibwatch.schema import FLAGGED_TIERS
+from cibwatch.schema import FLAGGED_TIERS, RECOMMENDATION_TIERS
 from cibwatch.store.case import Case
 from cibwatch.views import CaseFile, case_file
 
@@ -26,6 +26,9 @@ ACTIONS = ("dismiss", "label", "restrict", "suspend")
 OUTCOMES = ("upheld", "overturned")
 APPEALABLE = ("label", "restrict", "suspend")
 APPEAL_PRIORITY = 10.0  # open appeals come before every new case
+# Review states the queue filters by (``state``'s ``status``): not yet decided, decided, under
+# appeal, and an appeal's two outcomes.
+QUEUE_STATUSES = ("pending", "decided", "appealed", "upheld", "overturned")
 DEFAULT_APPELLANT = "account holder"
 
 
@@ -276,15 +279,45 @@ def show(case: Case, account_id: str) -> dict[str, Any]:
     return out
 
 
-def queue(case: Case, *, limit: int | None = None, include_monitor: bool = False) -> list[dict[str, Any]]:
-    """Accounts waiting for a reviewer, highest priority first: open appeals, then undecided flags."""
-    tiers = (*FLAGGED_TIERS, "monitor") if include_monitor else FLAGGED_TIERS
+def queue(
+    case: Case,
+    *,
+    limit: int | None = None,
+    include_monitor: bool = False,
+    tier: str | None = None,
+    campaign: str | None = None,
+    status: str | None = None,
+) -> list[dict[str, Any]]:
+    """Accounts waiting for a reviewer, highest priority first: open appeals, then undecided flags.
+
+    ``tier``, ``campaign`` and ``status`` narrow the list. ``status`` picks accounts in that review
+    state (``QUEUE_STATUSES``): ``decided``, ``upheld`` or ``overturned`` lists flagged accounts
+    already reviewed (kind ``reviewed``), so a reviewer can find them again. Raises ``ConfigError``
+    for a value the case cannot have.
+
+    >>> [r["account_id"] for r in queue(case, tier="enforce-eligible", status="pending")]  # doctest: +SKIP
+    ['12345']
+    """
+    if tier is not None and tier not in RECOMMENDATION_TIERS:
+        raise ConfigError(f"tier must be one of {', '.join(RECOMMENDATION_TIERS)}. Got {tier!r} instead.")
+    if status is not None and status not in QUEUE_STATUSES:
+        raise ConfigError(f"status must be one of {', '.join(QUEUE_STATUSES)}. Got {status!r} instead.")
     all_entries = log.entries(case)
     if not case.has_table("recommendations") and not all_entries:
         raise CaseError(
             f"case {case.root} has no recommendations yet; run `cibwatch campaigns --case {case.root}` "
             "(after `cibwatch coord` and `cibwatch bots`) or `cibwatch scan` first"
         )
+    if campaign is not None and not _has_campaign(case, campaign):
+        raise ConfigError(
+            f"campaign {campaign!r} is not in case {case.root}; "
+            "pick one listed by GET /api/campaigns (or campaigns.csv)"
+        )
+    if tier is not None:
+        tiers: tuple[str, ...] = (tier,)
+    else:
+        tiers = (*FLAGGED_TIERS, "monitor") if include_monitor else FLAGGED_TIERS
+    statuses = (status,) if status is not None else ("pending", "appealed")
     recs = case.scan("recommendations").filter(pl.col("tier").is_in(tiers)).collect()
     by_account: dict[str, list[dict[str, Any]]] = {}
     for e in all_entries:
@@ -293,22 +326,34 @@ def queue(case: Case, *, limit: int | None = None, include_monitor: bool = False
     rec_of = {r["account_id"]: r for r in case.scan("recommendations").collect().iter_rows(named=True)}
     rows = []
     for r in recs.iter_rows(named=True):
-        if states.get(r["account_id"], {}).get("status", "pending") != "pending":
+        current = states.get(r["account_id"], {}).get("status", "pending")
+        if current == "appealed" or current not in statuses:  # open appeals are listed below
             continue
-        rows.append(_queue_row(r["account_id"], r, "new", r["priority"] or 0.0))
-    for account, s in states.items():
-        if s["status"] == "appealed":
+        kind = "new" if current == "pending" else "reviewed"
+        rows.append(_queue_row(r["account_id"], r, kind, r["priority"] or 0.0, current))
+    if "appealed" in statuses:
+        for account, s in states.items():
             rec = rec_of.get(account, {})
-            rows.append(_queue_row(account, rec, "appeal", APPEAL_PRIORITY + (rec.get("priority") or 0.0)))
+            if s["status"] == "appealed" and (tier is None or rec.get("tier", "none") == tier):
+                priority = APPEAL_PRIORITY + (rec.get("priority") or 0.0)
+                rows.append(_queue_row(account, rec, "appeal", priority, "appealed"))
+    if campaign is not None:
+        rows = [row for row in rows if row["campaign_id"] == campaign]
     rows.sort(key=lambda row: (-row["priority"], row["account_id"]))
     return rows[:limit] if limit is not None else rows
 
 
-def _queue_row(account: str, rec: dict[str, Any], kind: str, priority: float) -> dict[str, Any]:
+def _has_campaign(case: Case, campaign_id: str) -> bool:
+    found = case.scan("campaigns").filter(pl.col("campaign_id") == campaign_id).select(pl.len()).collect()
+    return bool(found.item())
+
+
+def _queue_row(account: str, rec: dict[str, Any], kind: str, priority: float, status: str) -> dict[str, Any]:
     return {
         "account_id": account,
         "screen_name": rec.get("screen_name"),
         "kind": kind,
+        "status": status,
         "tier": rec.get("tier", "none"),
         "priority": round(priority, 4),
         "campaign_id": rec.get("campaign_id"),

@@ -22,20 +22,37 @@ from cibwatch.views.casefile import (
     case_file,
     review_history,
 )
+from cibwatch.views.evidence import (
+    AccountEvidence,
+    Activity,
+    EdgePosts,
+    EvidencePair,
+    account_evidence,
+    activity,
+    bucketed,
+    screen_names,
+)
 from cibwatch.views.network import network
 from cibwatch.views.summary import CaseSummary, case_summary
 
 __all__ = [
     "ACCOUNT_ROW_COLUMNS",
     "CASE_FILE_VERSION",
+    "AccountEvidence",
     "AccountRow",
+    "Activity",
     "CampaignRecord",
     "CaseEdge",
     "CaseFile",
     "CaseSummary",
+    "EdgePosts",
+    "EvidencePair",
     "EvidenceRow",
+    "account_evidence",
     "account_rows",
     "accounts",
+    "activity",
+    "bucketed",
     "campaign",
     "campaign_rows",
     "case_file",
@@ -43,4 +60,5 @@ __all__ = [
     "network",
     "records",
     "review_history",
+    "screen_names",
 ]
