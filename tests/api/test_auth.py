@@ -344,3 +344,14 @@ def test_a_refused_cookie_request_is_logged_with_its_user(web: TestClient, case_
     web.post("/api/review/op1/decision", json={"action": "label", "reason": "r"})
     last = json.loads((case_dir / "access.log").read_text().splitlines()[-1])
     assert (last["user"], last["status"]) == ("ana", 403)
+
+
+def test_a_sign_out_without_the_session_cookie_clears_nothing(web: TestClient) -> None:
+    """Another site's sign-out form arrives without the cookie; its answer must not delete it."""
+    sign_in(web, "ana")
+    session = web.cookies[SESSION_COOKIE]
+    web.cookies.delete(SESSION_COOKIE)
+    response = web.post("/logout", data={})
+    assert response.status_code == 303 and "set-cookie" not in response.headers
+    web.cookies.set(SESSION_COOKIE, session)
+    assert web.get("/").status_code == 200

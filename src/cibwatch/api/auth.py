@@ -175,21 +175,24 @@ async def login(
     response.set_cookie(
         SESSION_COOKIE, session_id, max_age=users.SESSION_HOURS * 3600, path="/", **_cookie_options(request)
     )
-    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    response.delete_cookie(LOGIN_COOKIE, path="/login", **_cookie_options(request))
     return response
 
 
 @router.post("/logout")
 def logout(request: Request, csrf_token: str = Form("")) -> Response:
-    session_id = request.cookies.get(SESSION_COOKIE)
-    if session_id:
-        with _access(request).open() as case:
-            session = users.session_for(case, session_id)
-            if session is not None:
-                # Sign-out is a change too: another site must not be able to end a session.
-                if not _same_origin(request) or not users.same_token(csrf_token, session.csrf_token):
-                    raise AccessDenied("refused: missing or wrong CSRF token; reload the page and try again")
-                users.end_session(case, session_id)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not session_id:
+        # No cookie came, as from another site's form (SameSite=Strict): clear nothing, or that site
+        # could sign a reviewer out through the Set-Cookie of this answer.
+        return response
+    with _access(request).open() as case:
+        session = users.session_for(case, session_id)
+        if session is not None:
+            # Sign-out is a change too: another site must not be able to end a session.
+            if not _same_origin(request) or not users.same_token(csrf_token, session.csrf_token):
+                raise AccessDenied("refused: missing or wrong CSRF token; reload the page and try again")
+            users.end_session(case, session_id)
+    response.delete_cookie(SESSION_COOKIE, path="/", **_cookie_options(request))
     return response
