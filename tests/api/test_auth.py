@@ -150,7 +150,9 @@ def test_sign_out_needs_the_csrf_token_and_ends_the_session(web: TestClient) -> 
 
 
 # -- CSRF --------------------------------------------------------------------------------------
-def test_a_cookie_request_that_changes_something_needs_the_csrf_token(web: TestClient, case_dir: Path) -> None:
+def test_a_cookie_request_that_changes_something_needs_the_csrf_token(
+    web: TestClient, case_dir: Path
+) -> None:
     sign_in(web, "ana")
     token = csrf_of(web)
     body = {"action": "label", "reason": "core"}
@@ -159,7 +161,9 @@ def test_a_cookie_request_that_changes_something_needs_the_csrf_token(web: TestC
     wrong = web.post("/api/review/op1/decision", json=body, headers={"X-CSRF-Token": token[:-1] + "x"})
     assert wrong.status_code == 403
     other_site = web.post(
-        "/api/review/op1/decision", json=body, headers={"X-CSRF-Token": token, "Origin": "http://evil.example"}
+        "/api/review/op1/decision",
+        json=body,
+        headers={"X-CSRF-Token": token, "Origin": "http://evil.example"},
     )
     assert other_site.status_code == 403 and "another site" in other_site.json()["error"]
     assert history(case_dir) == []
@@ -218,7 +222,9 @@ def test_roles_are_enforced(
 def test_pages_show_only_the_forms_the_user_may_post(as_user: Callable[[str], TestClient]) -> None:
     assert 'data-endpoint="/api/review/op1/decision"' not in as_user("vic").get("/accounts/op1").text
     assert 'data-endpoint="/api/review/op1/decision"' in as_user("ana").get("/accounts/op1").text
-    assert as_user("ana").post("/api/review/op1/decision", json={"action": "suspend", "reason": "r"}).is_success
+    assert (
+        as_user("ana").post("/api/review/op1/decision", json={"action": "suspend", "reason": "r"}).is_success
+    )
     jane = as_user("jane").get("/accounts/op1").text
     assert 'data-endpoint="/api/review/op1/appeal"' in jane and "/decision" not in jane
     assert 'data-endpoint="/api/review/op1/appeal"' not in as_user("ben").get("/accounts/op1").text
@@ -228,16 +234,20 @@ def test_pages_show_only_the_forms_the_user_may_post(as_user: Callable[[str], Te
 def test_the_actor_is_the_signed_in_user_and_names_compare_normalized(
     as_user: Callable[[str], TestClient], case_dir: Path
 ) -> None:
-    assert as_user("ana").post("/api/review/op1/decision", json={"action": "suspend", "reason": "r"}).is_success
+    assert (
+        as_user("ana").post("/api/review/op1/decision", json={"action": "suspend", "reason": "r"}).is_success
+    )
     assert as_user("jane").post("/api/review/op1/appeal", json={"statement": "I am real"}).is_success
     # A user "Ana" cannot be added beside ana, so the same person cannot judge its own decision.
     with Case.open(case_dir) as case, pytest.raises(Exception, match="already exists"):
         users.add_user(case, "Ana", "reviewer", password=PASSWORD)
     own = as_user("ana").post("/api/review/op1/appeal/resolve", json={"outcome": "upheld", "reason": "r"})
     assert own.status_code == 409
-    assert as_user("boss").post(
-        "/api/review/op1/appeal/resolve", json={"outcome": "upheld", "reason": "r"}
-    ).is_success
+    assert (
+        as_user("boss")
+        .post("/api/review/op1/appeal/resolve", json={"outcome": "upheld", "reason": "r"})
+        .is_success
+    )
     assert history(case_dir) == [("decision", "ana"), ("appeal", "jane"), ("appeal_outcome", "boss")]
 
 
@@ -254,7 +264,9 @@ def test_the_actor_is_the_signed_in_user_and_names_compare_normalized(
         ("review.example", 400),
     ],
 )
-def test_only_allowed_host_names_are_served(as_user: Callable[[str], TestClient], host: str, status: int) -> None:
+def test_only_allowed_host_names_are_served(
+    as_user: Callable[[str], TestClient], host: str, status: int
+) -> None:
     response = as_user("vic").get("/api/summary", headers={"Host": host})
     assert response.status_code == status
     if status == 400:
@@ -274,7 +286,9 @@ def test_host_names_are_parsed_like_a_browser_sends_them() -> None:
     ]  # fmt: skip
 
 
-def test_a_body_over_the_limit_is_413_by_content_length_and_by_stream(case_dir: Path, tokens: dict[str, str]) -> None:
+def test_a_body_over_the_limit_is_413_by_content_length_and_by_stream(
+    case_dir: Path, tokens: dict[str, str]
+) -> None:
     app = create_app(case_dir, max_body=1000)
     headers = {"Authorization": f"Bearer {tokens['ana']}", "Content-Type": "application/json"}
     big = json.dumps({"action": "label", "reason": "x" * 2000}).encode()

@@ -125,9 +125,7 @@ def test_hostile_post_text_and_links_stay_inert(case_dir: Path, tokens: dict[str
 
 
 def test_account_page_follows_the_review_state(client: TestClient) -> None:
-    client.post(
-        "/api/review/op2/decision", json={"action": "label", "reason": f"x {EVIL}"}
-    )
+    client.post("/api/review/op2/decision", json={"action": "label", "reason": f"x {EVIL}"})
     page = client.get("/accounts/op2").text
     assert "review status <strong>decided</strong> (in force: label)" in page
     assert f"x {EVIL}" not in page and "x &lt;script&gt;" in page  # the reason is escaped too

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from cibwatch.cli.main import main
-from tests.campaigns.corpus import build
 from tests.api.cdp import Browser
 from tests.api.conftest import EVIL
+from tests.campaigns.corpus import build
 from tests.report.browser import chromium
 from tests.review.people import PASSWORD
 
@@ -67,12 +67,12 @@ def served(case_dir: Path) -> Iterator[str]:
 def sign_in(browser: Browser, base: str, name: str, path: str = "/") -> None:
     """Sign ``name`` in through the sign-in page, landing on ``path``."""
     browser.open(f"{base}/login?next={path}")
-    fill = (
-        f"f.elements.name.value = {json.dumps(name)}; f.elements.password.value = {json.dumps(PASSWORD)};"
-    )
+    fill = f"f.elements.name.value = {json.dumps(name)}; f.elements.password.value = {json.dumps(PASSWORD)};"
     browser.js(f"(() => {{ const f = document.querySelector('form.signin'); {fill} f.submit(); }})()")
     browser.wait_for("Page.loadEventFired")
-    assert (browser.js("document.querySelector('header .me')?.textContent") or "").startswith(name), browser.js("document.body.innerText")
+    assert (browser.js("document.querySelector('header .me')?.textContent") or "").startswith(name), (
+        browser.js("document.body.innerText")
+    )
 
 
 def test_serve_answers_on_loopback(served: str, tokens: dict[str, str]) -> None:
@@ -95,7 +95,10 @@ def test_serve_refuses_a_case_without_users(
         main(["serve", "--case", str(tmp_path / "case")])
     assert exit_info.value.code == 1
     err = " ".join(capsys.readouterr().err.split())
-    assert "has no users, so nobody could sign in; add the first admin with `cibwatch users add NAME --role admin" in err
+    assert (
+        "has no users, so nobody could sign in; add the first admin with "
+        "`cibwatch users add NAME --role admin" in err
+    )
 
 
 def test_serve_warns_off_loopback_without_tls(

@@ -48,7 +48,8 @@ def test_review_flow_end_to_end(run, case_dir: Path) -> None:
     assert code == 0 and "Recorded decision 1: suspend op1 by ana" in out
 
     code, out, _ = run(
-        "review", "appeal", "op1", "--statement", "I am a real person", "--appellant", "jane", "--case", case_dir
+        "review", "appeal", "op1", "--statement", "I am a real person", "--appellant", "jane",
+        "--case", case_dir,
     )  # fmt: skip
     assert code == 0 and "Recorded appeal 2 against decision 1" in out
     code, out, _ = run("review", "queue", "--case", case_dir, "--json")
@@ -107,12 +108,14 @@ def test_verify_log_fails_after_a_tampered_row(run, case_dir: Path) -> None:
     [
         (["review", "decide", "op1", "--action", "ban", "--reviewer", "ana", "--reason", "r"],
          "action must be one of dismiss, label, restrict, suspend. Got 'ban' instead."),
-        (["review", "appeal", "op1", "--statement", "hi", "--appellant", "jane"], "op1 has no decision to appeal"),
+        (["review", "appeal", "op1", "--statement", "hi", "--appellant", "jane"],
+         "op1 has no decision to appeal"),
         (["review", "show", "nobody"], "account 'nobody' is not in case"),
         (["review", "resolve-appeal", "op1", "--outcome", "upheld", "--reviewer", "ben", "--reason", "r"],
          "no open appeal"),
         # Acting in the log needs a registered, active user whose role may do it.
-        (["review", "decide", "op1", "--action", "label", "--reviewer", "the-chief-reviewer", "--reason", "r"],
+        (["review", "decide", "op1", "--action", "label", "--reviewer", "the-chief-reviewer",
+          "--reason", "x"],
          "'the-chief-reviewer' is not a user of case"),
         (["review", "decide", "op1", "--action", "label", "--reviewer", "vic", "--reason", "r"],
          "user 'vic' (viewer) may not decide"),
@@ -122,7 +125,8 @@ def test_verify_log_fails_after_a_tampered_row(run, case_dir: Path) -> None:
          "user 'jane' (appellant) may not appeal account op2"),
         (["review", "appeal", "op1", "--statement", "hi", "--appellant", "ana"],
          "user 'ana' (reviewer) may not appeal account op1"),
-        (["review", "resolve-appeal", "op1", "--outcome", "upheld", "--reviewer", "a\u200bna", "--reason", "r"],
+        (["review", "resolve-appeal", "op1", "--outcome", "upheld", "--reviewer", "a\u200bna",
+          "--reason", "x"],
          "a user name must not hold control or invisible characters"),
     ],
 )  # fmt: skip

@@ -178,7 +178,9 @@ def test_users_cli(
     root = case.root
     monkeypatch.setattr("sys.stdin", _Stdin(PASSWORD + "\n"))
     with quick_hashing():
-        code, out, _ = _run(capsys, "users", "add", "Ana", "--role", "admin", "--password-stdin", "--case", root)
+        code, out, _ = _run(
+            capsys, "users", "add", "Ana", "--role", "admin", "--password-stdin", "--case", root
+        )
         assert code == 0 and "Added admin 'Ana'." in out
         monkeypatch.setattr("sys.stdin", _Stdin(PASSWORD + "\n"))
         code, out, _ = _run(
@@ -187,7 +189,9 @@ def test_users_cli(
         )  # fmt: skip
         assert code == 0 and "Added appellant 'jane' for account op1." in out
         monkeypatch.setattr("sys.stdin", _Stdin("short\n"))
-        code, _, err = _run(capsys, "users", "add", "cy", "--role", "viewer", "--password-stdin", "--case", root)
+        code, _, err = _run(
+            capsys, "users", "add", "cy", "--role", "viewer", "--password-stdin", "--case", root
+        )
         assert code == 1 and "Error: a password has at least 10 characters" in err
     code, out, _ = _run(capsys, "users", "list", "--case", root, "--json")
     assert json.loads(out) == [
@@ -208,7 +212,18 @@ def test_users_cli(
     code, _, err = _run(capsys, "users", "disable", "nobody", "--case", root)
     assert code == 1 and "no user 'nobody' in case" in err
     code, _, err = _run(
-        capsys, "review", "decide", "op1", "--action", "label", "--reviewer", "ana", "--reason", "r", "--case", root
+        capsys,
+        "review",
+        "decide",
+        "op1",
+        "--action",
+        "label",
+        "--reviewer",
+        "ana",
+        "--reason",
+        "r",
+        "--case",
+        root,
     )
     assert code == 1 and "Error: user 'Ana' is disabled" in err
 

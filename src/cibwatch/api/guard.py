@@ -43,7 +43,7 @@ def host_name(header: str) -> str:
 
 
 class Guard:
-    """Wraps ``app``: refuses foreign Host headers (400) and bodies over ``max_body`` (413), logs each request."""
+    """Wraps ``app``: refuses foreign Host names (400) and bodies over ``max_body`` (413); logs requests."""
 
     def __init__(
         self,

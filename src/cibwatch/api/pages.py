@@ -17,9 +17,9 @@ from markupsafe import Markup
 from cibwatch import review, schema, views
 from cibwatch.api import charts
 from cibwatch.report import CardFragment
-from cibwatch.review.users import Action, User, may
 from cibwatch.report.charts import activity_figure
 from cibwatch.report.page import duration, script_json
+from cibwatch.review.users import Action, User, may
 from cibwatch.templating import environment
 
 # No inline script or style, nothing from another origin; the forms' fetch goes to this origin only.

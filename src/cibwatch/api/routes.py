@@ -162,7 +162,7 @@ def post_decision(request: Request, account_id: str, body: DecisionIn) -> dict[s
 
 @router.post("/review/{account_id:path}/appeal", response_model=LogEntry, status_code=201)
 def post_appeal(request: Request, account_id: str, body: AppealIn) -> dict[str, Any]:
-    """Appeal the decision in force (as the account's appellant, or an admin); it goes back to the queue's head."""
+    """Appeal the decision in force, as the account's appellant or an admin; it leads the queue again."""
     appellant = request.state.user.name
     with access(request).open() as case:
         return review.appeal(case, account_id, statement=body.statement, appellant=appellant)

@@ -171,7 +171,9 @@ def decide_command(
     account: str = typer.Argument(..., help="The account id."),
     action: str = typer.Option(..., "--action", help="One of: " + ", ".join(review.ACTIONS) + "."),
     reviewer: str = typer.Option(
-        ..., "--reviewer", help="Who decides: an active reviewer or admin of the case (`cibwatch users list`)."
+        ...,
+        "--reviewer",
+        help="Who decides: an active reviewer or admin of the case (`cibwatch users list`).",
     ),
     reason: str = typer.Option(..., "--reason", help="Why, in a sentence the account holder could read."),
     case: Path = CASE,
@@ -192,7 +194,9 @@ def appeal_command(
     account: str = typer.Argument(..., help="The account id."),
     statement: str = typer.Option(..., "--statement", help="The account holder's statement."),
     appellant: str = typer.Option(
-        ..., "--appellant", help="Who appeals: the account's appellant user, or an admin recording it for them."
+        ...,
+        "--appellant",
+        help="Who appeals: the account's appellant user, or an admin recording it for them.",
     ),
     case: Path = CASE,
 ) -> None:

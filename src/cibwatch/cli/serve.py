@@ -19,7 +19,7 @@ def serve_command(
     host: str = typer.Option(
         "127.0.0.1",
         "--host",
-        help="Address to listen on. Sign-in has no TLS of its own: off this machine, put an https proxy in front.",
+        help="Address to listen on. There is no TLS: off this machine, put an https proxy in front.",
     ),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
     allow_host: list[str] = typer.Option(
@@ -31,7 +31,9 @@ def serve_command(
         1_000_000, "--max-body", min=1, help="Largest request body in bytes; larger ones get 413."
     ),
     secure_cookies: bool = typer.Option(
-        False, "--secure-cookies", help="Mark the session cookie Secure: the app is reached over https via a proxy."
+        False,
+        "--secure-cookies",
+        help="Mark the session cookie Secure: the app is reached over https via a proxy.",
     ),
 ) -> None:
     """Serve the case's review UI and REST API (JSON under /api) until Ctrl-C; users sign in."""

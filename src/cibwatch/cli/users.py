@@ -68,7 +68,9 @@ def list_command(
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     if not everyone:
-        console.print(f"No users yet; add the first admin with `cibwatch users add NAME --role admin --case {case}`.")
+        console.print(
+            f"No users yet; add the first admin with `cibwatch users add NAME --role admin --case {case}`."
+        )
         return
     table = Table(title=f"Users of {case}", title_justify="left")
     for col in ("name", "role", "account", "state"):
@@ -87,7 +89,9 @@ def disable_command(name: str = typer.Argument(..., help="The user to disable.")
 
 
 @app.command("token")
-def token_command(name: str = typer.Argument(..., help="The user the token acts as."), case: Path = CASE) -> None:
+def token_command(
+    name: str = typer.Argument(..., help="The user the token acts as."), case: Path = CASE
+) -> None:
     """Print a new API token for scripts (Authorization: Bearer …); it replaces the user's previous one.
 
     The token is shown once: the case keeps only its hash.

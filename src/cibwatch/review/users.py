@@ -112,9 +112,7 @@ def check_name(name: str) -> str:
     hidden = [c for c in name if unicodedata.category(c).startswith("C")]
     if hidden:
         codes = ", ".join(f"U+{ord(c):04X}" for c in hidden)
-        raise ConfigError(
-            f"a user name must not hold control or invisible characters; {name!r} has {codes}"
-        )
+        raise ConfigError(f"a user name must not hold control or invisible characters; {name!r} has {codes}")
     return name
 
 
@@ -141,9 +139,7 @@ def _row_user(row: tuple[object, ...]) -> User:
     return User(str(name), str(key), str(role), None if account_id is None else str(account_id), bool(active))
 
 
-def add_user(
-    case: Case, name: str, role: str, *, password: str, account_id: str | None = None
-) -> User:
+def add_user(case: Case, name: str, role: str, *, password: str, account_id: str | None = None) -> User:
     """Register ``name`` with ``role``; an appellant names the one account it speaks for."""
     name = check_name(name.strip())
     key = name_key(name)
@@ -231,7 +227,9 @@ def may(user: User, action: Action, account_id: str | None = None) -> bool:
     if user.role == "admin":
         return True
     if user.role == "appellant":
-        return action in ("read_account", "appeal") and account_id is not None and account_id == user.account_id
+        return (
+            action in ("read_account", "appeal") and account_id is not None and account_id == user.account_id
+        )
     if action in ("read", "read_account"):
         return user.role in ("viewer", "reviewer")
     if action in ("decide", "resolve"):
@@ -272,10 +270,10 @@ def password_hash_of(case: Case, name: str) -> tuple[User | None, str]:
 def check_password(user: User | None, stored_hash: str, password: str) -> User | None:
     """``user`` when ``password`` matches ``stored_hash``; None otherwise (also for no user)."""
     try:
-        ok = _hasher.verify(stored_hash, password)
+        _hasher.verify(stored_hash, password)  # returns True or raises
     except (VerificationError, InvalidHashError):
-        ok = False
-    return user if ok and user is not None else None
+        return None
+    return user
 
 
 # -- tokens and sessions -----------------------------------------------------------------------
