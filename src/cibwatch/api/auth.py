@@ -21,6 +21,7 @@ import secrets
 from typing import Any
 from urllib.parse import quote
 
+import python_multipart  # noqa: F401  (Form() needs it: a missing package fails here, not at sign-in)
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
