@@ -209,6 +209,22 @@ def test_users_cli(
     assert "disabled" in out and PASSWORD not in out and token not in out
     code, _, err = _run(capsys, "users", "token", "ana", "--case", root)
     assert code == 1 and "user 'Ana' is disabled" in err
+    code, out, _ = _run(capsys, "users", "enable", "ana", "--case", root)
+    assert code == 0 and "Enabled 'Ana'." in out
+    with Case.open(root) as c:
+        assert users.user_for_token(c, token) is None  # disabling revoked it for good
+        ana = users.find_user(c, "ana")
+        assert ana is not None and ana.active
+        session_id, _ = users.new_session(c, ana)
+    monkeypatch.setattr("sys.stdin", _Stdin("a new long password\n"))
+    with quick_hashing():
+        code, out, _ = _run(capsys, "users", "password", "ana", "--password-stdin", "--case", root)
+    assert code == 0 and "New password set for 'Ana'" in out
+    with Case.open(root) as c:
+        assert users.session_for(c, session_id) is None
+        assert users.check_password(*users.password_hash_of(c, "ana"), "a new long password") is not None
+        assert users.check_password(*users.password_hash_of(c, "ana"), PASSWORD) is None
+    code, _, _ = _run(capsys, "users", "disable", "ana", "--case", root)
     code, _, err = _run(capsys, "users", "disable", "nobody", "--case", root)
     assert code == 1 and "no user 'nobody' in case" in err
     code, _, err = _run(

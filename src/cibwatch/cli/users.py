@@ -88,6 +88,31 @@ def disable_command(name: str = typer.Argument(..., help="The user to disable.")
     console.print(f"Disabled {user.name!r}; its sessions and API token no longer work.", highlight=False)
 
 
+@app.command("enable")
+def enable_command(
+    name: str = typer.Argument(..., help="The user to enable again."), case: Path = CASE
+) -> None:
+    """Let a disabled user sign in again with its password (it needs a new API token)."""
+    with open_case(case) as c:
+        user = users.enable_user(c, name)
+    console.print(f"Enabled {user.name!r}.", highlight=False)
+
+
+@app.command("password")
+def password_command(
+    name: str = typer.Argument(..., help="The user whose password to set."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from the first line of stdin (else prompt)."
+    ),
+    case: Path = CASE,
+) -> None:
+    """Set a new password (a forgotten one cannot be recovered); the user's open sessions end."""
+    password = _read_password(password_stdin)
+    with open_case(case) as c:
+        user = users.set_password(c, name, password)
+    console.print(f"New password set for {user.name!r}; its open sessions ended.", highlight=False)
+
+
 @app.command("token")
 def token_command(
     name: str = typer.Argument(..., help="The user the token acts as."), case: Path = CASE

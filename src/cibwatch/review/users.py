@@ -149,8 +149,7 @@ def add_user(case: Case, name: str, role: str, *, password: str, account_id: str
         raise ConfigError(
             "an appellant needs --account ID (the account it may appeal for), and only an appellant has one"
         )
-    if len(password) < MIN_PASSWORD:
-        raise ConfigError(f"a password has at least {MIN_PASSWORD} characters. Got {len(password)} instead.")
+    _check_password_length(password)
     ensure_tables(case)
     existing = find_user(case, name)
     if existing is not None:
@@ -184,6 +183,29 @@ def list_users(case: Case) -> list[User]:
 
 def has_admin(case: Case) -> bool:
     return any(u.active and u.role == "admin" for u in list_users(case))
+
+
+def _check_password_length(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ConfigError(f"a password has at least {MIN_PASSWORD} characters. Got {len(password)} instead.")
+
+
+def set_password(case: Case, name: str, password: str) -> User:
+    """Give ``name`` a new password; its open sessions end (its API token stays)."""
+    user = _require_known(case, name)
+    _check_password_length(password)
+    case.con.execute(
+        "UPDATE users SET password_hash = ? WHERE name_key = ?", [_hasher.hash(password), user.name_key]
+    )
+    case.con.execute("DELETE FROM user_tokens WHERE name_key = ? AND kind = 'session'", [user.name_key])
+    return user
+
+
+def enable_user(case: Case, name: str) -> User:
+    """Let a disabled user sign in again with its password; it needs a new API token."""
+    user = _require_known(case, name)
+    case.con.execute("UPDATE users SET active = true WHERE name_key = ?", [user.name_key])
+    return User(user.name, user.name_key, user.role, user.account_id, True)
 
 
 def disable_user(case: Case, name: str) -> User:
