@@ -369,3 +369,8 @@ def test_a_sign_out_without_the_session_cookie_clears_nothing(web: TestClient) -
     assert response.status_code == 303 and "set-cookie" not in response.headers
     web.cookies.set(SESSION_COOKIE, session)
     assert web.get("/").status_code == 200
+
+
+def test_a_content_length_that_is_not_a_number_is_400(as_user: Callable[[str], TestClient]) -> None:
+    response = as_user("ana").post("/api/review/op1/decision", content=b"{}", headers={"Content-Length": "2x"})
+    assert response.status_code == 400 and "is not a number of bytes" in response.json()["error"]

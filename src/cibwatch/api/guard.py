@@ -94,7 +94,9 @@ class Guard:
                 "to serve it under that name"
             )
         length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+        if length is not None and not length.isdigit():
+            return 400, f"Content-Length {length!r} is not a number of bytes"
+        if length is not None and int(length) > self.max_body:
             return 413, f"request body over {self.max_body} bytes (--max-body)"
         return None
 
