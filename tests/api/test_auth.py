@@ -372,5 +372,37 @@ def test_a_sign_out_without_the_session_cookie_clears_nothing(web: TestClient) -
 
 
 def test_a_content_length_that_is_not_a_number_is_400(as_user: Callable[[str], TestClient]) -> None:
-    response = as_user("ana").post("/api/review/op1/decision", content=b"{}", headers={"Content-Length": "2x"})
+    response = as_user("ana").post(
+        "/api/review/op1/decision", content=b"{}", headers={"Content-Length": "2x"}
+    )
     assert response.status_code == 400 and "is not a number of bytes" in response.json()["error"]
+
+
+def test_a_route_missing_from_the_policy_is_closed_to_writes_and_appellants(
+    case_dir: Path, tokens: dict[str, str]
+) -> None:
+    """A new route nobody listed in ROUTE_ACTION: GET needs `read`, anything else `admin`."""
+    from fastapi import APIRouter, Depends
+
+    from cibwatch.api import auth
+
+    extra = APIRouter(dependencies=[Depends(auth.allowed)])
+
+    @extra.get("/api/new-thing")
+    def new_read() -> dict[str, bool]:
+        return {"ok": True}
+
+    @extra.post("/api/new-thing")
+    def new_write() -> dict[str, bool]:
+        return {"ok": True}
+
+    app = create_app(case_dir)
+    app.include_router(extra)
+
+    def status(name: str, method: str) -> int:
+        headers = {"Authorization": f"Bearer {tokens[name]}"}
+        with TestClient(app, base_url=BASE) as c:
+            return c.request(method, "/api/new-thing", headers=headers).status_code
+
+    assert [status(n, "GET") for n in ("vic", "ana", "boss", "jane")] == [200, 200, 200, 403]
+    assert [status(n, "POST") for n in ("vic", "ana", "boss", "jane")] == [403, 403, 200, 403]
