@@ -7,8 +7,10 @@ CibwatchError
 ├── CaseError             a case directory is missing, damaged or of another version
 ├── ModelError            a model file is missing, damaged or does not fit its card
 ├── ConfigError           a parameter or policy value is out of range
-└── ReviewError           a review step out of order (appeal without a decision, …)
-    └── AuditLogError     the review audit log fails verification (tampered, reordered, cut)
+├── ReviewError           a review step out of order (appeal without a decision, …)
+│   └── AuditLogError     the review audit log fails verification (tampered, reordered, cut)
+└── AccessDenied          the user is unknown, disabled, or its role may not do this
+    └── SignInRequired    the request carries no valid session or token
 """
 
 from __future__ import annotations
@@ -63,3 +65,11 @@ class ReviewError(CibwatchError):
 
 class AuditLogError(ReviewError):
     exit_code = 3
+
+
+class AccessDenied(CibwatchError):
+    pass
+
+
+class SignInRequired(AccessDenied):
+    pass

@@ -21,7 +21,8 @@ from tests.report.browser import chromium
 class Browser:
     """One headless Chromium with one tab; ``events`` holds every protocol event received."""
 
-    def __init__(self) -> None:
+    def __init__(self, *extra_args: str) -> None:
+        """``extra_args`` go to chromium, e.g. ``--host-resolver-rules=MAP attacker.example 127.0.0.1``."""
         binary = chromium()
         assert binary, "chromium is not installed"
         self._profile = tempfile.TemporaryDirectory(prefix="cibwatch-cdp-")
@@ -35,7 +36,7 @@ class Browser:
         self._process = subprocess.Popen(
             [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={self._profile.name}", "--remote-debugging-pipe", "about:blank"],
+             f"--user-data-dir={self._profile.name}", "--remote-debugging-pipe", *extra_args, "about:blank"],
             preexec_fn=pipes_on_3_and_4, pass_fds=(3, 4),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip

@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cibwatch import schema
-from cibwatch.api import charts, create_app, web
+from cibwatch.api import charts, web
 from cibwatch.api.pages import CSP, error_page, overview_page
 from cibwatch.report import campaign_card, card_fragment
 from cibwatch.store.case import Case
-from tests.api.conftest import EVIL
+from tests.api.conftest import EVIL, bearer
 from tests.campaigns.corpus import T0, _edge, relabel_bot, table
 
 
@@ -90,7 +90,7 @@ def test_a_hub_account_page_is_bounded_and_says_what_it_left_out(
     assert page.count("+10 more co-actions on this edge (12 stored).") == 3
 
 
-def test_hostile_post_text_and_links_stay_inert(case_dir: Path) -> None:
+def test_hostile_post_text_and_links_stay_inert(case_dir: Path, tokens: dict[str, str]) -> None:
     """A post's <script>, markup and javascript: link are shown as text; nothing in them becomes live."""
     hostile = (
         '<script>alert(1)</script> <img src=x onerror=alert(2)> <a href="javascript:alert(3)">win</a> '
@@ -110,7 +110,7 @@ def test_hostile_post_text_and_links_stay_inert(case_dir: Path) -> None:
         case.write_part("coord_edges", table([edge], schema.COORD_EDGES), "edges-evil")
         case.write_part("coord_evidence", table([evidence], schema.COORD_EVIDENCE), "evidence-evil")
         case.write_part("posts", table(posts, schema.POSTS), "posts-evil")
-    with TestClient(create_app(case_dir)) as client:
+    with bearer(case_dir, tokens["vic"]) as client:
         response = client.get("/accounts/op1")
     page = response.text
     assert response.headers["content-security-policy"] == CSP
@@ -125,9 +125,7 @@ def test_hostile_post_text_and_links_stay_inert(case_dir: Path) -> None:
 
 
 def test_account_page_follows_the_review_state(client: TestClient) -> None:
-    client.post(
-        "/api/review/op2/decision", json={"action": "label", "reviewer": "ana", "reason": f"x {EVIL}"}
-    )
+    client.post("/api/review/op2/decision", json={"action": "label", "reason": f"x {EVIL}"})
     page = client.get("/accounts/op2").text
     assert "review status <strong>decided</strong> (in force: label)" in page
     assert f"x {EVIL}" not in page and "x &lt;script&gt;" in page  # the reason is escaped too
@@ -233,7 +231,7 @@ def test_queue_filters_narrow_the_queue_and_have_a_url(client: TestClient) -> No
     in_campaign = client.get("/api/review/queue", params={"campaign": "camp-k1"}).json()
     assert {r["campaign_id"] for r in in_campaign} == {"camp-k1"}
     assert "x1" not in {r["account_id"] for r in in_campaign}
-    client.post("/api/review/op2/decision", json={"action": "label", "reviewer": "ana", "reason": "core"})
+    client.post("/api/review/op2/decision", json={"action": "label", "reason": "core"})
     decided = client.get("/api/review/queue", params={"status": "decided"}).json()
     assert [(r["account_id"], r["kind"], r["status"]) for r in decided] == [("op2", "reviewed", "decided")]
     assert "op2" not in {r["account_id"] for r in client.get("/api/review/queue").json()}
@@ -276,10 +274,10 @@ def test_queue_filters_refuse_unknown_values(
     assert page.status_code == 422 and message in page.text
 
 
-def test_account_page_says_what_an_uncertain_bot_label_means(case_dir: Path) -> None:
+def test_account_page_says_what_an_uncertain_bot_label_means(case_dir: Path, tokens: dict[str, str]) -> None:
     with Case.open(case_dir) as case:
         relabel_bot(case, "op2", "uncertain")
-    with TestClient(create_app(case_dir)) as client:
+    with bearer(case_dir, tokens["vic"]) as client:
         uncertain = client.get("/accounts/op2").text
         bot = client.get("/accounts/op1").text
     assert "<h2>Bot score: 0.5 (uncertain: between the human and bot thresholds)</h2>" in uncertain

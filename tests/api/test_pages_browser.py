@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.api.cdp import Browser
-from tests.api.test_serve import served  # noqa: F401  (the fixture: `cibwatch serve` on loopback)
+from tests.api.test_serve import served, sign_in  # noqa: F401  (the fixture: `cibwatch serve` on loopback)
 from tests.report.browser import chromium
 
 pytestmark = pytest.mark.skipif(
@@ -38,7 +38,7 @@ def test_page_draws_its_charts_cleanly_from_this_server_only(
     tmp_path: Path,
 ) -> None:
     with Browser() as browser:
-        browser.open(served + path)
+        sign_in(browser, served, "vic", path)
         drawn = browser.poll(f"document.querySelectorAll('.js-plotly-plot').length >= {charts}")
         assert drawn and browser.js("document.body.getAttribute('data-charts')") == str(charts)
         assert browser.js("typeof Plotly") == "object"
@@ -55,7 +55,7 @@ def test_page_draws_its_charts_cleanly_from_this_server_only(
 def test_the_harness_sees_a_blocked_inline_style(served: str) -> None:  # noqa: F811
     """A clean result above means something: an inline style the CSP blocks is reported."""
     with Browser() as browser:
-        browser.open(served + "/accounts/op1")
+        sign_in(browser, served, "vic", "/accounts/op1")
         inline_style = (
             "const s = document.createElement('style'); s.textContent = 'p{}'; document.head.append(s);"
         )

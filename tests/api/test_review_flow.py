@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -14,38 +15,33 @@ def post(client: TestClient, path: str, body: dict) -> dict:
     return response.json()
 
 
-def test_decide_appeal_resolve_then_the_log_verifies(client: TestClient) -> None:
-    decision = post(
-        client, "op1/decision", {"action": "suspend", "reviewer": "ana", "reason": "core of camp-k1"}
-    )
+def test_decide_appeal_resolve_then_the_log_verifies(as_user: Callable[[str], TestClient]) -> None:
+    client, ana, ben, jane = as_user("vic"), as_user("ana"), as_user("ben"), as_user("jane")
+    decision = post(ana, "op1/decision", {"action": "suspend", "reason": "core of camp-k1"})
     assert (decision["seq"], decision["event"], decision["tier"]) == (1, "decision", "enforce-eligible")
     assert len(decision["evidence_snapshot_id"]) == 64 and decision["prev_hash"] == "0" * 64
     assert "op1" not in [q["account_id"] for q in client.get("/api/review/queue").json()]
 
-    appeal = post(client, "op1/appeal", {"statement": "I am a real person", "appellant": "@patriot_jane01"})
-    assert (appeal["event"], appeal["refers_to"], appeal["actor"]) == ("appeal", 1, "@patriot_jane01")
+    appeal = post(jane, "op1/appeal", {"statement": "I am a real person"})
+    assert (appeal["event"], appeal["refers_to"], appeal["actor"]) == ("appeal", 1, "jane")
     head = client.get("/api/review/queue").json()[0]
     assert (head["account_id"], head["kind"]) == ("op1", "appeal")
 
     # While the appeal is open no new decision; the original decider may not judge the appeal.
-    again = client.post("/api/review/op1/decision", json={"action": "label", "reviewer": "cy", "reason": "x"})
+    again = ben.post("/api/review/op1/decision", json={"action": "label", "reason": "x"})
     assert again.status_code == 409 and "has an open appeal" in again.json()["error"]
-    own = client.post(
-        "/api/review/op1/appeal/resolve", json={"outcome": "upheld", "reviewer": "ana", "reason": "mine"}
-    )
+    own = ana.post("/api/review/op1/appeal/resolve", json={"outcome": "upheld", "reason": "mine"})
     assert own.status_code == 409 and "must be decided by another reviewer" in own.json()["error"]
 
-    outcome = post(
-        client, "op1/appeal/resolve", {"outcome": "overturned", "reviewer": "ben", "reason": "a news feed"}
-    )
+    outcome = post(ben, "op1/appeal/resolve", {"outcome": "overturned", "reason": "a news feed"})
     assert (outcome["event"], outcome["action"], outcome["refers_to"]) == ("appeal_outcome", "overturned", 2)
-    twice = client.post("/api/review/op1/appeal", json={"statement": "again"})
+    twice = jane.post("/api/review/op1/appeal", json={"statement": "again"})
     assert twice.status_code == 409 and "one appeal per decision" in twice.json()["error"]
 
     history = client.get("/api/review/op1/history").json()
     assert [(e["seq"], e["event"], e["actor"]) for e in history] == [
         (1, "decision", "ana"),
-        (2, "appeal", "@patriot_jane01"),
+        (2, "appeal", "jane"),
         (3, "appeal_outcome", "ben"),
     ]
     assert [e["prev_hash"] for e in history[1:]] == [e["entry_hash"] for e in history[:-1]]
@@ -59,7 +55,7 @@ def test_decide_appeal_resolve_then_the_log_verifies(client: TestClient) -> None
 
 
 def test_an_edited_row_fails_verification(client: TestClient, case_dir: Path) -> None:
-    post(client, "op5/decision", {"action": "restrict", "reviewer": "ana", "reason": "amplifier"})
+    post(client, "op5/decision", {"action": "restrict", "reason": "amplifier"})
     post(client, "op5/appeal", {"statement": "I only retweet what I like"})
     head = client.get("/api/review/verify-log").json()["head"]
     # The app holds case.duckdb only during a request, so another process can edit it in between.

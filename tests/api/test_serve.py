@@ -16,7 +16,9 @@ import pytest
 from cibwatch.cli.main import main
 from tests.api.cdp import Browser
 from tests.api.conftest import EVIL
+from tests.campaigns.corpus import build
 from tests.report.browser import chromium
+from tests.review.people import PASSWORD
 
 
 def test_serve_refuses_a_directory_that_is_not_a_case(
@@ -62,19 +64,60 @@ def served(case_dir: Path) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def test_serve_answers_on_loopback(served: str) -> None:
-    assert httpx.get(served + "/api/summary").json()["campaigns"] == 1
-    decided = httpx.post(
-        served + "/api/review/op3/decision", json={"action": "label", "reviewer": "ana", "reason": "core"}
+def sign_in(browser: Browser, base: str, name: str, path: str = "/") -> None:
+    """Sign ``name`` in through the sign-in page, landing on ``path``."""
+    browser.open(f"{base}/login?next={path}")
+    fill = f"f.elements.name.value = {json.dumps(name)}; f.elements.password.value = {json.dumps(PASSWORD)};"
+    browser.js(f"(() => {{ const f = document.querySelector('form.signin'); {fill} f.submit(); }})()")
+    browser.wait_for("Page.loadEventFired")
+    assert (browser.js("document.querySelector('header .me')?.textContent") or "").startswith(name), (
+        browser.js("document.body.innerText")
     )
-    assert decided.status_code == 201
-    assert httpx.get(served + "/api/review/verify-log").json()["entries"] == 1
+
+
+def test_serve_answers_on_loopback(served: str, tokens: dict[str, str]) -> None:
+    assert httpx.get(served + "/api/summary").status_code == 401
+    ana = {"Authorization": f"Bearer {tokens['ana']}"}
+    assert httpx.get(served + "/api/summary", headers=ana).json()["campaigns"] == 1
+    decided = httpx.post(
+        served + "/api/review/op3/decision", json={"action": "label", "reason": "core"}, headers=ana
+    )
+    assert decided.status_code == 201 and decided.json()["actor"] == "ana"
+    assert httpx.get(served + "/api/review/verify-log", headers=ana).json()["entries"] == 1
+
+
+def test_serve_refuses_a_case_without_users(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build(tmp_path / "case").close()
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: pytest.fail("served a case nobody can sign in to"))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--case", str(tmp_path / "case")])
+    assert exit_info.value.code == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "has no users, so nobody could sign in; add the first admin with "
+        "`cibwatch users add NAME --role admin" in err
+    )
+
+
+def test_serve_warns_off_loopback_without_tls(
+    case_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[dict] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **k: ran.append(k))
+    main(["serve", "--case", str(case_dir), "--host", "0.0.0.0", "--allow-host", "review.example"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert "Warning: listening on 0.0.0.0 over plain http" in err and ran[0]["host"] == "0.0.0.0"
+    main(["serve", "--case", str(case_dir), "--host", "0.0.0.0", "--secure-cookies"])
+    main(["serve", "--case", str(case_dir)])
+    assert "Warning" not in capsys.readouterr().err
 
 
 @pytest.mark.skipif(chromium() is None, reason="chromium is not installed (Debian: apt-get install chromium)")
-def test_review_in_chromium_escapes_text_and_posts_the_forms(served: str) -> None:
+def test_review_in_chromium_escapes_text_and_posts_the_forms(served: str, tokens: dict[str, str]) -> None:
     with Browser() as browser:
-        browser.open(served + "/accounts/op1")
+        sign_in(browser, served, "ana", "/accounts/op1")
         # The description's <script> is text on the page, not an element; the app's own files are the
         # only scripts (and the charts' JSON block, which never runs).
         assert browser.js(f"document.body.innerText.includes({json.dumps('Proud american ' + EVIL)})")
@@ -91,18 +134,25 @@ def test_review_in_chromium_escapes_text_and_posts_the_forms(served: str) -> Non
             form = json.dumps(f'form[data-endpoint$="{endpoint}"]')
             browser.js(f"(() => {{ const f = document.querySelector({form}); {fill} f.requestSubmit(); }})()")
 
-        submit("/decision", {"action": "suspend", "reviewer": "ana", "reason": "core of camp-k1"})
+        submit("/decision", {"action": "suspend", "reason": "core of camp-k1"})
         browser.wait_for("Page.loadEventFired")  # app.js reloads the page after a recorded step
         assert "review status decided (in force: suspend)" in browser.js("document.body.innerText")
-        submit("/appeal", {"statement": "I am a real person", "appellant": "@patriot_jane01"})
-        browser.wait_for("Page.loadEventFired")
+        appealed = httpx.post(
+            served + "/api/review/op1/appeal",
+            json={"statement": "I am a real person"},
+            headers={"Authorization": f"Bearer {tokens['jane']}"},
+        )
+        assert appealed.status_code == 201
+        browser.open(served + "/accounts/op1")
         # A step the review rules forbid: the API's message shows under the form, nothing is recorded.
-        submit("/appeal/resolve", {"outcome": "upheld", "reviewer": "ana", "reason": "mine"})
+        submit("/appeal/resolve", {"outcome": "upheld", "reason": "mine"})
         error = browser.poll("document.querySelector('.form-error').textContent")
         assert error == "ana made the decision under appeal; an appeal must be decided by another reviewer"
         events = list(browser.events)
-    history = httpx.get(served + "/api/review/op1/history").json()
-    assert [(e["event"], e["actor"]) for e in history] == [("decision", "ana"), ("appeal", "@patriot_jane01")]
+    history = httpx.get(
+        served + "/api/review/op1/history", headers={"Authorization": f"Bearer {tokens['vic']}"}
+    ).json()
+    assert [(e["event"], e["actor"]) for e in history] == [("decision", "ana"), ("appeal", "jane")]
     # Nothing thrown, no CSP violation or other console message; the only logged error is the 409.
     assert [e for e in events if e["method"] in ("Runtime.exceptionThrown", "Runtime.consoleAPICalled")] == []
     logged = [e["params"]["entry"] for e in events if e["method"] == "Log.entryAdded"]

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from cibwatch.cli import console as console_module
 from cibwatch.cli.main import app
 from cibwatch.store.case import Case
+from tests.review.people import add_people
 
 # Colour and style codes, which FORCE_COLOR in the environment turns on even for a pipe.
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -22,7 +23,8 @@ REASON = "core of camp-k1: 12 co-reposts within seconds of /data/exports/2016/ir
 
 @pytest.fixture
 def long_case(case: Case, tmp_path: Path) -> Path:
-    """The review corpus behind a path far wider than 80 columns."""
+    """The review corpus, with its users, behind a path far wider than 80 columns."""
+    add_people(case)
     case.close()
     deep = tmp_path / ("an-investigation-folder-with-a-long-descriptive-name-" * 2).strip("-")
     deep.mkdir()

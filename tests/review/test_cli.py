@@ -9,6 +9,7 @@ import pytest
 
 from cibwatch.cli.main import main
 from cibwatch.store.case import Case
+from tests.review.people import add_people
 
 
 @pytest.fixture
@@ -29,6 +30,7 @@ def run(capsys: pytest.CaptureFixture[str]):
 
 @pytest.fixture
 def case_dir(case: Case) -> Path:
+    add_people(case)
     case.close()  # the CLI opens the DuckDB file itself
     return case.root
 
@@ -45,7 +47,10 @@ def test_review_flow_end_to_end(run, case_dir: Path) -> None:
     )  # fmt: skip
     assert code == 0 and "Recorded decision 1: suspend op1 by ana" in out
 
-    code, out, _ = run("review", "appeal", "op1", "--statement", "I am a real person", "--case", case_dir)
+    code, out, _ = run(
+        "review", "appeal", "op1", "--statement", "I am a real person", "--appellant", "jane",
+        "--case", case_dir,
+    )  # fmt: skip
     assert code == 0 and "Recorded appeal 2 against decision 1" in out
     code, out, _ = run("review", "queue", "--case", case_dir, "--json")
     assert json.loads(out)[0] | {"priority": 0} == json.loads(out)[0] | {"priority": 0, "kind": "appeal"}
@@ -57,7 +62,7 @@ def test_review_flow_end_to_end(run, case_dir: Path) -> None:
     assert "Evidence at decision: snapshot" in out and "Changed since: nothing" in out
 
     code, _, err = run(
-        "review", "resolve-appeal", "op1", "--outcome", "overturned", "--reviewer", "ana", "--reason", "x",
+        "review", "resolve-appeal", "op1", "--outcome", "overturned", "--reviewer", "ＡＮＡ", "--reason", "x",
         "--case", case_dir,
     )  # fmt: skip
     assert code == 1 and "Error: ana made the decision under appeal" in err
@@ -101,12 +106,28 @@ def test_verify_log_fails_after_a_tampered_row(run, case_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["review", "decide", "op1", "--action", "ban", "--reviewer", "a", "--reason", "r"],
+        (["review", "decide", "op1", "--action", "ban", "--reviewer", "ana", "--reason", "r"],
          "action must be one of dismiss, label, restrict, suspend. Got 'ban' instead."),
-        (["review", "appeal", "op1", "--statement", "hi"], "op1 has no decision to appeal"),
+        (["review", "appeal", "op1", "--statement", "hi", "--appellant", "jane"],
+         "op1 has no decision to appeal"),
         (["review", "show", "nobody"], "account 'nobody' is not in case"),
-        (["review", "resolve-appeal", "op1", "--outcome", "upheld", "--reviewer", "b", "--reason", "r"],
+        (["review", "resolve-appeal", "op1", "--outcome", "upheld", "--reviewer", "ben", "--reason", "r"],
          "no open appeal"),
+        # Acting in the log needs a registered, active user whose role may do it.
+        (["review", "decide", "op1", "--action", "label", "--reviewer", "the-chief-reviewer",
+          "--reason", "x"],
+         "'the-chief-reviewer' is not a user of case"),
+        (["review", "decide", "op1", "--action", "label", "--reviewer", "vic", "--reason", "r"],
+         "user 'vic' (viewer) may not decide"),
+        (["review", "decide", "op1", "--action", "label", "--reviewer", "jane", "--reason", "r"],
+         "user 'jane' (appellant) may not decide"),
+        (["review", "appeal", "op2", "--statement", "hi", "--appellant", "jane"],
+         "user 'jane' (appellant) may not appeal account op2"),
+        (["review", "appeal", "op1", "--statement", "hi", "--appellant", "ana"],
+         "user 'ana' (reviewer) may not appeal account op1"),
+        (["review", "resolve-appeal", "op1", "--outcome", "upheld", "--reviewer", "a\u200bna",
+          "--reason", "x"],
+         "a user name must not hold control or invisible characters"),
     ],
 )  # fmt: skip
 def test_errors_exit_non_zero_with_a_message(run, case_dir: Path, args: list[str], message: str) -> None:

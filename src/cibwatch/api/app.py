@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
@@ -15,12 +16,22 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from cibwatch import __version__
-from cibwatch.api import pages, routes, web
+from cibwatch.api import auth, guard, pages, routes, web
 from cibwatch.api.access import CaseAccess
-from cibwatch.errors import CaseError, CibwatchError, ConfigError, InputFormatError, ReviewError
+from cibwatch.errors import (
+    AccessDenied,
+    CaseError,
+    CibwatchError,
+    ConfigError,
+    InputFormatError,
+    ReviewError,
+    SignInRequired,
+)
 
 # CibwatchError subclass -> HTTP status; the first match wins, anything else is a 400.
 ERROR_STATUS: tuple[tuple[type[CibwatchError], int], ...] = (
+    (SignInRequired, 401),
+    (AccessDenied, 403),
     (CaseError, 404),  # an unknown account or campaign, a stage that has not run
     (ReviewError, 409),  # a review step out of order: the request is valid, the state forbids it
     (ConfigError, 422),
@@ -32,9 +43,19 @@ def status_of(exc: CibwatchError) -> int:
     return next((status for kind, status in ERROR_STATUS if isinstance(exc, kind)), 400)
 
 
-def create_app(case_dir: str | Path) -> FastAPI:
+def create_app(
+    case_dir: str | Path,
+    *,
+    allowed_hosts: Iterable[str] = (),
+    max_body: int = guard.MAX_BODY,
+    secure_cookies: bool = False,
+) -> FastAPI:
     """The app serving ``case_dir``: JSON under ``/api``, HTML pages at ``/``, ``/accounts/…``, ``/report``.
 
+    Every route but ``/login`` and ``/static`` needs a signed-in user (``cibwatch.api.auth``).
+    The guard (``cibwatch.api.guard``) answers only to loopback names and ``allowed_hosts``, refuses
+    bodies over ``max_body`` bytes and logs each request to ``case_dir/access.log``.
+    ``secure_cookies`` marks the session cookie Secure when a TLS proxy serves the app over https.
     Raises ``CaseError`` at once when ``case_dir`` is not a case.
     """
     app = FastAPI(
@@ -46,16 +67,29 @@ def create_app(case_dir: str | Path) -> FastAPI:
         redoc_url=None,
     )
     app.state.case_access = CaseAccess(case_dir)
+    app.state.secure_cookies = secure_cookies
     app.include_router(routes.router)
+    app.include_router(auth.router)
+    app.include_router(web.public)
     app.include_router(web.router)
+    app.add_middleware(
+        guard.Guard,
+        allowed_hosts=tuple(allowed_hosts),
+        max_body=max_body,
+        access_log=Path(case_dir) / guard.ACCESS_LOG,
+    )
 
     def error(request: Request, status: int, message: str) -> Response:
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": message}, status_code=status)
-        return HTMLResponse(pages.error_page(status, message), status_code=status, headers=pages.HEADERS)
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            return JSONResponse({"error": message}, status_code=status, headers=headers)
+        page = pages.error_page(status, message, me=auth.me(request))
+        return HTMLResponse(page, status_code=status, headers=pages.HEADERS)
 
     @app.exception_handler(CibwatchError)
     def cibwatch_error(request: Request, exc: CibwatchError) -> Response:
+        if isinstance(exc, SignInRequired) and not request.url.path.startswith("/api/"):
+            return auth.sign_in_redirect(request)
         return error(request, status_of(exc), str(exc))
 
     @app.exception_handler(RequestValidationError)

@@ -116,25 +116,23 @@ class Summary(BaseModel):
     review: Metrics
 
 
-# Request bodies: unknown fields are refused so a typo ("reviwer") is a 422, not a silent default.
+# Request bodies: unknown fields are refused so a typo ("reson") is a 422, not a silent default. None
+# names who acts: the review log records the signed-in user, so a "reviewer" field is refused too.
 _Text = Field(min_length=1, max_length=10_000)
 
 
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     action: Literal[review.ACTIONS]  # type: ignore[valid-type]
-    reviewer: str = Field(min_length=1, max_length=200)
     reason: str = _Text
 
 
 class AppealIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     statement: str = _Text
-    appellant: str = Field("account holder", min_length=1, max_length=200)
 
 
 class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     outcome: Literal[review.OUTCOMES]  # type: ignore[valid-type]
-    reviewer: str = Field(min_length=1, max_length=200)
     reason: str = _Text

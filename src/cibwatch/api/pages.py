@@ -19,6 +19,7 @@ from cibwatch.api import charts
 from cibwatch.report import CardFragment
 from cibwatch.report.charts import activity_figure
 from cibwatch.report.page import duration, script_json
+from cibwatch.review.users import Action, User, may
 from cibwatch.templating import environment
 
 # No inline script or style, nothing from another origin; the forms' fetch goes to this origin only.
@@ -29,7 +30,9 @@ CSP = (
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not "no-referrer": under it a browser sends "Origin: null" even on this site's own posts, and the
+    # Origin check (cibwatch.api.auth) needs the real one. Nothing leaves for another site either way.
+    "Referrer-Policy": "same-origin",
 }
 OPEN_EDGES = 3  # evidence of the most significant edges starts unfolded; the rest open on a click
 PROFILE_KEYS = (
@@ -65,6 +68,18 @@ TEMPLATES.globals["plotly_style_ids"] = charts.style_ids
 
 
 @dataclass(frozen=True)
+class Me:
+    """The signed-in user, as the header and the forms need it."""
+
+    user: User
+    csrf_token: str | None  # None with a Bearer token: nothing to put in a form
+
+    def may(self, action: Action, account_id: str | None = None) -> bool:
+        """Which forms a page shows; the API checks again when one is posted."""
+        return may(self.user, action, account_id)
+
+
+@dataclass(frozen=True)
 class AccountCampaign:
     """A campaign the account belongs to, as its page shows it: membership and the report's narratives."""
 
@@ -72,12 +87,17 @@ class AccountCampaign:
     narratives: Markup | None  # the report card's narratives section; None when the card is missing
 
 
-def _render(template: str, **context: Any) -> str:
-    return TEMPLATES.get_template(template).render(**context)
+def _render(template: str, me: Me | None = None, **context: Any) -> str:
+    return TEMPLATES.get_template(template).render(me=me, **context)
 
 
-def error_page(status: int, message: str) -> str:
-    return _render("error.html.j2", status=status, message=message)
+def error_page(status: int, message: str, me: Me | None = None) -> str:
+    return _render("error.html.j2", me=me, status=status, message=message)
+
+
+def login_page(form_token: str, next_path: str, message: str | None) -> str:
+    """The sign-in form; ``form_token`` is also in the sign-in cookie (double-submit CSRF check)."""
+    return _render("login.html.j2", form_token=form_token, next_path=next_path, message=message)
 
 
 def overview_page(
@@ -87,6 +107,7 @@ def overview_page(
     log_check: dict[str, Any],
     *,
     filters: dict[str, str | None] | None = None,
+    me: Me | None = None,
 ) -> str:
     """Counts, tiers, campaigns, the audit log's state and the review queue, narrowed by ``filters``.
 
@@ -103,6 +124,7 @@ def overview_page(
     chosen = {k: v for k, v in (filters or {}).items() if v}
     return _render(
         "overview.html.j2",
+        me=me,
         summary=summary,
         queue=queue,
         campaigns=campaigns,
@@ -118,9 +140,9 @@ def overview_page(
     )
 
 
-def campaign_page(record: dict[str, Any], card: CardFragment) -> str:
+def campaign_page(record: dict[str, Any], card: CardFragment, me: Me | None = None) -> str:
     """One campaign: the report's card of it (facts, network, timeline, narratives, members by role)."""
-    return _render("campaign.html.j2", camp=record["campaign"], card=card)
+    return _render("campaign.html.j2", me=me, camp=record["campaign"], card=card)
 
 
 def account_page(
@@ -129,6 +151,7 @@ def account_page(
     campaigns: list[AccountCampaign],
     activity: views.Activity,
     context: views.Activity | None = None,
+    me: Me | None = None,
 ) -> str:
     """One account from ``cibwatch.review.show``: evidence with its posts, recommendation, history, forms.
 
@@ -150,6 +173,7 @@ def account_page(
         )
     return _render(
         "account.html.j2",
+        me=me,
         account_id=account_id,
         handle=profile.get("screen_name"),
         rv=rv,

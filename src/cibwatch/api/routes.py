@@ -8,9 +8,10 @@ from dataclasses import asdict
 from typing import Any, Literal
 
 import polars as pl
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from cibwatch import review, schema, views
+from cibwatch.api import auth
 from cibwatch.api.access import CaseAccess
 from cibwatch.api.models import (
     AccountsPage,
@@ -29,7 +30,8 @@ from cibwatch.campaigns import accounts_summary
 from cibwatch.errors import CaseError
 from cibwatch.store.case import Case
 
-router = APIRouter(prefix="/api")
+# Every route needs a signed-in user allowed to do what it does (auth.ROUTE_ACTION).
+router = APIRouter(prefix="/api", dependencies=[Depends(auth.allowed)])
 Tier = Literal[schema.RECOMMENDATION_TIERS]  # type: ignore[valid-type]
 QueueStatus = Literal[review.QUEUE_STATUSES]  # type: ignore[valid-type]
 
@@ -152,25 +154,26 @@ def get_history(request: Request, account_id: str) -> list[dict[str, Any]]:
 
 @router.post("/review/{account_id:path}/decision", response_model=LogEntry, status_code=201)
 def post_decision(request: Request, account_id: str, body: DecisionIn) -> dict[str, Any]:
-    """Record a decision with a snapshot of the evidence as it is now."""
+    """Record a decision, by the signed-in reviewer, with a snapshot of the evidence as it is now."""
+    reviewer = request.state.user.name
     with access(request).open() as case:
-        return review.decide(case, account_id, body.action, reviewer=body.reviewer, reason=body.reason)
+        return review.decide(case, account_id, body.action, reviewer=reviewer, reason=body.reason)
 
 
 @router.post("/review/{account_id:path}/appeal", response_model=LogEntry, status_code=201)
 def post_appeal(request: Request, account_id: str, body: AppealIn) -> dict[str, Any]:
-    """Appeal the decision in force; the account goes back to the head of the queue."""
+    """Appeal the decision in force, as the account's appellant or an admin; it leads the queue again."""
+    appellant = request.state.user.name
     with access(request).open() as case:
-        return review.appeal(case, account_id, statement=body.statement, appellant=body.appellant)
+        return review.appeal(case, account_id, statement=body.statement, appellant=appellant)
 
 
 @router.post("/review/{account_id:path}/appeal/resolve", response_model=LogEntry, status_code=201)
 def post_resolve(request: Request, account_id: str, body: ResolveIn) -> dict[str, Any]:
     """Uphold or overturn the decision under appeal (by another reviewer than the one who made it)."""
+    reviewer = request.state.user.name
     with access(request).open() as case:
-        return review.resolve_appeal(
-            case, account_id, body.outcome, reviewer=body.reviewer, reason=body.reason
-        )
+        return review.resolve_appeal(case, account_id, body.outcome, reviewer=reviewer, reason=body.reason)
 
 
 @router.get("/export/network.{fmt}", response_class=Response)

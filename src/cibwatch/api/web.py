@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from cibwatch import review, views
-from cibwatch.api import charts, pages
+from cibwatch.api import auth, charts, pages
 from cibwatch.api.routes import access, campaign_of, summary_of
 from cibwatch.errors import CaseError
 from cibwatch.report import Limits, campaign_card, card_fragment, narratives_fragment, render
 from cibwatch.report.page import static as report_static
 from cibwatch.report.render import files_dir
 
-router = APIRouter(include_in_schema=False)
+# Pages need a signed-in user allowed to see them (auth.ROUTE_ACTION); the static files are public,
+# so the sign-in page has its style and script.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(auth.allowed)])
+public = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript", "pages.css": "text/css"}
 # The report's chart script, shared: it draws the charts of the JSON block on a page, as in the report.
@@ -51,7 +54,7 @@ def overview(
             queue = None
         campaigns = views.records(views.campaign_rows(case))
         log_check = review.verify_log(case).as_dict()
-    page = pages.overview_page(summary, queue, campaigns, log_check, filters=filters)
+    page = pages.overview_page(summary, queue, campaigns, log_check, filters=filters, me=auth.me(request))
     return HTMLResponse(page, headers=pages.HEADERS)
 
 
@@ -70,7 +73,7 @@ def account(request: Request, account_id: str) -> HTMLResponse:
         for c, card in zip(memberships, cards, strict=True)
     ]
     context = views.Activity(first.bucket, first.timeline) if first else None
-    page = pages.account_page(record, evidence, campaigns, activity, context)
+    page = pages.account_page(record, evidence, campaigns, activity, context, me=auth.me(request))
     return HTMLResponse(page, headers=pages.HEADERS)
 
 
@@ -82,10 +85,10 @@ def campaign(request: Request, campaign_id: str) -> HTMLResponse:
     if card is None:  # campaign_of found it, so only a table written between the two reads does this
         raise CaseError(f"campaign {campaign_id!r} changed while its page was read; reload the page")
     fragment = card_fragment(card, CARD_LIMITS, account_url=pages.account_url)
-    return HTMLResponse(pages.campaign_page(record, fragment), headers=pages.HEADERS)
+    return HTMLResponse(pages.campaign_page(record, fragment, me=auth.me(request)), headers=pages.HEADERS)
 
 
-@router.get("/static/{name}")
+@public.get("/static/{name}")
 def static(name: str) -> Response:
     if name == "plotly.min.js":
         return Response(charts.plotly_js(), media_type="text/javascript", headers=STATIC_CACHE)

@@ -19,6 +19,7 @@ from cibwatch.cli import review as review_cli
 from cibwatch.cli import scan as scan_cli
 from cibwatch.cli import serve as serve_cli
 from cibwatch.cli import simulate as simulate_cli
+from cibwatch.cli import users as users_cli
 from cibwatch.cli.console import err_console
 from cibwatch.errors import CibwatchError
 
@@ -34,6 +35,7 @@ ingest_cli.register(app)
 bots_cli.register(app)
 campaigns_cli.register(app)
 review_cli.register(app)
+users_cli.register(app)
 coord_cli.register(app)
 report_cli.register(app)
 simulate_cli.register(app)

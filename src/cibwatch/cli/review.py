@@ -12,6 +12,7 @@ from rich.table import Table
 from cibwatch import review
 from cibwatch.cli.console import console, print_table
 from cibwatch.errors import AuditLogError
+from cibwatch.review.users import acting_user
 from cibwatch.store.case import open_case
 
 app = typer.Typer(
@@ -169,15 +170,20 @@ def _history_table(entries: list[dict[str, Any]]) -> None:
 def decide_command(
     account: str = typer.Argument(..., help="The account id."),
     action: str = typer.Option(..., "--action", help="One of: " + ", ".join(review.ACTIONS) + "."),
-    reviewer: str = typer.Option(..., "--reviewer", help="Who decides (recorded in the audit log)."),
+    reviewer: str = typer.Option(
+        ...,
+        "--reviewer",
+        help="Who decides: an active reviewer or admin of the case (`cibwatch users list`).",
+    ),
     reason: str = typer.Option(..., "--reason", help="Why, in a sentence the account holder could read."),
     case: Path = CASE,
 ) -> None:
     """Record a decision, with a snapshot of the evidence you saw."""
     with open_case(case) as c:
-        entry = review.decide(c, account, action, reviewer=reviewer, reason=reason)
+        user = acting_user(c, reviewer, "decide")
+        entry = review.decide(c, account, action, reviewer=user.name, reason=reason)
     console.print(
-        f"Recorded decision {entry['seq']}: {action} {account} by {reviewer} "
+        f"Recorded decision {entry['seq']}: {action} {account} by {user.name} "
         f"(evidence {entry['evidence_snapshot_id'][:12]}…, entry hash {entry['entry_hash'][:12]}…)",
         highlight=False,
     )
@@ -187,12 +193,17 @@ def decide_command(
 def appeal_command(
     account: str = typer.Argument(..., help="The account id."),
     statement: str = typer.Option(..., "--statement", help="The account holder's statement."),
-    appellant: str = typer.Option("account holder", "--appellant", help="Who appeals."),
+    appellant: str = typer.Option(
+        ...,
+        "--appellant",
+        help="Who appeals: the account's appellant user, or an admin recording it for them.",
+    ),
     case: Path = CASE,
 ) -> None:
     """Appeal the decision in force; reopens the case for another reviewer."""
     with open_case(case) as c:
-        entry = review.appeal(c, account, statement=statement, appellant=appellant)
+        user = acting_user(c, appellant, "appeal", account)
+        entry = review.appeal(c, account, statement=statement, appellant=user.name)
     console.print(
         f"Recorded appeal {entry['seq']} against decision {entry['refers_to']} on {account}; "
         "it now leads the review queue.",
@@ -205,14 +216,15 @@ def resolve_appeal_command(
     account: str = typer.Argument(..., help="The account id."),
     outcome: str = typer.Option(..., "--outcome", help="upheld or overturned."),
     reviewer: str = typer.Option(
-        ..., "--reviewer", help="Who decides the appeal (not the original reviewer)."
+        ..., "--reviewer", help="Who decides the appeal: an active reviewer or admin, not the original one."
     ),
     reason: str = typer.Option(..., "--reason", help="Why."),
     case: Path = CASE,
 ) -> None:
     """Decide an open appeal: uphold or overturn the decision."""
     with open_case(case) as c:
-        entry = review.resolve_appeal(c, account, outcome, reviewer=reviewer, reason=reason)
+        user = acting_user(c, reviewer, "resolve")
+        entry = review.resolve_appeal(c, account, outcome, reviewer=user.name, reason=reason)
     console.print(f"Recorded appeal outcome {entry['seq']}: {outcome} for {account}.", highlight=False)
 
 

@@ -18,6 +18,7 @@ import polars as pl
 
 from cibwatch.errors import CaseError, ConfigError, ReviewError
 from cibwatch.review import log
+from cibwatch.review.users import check_name, fold
 from cibwatch.schema import FLAGGED_TIERS, RECOMMENDATION_TIERS
 from cibwatch.store.case import Case
 from cibwatch.views import CaseFile, case_file
@@ -37,6 +38,14 @@ def _required(value: str | None, what: str, example: str) -> str:
     if not value:
         raise ReviewError(f"{what} must not be empty; pass it, e.g. {example}")
     return value
+
+
+def _actor(name: str | None, option: str, example: str) -> str:
+    """The name the log records: not blank, nothing invisible (the API and CLI pass a signed-in user's)."""
+    try:
+        return check_name(_required(name, option, example))
+    except ConfigError as exc:
+        raise ReviewError(f"{option}: {exc}") from exc
 
 
 def _evidence(case: Case, account_id: str, at: str) -> tuple[str, CaseFile]:
@@ -99,7 +108,7 @@ def decide(
     """Record a reviewer's decision with the evidence they saw; returns the log entry."""
     if action not in ACTIONS:
         raise ReviewError(f"action must be one of {', '.join(ACTIONS)}. Got {action!r} instead.")
-    reviewer = _required(reviewer, "--reviewer", "--reviewer ana")
+    reviewer = _actor(reviewer, "--reviewer", "--reviewer ana")
     reason = _required(reason, "--reason", '--reason "same 40 links within 10 s as 12 partners"')
     log.ensure_tables(case)
     current_state = account_state(case, account_id)
@@ -154,7 +163,7 @@ def appeal(
     snapshot_id, current = _evidence(case, account_id, at)
     entry = {
         "logged_at": at,
-        "actor": _required(appellant, "--appellant", '--appellant "@handle"'),
+        "actor": _actor(appellant, "--appellant", '--appellant "@handle"'),
         "event": "appeal",
         "account_id": account_id,
         "reason": statement,
@@ -171,7 +180,7 @@ def resolve_appeal(
     """Uphold or overturn the decision under appeal; the original decider may not judge it."""
     if outcome not in OUTCOMES:
         raise ReviewError(f"outcome must be one of {', '.join(OUTCOMES)}. Got {outcome!r} instead.")
-    reviewer = _required(reviewer, "--reviewer", "--reviewer ben")
+    reviewer = _actor(reviewer, "--reviewer", "--reviewer ben")
     reason = _required(reason, "--reason", '--reason "the shared links are the appellant\'s own site"')
     log.ensure_tables(case)
     s = account_state(case, account_id)
@@ -180,7 +189,8 @@ def resolve_appeal(
             f"account {account_id} has no open appeal (status {s['status']}); "
             f"see `cibwatch review history {account_id}`"
         )
-    if reviewer == s["decision"]["actor"]:
+    # Compared as user names are (NFKC, casefold): "Ana" may not judge the appeal of ana's decision.
+    if fold(reviewer) == fold(s["decision"]["actor"]):
         raise ReviewError(
             f"{reviewer} made the decision under appeal; an appeal must be decided by another reviewer"
         )
