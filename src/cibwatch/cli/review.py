@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +12,11 @@ import typer
 from rich.table import Table
 
 from cibwatch import review
-from cibwatch.cli.console import console, print_table
+from cibwatch.cli.console import console, err_console, print_table
 from cibwatch.errors import AuditLogError
-from cibwatch.store.case import open_case
+from cibwatch.review import signing
+from cibwatch.store.case import Case, open_case
+from cibwatch.store.wait import LOCK_WAIT_ENV, connect_waiting
 
 app = typer.Typer(
     help="Review flagged accounts: decide, appeal, and verify the audit log.", no_args_is_help=True
@@ -24,6 +28,22 @@ JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="review")
+
+
+@contextmanager
+def _open(case_dir: Path) -> Iterator[Case]:
+    """The case, connected; waits politely while another process (the server) holds it."""
+
+    def tell(seconds: float) -> None:
+        err_console.print(
+            f"waiting for the case… (another process holds {case_dir}; up to {seconds:g} s, "
+            f"set {LOCK_WAIT_ENV} to change)",
+            highlight=False,
+        )
+
+    with open_case(case_dir) as c:
+        connect_waiting(c, on_wait=tell)
+        yield c
 
 
 def _print_json(value: Any) -> None:
@@ -38,7 +58,7 @@ def queue_command(
     as_json: bool = JSON,
 ) -> None:
     """Accounts waiting for a reviewer, highest priority first (open appeals lead)."""
-    with open_case(case) as c:
+    with _open(case) as c:
         rows = review.queue(c, limit=limit, include_monitor=include_monitor)
     if as_json:
         _print_json(rows)
@@ -69,7 +89,7 @@ def show_command(
     as_json: bool = JSON,
 ) -> None:
     """The account's case file: evidence, campaign, recommendation, decisions and what changed since."""
-    with open_case(case) as c:
+    with _open(case) as c:
         record = review.show(c, account)
     if as_json:
         _print_json(record)
@@ -174,11 +194,11 @@ def decide_command(
     case: Path = CASE,
 ) -> None:
     """Record a decision, with a snapshot of the evidence you saw."""
-    with open_case(case) as c:
+    with _open(case) as c:
         entry = review.decide(c, account, action, reviewer=reviewer, reason=reason)
     console.print(
         f"Recorded decision {entry['seq']}: {action} {account} by {reviewer} "
-        f"(evidence {entry['evidence_snapshot_id'][:12]}…, entry hash {entry['entry_hash'][:12]}…)",
+        f"(evidence {entry['evidence_snapshot_id'][:12]}…); log head {entry['entry_hash']}",
         highlight=False,
     )
 
@@ -191,11 +211,11 @@ def appeal_command(
     case: Path = CASE,
 ) -> None:
     """Appeal the decision in force; reopens the case for another reviewer."""
-    with open_case(case) as c:
+    with _open(case) as c:
         entry = review.appeal(c, account, statement=statement, appellant=appellant)
     console.print(
         f"Recorded appeal {entry['seq']} against decision {entry['refers_to']} on {account}; "
-        "it now leads the review queue.",
+        f"it now leads the review queue. Log head {entry['entry_hash']}",
         highlight=False,
     )
 
@@ -211,9 +231,12 @@ def resolve_appeal_command(
     case: Path = CASE,
 ) -> None:
     """Decide an open appeal: uphold or overturn the decision."""
-    with open_case(case) as c:
+    with _open(case) as c:
         entry = review.resolve_appeal(c, account, outcome, reviewer=reviewer, reason=reason)
-    console.print(f"Recorded appeal outcome {entry['seq']}: {outcome} for {account}.", highlight=False)
+    console.print(
+        f"Recorded appeal outcome {entry['seq']}: {outcome} for {account}; log head {entry['entry_hash']}",
+        highlight=False,
+    )
 
 
 @app.command("history")
@@ -223,7 +246,7 @@ def history_command(
     as_json: bool = JSON,
 ) -> None:
     """Every decision, appeal and outcome on the account, oldest first."""
-    with open_case(case) as c:
+    with _open(case) as c:
         entries = review.history(c, account)
     if as_json:
         _print_json(entries)
@@ -237,17 +260,33 @@ def history_command(
 def verify_log_command(
     case: Path = CASE,
     expect_head: str | None = typer.Option(
-        None, "--expect-head", help="A head hash printed earlier: fails if entries were cut off since."
+        None,
+        "--expect-head",
+        help="A full head hash printed earlier (by decide, verify-log or checkpoint): fails if it is no "
+        "longer in the chain.",
+    ),
+    checkpoint: Path | None = typer.Option(
+        None,
+        "--checkpoint",
+        help="A checkpoint file written by `review checkpoint`: fails unless the log still extends it, "
+        "signed by its key.",
     ),
     as_json: bool = JSON,
 ) -> None:
-    """Recompute the audit log's hash chain; exit 3 if any entry was edited, removed or reordered."""
-    with open_case(case) as c:
-        report = review.verify_log(c, expect_head=expect_head)
+    """Check the audit log's hashes, links, signatures and checkpoints; exit 3 if it fails."""
+    kept = None if checkpoint is None else signing.read_checkpoint(checkpoint)
+    with _open(case) as c:
+        report = review.verify_log(c, expect_head=expect_head, checkpoint=kept)
     if as_json:
         _print_json(report.as_dict())
     elif report.ok:
-        console.print(f"Audit log OK: {report.entries} entries, head {report.head}", highlight=False)
+        against = ""
+        if report.checkpoint is not None:
+            source = "the checkpoint given" if kept is not None else "the case's checkpoint"
+            against = f"; extends {source} of {report.checkpoint['time']} ({report.checkpoint['count']} entries)"
+        console.print(
+            f"Audit log OK: {report.entries} entries, signed, head {report.head}{against}", highlight=False
+        )
     if not report.ok:
         raise AuditLogError(
             f"the audit log of {case} fails verification ({len(report.problems)} problem(s)): "
@@ -256,10 +295,26 @@ def verify_log_command(
         )
 
 
+@app.command("checkpoint")
+def checkpoint_command(
+    case: Path = CASE,
+    out: Path = typer.Option(..., "--out", help="Where to write the checkpoint (JSON); keep it outside the case."),
+) -> None:
+    """Verify the audit log and write a signed checkpoint of its head, to check it against later."""
+    with _open(case) as c:
+        cp = review.checkpoint(c)
+    signing.write_checkpoint(out, cp)
+    console.print(
+        f"Checkpoint of {cp['count']} entries, head {cp['head']}, written to {out}. "
+        f"Check later with `cibwatch review verify-log --case {case} --checkpoint {out}`.",
+        highlight=False,
+    )
+
+
 @app.command("metrics")
 def metrics_command(case: Path = CASE, as_json: bool = JSON) -> None:
     """Decisions by action, appeals, and the overturn rate."""
-    with open_case(case) as c:
+    with _open(case) as c:
         m = review.metrics(c)
     if as_json:
         _print_json(m)
