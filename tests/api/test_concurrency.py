@@ -34,7 +34,9 @@ def test_a_decision_waits_for_the_review_write_lock(client: TestClient, case_dir
     done: list[int] = []
     body = {"action": "label", "reviewer": "ana", "reason": "automated spam"}
     with log.writing(Case(case_dir)):
-        writer = threading.Thread(target=lambda: done.append(client.post("/api/review/b1/decision", json=body).status_code))
+        writer = threading.Thread(
+            target=lambda: done.append(client.post("/api/review/b1/decision", json=body).status_code)
+        )
         writer.start()
         writer.join(0.5)
         assert not done  # still waiting: it must not read the head while another write is on
@@ -43,7 +45,9 @@ def test_a_decision_waits_for_the_review_write_lock(client: TestClient, case_dir
 
 
 def test_concurrent_decisions_and_reads_keep_one_signed_chain(client: TestClient) -> None:
-    accounts = [q["account_id"] for q in client.get("/api/review/queue", params={"include_monitor": True}).json()]
+    accounts = [
+        q["account_id"] for q in client.get("/api/review/queue", params={"include_monitor": True}).json()
+    ]
     assert len(accounts) >= 4
 
     def decide(account: str) -> int:

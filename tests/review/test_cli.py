@@ -114,7 +114,9 @@ def test_the_head_decide_prints_is_what_expect_head_takes(run, case_dir: Path) -
     assert code == 1 and "takes the full 64-hex head hash" in err  # a usage error, not a tamper alarm
 
 
-def test_a_checkpoint_written_out_catches_a_replayed_case_checkpoint(run, case_dir: Path, tmp_path: Path) -> None:
+def test_a_checkpoint_written_out_catches_a_replayed_case_checkpoint(
+    run, case_dir: Path, tmp_path: Path
+) -> None:
     for account in ("b1", "op2"):
         assert run("review", "decide", account, "--action", "label", "--reviewer", "ana", "--reason", "r",
                    "--case", case_dir)[0] == 0  # fmt: skip

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cibwatch.errors import AuditLogError, ConfigError
@@ -145,8 +144,6 @@ def test_incremental_verify_walks_only_new_entries_and_still_sees_old_edits(logg
     report = verify_log(logged, incremental=True)
     assert report.checked == 5 and any("entry 2 (decision on b1) was edited" in p for p in report.problems)
     logged.con.execute("UPDATE review_evidence SET content = content || ' '")
-    logged.con.execute(
-        "UPDATE review_log SET reason = 'automated spam' WHERE seq = 2"
-    )
+    logged.con.execute("UPDATE review_log SET reason = 'automated spam' WHERE seq = 2")
     report = verify_log(logged, incremental=True)
     assert report.checked == 5 and any("was edited" in p for p in report.problems)

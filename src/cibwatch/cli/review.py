@@ -283,7 +283,9 @@ def verify_log_command(
         against = ""
         if report.checkpoint is not None:
             source = "the checkpoint given" if kept is not None else "the case's checkpoint"
-            against = f"; extends {source} of {report.checkpoint['time']} ({report.checkpoint['count']} entries)"
+            against = (
+                f"; extends {source} of {report.checkpoint['time']} ({report.checkpoint['count']} entries)"
+            )
         console.print(
             f"Audit log OK: {report.entries} entries, signed, head {report.head}{against}", highlight=False
         )
@@ -298,7 +300,9 @@ def verify_log_command(
 @app.command("checkpoint")
 def checkpoint_command(
     case: Path = CASE,
-    out: Path = typer.Option(..., "--out", help="Where to write the checkpoint (JSON); keep it outside the case."),
+    out: Path = typer.Option(
+        ..., "--out", help="Where to write the checkpoint (JSON); keep it outside the case."
+    ),
 ) -> None:
     """Verify the audit log and write a signed checkpoint of its head, to check it against later."""
     with _open(case) as c:

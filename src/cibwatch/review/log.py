@@ -192,7 +192,7 @@ def entries(case: Case, account_id: str | None = None, *, after_seq: int = 0) ->
     """Log entries in chain order, for one account or all (only those after ``after_seq``)."""
     if not has_log(case):
         return []
-    where, params = "WHERE seq > ?", [after_seq]
+    where, params = "WHERE seq > ?", list[object]([after_seq])
     if account_id is not None:
         where, params = where + " AND account_id = ?", [after_seq, account_id]
     cur = case.con.execute(f"SELECT * FROM review_log {where} ORDER BY seq", params)
@@ -253,14 +253,12 @@ _verified_guard = threading.Lock()
 
 def _fingerprint(case: Case, upto_seq: int) -> str:
     """md5 of every log row up to ``upto_seq`` and of the evidence they cite, computed inside DuckDB."""
-    row = case.con.execute(
-        """SELECT (SELECT count(*) || ':' || coalesce(md5(string_agg(to_json(l)::VARCHAR, chr(10) ORDER BY seq,
-                  entry_hash)), '') FROM review_log l WHERE seq <= ?)
-               || '/' || (SELECT count(*) || ':' || coalesce(md5(string_agg(to_json(e)::VARCHAR, chr(10)
-                  ORDER BY snapshot_id, taken_at, content)), '') FROM review_evidence e
-                  WHERE snapshot_id IN (SELECT evidence_snapshot_id FROM review_log WHERE seq <= ?))""",
-        [upto_seq, upto_seq],
-    ).fetchall()
+    log_rows = """SELECT count(*) || ':' || coalesce(md5(string_agg(to_json(l)::VARCHAR, chr(10)
+                      ORDER BY seq, entry_hash)), '') FROM review_log l WHERE seq <= ?"""
+    cited = """SELECT count(*) || ':' || coalesce(md5(string_agg(to_json(e)::VARCHAR, chr(10)
+                   ORDER BY snapshot_id, taken_at, content)), '') FROM review_evidence e
+               WHERE snapshot_id IN (SELECT evidence_snapshot_id FROM review_log WHERE seq <= ?)"""
+    row = case.con.execute(f"SELECT ({log_rows}) || '/' || ({cited})", [upto_seq, upto_seq]).fetchall()
     return str(row[0][0])
 
 
@@ -300,7 +298,8 @@ def verify(
         trusted = str(checkpoint.get("public_key"))
         if case_pem is not None and case_pem != trusted:
             problems.append(
-                f"{signing.PUBLIC_KEY_FILE} is not the key in the checkpoint given: the log's key was replaced"
+                f"{signing.PUBLIC_KEY_FILE} is not the key in the checkpoint given: "
+                "the log's key was replaced"
             )
     public = None
     if trusted is not None:
@@ -319,7 +318,9 @@ def verify(
         if start is not None and _fingerprint(case, start.seq) != start.fingerprint:
             start = None  # an entry up to the cached one changed: walk the whole log
     rows = entries(case, after_seq=start.seq if start else 0)
-    chain = verify_rows(rows, public, _snapshots(case, rows), start=(start.seq, start.head) if start else None)
+    chain = verify_rows(
+        rows, public, _snapshots(case, rows), start=(start.seq, start.head) if start else None
+    )
     problems += chain.problems
 
     cp_path = signing.case_checkpoint_path(case.root)
@@ -364,9 +365,28 @@ def verify(
 
 @dataclass
 class ChainCheck:
+    """What the rows prove on their own: the head they end at, and what is wrong with them."""
+
     head: str
     problems: list[str]
     signed: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(case: Case, public_pem: str | None = None) -> ChainCheck:
+    """Check the log with no checkpoint: what its rows and the public key alone prove.
+
+    This is what a holder of an exported log can check. It cannot see entries cut off the end, an
+    emptied or dropped table, or a chain re-signed with another key (``public_pem`` defaults to the
+    case's published key); ``verify`` can.
+    """
+    pem = public_pem if public_pem is not None else signing.public_key_pem(case.root)
+    public = None if pem is None else signing.load_public_key(pem, signing.PUBLIC_KEY_FILE)
+    rows = entries(case)
+    return verify_rows(rows, public, _snapshots(case, rows))
 
 
 def verify_rows(
@@ -467,11 +487,13 @@ def _against_checkpoint(case: Case, cp: Mapping[str, Any], label: str) -> list[s
             "entries were cut off or deleted"
         ]
     if seq > 0:
-        hashes = [r[0] for r in case.con.execute("SELECT entry_hash FROM review_log WHERE seq = ?", [seq]).fetchall()]
+        hashes = [
+            r[0]
+            for r in case.con.execute("SELECT entry_hash FROM review_log WHERE seq = ?", [seq]).fetchall()
+        ]
         if hashes != [cp_head]:
             return [
-                f"entry {seq} is not the one {label} recorded at {at} (head {cp_head}): "
-                "the log was rewritten"
+                f"entry {seq} is not the one {label} recorded at {at} (head {cp_head}): the log was rewritten"
             ]
     return []
 
@@ -489,6 +511,8 @@ def checkpoint(case: Case) -> dict[str, Any]:
                 + "; ".join(report.problems)
             )
         key = signing.signing_key(case.root)
-        cp = signing.make_checkpoint(key, seq=report.entries, head=report.head, count=report.entries, at=now_iso())
+        cp = signing.make_checkpoint(
+            key, seq=report.entries, head=report.head, count=report.entries, at=now_iso()
+        )
         signing.write_checkpoint(signing.case_checkpoint_path(case.root), cp)  # the case's, now verified
         return cp

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from cibwatch.errors import AuditLogError
-from cibwatch.store.case import _write_atomic
+from cibwatch.store.case import write_atomic
 from cibwatch.store.secrets import secret, secret_path
 
 KEY_SECRET = "review-log.ed25519"
@@ -53,7 +53,7 @@ def signing_key(case_root: str | Path) -> Ed25519PrivateKey:
     key = Ed25519PrivateKey.from_private_bytes(raw)
     path = Path(case_root) / PUBLIC_KEY_FILE
     if not path.exists():  # never overwritten: a replaced file must show up in verify, not be repaired
-        _write_atomic(path, pem_of(key.public_key()))
+        write_atomic(path, pem_of(key.public_key()))
     return key
 
 
@@ -156,7 +156,7 @@ def case_checkpoint_path(case_root: str | Path) -> Path:
 
 
 def write_checkpoint(path: str | Path, cp: Mapping[str, Any]) -> None:
-    _write_atomic(Path(path), json.dumps(cp, indent=2, sort_keys=True) + "\n")
+    write_atomic(Path(path), json.dumps(cp, indent=2, sort_keys=True) + "\n")
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
