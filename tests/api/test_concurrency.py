@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,6 +13,7 @@ from fastapi.testclient import TestClient
 from cibwatch.api.access import CaseAccess
 from cibwatch.review import log
 from cibwatch.store.case import Case
+from cibwatch.store.wait import WAITING_PREFIX
 
 HANG_GUARD_S = 60  # only against a hang; no test asserts how long anything takes
 
@@ -86,3 +89,32 @@ def _count_posts(access: CaseAccess, out: list[object]) -> None:
 def first_count(case_dir: Path) -> object:
     with Case.open(case_dir) as case:
         return case.scalar("SELECT count(*) FROM posts")
+
+
+def test_the_server_lets_a_waiting_command_go_first(case_dir: Path) -> None:
+    access = CaseAccess(case_dir, busy_wait=HANG_GUARD_S)
+    command = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    marker = case_dir / f"{WAITING_PREFIX}{command.pid}"  # as connect_waiting leaves it
+    marker.touch()
+    counts: list[object] = []
+    try:
+        request = threading.Thread(target=lambda: _count_posts(access, counts))
+        request.start()
+        request.join(0.5)
+        assert not counts  # held back while the command waits
+        marker.unlink()  # the command got the case (and let it go)
+        request.join(HANG_GUARD_S)
+        assert counts == [first_count(case_dir)]
+    finally:
+        command.communicate(b"")
+
+
+def test_a_marker_of_a_dead_command_is_ignored_and_removed(case_dir: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    marker = case_dir / f"{WAITING_PREFIX}{dead.stdout.strip()}"
+    marker.touch()
+    counts: list[object] = []
+    _count_posts(CaseAccess(case_dir, busy_wait=HANG_GUARD_S), counts)
+    assert counts == [first_count(case_dir)] and not marker.exists()

@@ -182,6 +182,36 @@ def test_a_command_waits_for_a_case_another_process_holds(run, case_dir: Path, m
     assert code == 0 and "Recorded decision 1" in out
 
 
+YIELDING_SERVER = """
+import sys, time, duckdb
+from pathlib import Path
+con = duckdb.connect(sys.argv[1])
+print("held", flush=True)
+root = Path(sys.argv[1]).parent
+while not list(root.glob(".waiting-*")):  # a server under load holds the case until asked
+    time.sleep(0.05)
+con.close()
+"""
+
+
+def test_a_waiting_command_asks_the_server_to_let_go(run, case_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CIBWATCH_LOCK_WAIT", "60")
+    server = subprocess.Popen(
+        [sys.executable, "-c", YIELDING_SERVER, str(case_dir / "case.duckdb")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None and server.stdout.readline().strip() == "held"
+    try:
+        code, out, err = run("review", "decide", "b1", "--action", "label", "--reviewer", "ana",
+                             "--reason", "spam", "--case", case_dir)  # fmt: skip
+    finally:
+        server.kill()
+        server.wait()
+    assert "waiting for the case…" in err and code == 0 and "Recorded decision 1" in out
+    assert not list(case_dir.glob(".waiting-*"))  # the marker goes once the command has the case
+
+
 def test_a_case_held_past_the_wait_is_a_clear_error(run, case_dir: Path, monkeypatch) -> None:
     monkeypatch.setenv("CIBWATCH_LOCK_WAIT", "0.5")
     holder = _hold(case_dir / "case.duckdb", 60)
@@ -193,6 +223,7 @@ def test_a_case_held_past_the_wait_is_a_clear_error(run, case_dir: Path, monkeyp
     assert code == 1
     assert f"is in use by process {holder.pid}" in err and "CIBWATCH_LOCK_WAIT=SECONDS" in err
     assert "Traceback" not in err and "IOException" not in err
+    assert not list(case_dir.glob(".waiting-*"))
 
 
 @pytest.mark.parametrize(
