@@ -266,7 +266,8 @@ def check_expect_head(expect_head: str) -> str:
     value = expect_head.strip().lower()
     if not signing.HASH_RE.fullmatch(value):
         raise ConfigError(
-            f"--expect-head takes the full 64-hex head hash that verify-log, decide or checkpoint print. "
+            "expect_head (--expect-head) takes the full 64-hex head hash that verify-log, decide or "
+            "checkpoint print. "
             f"Got {expect_head!r} instead."
         )
     return value
