@@ -98,7 +98,7 @@ def test_empty_log_verifies(case: Case) -> None:
 
 def test_every_entry_is_signed_and_the_public_key_is_published(logged: Case) -> None:
     pem = public_key_pem(logged.root)
-    assert pem is not None and pem.startswith("-----BEGIN PUBLIC KEY-----")
+    assert pem is not None and pem.startswith("-----BEGIN PUBLIC KEY-----") and public_key_pem(logged) == pem
     key = signing.load_public_key(pem, "test")
     assert all(signing.entry_signature_ok(key, r["entry_hash"], r["signature"]) for r in entries(logged))
     secret_file = logged.root / "keys" / signing.KEY_SECRET

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from cibwatch.errors import AuditLogError
-from cibwatch.store.case import write_atomic
+from cibwatch.store.case import Case, write_atomic
 from cibwatch.store.secrets import secret, secret_path
 
 KEY_SECRET = "review-log.ed25519"
@@ -63,13 +63,14 @@ def pem_of(public: Ed25519PublicKey) -> str:
     ).decode()
 
 
-def public_key_pem(case_root: str | Path) -> str | None:
-    """The PEM public key that checks the case's review log, or None before its first entry.
+def public_key_pem(case: Case | str | Path) -> str | None:
+    """The PEM public key that checks the case's review log (a ``Case`` or its directory), or None
+    before its first entry.
 
-    >>> public_key_pem(case.root).startswith("-----BEGIN PUBLIC KEY-----")  # doctest: +SKIP
+    >>> public_key_pem(case).startswith("-----BEGIN PUBLIC KEY-----")  # doctest: +SKIP
     True
     """
-    path = Path(case_root) / PUBLIC_KEY_FILE
+    path = Path(case.root if isinstance(case, Case) else case) / PUBLIC_KEY_FILE
     return path.read_text() if path.exists() else None
 
 
