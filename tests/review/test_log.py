@@ -112,11 +112,15 @@ def test_a_log_from_before_signing_is_reported_unsigned(logged: Case) -> None:
     logged.con.execute("ALTER TABLE review_log DROP COLUMN signature")
     for name in (signing.PUBLIC_KEY_FILE, signing.CHECKPOINT_FILE, f"keys/{signing.KEY_SECRET}"):
         (logged.root / name).unlink()
-    report = verify_log(logged)
-    assert report.problems == [
+    unsigned = (
         "4 entries (1, 2, 3, 4): unsigned (written before cibwatch signed the log, or inserted by hand); "
         "nothing proves who wrote them"
-    ]
+    )
+    assert verify_log(logged).problems == [unsigned]
+    # New decisions on it are signed; the old entries keep failing (signing them would bless them).
+    entry = decide(logged, "b1", "restrict", reviewer="ana", reason="kept spamming")
+    assert entry["signature"] and entries(logged)[-1]["signature"] == entry["signature"]
+    assert verify_log(logged).problems == [unsigned]
 
 
 def test_a_replaced_public_key_is_caught(logged: Case) -> None:

@@ -286,8 +286,9 @@ def verify_log_command(
             against = (
                 f"; extends {source} of {report.checkpoint['time']} ({report.checkpoint['count']} entries)"
             )
+        signed = ", signed" if report.entries else ""
         console.print(
-            f"Audit log OK: {report.entries} entries, signed, head {report.head}{against}", highlight=False
+            f"Audit log OK: {report.entries} entries{signed}, head {report.head}{against}", highlight=False
         )
     if not report.ok:
         raise AuditLogError(

@@ -310,7 +310,6 @@ def verify(
             problems.append(str(exc))
 
     present = has_log(case)
-    total = int(case.scalar("SELECT count(*) FROM review_log")) if present else 0  # type: ignore[call-overload]
     cache_key = (os.path.realpath(case.db_path), trusted or "")
     start = None
     if incremental and present:
@@ -323,6 +322,7 @@ def verify(
         rows, public, _snapshots(case, rows), start=(start.seq, start.head) if start else None
     )
     problems += chain.problems
+    total = (start.seq if start else 0) + len(rows)  # as walked: an append meanwhile is not half-counted
 
     cp_path = signing.case_checkpoint_path(case.root)
     last_checkpoint = None
@@ -352,10 +352,9 @@ def verify(
                 f"the anchored head {expect_head} is not in the chain: entries were cut off or rewritten"
             )
 
-    if not problems and present and total:
-        last_seq = total  # a clean chain runs 1…total
+    if not problems and total:  # a clean chain runs 1…total and ends at chain.head
         with _verified_guard:
-            _verified[cache_key] = _Verified(last_seq, chain.head, _fingerprint(case, last_seq))
+            _verified[cache_key] = _Verified(total, chain.head, _fingerprint(case, total))
     summary = None
     if last_checkpoint is not None:
         summary = {k: last_checkpoint.get(k) for k in ("seq", "count", "head", "time")}
