@@ -290,3 +290,9 @@ def test_decisions_survive_rerunning_campaigns_through_the_cli(run, case_dir: Pa
     assert "op1" not in {
         r["account_id"] for r in json.loads(run("review", "queue", "--case", case_dir, "--json")[1])
     }
+
+
+def test_a_bad_lock_wait_is_a_usage_error(run, case_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CIBWATCH_LOCK_WAIT", "soon")
+    code, _, err = run("review", "queue", "--case", case_dir)
+    assert code == 1 and "CIBWATCH_LOCK_WAIT must be a number of seconds >= 0. Got 'soon' instead." in err
