@@ -11,6 +11,7 @@ from benchmarks import (
     crash,  # noqa: F401
     fuzz,  # noqa: F401
     ingest,  # noqa: F401
+    review_log,  # noqa: F401
     scaling,  # noqa: F401
     scan_realdata,  # noqa: F401
     simulate_throughput,  # noqa: F401
@@ -31,4 +32,5 @@ ORDER = (
     "coord",
     "scaling",
     "simulate",
+    "review_log",
 )

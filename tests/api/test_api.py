@@ -78,6 +78,8 @@ def test_review_reads_on_a_fresh_case(client: TestClient) -> None:
         "entries": 0,
         "head": "0" * 64,
         "problems": [],
+        "checked": 0,
+        "checkpoint": None,
     }
     assert client.get("/api/review/metrics").json()["overturn_rate"] is None
 

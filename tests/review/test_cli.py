@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from cibwatch.cli.main import main
+from cibwatch.review import signing
 from cibwatch.store.case import Case
 from tests.review.people import add_people
 
@@ -80,7 +84,7 @@ def test_review_flow_end_to_end(run, case_dir: Path) -> None:
     assert json.loads(out)["overturn_rate"] == 1.0
 
     code, out, _ = run("review", "verify-log", "--case", case_dir)
-    assert code == 0 and "Audit log OK: 3 entries, head" in out
+    assert code == 0 and "Audit log OK: 3 entries, signed, head" in out
 
 
 def test_verify_log_fails_after_a_tampered_row(run, case_dir: Path) -> None:
@@ -98,9 +102,133 @@ def test_verify_log_fails_after_a_tampered_row(run, case_dir: Path) -> None:
     with Case.open(case_dir) as c:
         c.con.execute("UPDATE review_log SET action = 'label' WHERE seq = 1")  # restore…
         c.con.execute("DELETE FROM review_log WHERE seq = 2")  # …then cut the tail
-    assert run("review", "verify-log", "--case", case_dir)[0] == 0
+    code, _, err = run("review", "verify-log", "--case", case_dir)
+    assert code == 3 and "fewer than the 2 the case's checkpoint recorded" in err
     code, _, err = run("review", "verify-log", "--case", case_dir, "--expect-head", head)
     assert code == 3 and "cut off or rewritten" in err
+
+
+def test_the_head_decide_prints_is_what_expect_head_takes(run, case_dir: Path) -> None:
+    code, out, _ = run("review", "decide", "b1", "--action", "label", "--reviewer", "ana", "--reason", "spam",
+                       "--case", case_dir)  # fmt: skip
+    printed = re.search(r"log head ([0-9a-f]+)$", out)
+    assert code == 0 and printed is not None and len(printed.group(1)) == 64
+    code, out, _ = run("review", "verify-log", "--case", case_dir, "--expect-head", printed.group(1))
+    assert code == 0 and f"head {printed.group(1)}" in out
+    code, _, err = run("review", "verify-log", "--case", case_dir, "--expect-head", printed.group(1)[:12])
+    assert code == 1 and "takes the full 64-hex head hash" in err  # a usage error, not a tamper alarm
+
+
+def test_a_checkpoint_written_out_catches_a_replayed_case_checkpoint(
+    run, case_dir: Path, tmp_path: Path
+) -> None:
+    for account in ("b1", "op2"):
+        assert run("review", "decide", account, "--action", "label", "--reviewer", "ana", "--reason", "r",
+                   "--case", case_dir)[0] == 0  # fmt: skip
+    old_case_checkpoint = (case_dir / signing.CHECKPOINT_FILE).read_bytes()
+    assert run("review", "decide", "op1", "--action", "label", "--reviewer", "ana", "--reason", "r",
+               "--case", case_dir)[0] == 0  # fmt: skip
+    kept = tmp_path / "kept.json"
+    code, out, _ = run("review", "checkpoint", "--case", case_dir, "--out", kept)
+    assert code == 0 and "Checkpoint of 3 entries, head" in out
+    assert json.loads(kept.read_text())["count"] == 3
+    code, out, _ = run("review", "verify-log", "--case", case_dir, "--checkpoint", kept)
+    assert code == 0 and "extends the checkpoint given" in out
+    # Cut the last entry and put back the case checkpoint of two entries: only the kept one sees it.
+    with Case.open(case_dir) as c:
+        c.con.execute("DELETE FROM review_log WHERE seq = 3")
+    (case_dir / signing.CHECKPOINT_FILE).write_bytes(old_case_checkpoint)
+    assert run("review", "verify-log", "--case", case_dir)[0] == 0
+    code, _, err = run("review", "verify-log", "--case", case_dir, "--checkpoint", kept)
+    assert code == 3 and "fewer than the 3 the checkpoint given recorded" in err
+    # A checkpoint edited by hand fails its own signature.
+    edited = json.loads(kept.read_text()) | {"count": 2, "seq": 2}
+    kept.write_text(json.dumps(edited))
+    code, _, err = run("review", "verify-log", "--case", case_dir, "--checkpoint", kept)
+    assert code == 3 and "the checkpoint given's signature does not verify" in err
+    code, _, err = run("review", "verify-log", "--case", case_dir, "--checkpoint", tmp_path / "none.json")
+    assert code == 3 and "no such checkpoint file" in err
+
+
+def test_checkpoint_refuses_a_log_that_fails(run, case_dir: Path, tmp_path: Path) -> None:
+    assert run("review", "decide", "b1", "--action", "label", "--reviewer", "ana", "--reason", "spam",
+               "--case", case_dir)[0] == 0  # fmt: skip
+    with Case.open(case_dir) as c:
+        c.con.execute("UPDATE review_log SET reason = 'other' WHERE seq = 1")
+    code, _, err = run("review", "checkpoint", "--case", case_dir, "--out", tmp_path / "cp.json")
+    assert code == 3 and "gets no checkpoint" in err and not (tmp_path / "cp.json").exists()
+
+
+HOLD = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def _hold(db: Path, seconds: float) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(db), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_command_waits_for_a_case_another_process_holds(run, case_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CIBWATCH_LOCK_WAIT", "60")
+    holder = _hold(case_dir / "case.duckdb", 1.5)  # lets go well within the wait
+    try:
+        code, out, err = run("review", "decide", "b1", "--action", "label", "--reviewer", "ana",
+                             "--reason", "spam", "--case", case_dir)  # fmt: skip
+    finally:
+        holder.wait()
+    assert "waiting for the case…" in err
+    assert code == 0 and "Recorded decision 1" in out
+
+
+YIELDING_SERVER = """
+import sys, time, duckdb
+from pathlib import Path
+con = duckdb.connect(sys.argv[1])
+print("held", flush=True)
+root = Path(sys.argv[1]).parent
+while not list(root.glob(".waiting-*")):  # a server under load holds the case until asked
+    time.sleep(0.05)
+con.close()
+"""
+
+
+def test_a_waiting_command_asks_the_server_to_let_go(run, case_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CIBWATCH_LOCK_WAIT", "60")
+    server = subprocess.Popen(
+        [sys.executable, "-c", YIELDING_SERVER, str(case_dir / "case.duckdb")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None and server.stdout.readline().strip() == "held"
+    try:
+        code, out, err = run("review", "decide", "b1", "--action", "label", "--reviewer", "ana",
+                             "--reason", "spam", "--case", case_dir)  # fmt: skip
+    finally:
+        server.kill()
+        server.wait()
+    assert "waiting for the case…" in err and code == 0 and "Recorded decision 1" in out
+    assert not list(case_dir.glob(".waiting-*"))  # the marker goes once the command has the case
+
+
+def test_a_case_held_past_the_wait_is_a_clear_error(run, case_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CIBWATCH_LOCK_WAIT", "0.5")
+    holder = _hold(case_dir / "case.duckdb", 60)
+    try:
+        code, _, err = run("review", "queue", "--case", case_dir)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 1
+    assert f"is in use by process {holder.pid}" in err and "CIBWATCH_LOCK_WAIT=SECONDS" in err
+    assert "Traceback" not in err and "IOException" not in err
+    assert not list(case_dir.glob(".waiting-*"))
 
 
 @pytest.mark.parametrize(
@@ -183,3 +311,9 @@ def test_decisions_survive_rerunning_campaigns_through_the_cli(run, case_dir: Pa
     assert "op1" not in {
         r["account_id"] for r in json.loads(run("review", "queue", "--case", case_dir, "--json")[1])
     }
+
+
+def test_a_bad_lock_wait_is_a_usage_error(run, case_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CIBWATCH_LOCK_WAIT", "soon")
+    code, _, err = run("review", "queue", "--case", case_dir)
+    assert code == 1 and "CIBWATCH_LOCK_WAIT must be a number of seconds >= 0. Got 'soon' instead." in err

@@ -1,13 +1,19 @@
-"""How the app reaches the case: opened per request, one request at a time.
+"""How the app reaches the case: opened per request, requests side by side.
 
-The case is opened for each request and closed after it, under one process-wide lock:
+The case is opened for each request and closed after it:
 
-- DuckDB lets one process hold ``case.duckdb`` for writing. Closing it between requests lets the CLI
+- DuckDB lets one process hold ``case.duckdb`` at a time. Closing it between requests lets the CLI
   (``cibwatch review …``, a rerun of ``coord`` or ``campaigns``) use the case while the server runs,
-  and every request sees the tables as they are now.
-- The lock serializes review writes, so two appends can never read the same log head and fork the
-  hash chain. Reads take it too: a review tool serves a handful of people, and opening is cheap
-  because ``Case`` connects to DuckDB only when a request needs it.
+  and every request sees the tables as they are. Under load requests overlap and the file would
+  never be let go, so a waiting command leaves a marker and the server takes turns
+  (``cibwatch.store.wait``): it starts no new request until the command has had the case, and
+  its requests wait up to ``BUSY_WAIT_S`` for the command (then 503).
+- Within the process, every request gets its own connection to one DuckDB database, which serves
+  readers and a writer at once (MVCC). Only *connecting* is serialized: ``Case`` (re)creates its
+  table views when it connects, and two connections creating the same view at once fail with a
+  catalog write-write conflict.
+- Review writes are serialized by the review stage itself (``review.log.writing``): DuckDB never
+  conflicts two appends, so without it two decisions could read the same log head and fork the chain.
 """
 
 from __future__ import annotations
@@ -18,17 +24,24 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cibwatch.store.case import Case, open_case
+from cibwatch.store.wait import connect_waiting, server_gate
+
+BUSY_WAIT_S = 5.0
 
 
 class CaseAccess:
-    """Opens the case at ``root`` for one request at a time; fails at once if it is not a case."""
+    """Opens the case at ``root`` once per request; fails at once if it is not a case."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, busy_wait: float = BUSY_WAIT_S) -> None:
         self.root = Path(root)
+        self.busy_wait = busy_wait
         open_case(self.root).close()  # a wrong --case fails at startup, not on the first request
-        self._lock = threading.Lock()
+        self._connecting = threading.Lock()
 
     @contextmanager
     def open(self) -> Iterator[Case]:
-        with self._lock, open_case(self.root) as case:
+        server_gate(self.root, self.busy_wait)  # a waiting command goes first
+        with open_case(self.root) as case:
+            with self._connecting:  # connect (and create the views) one request at a time
+                connect_waiting(case, wait=self.busy_wait, ask_to_yield=False)
             yield case

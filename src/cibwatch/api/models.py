@@ -87,13 +87,16 @@ class LogEntry(BaseModel):
     policy_version: str | None
     prev_hash: str
     entry_hash: str
+    signature: str | None = None  # Ed25519 over entry_hash (hex); None in a log from before signing
 
 
 class VerifyResult(BaseModel):
     ok: bool
     entries: int
-    head: str
+    head: str  # the full 64-hex head hash, as --expect-head takes it
     problems: list[str]
+    checked: int  # entries walked by this check
+    checkpoint: dict[str, Any] | None  # seq, count, head and time of the checkpoint checked against
 
 
 class Metrics(BaseModel):

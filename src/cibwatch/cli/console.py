@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console, ConsoleDimensions
@@ -25,6 +26,8 @@ from rich.table import Table
 from rich.text import Text
 
 from cibwatch.progress import Progress, ProgressEvent
+from cibwatch.store.case import Case, open_case
+from cibwatch.store.wait import LOCK_WAIT_ENV, connect_waiting
 
 # The width of output that is not a terminal: wide enough that no line of ours is ever folded.
 UNWRAPPED_WIDTH = 1_000_000
@@ -128,3 +131,19 @@ def step_progress(enabled: bool = True) -> Iterator[Progress | None]:
 
     with progress:
         yield callback
+
+
+@contextmanager
+def open_case_waiting(case_dir: Path) -> Iterator[Case]:
+    """The case, connected; waits politely while another process (the server) holds it."""
+
+    def tell(seconds: float) -> None:
+        err_console.print(
+            f"waiting for the case… (another process holds {case_dir}; up to {seconds:g} s, "
+            f"set {LOCK_WAIT_ENV} to change)",
+            highlight=False,
+        )
+
+    with open_case(case_dir) as c:
+        connect_waiting(c, on_wait=tell)
+        yield c

@@ -10,10 +10,10 @@ import typer
 from rich.table import Table
 
 from cibwatch import review
-from cibwatch.cli.console import console, print_table
+from cibwatch.cli.console import console, open_case_waiting, print_table
 from cibwatch.errors import AuditLogError
+from cibwatch.review import signing
 from cibwatch.review.users import acting_user
-from cibwatch.store.case import open_case
 
 app = typer.Typer(
     help="Review flagged accounts: decide, appeal, and verify the audit log.", no_args_is_help=True
@@ -39,7 +39,7 @@ def queue_command(
     as_json: bool = JSON,
 ) -> None:
     """Accounts waiting for a reviewer, highest priority first (open appeals lead)."""
-    with open_case(case) as c:
+    with open_case_waiting(case) as c:
         rows = review.queue(c, limit=limit, include_monitor=include_monitor)
     if as_json:
         _print_json(rows)
@@ -70,7 +70,7 @@ def show_command(
     as_json: bool = JSON,
 ) -> None:
     """The account's case file: evidence, campaign, recommendation, decisions and what changed since."""
-    with open_case(case) as c:
+    with open_case_waiting(case) as c:
         record = review.show(c, account)
     if as_json:
         _print_json(record)
@@ -179,12 +179,12 @@ def decide_command(
     case: Path = CASE,
 ) -> None:
     """Record a decision, with a snapshot of the evidence you saw."""
-    with open_case(case) as c:
+    with open_case_waiting(case) as c:
         user = acting_user(c, reviewer, "decide")
         entry = review.decide(c, account, action, reviewer=user.name, reason=reason)
     console.print(
         f"Recorded decision {entry['seq']}: {action} {account} by {user.name} "
-        f"(evidence {entry['evidence_snapshot_id'][:12]}…, entry hash {entry['entry_hash'][:12]}…)",
+        f"(evidence {entry['evidence_snapshot_id'][:12]}…); log head {entry['entry_hash']}",
         highlight=False,
     )
 
@@ -201,12 +201,12 @@ def appeal_command(
     case: Path = CASE,
 ) -> None:
     """Appeal the decision in force; reopens the case for another reviewer."""
-    with open_case(case) as c:
+    with open_case_waiting(case) as c:
         user = acting_user(c, appellant, "appeal", account)
         entry = review.appeal(c, account, statement=statement, appellant=user.name)
     console.print(
         f"Recorded appeal {entry['seq']} against decision {entry['refers_to']} on {account}; "
-        "it now leads the review queue.",
+        f"it now leads the review queue. Log head {entry['entry_hash']}",
         highlight=False,
     )
 
@@ -222,10 +222,13 @@ def resolve_appeal_command(
     case: Path = CASE,
 ) -> None:
     """Decide an open appeal: uphold or overturn the decision."""
-    with open_case(case) as c:
+    with open_case_waiting(case) as c:
         user = acting_user(c, reviewer, "resolve")
         entry = review.resolve_appeal(c, account, outcome, reviewer=user.name, reason=reason)
-    console.print(f"Recorded appeal outcome {entry['seq']}: {outcome} for {account}.", highlight=False)
+    console.print(
+        f"Recorded appeal outcome {entry['seq']}: {outcome} for {account}; log head {entry['entry_hash']}",
+        highlight=False,
+    )
 
 
 @app.command("history")
@@ -235,7 +238,7 @@ def history_command(
     as_json: bool = JSON,
 ) -> None:
     """Every decision, appeal and outcome on the account, oldest first."""
-    with open_case(case) as c:
+    with open_case_waiting(case) as c:
         entries = review.history(c, account)
     if as_json:
         _print_json(entries)
@@ -249,17 +252,36 @@ def history_command(
 def verify_log_command(
     case: Path = CASE,
     expect_head: str | None = typer.Option(
-        None, "--expect-head", help="A head hash printed earlier: fails if entries were cut off since."
+        None,
+        "--expect-head",
+        help="A full head hash printed earlier (by decide, verify-log or checkpoint): fails if it is no "
+        "longer in the chain.",
+    ),
+    checkpoint: Path | None = typer.Option(
+        None,
+        "--checkpoint",
+        help="A checkpoint file written by `review checkpoint`: fails unless the log still extends it, "
+        "signed by its key.",
     ),
     as_json: bool = JSON,
 ) -> None:
-    """Recompute the audit log's hash chain; exit 3 if any entry was edited, removed or reordered."""
-    with open_case(case) as c:
-        report = review.verify_log(c, expect_head=expect_head)
+    """Check the audit log's hashes, links, signatures and checkpoints; exit 3 if it fails."""
+    kept = None if checkpoint is None else signing.read_checkpoint(checkpoint)
+    with open_case_waiting(case) as c:
+        report = review.verify_log(c, expect_head=expect_head, checkpoint=kept)
     if as_json:
         _print_json(report.as_dict())
     elif report.ok:
-        console.print(f"Audit log OK: {report.entries} entries, head {report.head}", highlight=False)
+        against = ""
+        if report.checkpoint is not None:
+            source = "the checkpoint given" if kept is not None else "the case's checkpoint"
+            against = (
+                f"; extends {source} of {report.checkpoint['time']} ({report.checkpoint['count']} entries)"
+            )
+        signed = ", signed" if report.entries else ""
+        console.print(
+            f"Audit log OK: {report.entries} entries{signed}, head {report.head}{against}", highlight=False
+        )
     if not report.ok:
         raise AuditLogError(
             f"the audit log of {case} fails verification ({len(report.problems)} problem(s)): "
@@ -268,10 +290,28 @@ def verify_log_command(
         )
 
 
+@app.command("checkpoint")
+def checkpoint_command(
+    case: Path = CASE,
+    out: Path = typer.Option(
+        ..., "--out", help="Where to write the checkpoint (JSON); keep it outside the case."
+    ),
+) -> None:
+    """Verify the audit log and write a signed checkpoint of its head, to check it against later."""
+    with open_case_waiting(case) as c:
+        cp = review.checkpoint(c)
+    signing.write_checkpoint(out, cp)
+    console.print(
+        f"Checkpoint of {cp['count']} entries, head {cp['head']}, written to {out}. "
+        f"Check later with `cibwatch review verify-log --case {case} --checkpoint {out}`.",
+        highlight=False,
+    )
+
+
 @app.command("metrics")
 def metrics_command(case: Path = CASE, as_json: bool = JSON) -> None:
     """Decisions by action, appeals, and the overturn rate."""
-    with open_case(case) as c:
+    with open_case_waiting(case) as c:
         m = review.metrics(c)
     if as_json:
         _print_json(m)

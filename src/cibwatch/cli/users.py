@@ -9,10 +9,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cibwatch.cli.console import console, print_table
+from cibwatch.cli.console import console, open_case_waiting, print_table
 from cibwatch.errors import ConfigError
 from cibwatch.review import users
-from cibwatch.store.case import open_case
 
 app = typer.Typer(
     help="Users of a case: viewers, reviewers, admins and appellants; passwords and API tokens.",
@@ -48,7 +47,7 @@ def add_command(
 ) -> None:
     """Add a user who signs in to `cibwatch serve` with a password (at least 10 characters)."""
     password = _read_password(password_stdin)
-    with open_case(case) as c:
+    with open_case_waiting(case) as c:
         user = users.add_user(c, name, role, password=password, account_id=account)
     bound = f" for account {user.account_id}" if user.account_id else ""
     console.print(f"Added {user.role} {user.name!r}{bound}.", highlight=False)
@@ -59,7 +58,7 @@ def list_command(
     case: Path = CASE, as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")
 ) -> None:
     """Every user with role, account and state; never a password or token."""
-    with open_case(case) as c:
+    with open_case_waiting(case) as c:
         everyone = users.list_users(c)
     if as_json:
         rows = [
@@ -83,7 +82,7 @@ def list_command(
 @app.command("disable")
 def disable_command(name: str = typer.Argument(..., help="The user to disable."), case: Path = CASE) -> None:
     """Disable a user: its password, API token and open sessions stop working at once."""
-    with open_case(case) as c:
+    with open_case_waiting(case) as c:
         user = users.disable_user(c, name)
     console.print(f"Disabled {user.name!r}; its sessions and API token no longer work.", highlight=False)
 
@@ -93,7 +92,7 @@ def enable_command(
     name: str = typer.Argument(..., help="The user to enable again."), case: Path = CASE
 ) -> None:
     """Let a disabled user sign in again with its password (it needs a new API token)."""
-    with open_case(case) as c:
+    with open_case_waiting(case) as c:
         user = users.enable_user(c, name)
     console.print(f"Enabled {user.name!r}.", highlight=False)
 
@@ -108,7 +107,7 @@ def password_command(
 ) -> None:
     """Set a new password (a forgotten one cannot be recovered); the user's open sessions end."""
     password = _read_password(password_stdin)
-    with open_case(case) as c:
+    with open_case_waiting(case) as c:
         user = users.set_password(c, name, password)
     console.print(f"New password set for {user.name!r}; its open sessions ended.", highlight=False)
 
@@ -121,6 +120,6 @@ def token_command(
 
     The token is shown once: the case keeps only its hash.
     """
-    with open_case(case) as c:
+    with open_case_waiting(case) as c:
         token = users.new_api_token(c, name)
     typer.echo(token)

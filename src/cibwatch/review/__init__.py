@@ -6,8 +6,9 @@
 True
 """
 
-from cibwatch.review.log import VerifyReport
+from cibwatch.review.log import VerifyReport, checkpoint
 from cibwatch.review.log import verify as verify_log
+from cibwatch.review.signing import public_key_pem
 from cibwatch.review.workflow import (
     ACTIONS,
     OUTCOMES,
@@ -31,9 +32,11 @@ __all__ = [
     "account_state",
     "appeal",
     "changes_since",
+    "checkpoint",
     "decide",
     "history",
     "metrics",
+    "public_key_pem",
     "queue",
     "resolve_appeal",
     "show",

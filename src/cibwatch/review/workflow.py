@@ -102,6 +102,7 @@ def account_state(case: Case, account_id: str) -> dict[str, Any]:
     return state(log.entries(case, account_id))
 
 
+@log.serialized  # the state check and the append see the same log
 def decide(
     case: Case, account_id: str, action: str, *, reviewer: str, reason: str, at: str | None = None
 ) -> dict[str, Any]:
@@ -134,6 +135,7 @@ def decide(
     return log.append(case, entry)
 
 
+@log.serialized  # the state check and the append see the same log
 def appeal(
     case: Case, account_id: str, *, statement: str, appellant: str = DEFAULT_APPELLANT, at: str | None = None
 ) -> dict[str, Any]:
@@ -174,6 +176,7 @@ def appeal(
     return log.append(case, entry)
 
 
+@log.serialized  # the state check and the append see the same log
 def resolve_appeal(
     case: Case, account_id: str, outcome: str, *, reviewer: str, reason: str, at: str | None = None
 ) -> dict[str, Any]:

@@ -25,11 +25,14 @@ import polars as pl
 from cibwatch import __version__
 from cibwatch.errors import CaseError, ConfigError
 from cibwatch.progress import Progress, ProgressEvent
+from cibwatch.review import log as review_log
+from cibwatch.review import signing
 from cibwatch.share.check import Forbidden, Leak, find_leaks
 from cibwatch.share.pseudonyms import HEX_DIGITS, Pseudonyms, case_key
 from cibwatch.share.tables import (
     HASHED_TRACES,
     POST_TRACES,
+    REVIEW_PSEUDONYMIZED,
     ShareCounts,
     flagged_accounts,
     pseudonymize_case,
@@ -39,6 +42,7 @@ from cibwatch.store.case import Case
 README = "README.txt"
 MANIFEST = "export.json"
 PLOTLY_FILE = "report_files/plotly.min.js"
+REVIEW_DIR = "review"
 
 
 class LeakError(CaseError):
@@ -60,6 +64,7 @@ class ExportResult:
     key_id: str | None
     files: list[str] = field(default_factory=list)
     counts: ShareCounts | None = None
+    review: dict[str, Any] | None = None  # the review log's check at export time, if it has one
 
 
 def export_case(
@@ -84,6 +89,7 @@ def export_case(
                 f"case {case.root} has no recommendations yet, so nothing says which accounts are "
                 f"flagged; run `cibwatch campaigns --case {case.root}` (or `cibwatch scan`) first"
             )
+        review = _review_check(case)
         with _staging(out, force=force) as (staging, files):
             if pseudonymize:
                 pseudonyms = Pseudonyms(case_key(case.root))
@@ -102,6 +108,9 @@ def export_case(
             else:
                 _write_outputs(case, files, report=report, label=None, progress=progress)
                 result = ExportResult(out, False, None)
+            if review is not None:
+                review["pseudonymized_fields"] = list(REVIEW_PSEUDONYMIZED) if pseudonymize else []
+            result.review = review
             written = [p.relative_to(files).as_posix() for p in files.rglob("*") if p.is_file()]
             result.files = sorted([*written, README, MANIFEST])
             _write_readme(files, result)
@@ -143,6 +152,33 @@ def forbidden(case: Case) -> Forbidden:
     return found
 
 
+def _review_check(case: Case) -> dict[str, Any] | None:
+    """The review log verified as it is exported (None when the case has no log)."""
+    if not review_log.has_log(case) and signing.public_key_pem(case.root) is None:
+        return None
+    report = review_log.verify(case)
+    return {"entries": report.entries, "head": report.head, "ok": report.ok, "problems": report.problems}
+
+
+def _write_review(case: Case, folder: Path) -> None:
+    """The review log (entries with hashes and signatures), its evidence snapshots where the case
+    holds them, its public key and its last checkpoint, under ``review/``."""
+    rows = review_log.entries(case)
+    pem = signing.public_key_pem(case.root)
+    if not rows and pem is None:
+        return
+    folder.mkdir()
+    _write(folder / "review_log.jsonl", "".join(review_log.canonical_json(r) + "\n" for r in rows))
+    if rows and case.scalar("SELECT count(*) FROM review_evidence"):
+        cur = case.con.execute("SELECT * FROM review_evidence ORDER BY snapshot_id")
+        names = [d[0] for d in cur.description]
+        lines = [review_log.canonical_json(dict(zip(names, r, strict=True))) + "\n" for r in cur.fetchall()]
+        _write(folder / "review_evidence.jsonl", "".join(lines))
+    for name in (signing.PUBLIC_KEY_FILE, signing.CHECKPOINT_FILE):
+        if (case.root / name).exists():
+            _write(folder / name, (case.root / name).read_text(encoding="utf-8"))
+
+
 def _step(progress: Progress | None, phase: str, done: int) -> None:
     if progress is not None:
         progress(ProgressEvent("export", phase, done, 1))
@@ -170,6 +206,7 @@ def _write_outputs(
         coord.write_outputs(result, out / "coord")
         # Capped items are not kept in the case: an empty file would claim there were none.
         (out / "coord" / "capped_items.csv").unlink()
+    _write_review(case, out / REVIEW_DIR)
     _step(progress, "tables", 1)
     if report:
         from cibwatch.report import render
@@ -220,6 +257,7 @@ def _write_readme(folder: Path, result: ExportResult) -> None:
         if result.pseudonymized
         else None,
         "counts": asdict(result.counts) if result.counts else None,
+        "review_log": result.review,
         "files": result.files,
     }
     _write(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
@@ -239,7 +277,8 @@ def readme_text(result: ExportResult, made: str) -> str:
     if not result.pseudonymized:
         return head + (
             "NOT PSEUDONYMIZED: these files hold the case's real account ids, handles, names and post\n"
-            "texts. Share them only with people allowed to see the case itself.\n\n"
+            "texts (review/ also holds the review log and the evidence each decision saw). Share them\n"
+            "only with people allowed to see the case itself.\n\n"
             f"Files:\n{files}\n"
         )
     c = result.counts or ShareCounts()
@@ -264,6 +303,11 @@ What was changed
   flagged texts kept). Campaign texts, links and shared profile patterns are kept only where a
   flagged account posted or carries them; links only unflagged accounts shared become item-….
 - Raw profile records, source file names and quarantined records are not exported.
+- review/ (when the case has a review log): review_log.jsonl holds every decision, appeal and
+  outcome with account ids, the actor and the reason pseudonymized like the rest; entry_hash and
+  the Ed25519 signature are those of the original entries, so review_log.pub.pem and
+  review_log.checkpoint.json prove their order, number and signer, not the shown fields. The
+  evidence snapshots behind the decisions are not exported (they hold other accounts' posts).
 - coord/capped_items.csv is not included (capped items are not kept in the case), and
   coord/run.json holds no detection record.
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,12 +23,17 @@ import polars as pl
 
 from cibwatch import views
 from cibwatch.progress import Progress, ProgressEvent
+from cibwatch.review import log as review_log
+from cibwatch.review import signing
 from cibwatch.schema import FLAGGED_TIERS, STAGE_TABLES, TABLES
 from cibwatch.share.pseudonyms import Pseudonyms, check_distinct
 from cibwatch.share.scrub import Scrubber
 from cibwatch.store.case import Case
 
 REMOVED = "[removed]"
+# Review log fields rewritten in a pseudonymized copy; the others are closed vocabularies, seqs,
+# times, versions and hashes.
+REVIEW_PSEUDONYMIZED = ("account_id", "actor", "reason")
 
 
 class Rule(StrEnum):
@@ -119,6 +125,7 @@ class ShareCounts:
     texts_kept: int = 0
     texts_removed: int = 0
     profiles_removed: int = 0
+    review_entries: int = 0
     tables: dict[str, int] = field(default_factory=dict)
 
 
@@ -227,11 +234,44 @@ def pseudonymize_case(
         counts.tables[table] = counts.tables.get(table, 0) + out.height
     if progress is not None:
         progress(ProgressEvent("export", "pseudonymize", len(units), len(units), unit="parts"))
+    counts.review_entries = pseudonymize_review(source, target, work.scrubber)
     check_distinct(work.account_map, "accounts")
     check_distinct(work.post_map, "posts")
     counts.accounts = len(work.account_map)
     counts.posts = len(work.post_map)
     return counts
+
+
+def pseudonymize_review(source: Case, target: Case, scrubber: Scrubber) -> int:
+    """Copy the review log into ``target`` with ``REVIEW_PSEUDONYMIZED`` scrubbed; return its entries.
+
+    Hashes and signatures stay as signed: they commit to the original entries, so a recipient can
+    check order, count and signatures but not recompute a hash from the shown fields. Evidence
+    snapshots are not copied: they hold partners' posts and profiles, which these rules would
+    have to remove field by field. The log's public key and checkpoint go along (no secret).
+    """
+    for name in (signing.PUBLIC_KEY_FILE, signing.CHECKPOINT_FILE):
+        if (source.root / name).exists():
+            shutil.copyfile(source.root / name, target.root / name)
+    rows = review_log.entries(source)
+    if not rows:
+        return 0
+    review_log.ensure_tables(target)
+    columns = [*review_log.LOG_COLUMNS, "entry_hash", "signature"]
+    values = []
+
+    def scrubbed(name: str, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return scrubber.account(value) if name == "account_id" else scrubber.text(value)
+
+    for row in rows:
+        shown = row | {name: scrubbed(name, row[name]) for name in REVIEW_PSEUDONYMIZED}
+        values.append([shown.get(c) for c in columns])
+    target.con.executemany(
+        f"INSERT INTO review_log ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})", values
+    )
+    return len(rows)
 
 
 def _prepare(case: Case, pseudonyms: Pseudonyms) -> Scrubbed:

@@ -82,7 +82,7 @@ class Case:
             )
         root.mkdir(parents=True, exist_ok=True)
         if not marker.exists():  # the marker first: a folder with tables/ but no case.json is no case
-            _write_atomic(marker, json.dumps({"format": CASE_FORMAT, "tool": "cibwatch"}) + "\n")
+            write_atomic(marker, json.dumps({"format": CASE_FORMAT, "tool": "cibwatch"}) + "\n")
         (root / "tables").mkdir(exist_ok=True)
         return cls.open(root)
 
@@ -365,7 +365,7 @@ class PartsCommit:
         crash_point("written")
         root = self.case.root
         manifest = {"moves": [[str(s.relative_to(root)), str(d.relative_to(root))] for s, d in moves]}
-        _write_atomic(self.folder / MANIFEST, json.dumps(manifest) + "\n")
+        write_atomic(self.folder / MANIFEST, json.dumps(manifest) + "\n")
         crash_point("manifest")
         _apply_moves(self.case.root, manifest["moves"], "publish")
         crash_point("published")
@@ -481,7 +481,7 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` whole or not at all (temporary name, sync, rename, sync folder)."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
