@@ -14,6 +14,7 @@ from benchmarks import (
     review_log,  # noqa: F401
     scaling,  # noqa: F401
     scan_realdata,  # noqa: F401
+    serve_load,  # noqa: F401
     simulate_throughput,  # noqa: F401
 )
 
@@ -33,4 +34,5 @@ ORDER = (
     "scaling",
     "simulate",
     "review_log",
+    "serve_load",
 )
