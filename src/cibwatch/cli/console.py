@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import typer
 from rich.console import Console, ConsoleDimensions
 from rich.progress import (
     BarColumn,
@@ -128,3 +129,12 @@ def step_progress(enabled: bool = True) -> Iterator[Progress | None]:
 
     with progress:
         yield callback
+
+
+# ``--map`` of every command that reads input files (ingest, scan, coord).
+MAP_OPTION = typer.Option(
+    None,
+    "--map",
+    help="Read any CSV/TSV/JSON Lines/Parquet table by naming its columns: "
+    "'account=COL,time=COL[,text=COL,post=COL,…]' or '@mapping.toml' (docs/csv-formats.md).",
+)

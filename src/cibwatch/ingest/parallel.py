@@ -129,6 +129,7 @@ def _read_part(
     path: str,
     dataset: str,
     reader_name: str,
+    reader_settings: dict[str, Any],
     rng: tuple[int, int] | None,
     staging: str,
     seq_base: int,
@@ -147,7 +148,7 @@ def _read_part(
         if rng
         else Source(path=Path(path), dataset=dataset)
     )
-    reader = get_reader(reader_name)
+    reader = get_reader(reader_name).configure(reader_settings)
     report = FileReport(path=path, reader=reader_name, dataset=dataset)
     sink = StagingSink(Path(staging), strict, progress)
     sink.start(source, reader, report, seq_base=seq_base)
@@ -196,7 +197,17 @@ def _read_in_workers(
                 source, reader = plan[index]
                 seq_base = (index << _FILE_SEQ_SHIFT) + (part << _PART_SEQ_SHIFT)
                 part_staging = str(staging / f"file{index}-part{part}")
-                args = (source.name, source.dataset, reader.name, rng, part_staging, seq_base, strict, k)
+                args = (
+                    source.name,
+                    source.dataset,
+                    reader.name,
+                    reader.settings,
+                    rng,
+                    part_staging,
+                    seq_base,
+                    strict,
+                    k,
+                )
                 futures[pool.submit(_read_part, *args)] = k
         pending = set(futures)
         while pending:

@@ -87,6 +87,7 @@ def _add(items: list[str], value: str | None) -> None:
 @register
 class CoortweetReader(Reader):
     name = "coortweet"
+    layout = _OBJECT_FORM
     description = "CooRTweet tables: object_id,account_id,content_id,timestamp_share or german_elections form"
 
     @classmethod

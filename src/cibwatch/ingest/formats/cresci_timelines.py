@@ -58,6 +58,7 @@ def _post(row: dict[str, str]) -> dict[str, Any]:
 @register
 class CresciTimelinesReader(Reader):
     name = "cresci-timelines"
+    layout = COLUMNS
     description = "cresci-2015 timelines (user_id,tid,time,tweet) without labels; --format only"
     covered_by = "cresci"
 

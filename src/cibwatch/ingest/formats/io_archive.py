@@ -111,6 +111,7 @@ def _post(row: dict[str, str], account_id: str) -> dict[str, Any]:
 @register
 class IoArchiveReader(Reader):
     name = "io-archive"
+    layout = ("tweetid", "userid", "user_screen_name", "tweet_time", "tweet_text")
     description = "X information-operations archive CSV: tweets files (tweetid, tweet_time…) and users files"
 
     @classmethod

@@ -59,6 +59,7 @@ def _records(row: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
 @register
 class QutReader(Reader):
     name = "qut"
+    layout = QUT_COLUMNS
     description = "QUT coordination-network-toolkit CSV (message_id,user_id,username,repost_id,…,urls)"
 
     @classmethod
