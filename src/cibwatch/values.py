@@ -169,12 +169,12 @@ def parse_date_ms(value: str, zone: tzinfo | None = None) -> int:
     >>> parse_date_ms("1412711759") == parse_date_ms("1412711759000") == parse_date_ms("2014-10-07 19:55:59")
     True
     """
-    if len(value) == 30 and value[3] == " " and value[7] == " ":  # the X API's form, the most common
+    text = value if len(value) == 30 else value.strip()
+    if len(text) == 30 and text[3] == " " and text[7] == " ":  # the X API's form, the most common
         try:
-            return twitter_date_ms(value)
+            return twitter_date_ms(text)
         except ValueError:
             raise ValueError(bad_date(value)) from None
-    text = value.strip()
     try:
         if text.replace(".", "", 1).isdigit():
             return epoch_ms(text)

@@ -31,7 +31,8 @@ def parse_dates_ms(values: pl.Series, zone: tzinfo | None = None) -> tuple[pl.Se
     ([1412711759000, 1412711759000], [2])
     """
     zone = zone or current_zone()
-    frame = pl.DataFrame({"v": values.cast(pl.String).str.strip_chars()})
+    raw = values.cast(pl.String)
+    frame = pl.DataFrame({"v": raw.str.strip_chars(), "raw": raw})
     v = pl.col("v")
     present = v.is_not_null() & ~v.str.to_uppercase().is_in(_NULL_TEXTS)
     iso = v.str.replace(r"^(\d{4}-\d{2}-\d{2})T", "${1} ").str.replace(r"[Zz]$", "+00:00")
@@ -63,7 +64,9 @@ def parse_dates_ms(values: pl.Series, zone: tzinfo | None = None) -> tuple[pl.Se
     bad: dict[int, str] = {}
     # What the Rust parsers left: the scalar parser decides, with its reason.
     left = frame.with_row_index("i").filter(pl.col("present") & pl.col("ms").is_null())
-    for i, value in zip(left["i"].to_list(), left["v"].to_list(), strict=True):
+    for i, value in zip(left["i"].to_list(), left["raw"].to_list(), strict=True):
+        if not value.strip() or value.strip().upper() in _NULL_TEXTS:
+            continue  # blank by Python's reckoning (e.g. '\x1f'), as parse_date_ms's callers see it
         try:
             ms[i] = parse_date_ms(value, zone)
         except ValueError as exc:
