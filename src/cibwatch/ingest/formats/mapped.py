@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import orjson
 import polars as pl
 
+from cibwatch import schema
 from cibwatch.errors import InputFormatError
 from cibwatch.ingest.dates import parse_dates_ms
 from cibwatch.ingest.formats.csv_common import (
@@ -64,6 +65,12 @@ _ACCOUNT_COLUMNS = {
     "profile_use_background_image": "profile_use_background_image", "location": "location",
     "profile_url": "url", "account_lang": "lang", "probed_at": "probed_at",
 }  # fmt: skip
+
+
+# Every field of an account snapshot, so the sink takes its fast path (all keys present).
+_ACCOUNT_TEMPLATE: dict[str, Any] = {
+    f.name: None for f in schema.ACCOUNTS if f.name not in ("reader", "source_file", "ingested_at")
+}
 
 
 class Table:
@@ -327,7 +334,7 @@ def build(table: Table, mapping: ColumnMap) -> tuple[pl.DataFrame, dict[int, str
     tz = zone(mapping.tz)
     for name in ("time", "account_created", "probed_at"):
         if name not in frame.columns:
-            out[name] = pl.Series(name, [None] * frame.height, dtype=pl.Int64)
+            out[name] = _nulls(name, pl.Int64, frame.height)
             continue
         ms, bad = parse_dates_ms(texts[name], tz)
         column = mapping.columns[name]
@@ -348,7 +355,6 @@ def build(table: Table, mapping: ColumnMap) -> tuple[pl.DataFrame, dict[int, str
     for name in _FLAGS:
         if name in frame.columns:
             value = texts[name].str.strip_chars().str.to_lowercase()
-            parsed = pl.Series(name, [None] * frame.height, dtype=pl.Boolean)
             parsed = pl.select(
                 pl.when(value.is_in(_TRUE)).then(True).when(value.is_in(_FALSE)).then(False).otherwise(None)
             ).to_series()
@@ -373,7 +379,7 @@ def build(table: Table, mapping: ColumnMap) -> tuple[pl.DataFrame, dict[int, str
         )
         out["kind"] = kind.fill_null("original")
     else:
-        is_repost = out.get("is_repost", pl.Series([None] * frame.height, dtype=pl.Boolean))
+        is_repost = out.get("is_repost", _nulls("is_repost", pl.Boolean, frame.height))
         out["kind"] = pl.select(
             pl.when(
                 texts["repost_of"].is_not_null()
@@ -398,7 +404,7 @@ def build(table: Table, mapping: ColumnMap) -> tuple[pl.DataFrame, dict[int, str
             "created_at": out["time"],
             "kind": out["kind"],
             "text": texts["text"],
-            "post_id": post_id if post_id is not None else pl.Series([None] * frame.height, dtype=pl.String),
+            "post_id": post_id if post_id is not None else _nulls("post_id", pl.String, frame.height),
             "repost_of": texts["repost_of"].str.strip_chars(),
             "repost_of_account": texts["repost_of_account"].str.strip_chars(),
             "reply_to": texts["reply_to"].str.strip_chars(),
@@ -421,6 +427,10 @@ def build(table: Table, mapping: ColumnMap) -> tuple[pl.DataFrame, dict[int, str
     return result, problems
 
 
+def _nulls(name: str, dtype: pl.DataType | type[pl.DataType], n: int) -> pl.Series:
+    return pl.repeat(None, n, dtype=dtype, eager=True).alias(name)
+
+
 def _list(frame: pl.DataFrame, name: str, text: pl.Series) -> pl.Series:
     """A list field: the mapped column's items, or (hashtags, urls, mentions) those in the text."""
     if name in frame.columns:
@@ -432,7 +442,7 @@ def _list(frame: pl.DataFrame, name: str, text: pl.Series) -> pl.Series:
         return (
             items.list.eval(pl.element().filter(pl.element().str.len_chars() > 0)).fill_null([]).alias(name)
         )
-    empty = pl.Series(name, [[]] * frame.height, dtype=pl.List(pl.String))
+    empty = pl.select(pl.repeat(pl.lit([], dtype=pl.List(pl.String)), frame.height)).to_series().alias(name)
     if name == "media" or text.null_count() == len(text):
         return empty
     found = {
@@ -532,7 +542,7 @@ class MappedReader(Reader):
                    hashtags, urls, mentions, media, platform, None)  # fmt: skip
             account_record = None
             if has_account:
-                account_record = {"account_id": account, "platform": platform, "probed_at": None}
+                account_record = dict(_ACCOUNT_TEMPLATE, account_id=account, platform=platform)
                 for name, value in zip(account_cols, values[16 : 16 + len(account_cols)], strict=True):
                     account_record[name[2:]] = value
             label_record = None
