@@ -84,7 +84,9 @@ def test_io_archive_without_userid_is_read_by_name(tmp_path):
     assert (alice["followers"], alice["following"], alice["screen_name"]) == (120, 30, "alice_io")
 
 
-def test_quarantine_names_line_column_value_and_the_forms_tried(tmp_path):
+@pytest.mark.parametrize("batch", [mapped.BATCH_ROWS, 2], ids=["one-batch", "batches-of-2"])
+def test_quarantine_names_line_column_value_and_the_forms_tried(tmp_path, monkeypatch, batch):
+    monkeypatch.setattr(mapped, "BATCH_ROWS", batch)
     path = write_csv(
         tmp_path / "t.csv",
         ["id", "who", "when", "body", "followers"],
@@ -301,7 +303,9 @@ def test_scan_and_coord_take_map(tmp_path):
 # -- reconciliation ---------------------------------------------------------------------------------
 
 
-def test_mapped_input_reconciles_against_an_independent_count(tmp_path):
+@pytest.mark.parametrize("batch", [mapped.BATCH_ROWS, 7], ids=["one-batch", "batches-of-7"])
+def test_mapped_input_reconciles_against_an_independent_count(tmp_path, monkeypatch, batch):
+    monkeypatch.setattr(mapped, "BATCH_ROWS", batch)
     rows = [[str(i), f"u{i % 7}", f"2024-01-0{1 + i % 9} 10:{i % 60:02d}", f"text {i}"] for i in range(500)]
     rows[10][2] = "soon"
     rows[20][0] = rows[21][0]  # a duplicate post id
@@ -313,6 +317,7 @@ def test_mapped_input_reconciles_against_an_independent_count(tmp_path):
     assert f.units_read == data_rows == 500
     assert (f.units_used, f.units_quarantined) == (499, 1)
     assert f.records_stored + f.in_run_duplicates == f.records_emitted == 499
+    assert open_case(_case(tmp_path)).read("quarantine")["line"].to_list() == [12]  # row 11, after the header
 
 
 def test_a_row_lost_by_the_reader_breaks_the_reconciliation(tmp_path, monkeypatch):

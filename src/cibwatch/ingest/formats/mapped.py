@@ -41,6 +41,8 @@ from cibwatch.ingest.source import DAMAGED_STREAM, Source, decompression_errors
 from cibwatch.values import MAX_INT, normalize_text, shown, stable_id, zone
 
 POST_ID_PREFIX = "map-"
+# Rows converted to Python objects at a time (memory: one batch's records, not the file's).
+BATCH_ROWS = 100_000
 _NULLS = ["", "NA", "NULL", "NONE", "NAN"]
 _TRUE = ["1", "true", "t", "yes", "y"]
 _FALSE = ["0", "false", "f", "no", "n"]
@@ -83,6 +85,18 @@ class Table:
 
     def raw(self, i: int) -> str | None:
         return self._raw(i)
+
+    def slice(self, start: int, length: int) -> Table:
+        """Rows ``start`` to ``start + length`` as a table of their own (indices from 0)."""
+        end = start + length
+        part = Table(
+            self.frame.slice(start, length),
+            self.lines[start:end],
+            lambda i: self._raw(start + i),
+            self.columns,
+        )
+        part.problems = {i - start: r for i, r in self.problems.items() if start <= i < end}
+        return part
 
 
 def resolve(path: str, available: list[str]) -> str | None:
@@ -501,7 +515,12 @@ class MappedReader(Reader):
                 sink.label(value[2])
 
     def rows(self, table: Table, mapping: ColumnMap) -> Iterator[tuple[int | None, tuple[str, Any]]]:
-        """(line, ("quarantine", (reason, raw)) or ("record", (post row, account, label))) per row."""
+        """(line, ("quarantine", (reason, raw)) or ("record", (post row, account, label))) per row,
+        converted ``BATCH_ROWS`` at a time: Python objects are made for one batch, not the file."""
+        for start in range(0, table.frame.height, BATCH_ROWS):
+            yield from self._batch_rows(table.slice(start, BATCH_ROWS), mapping)
+
+    def _batch_rows(self, table: Table, mapping: ColumnMap) -> Iterator[tuple[int | None, tuple[str, Any]]]:
         result, problems = build(table, mapping)
         platform = mapping.platform
         derive_ids = "post" not in mapping.columns
