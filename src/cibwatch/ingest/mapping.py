@@ -230,10 +230,18 @@ def guess_map(columns: list[str]) -> dict[str, str]:
     return chosen
 
 
-def table_kind(head: bytes) -> str:
-    """'parquet', 'jsonl' or 'csv' (CSV and TSV) for a file's first (decompressed) bytes."""
+_KIND_BY_SUFFIX = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+                   ".csv": "csv", ".tsv": "csv"}  # fmt: skip
+
+
+def table_kind(head: bytes, path: Path | None = None) -> str:
+    """'parquet', 'jsonl' or 'csv' (CSV and TSV): by the file's name (``.jsonl.gz`` is JSON Lines),
+    else by its first (decompressed) bytes."""
     if head.startswith(b"PAR1"):
         return "parquet"
+    for suffix in reversed(path.suffixes if path is not None else []):
+        if suffix.lower() in _KIND_BY_SUFFIX:
+            return _KIND_BY_SUFFIX[suffix.lower()]
     if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
         return "jsonl"
     return "csv"
@@ -242,7 +250,7 @@ def table_kind(head: bytes) -> str:
 def columns_of(head: bytes, path: Path) -> list[str]:
     """The column names a table shows in its first bytes: a CSV header, the keys of the first JSON
     object (nested ones as dotted paths), or a Parquet file's schema (struct fields dotted)."""
-    kind = table_kind(head)
+    kind = table_kind(head, path)
     if kind == "parquet":
         import pyarrow.parquet as pq
 

@@ -109,7 +109,7 @@ def resolve(path: str, available: list[str]) -> str | None:
 
 def read_table(source: Source, mapping: ColumnMap, limit: int | None = None) -> Table:
     """``source`` as a ``Table`` of the map's fields; InputFormatError when a mapped column is missing."""
-    kind = table_kind(source.head(4096))
+    kind = table_kind(source.head(4096), source.path)
     if kind == "parquet":
         return _read_parquet(source, mapping, limit)
     if kind == "jsonl":
@@ -153,13 +153,15 @@ def _read_csv(source: Source, mapping: ColumnMap, limit: int | None) -> Table:
         data = data.removeprefix(b"\xef\xbb\xbf")
         first = data.split(b"\n", 1)[0]
         separator = "\t" if first.count(b"\t") > first.count(b",") else ","
-        # Ragged rows, stray quotes or a stream that broke off: the line-by-line reader below,
-        # which quarantines each bad row with its line.
+        # Ragged rows, stray quotes, bytes that are not UTF-8 or a stream that broke off: the
+        # line-by-line reader below, which quarantines each bad row with its line.
         with contextlib.suppress(pl.exceptions.PolarsError):
             frame = pl.read_csv(
-                data, separator=separator, infer_schema=False, encoding="utf8-lossy", n_rows=limit,
+                data, separator=separator, infer_schema=False, encoding="utf8", n_rows=limit,
                 raise_if_empty=False,
             )  # fmt: skip
+    if frame is not None and frame.width == 0:
+        raise _missing(source, mapping, [], "column(s)")
     if frame is None:
         table = _csv_rows(source, limit)
     else:
@@ -184,24 +186,41 @@ def _read_csv(source: Source, mapping: ColumnMap, limit: int | None) -> Table:
 def _csv_rows(source: Source, limit: int | None) -> Table:
     """The CSV read row by row (``Source.csv_rows``), each bad row a problem with its line."""
     header = header_of(source)
+    if not header:
+        raise InputFormatError(f"{source.name}: no CSV header on the first line (the column names)")
     records: list[list[str | None]] = []
     lines: list[int] = []
     raws: list[str | None] = []
     problems: dict[int, str] = {}
     counted = source.units_read
     for line, row, problem in normalized_rows(source):
+        values = [v if isinstance(v, str) else None for v in (row.get(h) for h in header)]
         if problem:
             problems[len(records)] = problem
-        records.append([v if isinstance(v, str) else None for v in (row.get(h) for h in header)])
+            # Undecodable bytes (kept as surrogates for the raw column) cannot enter a polars column.
+            values = [v and v.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for v in values]
+        records.append(values)
         lines.append(line)
         raws.append(raw_row(row))
         if limit is not None and len(records) >= limit:
             break
     source.units_read = counted  # counted as rows are handed on (``MappedReader.read``)
-    frame = pl.DataFrame(records, schema=dict.fromkeys(header, pl.String), orient="row")
-    table = Table(frame, lines, raws.__getitem__, header)
+    names = _unique(header)
+    frame = pl.DataFrame(records, schema=dict.fromkeys(names, pl.String), orient="row")
+    table = Table(frame, lines, raws.__getitem__, names)
     table.problems.update(problems)
     return table
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Column names made unique as polars does for a CSV header (``a``, ``a_duplicated_0``, …)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        count = seen.get(name, 0)
+        out.append(name if count == 0 else f"{name}_duplicated_{count - 1}")
+        seen[name] = count + 1
+    return out
 
 
 def _csv_line(values: tuple[Any, ...]) -> str:
@@ -241,10 +260,11 @@ def _read_jsonl(source: Source, mapping: ColumnMap, limit: int | None) -> Table:
         if limit is not None and len(lines) >= limit:
             break
     source.units_read = counted  # counted as rows are handed on (``MappedReader.read``)
-    if lines and not any(v is not None for f in paths for v in values[f]) and not seen:
-        raise InputFormatError(f"{source.name}: no JSON object with any mapped field")
+    # A field no object has is a misnamed field, told once for the file. One object is too little
+    # to tell that from a damaged record: its row is quarantined like any row missing a field.
+    objects = len(lines) - len(problems)
     absent = [c for c in mapping.columns.values() if c.split(".")[0] not in seen]
-    if seen and absent:
+    if objects > 1 and absent:
         raise _missing(source, mapping, sorted(seen), "field(s)")
     frame = pl.DataFrame({f: pl.Series(f, v, dtype=_dtype(v)) for f, v in values.items()})
     table = Table(
