@@ -362,3 +362,13 @@ def test_configured_reader_crosses_to_worker_processes(tmp_path, monkeypatch):
     assert report.reconciles
     posts = open_case(_case(tmp_path)).read("posts")
     assert posts.height == 4 and set(posts["platform"]) == {"x-io"}
+
+
+def test_rows_that_are_not_utf8_are_quarantined_as_by_the_other_csv_readers(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"who,when,body\na,2020-01-01,caf\xe9\nb,2020-01-02,ok\n")
+    report = ingest([path], _case(tmp_path), mapping="account=who,time=when,text=body")
+    assert report.reconciles
+    [(line, reason)] = open_case(_case(tmp_path)).read("quarantine").select("line", "reason").rows()
+    assert (line, reason) == (2, "undecodable bytes (not UTF-8)")
+    assert open_case(_case(tmp_path)).read("posts")["account_id"].to_list() == ["b"]
