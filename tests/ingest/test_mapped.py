@@ -372,3 +372,13 @@ def test_rows_that_are_not_utf8_are_quarantined_as_by_the_other_csv_readers(tmp_
     [(line, reason)] = open_case(_case(tmp_path)).read("quarantine").select("line", "reason").rows()
     assert (line, reason) == (2, "undecodable bytes (not UTF-8)")
     assert open_case(_case(tmp_path)).read("posts")["account_id"].to_list() == ["b"]
+
+
+def test_json_field_that_is_sometimes_a_list_and_sometimes_text(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    lines = [{"u": "a", "t": "2024-01-01", "tags": ["x", "y"]}, {"u": "b", "t": "2024-01-01", "tags": "z"}]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    report = ingest([path], _case(tmp_path), mapping="account=u,time=t,hashtags=tags")
+    assert report.reconciles and report.total("quarantined") == 0
+    tags = dict(open_case(_case(tmp_path)).read("posts").select("account_id", "hashtags").rows())
+    assert tags == {"a": ["x", "y"], "b": ["z"]}

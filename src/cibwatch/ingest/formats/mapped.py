@@ -107,14 +107,14 @@ def resolve(path: str, available: list[str]) -> str | None:
     return lowered.get(path.lower())
 
 
-def read_table(source: Source, mapping: ColumnMap, limit: int | None = None) -> Table:
+def read_table(source: Source, mapping: ColumnMap) -> Table:
     """``source`` as a ``Table`` of the map's fields; InputFormatError when a mapped column is missing."""
     kind = table_kind(source.head(4096), source.path)
     if kind == "parquet":
-        return _read_parquet(source, mapping, limit)
+        return _read_parquet(source, mapping)
     if kind == "jsonl":
-        return _read_jsonl(source, mapping, limit)
-    return _read_csv(source, mapping, limit)
+        return _read_jsonl(source, mapping)
+    return _read_csv(source, mapping)
 
 
 def _missing(source: Source, mapping: ColumnMap, available: list[str], what: str) -> InputFormatError:
@@ -146,7 +146,7 @@ def _decompressed(source: Source) -> tuple[bytes, bool]:
     return b"".join(chunks), False
 
 
-def _read_csv(source: Source, mapping: ColumnMap, limit: int | None) -> Table:
+def _read_csv(source: Source, mapping: ColumnMap) -> Table:
     data, damaged = _decompressed(source)
     frame: pl.DataFrame | None = None
     if not damaged:
@@ -157,13 +157,13 @@ def _read_csv(source: Source, mapping: ColumnMap, limit: int | None) -> Table:
         # line-by-line reader below, which quarantines each bad row with its line.
         with contextlib.suppress(pl.exceptions.PolarsError):
             frame = pl.read_csv(
-                data, separator=separator, infer_schema=False, encoding="utf8", n_rows=limit,
+                data, separator=separator, infer_schema=False, encoding="utf8",
                 raise_if_empty=False,
             )  # fmt: skip
     if frame is not None and frame.width == 0:
         raise _missing(source, mapping, [], "column(s)")
     if frame is None:
-        table = _csv_rows(source, limit)
+        table = _csv_rows(source)
     else:
         # A record's line: the header's, plus one a record, plus the line breaks inside quoted fields.
         breaks = frame.select(
@@ -183,7 +183,7 @@ def _read_csv(source: Source, mapping: ColumnMap, limit: int | None) -> Table:
     return table
 
 
-def _csv_rows(source: Source, limit: int | None) -> Table:
+def _csv_rows(source: Source) -> Table:
     """The CSV read row by row (``Source.csv_rows``), each bad row a problem with its line."""
     header = header_of(source)
     if not header:
@@ -202,8 +202,6 @@ def _csv_rows(source: Source, limit: int | None) -> Table:
         records.append(values)
         lines.append(line)
         raws.append(raw_row(row))
-        if limit is not None and len(records) >= limit:
-            break
     source.units_read = counted  # counted as rows are handed on (``MappedReader.read``)
     names = _unique(header)
     frame = pl.DataFrame(records, schema=dict.fromkeys(names, pl.String), orient="row")
@@ -229,7 +227,7 @@ def _csv_line(values: tuple[Any, ...]) -> str:
     return out.getvalue()
 
 
-def _read_jsonl(source: Source, mapping: ColumnMap, limit: int | None) -> Table:
+def _read_jsonl(source: Source, mapping: ColumnMap) -> Table:
     paths = {f: c.split(".") for f, c in mapping.columns.items()}
     values: dict[str, list[Any]] = {f: [] for f in paths}
     lines: list[int] = []
@@ -257,8 +255,6 @@ def _read_jsonl(source: Source, mapping: ColumnMap, limit: int | None) -> Table:
         seen.update(record)
         for f, path in paths.items():
             values[f].append(_as_text(_dig(record, path)))
-        if limit is not None and len(lines) >= limit:
-            break
     source.units_read = counted  # counted as rows are handed on (``MappedReader.read``)
     # A field no object has is a misnamed field, told once for the file. One object is too little
     # to tell that from a damaged record: its row is quarantined like any row missing a field.
@@ -266,7 +262,7 @@ def _read_jsonl(source: Source, mapping: ColumnMap, limit: int | None) -> Table:
     absent = [c for c in mapping.columns.values() if c.split(".")[0] not in seen]
     if objects > 1 and absent:
         raise _missing(source, mapping, sorted(seen), "field(s)")
-    frame = pl.DataFrame({f: pl.Series(f, v, dtype=_dtype(v)) for f, v in values.items()})
+    frame = pl.DataFrame({f: _column(f, v) for f, v in values.items()})
     table = Table(
         frame, lines, lambda i: raws[i].decode("utf-8", "backslashreplace").rstrip("\r\n"), sorted(seen)
     )
@@ -298,13 +294,18 @@ def _as_text(value: Any) -> Any:
     return str(value)
 
 
-def _dtype(values: list[Any]) -> pl.DataType:
-    return pl.List(pl.String) if any(isinstance(v, list) for v in values) else pl.String()
+def _column(name: str, values: list[Any]) -> pl.Series:
+    """A field's values as a String column, or a List(String) one when any is a list (a lone
+    string among lists is a list of one)."""
+    if any(isinstance(v, list) for v in values):
+        lists = [v if v is None or isinstance(v, list) else [v] for v in values]
+        return pl.Series(name, lists, dtype=pl.List(pl.String))
+    return pl.Series(name, values, dtype=pl.String)
 
 
-def _read_parquet(source: Source, mapping: ColumnMap, limit: int | None) -> Table:
+def _read_parquet(source: Source, mapping: ColumnMap) -> Table:
     try:
-        frame = pl.read_parquet(source.path, n_rows=limit)
+        frame = pl.read_parquet(source.path)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise InputFormatError(f"{source.name}: not a readable Parquet file ({exc})") from None
     available = frame.columns
