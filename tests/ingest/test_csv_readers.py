@@ -749,3 +749,17 @@ def test_real_cresci_2015_slice(shared, tmp_path):
     reposts = posts.filter(pl.col("kind") == "repost")
     assert reposts.height == posts.filter(pl.col("text").str.starts_with("RT @")).height
     assert reposts["ref_account_id"].str.starts_with("@").all()
+
+
+def test_io_archive_reads_x_api_account_creation_dates(tmp_path):
+    # Some io-archive releases write account_creation_date as the X API does; these rows were
+    # all quarantined before every reader shared one date parser.
+    row = IO_ROW.format(followers=1, when="2016-01-01 12:34").replace(
+        ",2014-01-01,", ",Tue Oct 07 19:55:59 +0000 2014,"
+    )
+    path = tmp_path / "tweets.csv"
+    path.write_text(IO_HEADER + row)
+    report = ingest([path], tmp_path / "case", format="io-archive")
+    assert report.reconciles and report.total("quarantined") == 0
+    created = open_case(tmp_path / "case").read("accounts").drop_nulls("created_at")["created_at"][0]
+    assert int(created.timestamp() * 1000) == parse_date_ms("2014-10-07T19:55:59Z")

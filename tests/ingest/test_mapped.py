@@ -382,3 +382,18 @@ def test_json_field_that_is_sometimes_a_list_and_sometimes_text(tmp_path):
     assert report.reconciles and report.total("quarantined") == 0
     tags = dict(open_case(_case(tmp_path)).read("posts").select("account_id", "hashtags").rows())
     assert tags == {"a": ["x", "y"], "b": ["z"]}
+
+
+def test_parquet_time_columns_and_unreadable_nesting(tmp_path):
+    from datetime import UTC, datetime
+
+    path = tmp_path / "typed.parquet"
+    moment = datetime(2024, 1, 1, 10, 0, tzinfo=UTC)
+    pl.DataFrame(
+        {"who": ["a"], "at": [moment], "naive": [moment.replace(tzinfo=None)], "deep": [[[1, 2]]]}
+    ).write_parquet(path)
+    ingest([path], _case(tmp_path), mapping="account=who,time=at,account_created=naive,platform=p")
+    [post] = open_case(_case(tmp_path)).read("posts").to_dicts()
+    assert post["created_at"] == moment
+    with pytest.raises(InputFormatError, match="column 'deep'"):
+        ingest([path], _case(tmp_path, "other"), mapping="account=who,time=at,hashtags=deep")

@@ -328,15 +328,32 @@ def _read_parquet(source: Source, mapping: ColumnMap) -> Table:
         raise InputFormatError(
             f"{source.name}: {mapping.origin}: a dotted path does not fit ({exc})"
         ) from None
-    picked = picked.with_columns(
-        pl.col(name).cast(pl.List(pl.String)) if dtype.is_nested() and isinstance(dtype, pl.List) else
-        (pl.col(name).struct.json_encode() if isinstance(dtype, pl.Struct) else pl.col(name).cast(pl.String))
-        for name, dtype in picked.schema.items()
-    )  # fmt: skip
+    for name, dtype in picked.schema.items():
+        try:
+            picked = picked.with_columns(_as_text_column(pl.col(name), dtype))
+        except pl.exceptions.PolarsError:
+            raise InputFormatError(
+                f"{source.name}: column {mapping.columns[name]!r} ({dtype}) cannot be read as {name}; "
+                "map a field inside it with a dotted path"
+            ) from None
     lines = list(range(1, picked.height + 1))
     return Table(
         picked, lines, lambda i: orjson.dumps(frame.row(i, named=True), default=str).decode(), available
     )
+
+
+def _as_text_column(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A Parquet column as String (times as ISO 8601, UTC when the column has a zone) or as
+    List(String) for a list column; a struct becomes its JSON."""
+    if isinstance(dtype, pl.List | pl.Array):
+        return column.cast(pl.List(pl.String))
+    if isinstance(dtype, pl.Struct):
+        return column.struct.json_encode()
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is not None:
+            return column.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        return column.dt.strftime("%Y-%m-%dT%H:%M:%S%.3f")
+    return column.cast(pl.String)
 
 
 # -- fields -------------------------------------------------------------------------------------
