@@ -71,7 +71,8 @@ class Reader:
     covered_by: ClassVar[str | None] = None
     platform: ClassVar[str] = "twitter"
     description: ClassVar[str] = ""
-    # Columns a table of this format has (CSV readers): a refusal names the closest layouts by them.
+    # Columns a table of this format has (CSV readers; "a|b" for either): a refusal names the
+    # closest layouts by them.
     layout: ClassVar[tuple[str, ...]] = ()
     # What a reader was made with by ``configure`` (the mapped reader's column map), as plain
     # data: it crosses to worker processes with the reader's name.
@@ -192,12 +193,16 @@ def refusal(name: str, columns: list[str]) -> str:
             "Run `cibwatch formats` for the formats cibwatch reads, and pass --format NAME."
         )
     shown_columns = ", ".join(columns[:25]) + (f" … ({len(columns)} in all)" if len(columns) > 25 else "")
+
+    def has(column: str) -> bool:  # "author|author_id": either
+        return any(name in seen for name in column.split("|"))
+
     scored = sorted(
-        ((len(seen & set(c.layout)) / len(c.layout), n, c) for n, c in readers().items() if c.layout),
+        ((sum(map(has, c.layout)) / len(c.layout), n, c) for n, c in readers().items() if c.layout),
         key=lambda t: (-t[0], t[1]),
     )
     closest = [
-        f"{n} (misses {', '.join(col for col in c.layout if col not in seen)})"
+        f"{n} (misses {', '.join(col.replace('|', ' or ') for col in c.layout if not has(col))})"
         for share, n, c in scored[:3]
         if share > 0
     ]

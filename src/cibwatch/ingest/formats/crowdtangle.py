@@ -78,7 +78,7 @@ def _records(row: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
 @register
 class CrowdTangleReader(Reader):
     name = "crowdtangle"
-    layout = ("id", "account.id", "expanded", "date")
+    layout = ("id|platformid", "account.id", "expanded", "date")
     platform = "facebook"
     description = "CrowdTangle link shares as CooRnet/PyCooRnet write them (id, expanded, date, account.*)"
 

@@ -95,7 +95,7 @@ def _is_posts_header(header: list[str]) -> bool:
 @register
 class Ira538Reader(Reader):
     name = "ira-538"
-    layout = ("author", "content", "publish_date", "harvested_date")
+    layout = ("author|author_id", "content", "publish_date", "harvested_date")
     description = "FiveThirtyEight IRA tweets (original files or the by-author concatenation)"
 
     @classmethod
@@ -209,7 +209,7 @@ class Ira538Reader(Reader):
 @register
 class Ira538AuthorsReader(Reader):
     name = "ira-538-authors"
-    layout = ("author_id", "account_category")
+    layout = ("author_id|author", "account_category")
     description = "the IRA by-author accounts list (authors.csv): author_id → label bot, account_category"
 
     @classmethod
