@@ -45,6 +45,7 @@ def scan(
     *,
     format: str = "auto",
     mapping: str | None = None,
+    tz: str = "UTC",
     traces: list[str] | str | None = None,
     window: float | str | dict[str, float | str] | None = None,
     policy: str | Path | None = None,
@@ -70,6 +71,7 @@ def scan(
             out,
             format=format,
             mapping=mapping,
+            tz=tz,
             traces=traces,
             window=window,
             policy=policy,
@@ -134,6 +136,7 @@ def _scan(
     *,
     format: str,
     mapping: str | None,
+    tz: str,
     traces: list[str] | str | None,
     window: float | str | dict[str, float | str] | None,
     policy: str | Path | None,
@@ -156,7 +159,7 @@ def _scan(
     else:
         case_dir = out / "case"
         step("ingest", 0)
-        ingested = ingest([*inputs], case_dir, format=format, mapping=mapping, progress=file_progress)
+        ingested = ingest([*inputs], case_dir, format=format, mapping=mapping, tz=tz, progress=file_progress)
         result.counts["ingest"] = {
             "units_read": ingested.total("units_read"),
             "records": ingested.total("records_emitted"),

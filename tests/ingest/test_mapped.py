@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from cibwatch import open_case
 from cibwatch.cli.main import app, main
-from cibwatch.errors import InputFormatError
+from cibwatch.errors import ConfigError, InputFormatError
 from cibwatch.ingest import ingest
 from cibwatch.ingest.formats import mapped
 from cibwatch.ingest.formats.csv_common import REPOST_TEXT_PREFIX
@@ -397,3 +397,29 @@ def test_parquet_time_columns_and_unreadable_nesting(tmp_path):
     assert post["created_at"] == moment
     with pytest.raises(InputFormatError, match="column 'deep'"):
         ingest([path], _case(tmp_path, "other"), mapping="account=who,time=at,hashtags=deep")
+
+
+def test_tz_option_sets_the_zone_of_every_reader(tmp_path):
+    from tests.conftest import FIXTURES
+
+    # io-archive's naive tweet_time, read in Berlin (UTC+1 in January).
+    sample = FIXTURES / "io-archive"
+    files = sorted(p for p in sample.iterdir() if p.name.startswith("sample"))
+    utc = ingest(files, _case(tmp_path, "utc"), format="io-archive")
+    berlin = ingest(files, _case(tmp_path, "berlin"), format="io-archive", tz="Europe/Berlin")
+    assert utc.reconciles and berlin.reconciles
+    times = {
+        name: open_case(_case(tmp_path, name)).read("posts").sort("post_id")["created_at"].to_list()
+        for name in ("utc", "berlin")
+    }
+    shifts = {(u - b).total_seconds() for u, b in zip(times["utc"], times["berlin"], strict=True)}
+    assert shifts <= {3600.0, 7200.0} and shifts  # winter +1 h, summer +2 h
+    # A map without its own tz follows --tz; with one, the map's wins.
+    path = write_csv(tmp_path / "t.csv", ["who", "when"], [["a", "2024-01-01 12:00"]])
+    ingest([path], _case(tmp_path, "m1"), mapping="account=who,time=when", tz="+02:00")
+    ingest([path], _case(tmp_path, "m2"), mapping="account=who,time=when,tz=UTC", tz="+02:00")
+    [one] = open_case(_case(tmp_path, "m1")).read("posts")["created_at"].to_list()
+    [two] = open_case(_case(tmp_path, "m2")).read("posts")["created_at"].to_list()
+    assert (two - one).total_seconds() == 7200
+    with pytest.raises(ConfigError, match="unknown time zone 'Mars'"):
+        ingest([path], _case(tmp_path, "m3"), tz="Mars")

@@ -138,3 +138,8 @@ MAP_OPTION = typer.Option(
     help="Read any CSV/TSV/JSON Lines/Parquet table by naming its columns: "
     "'account=COL,time=COL[,text=COL,post=COL,…]' or '@mapping.toml' (docs/csv-formats.md).",
 )
+
+# ``--tz`` of the same commands: the zone of dates written without one.
+TZ_OPTION = typer.Option(
+    "UTC", "--tz", help="Zone of dates written without one, for every reader: UTC, Europe/Berlin, +05:30."
+)

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cibwatch.cli.console import MAP_OPTION, console, file_progress, print_table
+from cibwatch.cli.console import MAP_OPTION, TZ_OPTION, console, file_progress, print_table
 from cibwatch.errors import ReconciliationError
 from cibwatch.ingest import IngestReport, ingest, readers
 
@@ -37,6 +37,7 @@ def ingest_command(
         None, "--workers", min=1, help="Worker processes for inputs of 64 MB or more (default: cores, ≤ 4)."
     ),
     mapping: str | None = MAP_OPTION,
+    tz: str = TZ_OPTION,
 ) -> None:
     """Read INPUTS into the case at --case: normalized, deduplicated, nothing lost."""
     with file_progress(enabled=not quiet and not as_json) as progress:
@@ -49,6 +50,7 @@ def ingest_command(
             progress=progress,
             workers=workers,
             mapping=mapping,
+            tz=tz,
         )
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))

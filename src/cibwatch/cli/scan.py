@@ -11,6 +11,7 @@ from rich.table import Table
 
 from cibwatch.cli.console import (
     MAP_OPTION,
+    TZ_OPTION,
     console,
     err_console,
     file_progress,
@@ -38,6 +39,7 @@ def scan_command(
     ),
     format: str = typer.Option("auto", "--format", help="Input format; 'auto' sniffs each file."),
     mapping: str | None = MAP_OPTION,
+    tz: str = TZ_OPTION,
     traces: str | None = typer.Option(
         None, "--traces", help="Comma-separated coordination traces (default set)."
     ),
@@ -79,6 +81,7 @@ def scan_command(
                 out,
                 format=format,
                 mapping=mapping,
+                tz=tz,
                 traces=trace_list,
                 window=window_value,
                 policy=policy,

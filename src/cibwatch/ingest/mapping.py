@@ -3,8 +3,9 @@
 A map is ``field=column`` pairs (``account=user_screen_name,time=tweet_time,text=tweet_text``),
 or ``@mapping.toml`` (the same pairs under ``[columns]``, settings at the top). Settings are
 literal values, not columns: ``platform`` (default ``other``) and ``tz``, the zone of times
-written without one (default UTC). In JSON Lines and Parquet a column may be a dotted path
-into nested objects or structs (``user.screen_name``).
+written without one (default: the run's, UTC unless ``ingest --tz`` says otherwise). In JSON
+Lines and Parquet a column may be a dotted path into nested objects or structs
+(``user.screen_name``).
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ class ColumnMap:
 
     columns: dict[str, str]
     platform: str = "other"
-    tz: str = "UTC"
+    # None: the run's zone (``ingest --tz``, UTC unless set).
+    tz: str | None = None
     origin: str = field(default="--map", compare=False)
 
     @classmethod
@@ -138,11 +140,12 @@ class ColumnMap:
         platform = settings.get("platform", "other").strip().lower()
         if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,39}", platform):
             raise InputFormatError(f"{origin}: platform {platform!r} must be a short lower-case name")
-        tz = settings.get("tz", "UTC")
-        try:
-            zone(tz)
-        except ValueError as exc:
-            raise InputFormatError(f"{origin}: {exc}") from None
+        tz = settings.get("tz")
+        if tz is not None:
+            try:
+                zone(tz)
+            except ValueError as exc:
+                raise InputFormatError(f"{origin}: {exc}") from None
         return cls(columns=columns, platform=platform, tz=tz, origin=origin)
 
     def as_settings(self) -> dict[str, Any]:
@@ -156,7 +159,7 @@ class ColumnMap:
     def as_spec(self) -> str:
         """The ``--map`` text of this map."""
         extra = [f"platform={self.platform}"] if self.platform != "other" else []
-        extra += [f"tz={self.tz}"] if self.tz != "UTC" else []
+        extra += [f"tz={self.tz}"] if self.tz is not None else []
         return ",".join([*(f"{k}={v}" for k, v in self.columns.items()), *extra])
 
 

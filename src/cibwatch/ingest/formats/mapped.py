@@ -383,7 +383,7 @@ def build(table: Table, mapping: ColumnMap) -> tuple[pl.DataFrame, dict[int, str
     flag_problems(
         account.is_null() | (account == ""), f"empty account (column {mapping.columns['account']!r})"
     )
-    tz = zone(mapping.tz)
+    tz = zone(mapping.tz) if mapping.tz is not None else None  # None: the run's zone
     for name in ("time", "account_created", "probed_at"):
         if name not in frame.columns:
             out[name] = _nulls(name, pl.Int64, frame.height)
