@@ -423,3 +423,29 @@ def test_tz_option_sets_the_zone_of_every_reader(tmp_path):
     assert (two - one).total_seconds() == 7200
     with pytest.raises(ConfigError, match="unknown time zone 'Mars'"):
         ingest([path], _case(tmp_path, "m3"), tz="Mars")
+
+
+def test_values_past_the_input_bounds_cost_their_row(tmp_path, monkeypatch):
+    from cibwatch.ingest import source
+
+    monkeypatch.setattr(mapped, "MAX_FIELD_BYTES", 50)
+    path = write_csv(
+        tmp_path / "t.csv",
+        ["who", "when", "body"],
+        [["a", "2024-01-01", "x" * 51], ["b", "2024-01-01", "ok"]],
+    )
+    report = ingest([path], _case(tmp_path), mapping="account=who,time=when,text=body")
+    assert report.reconciles and report.total("quarantined") == 1
+    [reason] = open_case(_case(tmp_path)).read("quarantine")["reason"].to_list()
+    assert reason.startswith("field longer than MAX_FIELD_BYTES (50 bytes) in column 'body'")
+    monkeypatch.setattr(source, "MAX_LINE_BYTES", 200)
+    lines = [
+        {"who": "a", "when": "2024-01-01", "body": "y" * 300},
+        {"who": "b", "when": "2024-01-01", "body": "ok"},
+    ]
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    report = ingest([path], _case(tmp_path, "j"), mapping="account=who,time=when,text=body")
+    assert report.reconciles
+    [(line, reason)] = open_case(_case(tmp_path, "j")).read("quarantine").select("line", "reason").rows()
+    assert line == 1 and reason.startswith("line longer than MAX_LINE_BYTES")

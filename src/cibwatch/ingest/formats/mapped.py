@@ -37,7 +37,14 @@ from cibwatch.ingest.formats.csv_common import (
 )
 from cibwatch.ingest.mapping import ACCOUNT_FIELDS, FIELDS, ColumnMap, table_kind
 from cibwatch.ingest.registry import Reader, Sink, register
-from cibwatch.ingest.source import DAMAGED_STREAM, Source, decompression_errors
+from cibwatch.ingest.source import (
+    DAMAGED_STREAM,
+    MAX_FIELD_BYTES,
+    OVERLONG_LINE,
+    OverlongLine,
+    Source,
+    decompression_errors,
+)
 from cibwatch.values import MAX_INT, normalize_text, shown, stable_id, zone
 
 POST_ID_PREFIX = "map-"
@@ -245,6 +252,11 @@ def _read_jsonl(source: Source, mapping: ColumnMap) -> Table:
                 values[f].append(None)
             continue
         raws.append(raw)
+        if isinstance(raw, OverlongLine):
+            problems[index] = OVERLONG_LINE
+            for f in paths:
+                values[f].append(None)
+            continue
         try:
             record = orjson.loads(raw)
             if not isinstance(record, dict):
@@ -379,6 +391,14 @@ def build(table: Table, mapping: ColumnMap) -> tuple[pl.DataFrame, dict[int, str
 
     out: dict[str, Any] = {}
     texts = frame.select(**{name: _text(frame, name) for name in FIELDS if name not in _LISTS})
+    # The bound every CSV reader keeps (source.MAX_FIELD_BYTES): a longer value costs its row.
+    for name in texts.columns:
+        if name in frame.columns:
+            flag_problems(
+                texts[name].str.len_bytes() > MAX_FIELD_BYTES,
+                f"field longer than MAX_FIELD_BYTES ({MAX_FIELD_BYTES:,} bytes) in column "
+                f"{mapping.columns[name]!r}: the row is quarantined",
+            )
     account = texts["account"].str.strip_chars()
     flag_problems(
         account.is_null() | (account == ""), f"empty account (column {mapping.columns['account']!r})"
