@@ -33,10 +33,16 @@ from benchmarks.harness import ROOT, benchmark, run_measured, table
 FIXTURES = ROOT / "tests" / "data"
 
 
+# Readers made with settings read their samples with the map beside them (tests/ingest/test_contract.py).
+MAPS = {"mapped": FIXTURES / "mapped" / "mapping.toml"}
+
+
 def samples(reader: str) -> list[Path]:
     """The real samples of ``reader``: its tests/data folder's files, bad-input files included."""
     folder = FIXTURES / reader
-    return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p not in MAPS.values())
 
 
 # -- mutations -------------------------------------------------------------------------------------
@@ -219,7 +225,8 @@ def check(path: Path, reader: str, case_dir: Path) -> Outcome:
 
     started = time.perf_counter()
     try:
-        report = ingest([path], case_dir, format=reader, workers=1)
+        mapping = f"@{MAPS[reader]}" if reader in MAPS else None
+        report = ingest([path], case_dir, format=reader, workers=1, mapping=mapping)
     except CibwatchError as exc:
         return Outcome("refused", f"{type(exc).__name__}: {exc}"[:300], 0, time.perf_counter() - started)
     except Exception:  # a bug: what this whole check is for

@@ -44,6 +44,8 @@ def scan(
     out: str | Path,
     *,
     format: str = "auto",
+    mapping: str | None = None,
+    tz: str = "UTC",
     traces: list[str] | str | None = None,
     window: float | str | dict[str, float | str] | None = None,
     policy: str | Path | None = None,
@@ -68,6 +70,8 @@ def scan(
             [Path(p) for p in inputs],
             out,
             format=format,
+            mapping=mapping,
+            tz=tz,
             traces=traces,
             window=window,
             policy=policy,
@@ -131,6 +135,8 @@ def _scan(
     out: Path,
     *,
     format: str,
+    mapping: str | None,
+    tz: str,
     traces: list[str] | str | None,
     window: float | str | dict[str, float | str] | None,
     policy: str | Path | None,
@@ -153,7 +159,7 @@ def _scan(
     else:
         case_dir = out / "case"
         step("ingest", 0)
-        ingested = ingest([*inputs], case_dir, format=format, progress=file_progress)
+        ingested = ingest([*inputs], case_dir, format=format, mapping=mapping, tz=tz, progress=file_progress)
         result.counts["ingest"] = {
             "units_read": ingested.total("units_read"),
             "records": ingested.total("records_emitted"),

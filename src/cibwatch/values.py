@@ -1,4 +1,5 @@
-"""Field parsers shared by the ingest readers and bot scoring: dates, counts, flags, text.
+"""Field parsers shared by the ingest readers and bot scoring: dates (``parse_date_ms``), counts,
+flags, text.
 
 Parsers raise ``ValueError`` with a short reason on a bad value; the reader's
 record loop turns that into a quarantine row. Numbers are bounded: a count must fit int64
@@ -8,11 +9,15 @@ else the record is quarantined: no value of it could be stored, and a wrong one 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import re
 import unicodedata
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Integers are stored as int64: a number outside this range (a count of 2**70, a 5,000-digit
 # integer) makes its record a quarantine row rather than a null, as no value of it is storable.
@@ -104,22 +109,91 @@ def _twitter_date_ms(value: str) -> int:
     return day_ms + time_ms
 
 
-def iso_date_ms(value: str) -> int:
-    """An ISO 8601 date or 'YYYY-MM-DD HH:MM[:SS]' to epoch ms; naive times are UTC."""
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
+# The date forms ``parse_date_ms`` reads, named in the reason of a date it cannot read.
+DATE_FORMS = (
+    "ISO 8601 with or without zone (2019-09-28T18:05:23Z, 2019-09-28 18:05)",
+    "X API (Sat Sep 28 18:05:23 +0000 2019)",
+    "epoch seconds or milliseconds (1569693923, 1569693923000)",
+    "M/D/YYYY [H:MM[:SS]]",
+)
+# Dates without a zone are read in this zone: UTC unless a run declares another (``default_zone``).
+_DEFAULT_ZONE: ContextVar[tzinfo] = ContextVar("default_zone", default=UTC)
+_US_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{4}( \d{1,2}:\d{2}(:\d{2})?)?")
+_NULL_TEXTS = frozenset({"NA", "NULL", "NONE", "NAN"})
+
+
+def zone(name: str) -> tzinfo:
+    """The zone called ``name`` ('UTC', 'Europe/Berlin', '+02:00'); ValueError naming it otherwise."""
+    if name.upper() in {"UTC", "Z"}:
+        return UTC
+    if re.fullmatch(r"[+-]\d{2}:?\d{2}", name):
+        sign = -1 if name[0] == "-" else 1
+        hours, minutes = int(name[1:3]), int(name[-2:])
+        return timezone(sign * timedelta(hours=hours, minutes=minutes))
     try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"bad date {value!r} (expected ISO 8601, e.g. 2019-09-28T18:05:23Z)") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}; expected UTC, an IANA name such as Europe/Berlin, or +HH:MM"
+        ) from None
+
+
+@contextlib.contextmanager
+def default_zone(name: str | tzinfo) -> Iterator[None]:
+    """Read dates without a zone in ``name`` inside the block (``parse_date_ms``)."""
+    token = _DEFAULT_ZONE.set(zone(name) if isinstance(name, str) else name)
+    try:
+        yield
+    finally:
+        _DEFAULT_ZONE.reset(token)
+
+
+def current_zone() -> tzinfo:
+    """The zone dates without one are read in (UTC unless ``default_zone`` says otherwise)."""
+    return _DEFAULT_ZONE.get()
+
+
+def bad_date(value: object) -> str:
+    """The reason for a date no form reads: the value and the forms tried."""
+    return f"bad date {shown(value)} (tried: {'; '.join(DATE_FORMS)})"
+
+
+def parse_date_ms(value: str, zone: tzinfo | None = None) -> int:
+    """Any date form in ``DATE_FORMS`` to epoch ms; naive times are in ``zone`` (default: the run's
+    declared zone, UTC unless set). ValueError naming the value and the forms tried otherwise.
+
+    The one date parser of every reader (``cibwatch.ingest.dates`` is its vectorized twin).
+
+    >>> parse_date_ms("Tue Oct 07 19:55:59 +0000 2014") == parse_date_ms("2014-10-07T19:55:59Z")
+    True
+    >>> parse_date_ms("1412711759") == parse_date_ms("1412711759000") == parse_date_ms("2014-10-07 19:55:59")
+    True
+    """
+    text = value if len(value) == 30 else value.strip()
+    if len(text) == 30 and text[3] == " " and text[7] == " ":  # the X API's form, the most common
+        try:
+            return twitter_date_ms(text)
+        except ValueError:
+            raise ValueError(bad_date(value)) from None
+    try:
+        if text.replace(".", "", 1).isdigit():
+            return epoch_ms(text)
+        if "/" in text and _US_DATE.fullmatch(text):
+            fmt = "%m/%d/%Y"
+            if " " in text:
+                fmt += " %H:%M:%S" if text.count(":") == 2 else " %H:%M"
+            dt = datetime.strptime(text, fmt)
+        else:
+            dt = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=zone or _DEFAULT_ZONE.get())
+        return time_ms(int(dt.timestamp() * 1000), value)
+    except (ValueError, OverflowError):
+        raise ValueError(bad_date(value)) from None
 
 
 def epoch_ms(value: str | float | int) -> int:
-    """Epoch seconds or milliseconds (told apart by magnitude) to epoch ms."""
+    """Epoch seconds or milliseconds (told apart by magnitude: above 1e11 is ms) to epoch ms."""
     try:
         number = float(value)
     except OverflowError:  # an integer too large for a float
@@ -130,26 +204,13 @@ def epoch_ms(value: str | float | int) -> int:
 
 
 def any_date_ms(value: str | None) -> int | None:
-    """The formats seen in the wild, tried cheapest first; None for empty."""
+    """``parse_date_ms``, with None for an empty or NA value."""
     if value is None:
         return None
     text = value.strip()
-    if not text or text.upper() in {"NA", "NULL", "NONE", "NAN"}:
+    if not text or text.upper() in _NULL_TEXTS:
         return None
-    if len(text) == 30 and text[3] == " " and text[7] == " ":
-        return twitter_date_ms(text)
-    if text.replace(".", "", 1).isdigit():
-        return epoch_ms(text)
-    if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}( \d{1,2}:\d{2}(:\d{2})?)?", text):
-        return _us_date_ms(text)
-    return iso_date_ms(text)
-
-
-def _us_date_ms(text: str) -> int:
-    fmt = "%m/%d/%Y"
-    if " " in text:
-        fmt += " %H:%M:%S" if text.count(":") == 2 else " %H:%M"
-    return int(datetime.strptime(text, fmt).replace(tzinfo=UTC).timestamp() * 1000)
+    return parse_date_ms(text)
 
 
 def count(value: object) -> int | None:

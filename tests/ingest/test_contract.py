@@ -21,12 +21,27 @@ from hypothesis import strategies as st
 from cibwatch import open_case, schema
 from cibwatch.errors import InputFormatError
 from cibwatch.ingest import Source, ingest, readers
-from cibwatch.ingest.registry import get_reader, sniff_format
+from cibwatch.ingest.mapping import ColumnMap
+from cibwatch.ingest.registry import Reader, get_reader, sniff_format
 from cibwatch.ingest.sink import _dump_raw
 from cibwatch.ingest.source import _MAGIC
 from tests.conftest import FIXTURES
 
 READERS = sorted(readers())
+# Readers made with settings: the mapped reader reads its sample with the map beside it.
+_MAPS = {"mapped": f"@{FIXTURES / 'mapped' / 'mapping.toml'}"}
+
+
+def options(name: str) -> dict[str, Any]:
+    """The keyword arguments ``ingest`` needs to read with reader ``name``."""
+    return {"mapping": _MAPS[name]} if name in _MAPS else {}
+
+
+def configured(name: str) -> type[Reader]:
+    cls = readers()[name]
+    return cls.configure(ColumnMap.parse(_MAPS[name]).as_settings()) if name in _MAPS else cls
+
+
 # Filled in by the sink, not by readers.
 _SINK_FIELDS = {"platform", "snapshot_id", "dataset", "reader", "source_file", "ingested_at"}
 
@@ -116,7 +131,7 @@ class RecordingSink:
 
 def read_directly(name: str, path: Path) -> RecordingSink:
     """Run reader ``name`` on ``path`` without a case: fast enough for property tests."""
-    cls = readers()[name]
+    cls = configured(name)
     sink = RecordingSink(cls.platform)
     # A wholly unrecognisable file may be refused, with a clear message.
     with contextlib.suppress(InputFormatError):
@@ -127,7 +142,7 @@ def read_directly(name: str, path: Path) -> RecordingSink:
 @pytest.mark.parametrize("name", READERS)
 def test_sample_ingests_clean_and_reconciles(tmp_path, name):
     files = sample_files(name)
-    report = ingest(files, tmp_path / "case", format=name)
+    report = ingest(files, tmp_path / "case", format=name, **options(name))
     assert report.reconciles
     assert report.total("quarantined") == 0, (
         open_case(tmp_path / "case").read("quarantine")["reason"].to_list()
@@ -140,6 +155,10 @@ def test_sample_is_sniffed_as_its_reader(name):
     # A --format-only variant's files are detected as the reader that covers the format.
     expected = get_reader(name).covered_by or name
     for path in sample_files(name):
+        if name in _MAPS:  # read by naming its columns, never guessed: the refusal offers a --map
+            with pytest.raises(InputFormatError, match="--map account="):
+                sniff_format(Source(path=path, dataset="x"))
+            continue
         got = sniff_format(Source(path=path, dataset="x")).name
         assert got == expected, (
             f"{path.name} is sniffed as {got!r}, not {name!r}: make the sniffers tell them apart"
@@ -149,10 +168,10 @@ def test_sample_is_sniffed_as_its_reader(name):
 @pytest.mark.parametrize("name", READERS)
 def test_ingesting_twice_adds_nothing(tmp_path, name):
     files = sample_files(name)
-    ingest(files, tmp_path / "case", format=name)
+    ingest(files, tmp_path / "case", format=name, **options(name))
     with open_case(tmp_path / "case") as case:
         before = case.summary()
-    again = ingest(files, tmp_path / "case", format=name)
+    again = ingest(files, tmp_path / "case", format=name, **options(name))
     assert again.reconciles
     assert again.total("records_stored") == 0
     # Every record is already in the case, every quarantine row too; the units are the same.
@@ -169,7 +188,7 @@ def test_empty_input_is_refused_or_empty(tmp_path, name):
     empty = tmp_path / "empty.dat"
     empty.write_bytes(b"")
     try:
-        report = ingest([empty], tmp_path / "case", format=name)
+        report = ingest([empty], tmp_path / "case", format=name, **options(name))
     except InputFormatError as exc:
         assert str(exc)
     else:
@@ -289,7 +308,7 @@ def test_truncated_compressed_file_is_quarantined_not_raised(tmp_path, name, com
     target = tmp_path / f"cut{sample.suffix}.{compress}"
     # Cut where 1.3 MB came out: past the 1 MB read buffer, so whole records precede the damage.
     target.write_bytes(_prefix_decompressing_to(data, compress, 1_300_000))
-    report = ingest([target], tmp_path / "case", format=name)
+    report = ingest([target], tmp_path / "case", format=name, **options(name))
     assert report.reconciles and report.total("records_emitted") > 1
     reasons = open_case(tmp_path / "case").read("quarantine")["reason"].to_list()
     assert any(r.startswith("damaged compressed stream") for r in reasons), reasons

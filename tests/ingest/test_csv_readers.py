@@ -18,10 +18,9 @@ from cibwatch.ingest import ingest
 from cibwatch.ingest.formats import coortweet
 from cibwatch.ingest.formats.csv_common import REPOST_TEXT_PREFIX, repost_of_text
 from cibwatch.ingest.formats.io_archive import list_literal
-from cibwatch.ingest.formats.ira_538 import ira_date_ms
 from cibwatch.ingest.registry import readers
 from cibwatch.ingest.source import Source
-from cibwatch.values import normalize_text, stable_id
+from cibwatch.values import normalize_text, parse_date_ms, stable_id
 from tests.conftest import FIXTURES
 
 CSV_READERS = [
@@ -214,13 +213,13 @@ def test_ira_538_authors_label_the_same_account_ids(tmp_path):
     ],
 )
 def test_ira_dates(text, expected):
-    assert ira_date_ms(text) == int(expected.timestamp() * 1000)
+    assert parse_date_ms(text) == int(expected.timestamp() * 1000)
 
 
 @pytest.mark.parametrize("text", ["", "yesterday", "2017-13-01 10:00:00", "9/7/17 19:52", "2017-09-07 25:00"])
 def test_ira_bad_dates(text):
     with pytest.raises(ValueError, match="bad date"):
-        ira_date_ms(text)
+        parse_date_ms(text)
 
 
 @given(st.datetimes(min_value=datetime(2009, 1, 1), max_value=datetime(2030, 12, 31)))
@@ -228,7 +227,7 @@ def test_ira_date_layouts_agree(moment):
     moment = moment.replace(second=0, microsecond=0)
     iso = moment.strftime("%Y-%m-%d %H:%M:%S")
     us = f"{moment.month}/{moment.day}/{moment.year} {moment.hour}:{moment.minute:02d}"
-    assert ira_date_ms(iso) == ira_date_ms(us) == int(moment.replace(tzinfo=UTC).timestamp() * 1000)
+    assert parse_date_ms(iso) == parse_date_ms(us) == int(moment.replace(tzinfo=UTC).timestamp() * 1000)
 
 
 # -- the repost helper shared by ira-538 and cresci-timelines --------------------------------------
@@ -516,11 +515,11 @@ BAD_FILES = {
         "2,11,a,,,hi,yesterday,\n"
         "3,11,a,,,hi,-5,\n"
         ",11,a,,,hi,1600000000,\n",
-        [(3, "bad timestamp 'yesterday'"), (4, "bad timestamp '-5'"), (5, "empty message_id")],
+        [(3, "bad date 'yesterday'"), (4, "bad date '-5'"), (5, "empty message_id")],
     ),
     "coortweet": (
         "object_id,account_id,content_id,timestamp_share\no1,a1,c1,1623881091.0\no1,a2,c2,soon\no1,,c3,1623881091.0\n",
-        [(3, "bad timestamp 'soon'"), (4, "empty account_id")],
+        [(3, "bad date 'soon'"), (4, "empty account_id")],
     ),
     "crowdtangle": (
         '"id","expanded","date","account.id","account.platform","account.subscriberCount"\n'
@@ -545,9 +544,9 @@ BAD_FILES = {
     "cresci-timelines": (
         "user_id,tid,time,tweet\n"
         "1,2,Thu Feb 07 14:00:06 +0000 2013,hi\n"
-        "1,3,2013-02-07,hi\n"
+        "1,3,Feb 7th 2013,hi\n"
         "x,4,Thu Feb 07 14:00:06 +0000 2013,hi\n",
-        [(3, "bad date '2013-02-07'"), (4, "bad tid or user_id")],
+        [(3, "bad date 'Feb 7th 2013'"), (4, "bad tid or user_id")],
     ),
     "ira-538-authors": (
         "author_id,author,external_author_id,account_type,account_category\nA,A,1,Right,RightTroll\n,,2,Left,\n",
@@ -601,7 +600,7 @@ def test_strict_stops_at_the_first_bad_row(tmp_path):
     content, _ = BAD_FILES["qut"]
     path = tmp_path / "bad.csv"
     path.write_text(content)
-    with pytest.raises(BadRecordError, match=r"bad.csv, line 3: ValueError: bad timestamp 'yesterday'"):
+    with pytest.raises(BadRecordError, match=r"bad.csv, line 3: ValueError: bad date 'yesterday'"):
         ingest([path], tmp_path / "case", format="qut", strict=True)
 
 
@@ -750,3 +749,17 @@ def test_real_cresci_2015_slice(shared, tmp_path):
     reposts = posts.filter(pl.col("kind") == "repost")
     assert reposts.height == posts.filter(pl.col("text").str.starts_with("RT @")).height
     assert reposts["ref_account_id"].str.starts_with("@").all()
+
+
+def test_io_archive_reads_x_api_account_creation_dates(tmp_path):
+    # Some io-archive releases write account_creation_date as the X API does; these rows were
+    # all quarantined before every reader shared one date parser.
+    row = IO_ROW.format(followers=1, when="2016-01-01 12:34").replace(
+        ",2014-01-01,", ",Tue Oct 07 19:55:59 +0000 2014,"
+    )
+    path = tmp_path / "tweets.csv"
+    path.write_text(IO_HEADER + row)
+    report = ingest([path], tmp_path / "case", format="io-archive")
+    assert report.reconciles and report.total("quarantined") == 0
+    created = open_case(tmp_path / "case").read("accounts").drop_nulls("created_at")["created_at"][0]
+    assert int(created.timestamp() * 1000) == parse_date_ms("2014-10-07T19:55:59Z")

@@ -7,6 +7,7 @@ import polars as pl
 from cibwatch import open_case
 from cibwatch.ingest import ingest
 from cibwatch.ingest.formats.mastodon import global_acct, html_text
+from cibwatch.values import bad_date
 from tests.conftest import FIXTURES
 
 FIRST = "https://mastodon.social/users/alice/statuses/112000000000000001"
@@ -85,7 +86,7 @@ def test_malformed_statuses_are_quarantined(tmp_path):
     assert (report.files[0].emitted["posts"], report.files[0].quarantined) == (1, 5)
     rows = case.read("quarantine").sort("line").select("line", "reason").rows()
     assert [line for line, _ in rows] == [1, 2, 3, 4, 5]
-    assert rows[0][1] == "ValueError: bad date 'last tuesday' (expected ISO 8601, e.g. 2019-09-28T18:05:23Z)"
+    assert rows[0][1] == "ValueError: " + bad_date("last tuesday")
     assert rows[1][1] == "ValueError: not a Mastodon status (needs uri or id, and account)"
     assert rows[2][1].startswith("invalid JSON")
     assert rows[3][1] == "ValueError: bad count 'many'"

@@ -1,14 +1,17 @@
-"""Field parsers: the cached v1.1 date parser agrees with the plain one on any text."""
+"""Field parsers: the one date parser (every form, the declared zone, its reason), its column
+twin, and the cached v1.1 date parser agreeing with the plain one on any text."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cibwatch.values import twitter_date_ms
+from cibwatch.ingest.dates import parse_dates_ms
+from cibwatch.values import DATE_FORMS, bad_date, default_zone, parse_date_ms, twitter_date_ms, zone
 
 
 def _reference(value: str) -> int:
@@ -70,3 +73,93 @@ def test_cached_parse_matches_reference(dates):
     # Several dates per example, so cached days are reused across hour/minute/second changes.
     for value in dates:
         assert _outcome(twitter_date_ms, value) == _outcome(_reference, value)
+
+
+# -- the one date parser (parse_date_ms) and its column twin (parse_dates_ms) -----------------------
+
+MOMENT_MS = 1412711759000  # 2014-10-07 19:55:59 UTC
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2014-10-07T19:55:59Z", MOMENT_MS),
+        ("2014-10-07T19:55:59+00:00", MOMENT_MS),
+        ("2014-10-07T21:55:59+02:00", MOMENT_MS),
+        ("2014-10-07T19:55:59.250Z", MOMENT_MS + 250),
+        ("2014-10-07T19:55:59", MOMENT_MS),  # no zone: the default, UTC
+        ("2014-10-07 19:55", MOMENT_MS - 59_000),
+        ("2014-10-07", MOMENT_MS - (19 * 3600 + 55 * 60 + 59) * 1000),
+        ("Tue Oct 07 19:55:59 +0000 2014", MOMENT_MS),
+        ("Tue Oct 07 21:55:59 +0200 2014", MOMENT_MS),
+        ("1412711759", MOMENT_MS),  # epoch seconds
+        ("1412711759000", MOMENT_MS),  # epoch milliseconds
+        ("1412711759.5", MOMENT_MS + 500),
+        ("10/7/2014 19:55", MOMENT_MS - 59_000),
+        (" 2014-10-07T19:55:59Z ", MOMENT_MS),
+        (" Tue Oct 07 19:55:59 +0000 2014\t", MOMENT_MS),
+    ],
+)
+def test_every_date_form(text, expected):
+    assert parse_date_ms(text) == expected
+    ms, bad = parse_dates_ms(pl.Series([text]))
+    assert (ms.to_list(), bad) == ([expected], {})
+
+
+def test_declared_zone_applies_to_times_without_one():
+    berlin = zone("Europe/Berlin")
+    assert parse_date_ms("2014-10-07 21:55:59", berlin) == MOMENT_MS  # CEST, UTC+2
+    assert parse_date_ms("2014-10-07T19:55:59Z", berlin) == MOMENT_MS  # a zone given wins
+    assert parse_date_ms("1412711759", berlin) == MOMENT_MS  # epoch times have no zone to set
+    with default_zone("+05:30"):
+        assert parse_date_ms("2014-10-08 01:25:59") == MOMENT_MS
+    assert parse_date_ms("2014-10-07 19:55:59") == MOMENT_MS  # back to UTC after the block
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        zone("Mars/Olympus")
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2014-13-01", "2014-10-07 25:00", "7/10/14 19:55", "-5", ""])
+def test_an_unreadable_date_names_the_value_and_the_forms_tried(text):
+    with pytest.raises(ValueError) as err:
+        parse_date_ms(text)
+    assert str(err.value) == bad_date(text)
+    for form in DATE_FORMS:
+        assert form in str(err.value)
+
+
+_DATE_TEXT = st.one_of(
+    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1)).flatmap(
+        lambda d: st.sampled_from(
+            [
+                d.isoformat(),
+                d.isoformat(sep=" ", timespec="minutes"),
+                d.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                d.strftime("%Y-%m-%dT%H:%M:%S+0130"),
+                d.strftime("%a %b %d %H:%M:%S -0500 %Y"),
+                d.strftime("%Y-%m-%d"),
+                str(int(d.replace(tzinfo=UTC).timestamp())),
+                str(int(d.replace(tzinfo=UTC).timestamp() * 1000)),
+                f"{d.month}/{d.day}/{d.year} {d.hour}:{d.minute:02d}",
+            ]
+        )
+    ),
+    st.text("0123456789-:T +Z./", max_size=26),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_DATE_TEXT, min_size=1, max_size=8), st.sampled_from(["UTC", "Europe/Berlin", "-03:00"]))
+def test_column_parser_gives_what_the_scalar_parser_gives(values, zone_name):
+    # The vectorized fast paths may only ever agree with parse_date_ms, reasons included.
+    tz = zone(zone_name)
+    ms, bad = parse_dates_ms(pl.Series(values, dtype=pl.String), tz)
+    for i, value in enumerate(values):
+        if not value.strip() or value.strip().upper() in {"NA", "NULL", "NONE", "NAN"}:
+            assert ms[i] is None and i not in bad
+            continue
+        try:
+            expected: object = parse_date_ms(value, tz)
+        except ValueError as exc:
+            expected = str(exc)
+        assert (bad[i] if i in bad else ms[i]) == expected, value

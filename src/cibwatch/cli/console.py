@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import typer
 from rich.console import Console, ConsoleDimensions
 from rich.progress import (
     BarColumn,
@@ -147,3 +148,17 @@ def open_case_waiting(case_dir: Path) -> Iterator[Case]:
     with open_case(case_dir) as c:
         connect_waiting(c, on_wait=tell)
         yield c
+
+
+# ``--map`` of every command that reads input files (ingest, scan, coord).
+MAP_OPTION = typer.Option(
+    None,
+    "--map",
+    help="Read any CSV/TSV/JSON Lines/Parquet table by naming its columns: "
+    "'account=COL,time=COL[,text=COL,post=COL,…]' or '@mapping.toml' (docs/csv-formats.md).",
+)
+
+# ``--tz`` of the same commands: the zone of dates written without one.
+TZ_OPTION = typer.Option(
+    "UTC", "--tz", help="Zone of dates written without one, for every reader: UTC, Europe/Berlin, +05:30."
+)

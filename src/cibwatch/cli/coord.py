@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from cibwatch.cli.console import console, print_table, step_progress
+from cibwatch.cli.console import MAP_OPTION, TZ_OPTION, console, print_table, step_progress
 from cibwatch.coord.params import CoordParams, check_window
 from cibwatch.errors import ConfigError
 from cibwatch.export import write_csv
@@ -78,6 +78,8 @@ def coord_command(
         0.8, "--similarity-threshold", help="--compat qut: co_similar_tweet Jaccard threshold."
     ),
     format: str = typer.Option("auto", "--format", help="Input format when INPUT are files."),
+    mapping: str | None = MAP_OPTION,
+    tz: str = TZ_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -89,7 +91,7 @@ def coord_command(
         raise ConfigError("--compat qut takes one window in seconds, not one per trace.")
     # The toolkit has one window for every network; without --window, its usual 60 s.
     single_window = window_value if isinstance(window_value, float | str) else COMPAT_WINDOW_S
-    case = _open_or_ingest(inputs, out, format, quiet or as_json)
+    case = _open_or_ingest(inputs, out, format, quiet or as_json, mapping, tz)
     try:
         if compat is not None:
             run_record = _compat(
@@ -130,7 +132,9 @@ def coord_command(
         )
 
 
-def _open_or_ingest(inputs: list[Path], out: Path, format: str, quiet: bool) -> Any:
+def _open_or_ingest(
+    inputs: list[Path], out: Path, format: str, quiet: bool, mapping: str | None = None, tz: str = "UTC"
+) -> Any:
     from cibwatch.cli.console import file_progress
     from cibwatch.ingest import ingest
     from cibwatch.store.case import Case
@@ -141,7 +145,7 @@ def _open_or_ingest(inputs: list[Path], out: Path, format: str, quiet: bool) -> 
             raise ConfigError("Pass either one case directory or input files, not both.")
         return Case.open(cases[0])
     with file_progress(enabled=not quiet) as progress:
-        ingest(list(inputs), out / "case", format=format, progress=progress)
+        ingest(list(inputs), out / "case", format=format, mapping=mapping, tz=tz, progress=progress)
     return Case.open(out / "case")
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cibwatch.cli.console import console, file_progress, print_table
+from cibwatch.cli.console import MAP_OPTION, TZ_OPTION, console, file_progress, print_table
 from cibwatch.errors import ReconciliationError
 from cibwatch.ingest import IngestReport, ingest, readers
 
@@ -35,6 +36,8 @@ def ingest_command(
     workers: int | None = typer.Option(
         None, "--workers", min=1, help="Worker processes for inputs of 64 MB or more (default: cores, ≤ 4)."
     ),
+    mapping: str | None = MAP_OPTION,
+    tz: str = TZ_OPTION,
 ) -> None:
     """Read INPUTS into the case at --case: normalized, deduplicated, nothing lost."""
     with file_progress(enabled=not quiet and not as_json) as progress:
@@ -46,6 +49,8 @@ def ingest_command(
             strict=strict,
             progress=progress,
             workers=workers,
+            mapping=mapping,
+            tz=tz,
         )
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
@@ -106,8 +111,16 @@ def check_reconciles(report: IngestReport) -> None:
         )
 
 
-def formats_command() -> None:
-    """List the input formats cibwatch reads."""
+def formats_command(
+    explain_file: Path | None = typer.Option(
+        None, "--explain", help="Show how FILE would be read (layout, column map, 5 rows), without ingesting."
+    ),
+    mapping: str | None = MAP_OPTION,
+) -> None:
+    """List the input formats cibwatch reads, or (--explain FILE) how one file would be read."""
+    if explain_file is not None:
+        _print_explanation(explain_file, mapping)
+        return
     table = Table()
     table.add_column("format")
     table.add_column("platform")
@@ -115,3 +128,49 @@ def formats_command() -> None:
     for name, cls in sorted(readers().items()):
         table.add_row(name, cls.platform, cls.description)
     print_table(table)
+
+
+def _print_explanation(path: Path, mapping: str | None) -> None:
+    from cibwatch.ingest.explain import explain, field_help
+
+    result = explain(path, mapping)
+    if result.note:
+        console.print(escape(result.note), highlight=False)
+        console.print("Previewed with the suggested map:", highlight=False)
+    console.print(f"[bold]{escape(str(path))}[/]: read as [bold]{result.reader}[/]", highlight=False)
+    if result.mapping:
+        columns = Table(title="column → field", title_justify="left")
+        for name in ("column", "field", "what it holds"):
+            columns.add_column(name)
+        for name, column in result.mapping.items():
+            columns.add_row(escape(column), name, escape(field_help(name)))
+        print_table(columns)
+        unused = [c for c in result.columns if c.lower() not in {v.lower() for v in result.mapping.values()}]
+        if unused:
+            console.print(f"columns not read: {escape(', '.join(unused))}", highlight=False)
+        console.print(f"--map {escape(result.map_spec)}", highlight=False)
+    preview = Table(title=f"first {len(result.rows)} normalized posts", title_justify="left")
+    shown = (
+        "post_id",
+        "account_id",
+        "created_at",
+        "kind",
+        "ref_post_id",
+        "ref_account_id",
+        "text",
+        "hashtags",
+    )
+    for name in shown:
+        preview.add_column(name)
+    for row in result.rows:
+        values = []
+        for name in shown:
+            value = row.get(name)
+            if name == "created_at" and value is not None:
+                value = datetime.fromtimestamp(value / 1000, UTC).isoformat().replace("+00:00", "Z")
+            text = "" if value is None else str(value)
+            values.append(escape(text if len(text) <= 40 else text[:39] + "…"))
+        preview.add_row(*values)
+    print_table(preview)
+    for line, reason in result.quarantined:
+        console.print(f"would quarantine line {line}: {escape(reason)}", highlight=False)

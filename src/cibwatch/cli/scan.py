@@ -9,7 +9,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cibwatch.cli.console import console, err_console, file_progress, print_table, step_progress
+from cibwatch.cli.console import (
+    MAP_OPTION,
+    TZ_OPTION,
+    console,
+    err_console,
+    file_progress,
+    print_table,
+    step_progress,
+)
 from cibwatch.cli.coord import parse_windows
 from cibwatch.errors import ConfigError, ReconciliationError
 from cibwatch.schema import FLAGGED_TIERS
@@ -30,6 +38,8 @@ def scan_command(
         False, "--demo", help="Run on the bundled simulated demo and score against its truth."
     ),
     format: str = typer.Option("auto", "--format", help="Input format; 'auto' sniffs each file."),
+    mapping: str | None = MAP_OPTION,
+    tz: str = TZ_OPTION,
     traces: str | None = typer.Option(
         None, "--traces", help="Comma-separated coordination traces (default set)."
     ),
@@ -70,6 +80,8 @@ def scan_command(
                 list(inputs),
                 out,
                 format=format,
+                mapping=mapping,
+                tz=tz,
                 traces=trace_list,
                 window=window_value,
                 policy=policy,

@@ -22,6 +22,7 @@ from cibwatch.ingest.report import FileReport
 from cibwatch.ingest.sink import StagingSink
 from cibwatch.ingest.source import Source, compression_of
 from cibwatch.progress import Progress, ProgressEvent
+from cibwatch.values import default_zone
 
 # A staged row's sequence number: file index, then part number, then the row's place in the part.
 _FILE_SEQ_SHIFT = 40
@@ -37,14 +38,17 @@ def read_inputs(
     workers: int,
     strict: bool,
     progress: Progress | None,
+    tz: str = "UTC",
 ) -> None:
     """Read each (source, reader) of ``plan`` into ``staging``, counting into its ``files`` report:
-    by a pool of ``workers`` processes when there is enough input to share, else in this process."""
+    by a pool of ``workers`` processes when there is enough input to share, else in this process.
+    Dates without a zone are read in ``tz`` (``values.default_zone``)."""
     parts = _parts(plan, workers)
     if workers > 1 and len(parts) > 1 and sum(s.size for s, _ in plan) >= PARALLEL_MIN_BYTES:
-        _read_in_workers(plan, parts, files, staging, workers, strict, progress)
+        _read_in_workers(plan, parts, files, staging, workers, strict, progress, tz)
     else:
-        _read_here(plan, files, staging, strict, progress)
+        with default_zone(tz):
+            _read_here(plan, files, staging, strict, progress)
 
 
 def _can_split(source: Source, reader: type[Reader]) -> bool:
@@ -129,11 +133,13 @@ def _read_part(
     path: str,
     dataset: str,
     reader_name: str,
+    reader_settings: dict[str, Any],
     rng: tuple[int, int] | None,
     staging: str,
     seq_base: int,
     strict: bool,
     slot: int,
+    tz: str,
 ) -> dict[str, Any]:
     """One part of the input, read in a worker process into its own staging folder."""
     counter = _worker_progress[slot]
@@ -147,11 +153,11 @@ def _read_part(
         if rng
         else Source(path=Path(path), dataset=dataset)
     )
-    reader = get_reader(reader_name)
+    reader = get_reader(reader_name).configure(reader_settings)
     report = FileReport(path=path, reader=reader_name, dataset=dataset)
     sink = StagingSink(Path(staging), strict, progress)
     sink.start(source, reader, report, seq_base=seq_base)
-    with _gc_paused():
+    with _gc_paused(), default_zone(tz):
         reader().read(source, sink)
         sink.finish_file()
     sink.close()
@@ -168,6 +174,7 @@ def _read_in_workers(
     workers: int,
     strict: bool,
     progress: Progress | None,
+    tz: str,
 ) -> None:
     """Read the parts in a pool of worker processes, largest first; merge their counts per file."""
     import multiprocessing
@@ -196,7 +203,18 @@ def _read_in_workers(
                 source, reader = plan[index]
                 seq_base = (index << _FILE_SEQ_SHIFT) + (part << _PART_SEQ_SHIFT)
                 part_staging = str(staging / f"file{index}-part{part}")
-                args = (source.name, source.dataset, reader.name, rng, part_staging, seq_base, strict, k)
+                args = (
+                    source.name,
+                    source.dataset,
+                    reader.name,
+                    reader.settings,
+                    rng,
+                    part_staging,
+                    seq_base,
+                    strict,
+                    k,
+                    tz,
+                )
                 futures[pool.submit(_read_part, *args)] = k
         pending = set(futures)
         while pending:

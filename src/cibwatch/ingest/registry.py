@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from cibwatch.errors import InputFormatError
+from cibwatch.ingest.mapping import columns_of, suggested_map
 from cibwatch.ingest.source import Source
 
 # A reason with this prefix marks a record a reader keeps aside on purpose (a Bluesky like is not
@@ -70,6 +71,24 @@ class Reader:
     covered_by: ClassVar[str | None] = None
     platform: ClassVar[str] = "twitter"
     description: ClassVar[str] = ""
+    # Columns a table of this format has (CSV readers; "a|b" for either): a refusal names the
+    # closest layouts by them.
+    layout: ClassVar[tuple[str, ...]] = ()
+    # What a reader was made with by ``configure`` (the mapped reader's column map), as plain
+    # data: it crosses to worker processes with the reader's name.
+    settings: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def configure(cls, settings: dict[str, Any]) -> type[Reader]:
+        """This reader made with ``settings`` (no settings: the reader itself)."""
+        if not settings:
+            return cls
+        return type(cls.__name__, (cls,), {"settings": settings, **cls.settings_attributes(settings)})
+
+    @classmethod
+    def settings_attributes(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        """Class attributes ``settings`` set (e.g. the platform), for ``configure``."""
+        return {}
 
     @classmethod
     def sniff(cls, head: bytes, path: Path) -> bool:
@@ -140,10 +159,7 @@ def sniff_format(source: Source) -> type[Reader]:
         raise InputFormatError(f"{source.name} is empty (after decompression); nothing to read")
     matches = [cls for cls in readers().values() if _safe_sniff(cls, head, source.path)]
     if not matches:
-        raise InputFormatError(
-            f"Can't tell the format of {source.name}; pass --format "
-            f"{'|'.join(sorted(readers()))} (expected one of: {describe_formats()})"
-        )
+        raise InputFormatError(refusal(source.name, columns_of(head, source.path)))
     if len(matches) > 1:
         names = ", ".join(sorted(c.name for c in matches))
         raise InputFormatError(f"{source.name} could be any of {names}; pass --format NAME to choose")
@@ -161,6 +177,44 @@ def _safe_sniff(cls: type[Reader], head: bytes, path: Path) -> bool:
         return bool(cls.sniff(head, path))
     except _NOT_THIS_FORMAT:
         return False
+
+
+def refusal(name: str, columns: list[str]) -> str:
+    """Why a file's format cannot be told, in a few lines: the columns seen, the known layouts
+    closest to them and what they miss, and a ``--map`` line to edit.
+
+    >>> print(refusal("x.csv", ["tweetid", "user_screen_name", "tweet_time"]).splitlines()[-1])
+      --map account=user_screen_name,time=tweet_time,post=tweetid
+    """
+    seen = set(columns)
+    if not columns:
+        return (
+            f"Can't tell the format of {name}: it shows no header or JSON object keys. "
+            "Run `cibwatch formats` for the formats cibwatch reads, and pass --format NAME."
+        )
+    shown_columns = ", ".join(columns[:25]) + (f" … ({len(columns)} in all)" if len(columns) > 25 else "")
+
+    def has(column: str) -> bool:  # "author|author_id": either
+        return any(name in seen for name in column.split("|"))
+
+    scored = sorted(
+        ((sum(map(has, c.layout)) / len(c.layout), n, c) for n, c in readers().items() if c.layout),
+        key=lambda t: (-t[0], t[1]),
+    )
+    closest = [
+        f"{n} (misses {', '.join(col.replace('|', ' or ') for col in c.layout if not has(col))})"
+        for share, n, c in scored[:3]
+        if share > 0
+    ]
+    lines = [f"Can't tell the format of {name}.", f"  columns seen: {shown_columns}"]
+    if closest:
+        lines.append(f"  closest known layouts: {'; '.join(closest)}")
+    lines.append(
+        "  To read it as is, name its columns: add this (edit as needed; `cibwatch formats --explain "
+        f"{name} --map …` previews, `cibwatch formats` lists the known formats)"
+    )
+    lines.append(f"  --map {suggested_map(columns)}")
+    return "\n".join(lines)
 
 
 def describe_formats() -> str:

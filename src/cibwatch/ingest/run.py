@@ -12,13 +12,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cibwatch.errors import InputFormatError
+from cibwatch.errors import ConfigError, InputFormatError
 from cibwatch.ingest.commit import commit_staged
+from cibwatch.ingest.mapping import ColumnMap
 from cibwatch.ingest.parallel import read_inputs
 from cibwatch.ingest.registry import Reader, get_reader, sniff_format
 from cibwatch.ingest.report import FileReport, IngestReport
 from cibwatch.ingest.source import Source, dataset_name
 from cibwatch.progress import Progress, ProgressEvent
+from cibwatch.values import zone
 
 if TYPE_CHECKING:
     from cibwatch.store.case import Case
@@ -33,8 +35,14 @@ def ingest(
     strict: bool = False,
     progress: Progress | None = None,
     workers: int | None = None,
+    mapping: ColumnMap | str | None = None,
+    tz: str = "UTC",
 ) -> IngestReport:
     """Read ``inputs`` into the case at ``case_dir`` (created if needed).
+
+    ``mapping`` (a ``ColumnMap`` or ``--map`` text, ``field=column,…`` or ``@file.toml``) reads
+    every input as a table whose columns it names (``formats/mapped.py``) instead of a known format.
+    ``tz``: the zone of dates written without one, for every reader (UTC; a map's own ``tz`` wins).
 
     Inputs of 64 MB or more are read by ``workers`` processes (default: the number of cores, at
     most 4): file by file, and each large uncompressed JSON Lines file in ranges of whole lines.
@@ -45,12 +53,17 @@ def ingest(
     """
     started = time.perf_counter()
     paths = expand_inputs(inputs)
+    try:
+        zone(tz)
+    except ValueError as exc:
+        raise ConfigError(f"--tz: {exc}") from None
+    reader = _mapped_reader(mapping, format) if mapping is not None else None
     from cibwatch.store.case import Case
 
     new_case = not (Path(case_dir) / "case.json").exists()
     case = Case.create(case_dir)
     try:
-        return _ingest_into(case, paths, format, dataset, strict, progress, workers, started)
+        return _ingest_into(case, paths, reader or format, dataset, strict, progress, workers, started, tz)
     except BaseException:
         if new_case:  # a run that fails before its commit leaves no empty case behind
             _remove_if_empty_case(case.root)
@@ -60,12 +73,13 @@ def ingest(
 def _ingest_into(
     case: Case,
     paths: list[Path],
-    format: str,
+    format: str | type[Reader],
     dataset: str | None,
     strict: bool,
     progress: Progress | None,
     workers: int | None,
     started: float,
+    tz: str,
 ) -> IngestReport:
     from cibwatch.store.case import crash_point
 
@@ -73,7 +87,10 @@ def _ingest_into(
     plan: list[tuple[Source, type[Reader]]] = []
     for path in paths:
         source = Source(path=path, dataset=dataset or dataset_name(path))
-        reader = sniff_format(source) if format == "auto" else get_reader(format)
+        if not isinstance(format, str):
+            reader = format
+        else:
+            reader = sniff_format(source) if format == "auto" else get_reader(format)
         plan.append((source, reader))
     workers = max(1, workers if workers is not None else min(os.cpu_count() or 1, 4))
     report.files = [FileReport(path=s.name, reader=r.name, dataset=s.dataset) for s, r in plan]
@@ -84,13 +101,23 @@ def _ingest_into(
         if progress:
             for source, _ in plan:
                 progress(ProgressEvent("ingest", source.name, 0, source.size, "bytes"))
-        read_inputs(plan, report.files, staging, workers, strict, progress)
+        read_inputs(plan, report.files, staging, workers, strict, progress, tz)
         crash_point("read")
         with case.locked():  # one commit at a time; what dead runs left is finished or removed first
             case.recover()
             commit_staged(case, staging, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _mapped_reader(mapping: ColumnMap | str, format: str) -> type[Reader]:
+    """The mapped reader made with ``mapping``; --format must then be auto or mapped."""
+    if format not in ("auto", "mapped"):
+        raise InputFormatError(
+            f"--map reads any table: leave out --format {format} (or pass --format mapped)"
+        )
+    column_map = ColumnMap.parse(mapping) if isinstance(mapping, str) else mapping
+    return get_reader("mapped").configure(column_map.as_settings())
 
 
 def _remove_if_empty_case(root: Path) -> None:

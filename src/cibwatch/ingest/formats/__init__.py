@@ -11,6 +11,7 @@ from cibwatch.ingest.formats import (  # noqa: F401
     io_archive,
     ira_538,
     kaggle_bots,
+    mapped,
     mastodon,
     qut,
     twibot,

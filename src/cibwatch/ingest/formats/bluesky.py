@@ -38,7 +38,7 @@ from cibwatch.ingest.formats.json_common import dump_json, item_problem
 from cibwatch.ingest.jsonstream import iter_json
 from cibwatch.ingest.registry import SKIPPED, Reader, Sink, emit, register
 from cibwatch.ingest.source import Source
-from cibwatch.values import count, iso_date_ms, time_ms
+from cibwatch.values import count, parse_date_ms, time_ms
 
 POST = "app.bsky.feed.post"
 REPOST = "app.bsky.feed.repost"
@@ -76,7 +76,7 @@ def _time_ms(record: dict[str, Any], time_us: int | None) -> int:
     created = record.get("createdAt")
     if isinstance(created, str):
         try:
-            return iso_date_ms(created)
+            return parse_date_ms(created)
         except ValueError:
             pass
     if time_us is None:
@@ -248,7 +248,7 @@ def records_from_event(event: dict[str, Any]) -> list[tuple[str, dict[str, Any]]
 def _event_ms(value: Any, time_us: int | None) -> int | None:
     if isinstance(value, str):
         try:
-            return iso_date_ms(value)
+            return parse_date_ms(value)
         except ValueError:
             pass
     return time_us // 1000 if time_us is not None else None
@@ -259,7 +259,7 @@ def _view_ms(value: Any, what: str) -> int | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"{what} is a {type(value).__name__}, expected a date string")
-    return iso_date_ms(value)
+    return parse_date_ms(value)
 
 
 def _author_account(author: dict[str, Any], probed_at: int | None) -> dict[str, Any]:

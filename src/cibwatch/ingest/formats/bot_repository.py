@@ -16,7 +16,7 @@ from cibwatch.ingest.formats.twitter_v1 import account_from_v1_user
 from cibwatch.ingest.jsonstream import iter_json
 from cibwatch.ingest.registry import Reader, Sink, register
 from cibwatch.ingest.source import DAMAGED_STREAM, OVERLONG_LINE, OverlongLine, Source, dataset_name
-from cibwatch.values import twitter_date_ms
+from cibwatch.values import parse_date_ms
 
 _LINE = re.compile(rb"^\s*(\d{1,20})\s+([A-Za-z_]+|[01])\s*$")
 _HUMAN = {"human", "0"}
@@ -92,7 +92,7 @@ def _read_probes(source: Source, sink: Sink) -> None:
             if not isinstance(value, dict) or not isinstance(value.get("user"), dict):
                 raise ValueError("expected {created_at, user} with a v1.1 user object")
             probed = value.get("created_at")
-            record = account_from_v1_user(value["user"], twitter_date_ms(probed) if probed else None)
+            record = account_from_v1_user(value["user"], parse_date_ms(probed) if probed else None)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             sink.quarantine(f"{type(exc).__name__}: {exc}", item.raw, item.line, item.byte_offset)
             continue

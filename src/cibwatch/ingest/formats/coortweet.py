@@ -31,7 +31,6 @@ from collections import OrderedDict
 from pathlib import Path
 
 from cibwatch.ingest.formats.csv_common import (
-    epoch_seconds_ms,
     header_of,
     normalized_rows,
     raw_row,
@@ -39,6 +38,7 @@ from cibwatch.ingest.formats.csv_common import (
 )
 from cibwatch.ingest.registry import UNIT_DUPLICATE, UNIT_MERGED, UNIT_USED, Reader, Sink, register
 from cibwatch.ingest.source import Source, first_csv_header
+from cibwatch.values import parse_date_ms
 
 WINDOW_ROWS = 200_000
 _OBJECT_FORM = ("object_id", "account_id", "content_id", "timestamp_share")
@@ -61,8 +61,8 @@ def _value(row: dict[str, str], column: str) -> str | None:
 def _time(row: dict[str, str], column: str) -> int:
     value = _value(row, column)
     if value is None:
-        raise ValueError(f"empty {column} (expected epoch seconds)")
-    return epoch_seconds_ms(value)
+        raise ValueError(f"empty {column} (expected a date or epoch seconds)")
+    return parse_date_ms(value)
 
 
 class _OpenPost:
@@ -87,6 +87,7 @@ def _add(items: list[str], value: str | None) -> None:
 @register
 class CoortweetReader(Reader):
     name = "coortweet"
+    layout = _OBJECT_FORM
     description = "CooRTweet tables: object_id,account_id,content_id,timestamp_share or german_elections form"
 
     @classmethod

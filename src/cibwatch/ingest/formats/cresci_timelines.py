@@ -26,7 +26,7 @@ from cibwatch.ingest.formats.csv_common import (
 )
 from cibwatch.ingest.registry import Reader, Sink, register
 from cibwatch.ingest.source import Source
-from cibwatch.values import hashtags_in, mentions_in, twitter_date_ms, urls_in
+from cibwatch.values import hashtags_in, mentions_in, parse_date_ms, urls_in
 
 COLUMNS = ("user_id", "tid", "time", "tweet")
 
@@ -43,7 +43,7 @@ def _post(row: dict[str, str]) -> dict[str, Any]:
     return {
         "post_id": post_id,
         "account_id": account_id,
-        "created_at": twitter_date_ms(row["time"].strip()),
+        "created_at": parse_date_ms(row["time"].strip()),
         "kind": kind,
         "ref_post_id": ref_post,
         "ref_account_id": ref_account,
@@ -58,6 +58,7 @@ def _post(row: dict[str, str]) -> dict[str, Any]:
 @register
 class CresciTimelinesReader(Reader):
     name = "cresci-timelines"
+    layout = COLUMNS
     description = "cresci-2015 timelines (user_id,tid,time,tweet) without labels; --format only"
     covered_by = "cresci"
 

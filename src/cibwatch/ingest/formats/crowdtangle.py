@@ -25,7 +25,7 @@ from typing import Any
 from cibwatch.ingest.formats.csv_common import header_of, normalized_rows, raw_row, require_columns
 from cibwatch.ingest.registry import UNIT_MERGED, UNIT_USED, Reader, Sink, emit, register
 from cibwatch.ingest.source import Source, first_csv_header
-from cibwatch.values import count, flag, iso_date_ms, text_or_none
+from cibwatch.values import count, flag, parse_date_ms, text_or_none
 
 
 def _dotted(name: str) -> str:
@@ -52,7 +52,7 @@ def _records(row: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
     post = {
         "post_id": post_id,
         "account_id": account_id,
-        "created_at": iso_date_ms(when) if when else None,
+        "created_at": parse_date_ms(when) if when else None,
         "kind": "original",
         "text": message,
         "urls": [link] if link else [],
@@ -78,6 +78,7 @@ def _records(row: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
 @register
 class CrowdTangleReader(Reader):
     name = "crowdtangle"
+    layout = ("id|platformid", "account.id", "expanded", "date")
     platform = "facebook"
     description = "CrowdTangle link shares as CooRnet/PyCooRnet write them (id, expanded, date, account.*)"
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 
 from cibwatch.errors import InputFormatError
 from cibwatch.ingest.source import Source, first_csv_header
-from cibwatch.values import MAX_TIME_MS, normalize_text, shown, stable_id, time_ms
+from cibwatch.values import normalize_text, stable_id
 
 # Prefix of post ids derived from a repost's text: the same for every reader, so reposts of
 # one text line up across datasets that carry no id of the reposted post.
@@ -54,18 +54,6 @@ def normalized_rows(
 def _first_line_has_tabs(source: Source) -> bool:
     first = source.head(64 * 1024).split(b"\n", 1)[0]
     return first.count(b"\t") > first.count(b",")
-
-
-def epoch_seconds_ms(value: str) -> int:
-    """'1600000000.5' (seconds) to epoch ms; ValueError for empty, negative or non-numeric."""
-    bad = f"bad timestamp {shown(value)} (expected epoch seconds, e.g. 1600000000.5)"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(bad) from None
-    if number != number or number < 0 or number == float("inf"):
-        raise ValueError(bad)
-    return time_ms(round(number * 1000) if number * 1000 <= MAX_TIME_MS else MAX_TIME_MS + 1, value)
 
 
 def raw_row(row: dict[str, str]) -> str | None:

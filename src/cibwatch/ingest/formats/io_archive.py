@@ -20,7 +20,7 @@ from typing import Any
 from cibwatch.ingest.formats.csv_common import header_of, normalized_rows, raw_row, require_columns
 from cibwatch.ingest.registry import Reader, Sink, emit, register
 from cibwatch.ingest.source import MAX_FIELD_BYTES, Source, first_csv_header
-from cibwatch.values import count, flag, iso_date_ms, shown, text_or_none
+from cibwatch.values import count, flag, parse_date_ms, shown, text_or_none
 
 _USER_COLUMNS = ("userid", "user_screen_name", "account_creation_date")
 
@@ -59,7 +59,7 @@ def _account(row: dict[str, str]) -> dict[str, Any]:
         "screen_name": text_or_none(row.get("user_screen_name")),
         "name": text_or_none(row.get("user_display_name")),
         "description": text_or_none(row.get("user_profile_description")),
-        "created_at": iso_date_ms(created) if created else None,
+        "created_at": parse_date_ms(created) if created else None,
         "followers": count(row.get("follower_count")),
         "following": count(row.get("following_count")),
         "location": text_or_none(row.get("user_reported_location")),
@@ -94,7 +94,7 @@ def _post(row: dict[str, str], account_id: str) -> dict[str, Any]:
     return {
         "post_id": post_id,
         "account_id": account_id,
-        "created_at": iso_date_ms(when),
+        "created_at": parse_date_ms(when),
         "kind": kind,
         "ref_post_id": ref_post,
         "ref_account_id": ref_account,
@@ -111,6 +111,7 @@ def _post(row: dict[str, str], account_id: str) -> dict[str, Any]:
 @register
 class IoArchiveReader(Reader):
     name = "io-archive"
+    layout = ("tweetid", "userid", "user_screen_name", "tweet_time", "tweet_text")
     description = "X information-operations archive CSV: tweets files (tweetid, tweet_time…) and users files"
 
     @classmethod

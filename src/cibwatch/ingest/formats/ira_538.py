@@ -25,7 +25,6 @@ the file (memory grows with accounts, not rows).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ from cibwatch.ingest.formats.csv_common import (
 )
 from cibwatch.ingest.registry import Reader, Sink, register
 from cibwatch.ingest.source import Source, first_csv_header
-from cibwatch.values import count, hashtags_in, mentions_in, stable_id, urls_in
+from cibwatch.values import count, hashtags_in, mentions_in, parse_date_ms, stable_id, urls_in
 
 _REPOST_TYPES = {"RETWEET", "R"}
 _QUOTE_TYPES = {"QUOTE_TWEET", "Q"}
@@ -80,38 +79,6 @@ _LANGS = {
     "korean": "ko",
     "somali": "so",
 }
-_DAY_MS: dict[tuple[int, int, int], int] = {}
-
-
-def ira_date_ms(value: str) -> int:
-    """'2017-09-07 19:52:00' or '9/7/2017 19:52' (UTC) to epoch ms; ValueError otherwise.
-
-    >>> ira_date_ms("1/2/2017 03:04") == ira_date_ms("2017-01-02 03:04:00")
-    True
-    """
-    text = value.strip()
-    try:
-        day, _, clock = text.partition(" ")
-        if "/" in day:
-            m, d, y = day.split("/")
-        else:
-            y, m, d = day.split("-")
-        parts = clock.split(":")
-        hh, mm = int(parts[0]), int(parts[1])
-        ss = int(parts[2]) if len(parts) > 2 else 0
-        key = (int(y), int(m), int(d))
-        if len(parts) > 3 or not (hh < 24 and mm < 60 and ss < 60 and len(y) == 4):
-            raise ValueError
-        base = _DAY_MS.get(key)
-        if base is None:
-            base = int(datetime(*key, tzinfo=UTC).timestamp()) * 1000
-            if len(_DAY_MS) < 50_000:
-                _DAY_MS[key] = base
-    except (ValueError, IndexError):
-        raise ValueError(
-            f"bad date {value!r} (expected 'YYYY-MM-DD HH:MM:SS' or 'M/D/YYYY HH:MM', UTC)"
-        ) from None
-    return base + (hh * 3600 + mm * 60 + ss) * 1000
 
 
 def _lang(value: str | None) -> str | None:
@@ -128,6 +95,7 @@ def _is_posts_header(header: list[str]) -> bool:
 @register
 class Ira538Reader(Reader):
     name = "ira-538"
+    layout = ("author|author_id", "content", "publish_date", "harvested_date")
     description = "FiveThirtyEight IRA tweets (original files or the by-author concatenation)"
 
     @classmethod
@@ -174,7 +142,7 @@ class Ira538Reader(Reader):
             raise ValueError(f"empty {handle_col} (the account's handle)")
         account_id = handle.lower()
         published = row["publish_date"]
-        created = ira_date_ms(published)
+        created = parse_date_ms(published)
         content = row["content"]
         post_type = (row.get("post_type") or "").strip().upper()
         retweet = (row.get("retweet") or "").strip()
@@ -196,7 +164,7 @@ class Ira538Reader(Reader):
         records: list[tuple[str, dict[str, Any]]] = []
         if has_counts:
             harvested = (row.get("harvested_date") or "").strip()
-            probed = ira_date_ms(harvested) if harvested else None
+            probed = parse_date_ms(harvested) if harvested else None
             snapshot = {
                 "account_id": account_id,
                 "screen_name": handle,
@@ -241,6 +209,7 @@ class Ira538Reader(Reader):
 @register
 class Ira538AuthorsReader(Reader):
     name = "ira-538-authors"
+    layout = ("author_id|author", "account_category")
     description = "the IRA by-author accounts list (authors.csv): author_id → label bot, account_category"
 
     @classmethod

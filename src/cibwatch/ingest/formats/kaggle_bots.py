@@ -64,6 +64,7 @@ def _account(row: dict[str, str]) -> dict[str, object]:
 @register
 class KaggleBotsReader(Reader):
     name = "kaggle-bot-2017"
+    layout = tuple(sorted(_REQUIRED))
     description = "Kaggle Twitter bot prediction CSV (profile columns + 'bot' 1/0)"
 
     @classmethod

@@ -39,7 +39,7 @@ from cibwatch.ingest.formats.json_common import dump_json, item_problem
 from cibwatch.ingest.jsonstream import iter_json
 from cibwatch.ingest.registry import Reader, Sink, emit, register
 from cibwatch.ingest.source import Source
-from cibwatch.values import count, iso_date_ms
+from cibwatch.values import count, parse_date_ms
 
 Records = list[tuple[str, dict[str, Any]]]
 
@@ -128,7 +128,7 @@ def account_from_mastodon(account: dict[str, Any], probed_at: int | None) -> dic
         "screen_name": _str(account.get("username"), "username"),
         "name": _str(account.get("display_name"), "display_name"),
         "description": description,
-        "created_at": iso_date_ms(created) if created else None,
+        "created_at": parse_date_ms(created) if created else None,
         "followers": count(account.get("followers_count")),
         "following": count(account.get("following_count")),
         "posts_count": count(account.get("statuses_count")),
@@ -185,7 +185,7 @@ def records_from_status(status: dict[str, Any], out: Records) -> None:
     created = _str(status.get("created_at"), "created_at")
     if not created:
         raise ValueError("status without created_at")
-    created_ms = iso_date_ms(created)
+    created_ms = parse_date_ms(created)
     account = account_from_mastodon(author, created_ms)
     reblog = status.get("reblog")
     quote = status.get("quote")

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from cibwatch.ingest.formats.csv_common import (
-    epoch_seconds_ms,
     header_of,
     normalized_rows,
     raw_row,
@@ -23,7 +22,7 @@ from cibwatch.ingest.formats.csv_common import (
 )
 from cibwatch.ingest.registry import Reader, Sink, emit, register
 from cibwatch.ingest.source import Source, first_csv_header
-from cibwatch.values import hashtags_in, mentions_in, text_or_none
+from cibwatch.values import hashtags_in, mentions_in, parse_date_ms, text_or_none
 
 QUT_COLUMNS = ("message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp", "urls")
 
@@ -40,7 +39,7 @@ def _records(row: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
     post = {
         "post_id": post_id,
         "account_id": account_id,
-        "created_at": epoch_seconds_ms(row["timestamp"].strip()),
+        "created_at": parse_date_ms(row["timestamp"].strip()),
         "kind": kind,
         "ref_post_id": ref,
         "text": message or None,
@@ -60,6 +59,7 @@ def _records(row: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
 @register
 class QutReader(Reader):
     name = "qut"
+    layout = QUT_COLUMNS
     description = "QUT coordination-network-toolkit CSV (message_id,user_id,username,repost_id,…,urls)"
 
     @classmethod

@@ -62,6 +62,7 @@ def _post(row: dict[str, str], root_uid: str | None) -> dict[str, Any]:
 @register
 class Twitter1516Reader(Reader):
     name = "twitter15-16"
+    layout = REQUIRED
     description = (
         "Twitter15/16 retweet cascades, one tree edge a row (source_tweet_id, parent_uid, child_uid…)"
     )

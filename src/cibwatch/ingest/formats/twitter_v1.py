@@ -15,7 +15,7 @@ import orjson
 from cibwatch.ingest.jsonstream import JsonItem, is_json_lines, iter_json, raw_json_lines
 from cibwatch.ingest.registry import Reader, Sink, emit, register
 from cibwatch.ingest.source import DAMAGED_STREAM, OVERLONG_LINE, OverlongLine, Source
-from cibwatch.values import MAX_INT, MIN_INT, count, flag, source_app, text_or_none, twitter_date_ms
+from cibwatch.values import MAX_INT, MIN_INT, count, flag, parse_date_ms, source_app, text_or_none
 
 
 def account_from_v1_user(user: dict[str, Any], probed_at: int | None) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def account_from_v1_user(user: dict[str, Any], probed_at: int | None) -> dict[st
         "screen_name": user.get("screen_name"),
         "name": user.get("name"),
         "description": text_or_none(user.get("description")),
-        "created_at": twitter_date_ms(created) if created else None,
+        "created_at": parse_date_ms(created) if created else None,
         "followers": count(user.get("followers_count")),
         "following": count(user.get("friends_count")),
         "posts_count": count(user.get("statuses_count")),
@@ -83,7 +83,7 @@ def records_from_v1_tweet(tweet: dict[str, Any], out: list[tuple[str, dict[str, 
     created_raw = tweet.get("created_at")
     if not created_raw:
         raise ValueError("tweet without created_at")
-    created = twitter_date_ms(created_raw)
+    created = parse_date_ms(created_raw)
     account = account_from_v1_user(user, created)
     entities = _entities(tweet)
     kind, ref_post, ref_account = "original", None, None
@@ -253,7 +253,7 @@ class _FastPath:
             raise ValueError("not a v1.1 tweet (needs id and user)")
         if not tweet.created_at:
             raise ValueError("tweet without created_at")
-        created = twitter_date_ms(tweet.created_at)
+        created = parse_date_ms(tweet.created_at)
         account_id = self._snapshot(bytes(tweet.user), created, accounts)
         extended = tweet.extended_tweet
         entities = (extended.entities if extended and extended.entities else tweet.entities) or _NO_ENTITIES
@@ -361,7 +361,7 @@ class _FastPath:
             "screen_name": user.screen_name,
             "name": user.name,
             "description": user.description or None,
-            "created_at": twitter_date_ms(user.created_at) if user.created_at else None,
+            "created_at": parse_date_ms(user.created_at) if user.created_at else None,
             "followers": user.followers_count,
             "following": user.friends_count,
             "posts_count": user.statuses_count,

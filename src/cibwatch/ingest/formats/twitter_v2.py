@@ -38,7 +38,7 @@ from cibwatch.ingest.formats.json_common import dump_json, item_problem
 from cibwatch.ingest.jsonstream import iter_json
 from cibwatch.ingest.registry import Reader, Sink, emit, register
 from cibwatch.ingest.source import Source
-from cibwatch.values import count, flag, iso_date_ms, text_or_none
+from cibwatch.values import count, flag, parse_date_ms, text_or_none
 
 Records = list[tuple[str, dict[str, Any]]]
 
@@ -83,7 +83,7 @@ def account_from_v2_user(user: dict[str, Any], probed_at: int | None) -> dict[st
         "screen_name": text_or_none(user.get("username")),
         "name": text_or_none(user.get("name")),
         "description": description,
-        "created_at": iso_date_ms(created) if created else None,
+        "created_at": parse_date_ms(created) if created else None,
         "followers": count(metrics.get("followers_count")),
         "following": count(metrics.get("following_count")),
         "posts_count": count(metrics.get("tweet_count")),
@@ -145,7 +145,7 @@ def post_from_v2_tweet(tweet: dict[str, Any], tweets_by_id: dict[str, dict[str, 
     return {
         "post_id": post_id,
         "account_id": author_id,
-        "created_at": iso_date_ms(str(created_raw)),
+        "created_at": parse_date_ms(str(created_raw)),
         "kind": kind,
         "ref_post_id": ref_post,
         "ref_account_id": ref_account,
@@ -172,7 +172,7 @@ def _newest_ms(tweets: list[Any]) -> int | None:
     for tweet in tweets:
         if isinstance(tweet, dict) and isinstance(tweet.get("created_at"), str):
             try:
-                ms = iso_date_ms(tweet["created_at"])
+                ms = parse_date_ms(tweet["created_at"])
             except ValueError:
                 continue
             newest = ms if newest is None or ms > newest else newest
@@ -183,7 +183,7 @@ def _retrieved_ms(value: dict[str, Any]) -> int | None:
     meta = value.get("__twarc")
     if isinstance(meta, dict) and isinstance(meta.get("retrieved_at"), str):
         try:
-            return iso_date_ms(meta["retrieved_at"])
+            return parse_date_ms(meta["retrieved_at"])
         except ValueError:
             return None
     return None
@@ -250,7 +250,7 @@ class TwitterV2Reader(Reader):
         records: Records = []
         try:
             created = tweet.get("created_at")
-            probed = _retrieved_ms(tweet) or (iso_date_ms(created) if isinstance(created, str) else None)
+            probed = _retrieved_ms(tweet) or (parse_date_ms(created) if isinstance(created, str) else None)
             if "username" in tweet and "text" not in tweet:  # a flattened user (twarc2 users, followers)
                 records.append(("accounts", account_from_v2_user(tweet, _retrieved_ms(tweet))))
             else:
