@@ -205,6 +205,10 @@ _GUESSES: dict[str, tuple[str, ...]] = {
     "hashtags": ("hashtags", "tags"),
     "urls": ("urls", "links", "url"),
     "followers": ("followercount", "followerscount", "followers", "subscribers"),
+    "following": ("followingcount", "friendscount", "following"),
+    "account_created": ("accountcreationdate", "accountcreatedat", "usercreatedat"),
+    "name": ("userdisplayname", "displayname", "authorname"),
+    "lang": ("tweetlanguage", "language", "lang"),
 }
 
 
