@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -297,25 +298,31 @@ class Case:
         return {table: self.parts(table) for table in sorted(names)}
 
     def _refresh_views(self) -> None:
+        """(Re)create a view per table, unless the database already holds these very views.
+
+        Creating a view over Parquet reads every part's footer (a tenth of a second on a small
+        case), and the server connects for every request, so the views' stamp is kept in the
+        database, written in the same transaction as the views: equal stamps, equal views.
+        """
         if self._con is None:
             return
-        self._views = listing = self._listing()
-        for table, parts in listing.items():
-            if parts:
-                source = sql.read_parquet(parts, union_by_name=True)
-            elif table in schema.TABLES:
-                source = _empty_select(schema.TABLES[table])
-            else:
-                continue
-            self._con.execute(f'CREATE OR REPLACE VIEW "{table}" AS SELECT * FROM {source}')
-        # The latest snapshot of each account: a real profile before an authorship-only row.
-        self._con.execute(
-            """CREATE OR REPLACE VIEW accounts_current AS
-               SELECT * FROM accounts
-               QUALIFY row_number() OVER (
-                   PARTITION BY platform, account_id
-                   ORDER BY probed_at DESC NULLS LAST, ingested_at DESC, snapshot_id) = 1"""
-        )
+        listing = self._listing()
+        statements = _view_statements(listing)
+        # A view names its files and reads them when queried (``SELECT *`` is bound anew), so the
+        # statements alone say whether the views are current.
+        stamp = hashlib.sha256("\n".join(statements).encode()).hexdigest()
+        con = self._con
+        if _stored_stamp(con) != stamp:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for statement in statements:
+                    con.execute(statement)
+                con.execute(f"CREATE OR REPLACE TABLE {VIEWS_STAMP} AS SELECT ? AS stamp", [stamp])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        self._views = listing
 
     def scalar(self, query: str, params: Iterable[object] | None = None) -> object:
         """The single value ``query`` returns."""
@@ -325,6 +332,38 @@ class Case:
         """Row counts of the core tables and of current accounts."""
         tables = ("posts", "accounts", "accounts_current", "account_labels", "quarantine")
         return {t: int(cast(int, self.scalar(f'SELECT count(*) FROM "{t}"'))) for t in tables}
+
+
+VIEWS_STAMP = "cibwatch_views_stamp"  # one row: the stamp of the views the database holds
+
+
+def _view_statements(listing: dict[str, list[Path]]) -> list[str]:
+    statements = []
+    for table, parts in listing.items():
+        if parts:
+            source = sql.read_parquet(parts, union_by_name=True)
+        elif table in schema.TABLES:
+            source = _empty_select(schema.TABLES[table])
+        else:
+            continue
+        statements.append(f'CREATE OR REPLACE VIEW "{table}" AS SELECT * FROM {source}')
+    # The latest snapshot of each account: a real profile before an authorship-only row.
+    statements.append(
+        """CREATE OR REPLACE VIEW accounts_current AS
+           SELECT * FROM accounts
+           QUALIFY row_number() OVER (
+               PARTITION BY platform, account_id
+               ORDER BY probed_at DESC NULLS LAST, ingested_at DESC, snapshot_id) = 1"""
+    )
+    return statements
+
+
+def _stored_stamp(con: duckdb.DuckDBPyConnection) -> str | None:
+    try:
+        rows = con.execute(f"SELECT stamp FROM {VIEWS_STAMP}").fetchall()  # fetchone leaves it open
+    except duckdb.CatalogException:
+        return None
+    return str(rows[0][0]) if rows else None
 
 
 class PartsCommit:
