@@ -9,9 +9,9 @@ The case is opened for each request and closed after it:
   (``cibwatch.store.wait``): it starts no new request until the command has had the case, and
   its requests wait up to ``BUSY_WAIT_S`` for the command (then 503).
 - Within the process, every request gets its own connection to one DuckDB database, which serves
-  readers and a writer at once (MVCC). Only *connecting* is serialized: ``Case`` (re)creates its
-  table views when it connects, and two connections creating the same view at once fail with a
-  catalog write-write conflict.
+  readers and a writer at once (MVCC). Only *connecting* is serialized: ``Case`` recreates its
+  table views when it connects after the case's parts changed (a stamp in the database says when),
+  and two connections creating the same view at once fail with a catalog write-write conflict.
 - Review writes are serialized by the review stage itself (``review.log.writing``): DuckDB never
   conflicts two appends, so without it two decisions could read the same log head and fork the chain.
 """
