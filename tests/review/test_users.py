@@ -61,6 +61,7 @@ def test_a_user_is_one_name_whatever_its_case(case: Case, people: dict[str, str]
         ("appellant", None, PASSWORD, "an appellant needs --account ID"),
         ("reviewer", "op1", PASSWORD, "only an appellant has one"),
         ("reviewer", None, "short", "at least 10 characters"),
+        ("appellant", "no-such-account", PASSWORD, "account 'no-such-account' is not in case"),
     ],
 )
 def test_add_user_refuses_bad_roles_and_passwords(

@@ -150,6 +150,11 @@ def add_user(case: Case, name: str, role: str, *, password: str, account_id: str
             "an appellant needs --account ID (the account it may appeal for), and only an appellant has one"
         )
     _check_password_length(password)
+    if account_id is not None and not _account_known(case, account_id):
+        raise ConfigError(
+            f"account {account_id!r} is not in case {case.root}; an appellant speaks for an account "
+            "of the case (its id as `cibwatch review queue` shows it)"
+        )
     ensure_tables(case)
     existing = find_user(case, name)
     if existing is not None:
@@ -160,6 +165,10 @@ def add_user(case: Case, name: str, role: str, *, password: str, account_id: str
         [name, key, role, account_id, _hasher.hash(password), _iso(_now())],
     )
     return User(name, key, role, account_id, True)
+
+
+def _account_known(case: Case, account_id: str) -> bool:
+    return bool(case.scalar("SELECT count(*) FROM accounts_current WHERE account_id = ?", [account_id]))
 
 
 def find_user(case: Case, name: str) -> User | None:
