@@ -11,6 +11,7 @@ Bounded and local only: the server binds 127.0.0.1 and the clients stop after ``
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,39 +87,40 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def _reader(base: str, token: str, accounts: list[str], stop: float, tally: Tally) -> None:
+def _client(
+    base: str, token: str, stop: float, tally: Tally, send: Callable[[httpx.Client, int], int], ok: int
+) -> None:
+    """Send request ``n`` (``send(client, n)`` returns its status) until ``stop``, timing each."""
     with httpx.Client(base_url=base, headers=_auth(token), timeout=30) as client:
-        n = 0
-        while time.monotonic() < stop:
-            path = "/api/accounts?limit=50" if n % 2 == 0 else f"/api/accounts/{accounts[n % len(accounts)]}"
-            n += 1
+        for n in itertools.count():
+            if time.monotonic() >= stop:
+                return
             t0 = time.perf_counter()
             try:
-                status = client.get(path).status_code
+                status = send(client, n)
             except httpx.HTTPError as exc:
                 tally.error(type(exc).__name__)
                 continue
             tally.latencies_ms.append((time.perf_counter() - t0) * 1000)
-            if status != 200:
+            if status != ok:
                 tally.error(f"HTTP {status}")
 
 
-def _decider(base: str, token: str, accounts: list[str], stop: float, tally: Tally, offset: int) -> None:
-    with httpx.Client(base_url=base, headers=_auth(token), timeout=30) as client:
-        n = offset
-        while time.monotonic() < stop:
-            account = accounts[n % len(accounts)]
-            body = {"action": ACTIONS[n % len(ACTIONS)], "reason": f"load test decision {n}"}
-            n += 1
-            t0 = time.perf_counter()
-            try:
-                status = client.post(f"/api/review/{account}/decision", json=body).status_code
-            except httpx.HTTPError as exc:
-                tally.error(type(exc).__name__)
-                continue
-            tally.latencies_ms.append((time.perf_counter() - t0) * 1000)
-            if status != 201:
-                tally.error(f"HTTP {status}")
+def _reads(accounts: list[str]) -> Callable[[httpx.Client, int], int]:
+    def send(client: httpx.Client, n: int) -> int:
+        path = "/api/accounts?limit=50" if n % 2 == 0 else f"/api/accounts/{accounts[n % len(accounts)]}"
+        return client.get(path).status_code
+
+    return send
+
+
+def _decisions(accounts: list[str], offset: int) -> Callable[[httpx.Client, int], int]:
+    def send(client: httpx.Client, n: int) -> int:
+        n += offset
+        body = {"action": ACTIONS[n % len(ACTIONS)], "reason": f"load test decision {n}"}
+        return client.post(f"/api/review/{accounts[n % len(accounts)]}/decision", json=body).status_code
+
+    return send
 
 
 @benchmark("serve_load", "The review service under load: 8 clients for 30 s, the CLI deciding meanwhile")
@@ -154,10 +157,12 @@ def run(smoke: bool) -> str:
             reads, writes = Tally(), Tally()
             stop = time.monotonic() + duration
             threads = [
-                threading.Thread(target=_reader, args=(base, tokens[i], accounts, stop, reads))
+                threading.Thread(target=_client, args=(base, tokens[i], stop, reads, _reads(accounts), 200))
                 for i in range(CLIENTS // 2)
             ] + [
-                threading.Thread(target=_decider, args=(base, tokens[i], accounts, stop, writes, i))
+                threading.Thread(
+                    target=_client, args=(base, tokens[i], stop, writes, _decisions(accounts, i), 201)
+                )
                 for i in range(CLIENTS // 2, CLIENTS)
             ]
             t0 = time.perf_counter()

@@ -288,7 +288,13 @@ def source_app(value: str | None) -> str | None:
 
 
 _SPACE = re.compile(r"\s+")
-_URL = re.compile(r"https?://\S+")
+# One definition for ``re`` and for polars (the mapped reader), so no lookbehind: a '#' not inside
+# a word or an HTML entity (&#39;), an '@' not inside a word. Group 1 is the tag or the handle.
+HASHTAG_PATTERN = r"(?:^|[^\w&])#(\w+)"
+MENTION_PATTERN = r"(?:^|[^\w])@(\w{1,30})"
+URL_PATTERN = r"https?://\S+"
+URL_TRAILING = ".,;:!?)\"'"  # punctuation after a link is the sentence's, not the link's
+_URL = re.compile(URL_PATTERN)
 
 
 def normalize_text(text: str) -> str:
@@ -304,8 +310,8 @@ def stable_id(*parts: str, prefix: str = "") -> str:
     return prefix + digest.hexdigest()
 
 
-_HASHTAG = re.compile(r"(?:^|(?<=[^\w&]))#(\w+)")
-_MENTION = re.compile(r"(?:^|(?<=[^\w]))@(\w{1,30})")
+_HASHTAG = re.compile(HASHTAG_PATTERN)
+_MENTION = re.compile(MENTION_PATTERN)
 
 
 def hashtags_in(text: str) -> list[str]:
@@ -318,4 +324,4 @@ def mentions_in(text: str) -> list[str]:
 
 
 def urls_in(text: str) -> list[str]:
-    return [u.rstrip(".,;:!?)\"'") for u in _URL.findall(text)] if text else []
+    return [u.rstrip(URL_TRAILING) for u in _URL.findall(text)] if text else []

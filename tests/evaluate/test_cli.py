@@ -9,23 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from cibwatch.cli.main import main
+from tests.cli.runner import run_cli
 
 START = int(datetime(2016, 6, 6, 12, 0, tzinfo=UTC).timestamp())
 
 
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str]):
-    def _run(*args: object) -> tuple[int, str, str]:
-        code = 0
-        try:
-            main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, " ".join(err.split())
-
-    return _run
+    return lambda *args: run_cli(capsys, *args)
 
 
 def _write(path: Path, rows: list[tuple[str, str, str, float]]) -> Path:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from cibwatch.cli.main import main
 from cibwatch.review import signing
 from cibwatch.store.case import Case
+from tests.cli.runner import run_cli
 from tests.review.people import add_people
 
 
@@ -21,13 +21,8 @@ def run(capsys: pytest.CaptureFixture[str]):
     """Run the CLI; return (exit code, stdout, stderr) with whitespace collapsed for wrapped messages."""
 
     def _run(*args: str) -> tuple[int, str, str]:
-        code = 0
-        try:
-            main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, " ".join(out.split()), " ".join(err.split())
+        code, out, err = run_cli(capsys, *args)
+        return code, " ".join(out.split()), err
 
     return _run
 

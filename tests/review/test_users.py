@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cibwatch.cli.main import main
 from cibwatch.errors import AccessDenied, ConfigError, ReviewError
 from cibwatch.review import appeal, decide, resolve_appeal, users
 from cibwatch.store.case import Case
+from tests.cli.runner import run_cli
 from tests.review.people import PASSWORD, add_people, quick_hashing
 
 
@@ -162,16 +162,6 @@ def test_an_appeal_is_resolved_by_another_user_after_normalization(case: Case) -
 
 
 # -- the CLI -----------------------------------------------------------------------------------
-def _run(capsys: pytest.CaptureFixture[str], *args: object, stdin: str | None = None) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, " ".join(err.split())
-
-
 def test_users_cli(
     case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -179,38 +169,38 @@ def test_users_cli(
     root = case.root
     monkeypatch.setattr("sys.stdin", _Stdin(PASSWORD + "\n"))
     with quick_hashing():
-        code, out, _ = _run(
+        code, out, _ = run_cli(
             capsys, "users", "add", "Ana", "--role", "admin", "--password-stdin", "--case", root
         )
         assert code == 0 and "Added admin 'Ana'." in out
         monkeypatch.setattr("sys.stdin", _Stdin(PASSWORD + "\n"))
-        code, out, _ = _run(
+        code, out, _ = run_cli(
             capsys, "users", "add", "jane", "--role", "appellant", "--account", "op1", "--password-stdin",
             "--case", root,
         )  # fmt: skip
         assert code == 0 and "Added appellant 'jane' for account op1." in out
         monkeypatch.setattr("sys.stdin", _Stdin("short\n"))
-        code, _, err = _run(
+        code, _, err = run_cli(
             capsys, "users", "add", "cy", "--role", "viewer", "--password-stdin", "--case", root
         )
         assert code == 1 and "Error: a password has at least 10 characters" in err
-    code, out, _ = _run(capsys, "users", "list", "--case", root, "--json")
+    code, out, _ = run_cli(capsys, "users", "list", "--case", root, "--json")
     assert json.loads(out) == [
         {"name": "Ana", "role": "admin", "account_id": None, "active": True},
         {"name": "jane", "role": "appellant", "account_id": "op1", "active": True},
     ]
-    code, out, _ = _run(capsys, "users", "token", "ana", "--case", root)
+    code, out, _ = run_cli(capsys, "users", "token", "ana", "--case", root)
     token = out.strip()
     assert code == 0 and token.startswith("cw_") and len(out.splitlines()) == 1
     with Case.open(root) as c:
         assert users.user_for_token(c, token) is not None
-    code, out, _ = _run(capsys, "users", "disable", "ANA", "--case", root)
+    code, out, _ = run_cli(capsys, "users", "disable", "ANA", "--case", root)
     assert code == 0 and "Disabled 'Ana'" in out
-    code, out, _ = _run(capsys, "users", "list", "--case", root)
+    code, out, _ = run_cli(capsys, "users", "list", "--case", root)
     assert "disabled" in out and PASSWORD not in out and token not in out
-    code, _, err = _run(capsys, "users", "token", "ana", "--case", root)
+    code, _, err = run_cli(capsys, "users", "token", "ana", "--case", root)
     assert code == 1 and "user 'Ana' is disabled" in err
-    code, out, _ = _run(capsys, "users", "enable", "ana", "--case", root)
+    code, out, _ = run_cli(capsys, "users", "enable", "ana", "--case", root)
     assert code == 0 and "Enabled 'Ana'." in out
     with Case.open(root) as c:
         assert users.user_for_token(c, token) is None  # disabling revoked it for good
@@ -219,16 +209,16 @@ def test_users_cli(
         session_id, _ = users.new_session(c, ana)
     monkeypatch.setattr("sys.stdin", _Stdin("a new long password\n"))
     with quick_hashing():
-        code, out, _ = _run(capsys, "users", "password", "ana", "--password-stdin", "--case", root)
+        code, out, _ = run_cli(capsys, "users", "password", "ana", "--password-stdin", "--case", root)
     assert code == 0 and "New password set for 'Ana'" in out
     with Case.open(root) as c:
         assert users.session_for(c, session_id) is None
         assert users.check_password(*users.password_hash_of(c, "ana"), "a new long password") is not None
         assert users.check_password(*users.password_hash_of(c, "ana"), PASSWORD) is None
-    code, _, _ = _run(capsys, "users", "disable", "ana", "--case", root)
-    code, _, err = _run(capsys, "users", "disable", "nobody", "--case", root)
+    code, _, _ = run_cli(capsys, "users", "disable", "ana", "--case", root)
+    code, _, err = run_cli(capsys, "users", "disable", "nobody", "--case", root)
     assert code == 1 and "no user 'nobody' in case" in err
-    code, _, err = _run(
+    code, _, err = run_cli(
         capsys,
         "review",
         "decide",
@@ -250,7 +240,7 @@ def test_users_add_without_a_terminal_asks_for_password_stdin(
 ) -> None:
     case.close()
     monkeypatch.setattr("sys.stdin", _Stdin(""))
-    code, _, err = _run(capsys, "users", "add", "cy", "--role", "viewer", "--case", case.root)
+    code, _, err = run_cli(capsys, "users", "add", "cy", "--role", "viewer", "--case", case.root)
     assert code == 1 and "pipe it in with --password-stdin" in err
 
 

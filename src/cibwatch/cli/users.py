@@ -18,6 +18,9 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 CASE = typer.Option(..., "--case", help="The case directory.")
+PASSWORD_STDIN = typer.Option(
+    False, "--password-stdin", help="Read the password from the first line of stdin (else prompt)."
+)
 
 
 def register(root: typer.Typer) -> None:
@@ -40,9 +43,7 @@ def add_command(
     account: str | None = typer.Option(
         None, "--account", help="An appellant's own account id: the one account it may see and appeal."
     ),
-    password_stdin: bool = typer.Option(
-        False, "--password-stdin", help="Read the password from the first line of stdin (else prompt)."
-    ),
+    password_stdin: bool = PASSWORD_STDIN,
     case: Path = CASE,
 ) -> None:
     """Add a user who signs in to `cibwatch serve` with a password (at least 10 characters)."""
@@ -100,9 +101,7 @@ def enable_command(
 @app.command("password")
 def password_command(
     name: str = typer.Argument(..., help="The user whose password to set."),
-    password_stdin: bool = typer.Option(
-        False, "--password-stdin", help="Read the password from the first line of stdin (else prompt)."
-    ),
+    password_stdin: bool = PASSWORD_STDIN,
     case: Path = CASE,
 ) -> None:
     """Set a new password (a forgotten one cannot be recovered); the user's open sessions end."""

@@ -85,8 +85,7 @@ def ensure_tables(case: Case) -> None:
 
 
 def has_log(case: Case) -> bool:
-    n = case.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'review_log'")
-    return bool(n)
+    return case.has_db_table("review_log")
 
 
 def now_iso() -> str:
@@ -198,14 +197,6 @@ def entries(case: Case, account_id: str | None = None, *, after_seq: int = 0) ->
     cur = case.con.execute(f"SELECT * FROM review_log {where} ORDER BY seq", params)
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
-def head(case: Case) -> str:
-    """The current head hash (64 hex; 64 zeros for an empty log)."""
-    if not has_log(case):
-        return GENESIS
-    last = case.con.execute("SELECT entry_hash FROM review_log ORDER BY seq DESC LIMIT 1").fetchall()
-    return str(last[0][0]) if last else GENESIS
 
 
 @dataclass
@@ -455,9 +446,7 @@ def _seqs(seqs: list[int]) -> str:
 def _snapshots(case: Case, rows: list[dict[str, Any]]) -> dict[str, list[str]]:
     """The stored contents of the evidence snapshots ``rows`` refer to, by id."""
     ids = sorted({r["evidence_snapshot_id"] for r in rows if r["evidence_snapshot_id"] is not None})
-    if not ids or not case.scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'review_evidence'"
-    ):
+    if not ids or not case.has_db_table("review_evidence"):
         return {}
     out: dict[str, list[str]] = {}
     found = case.con.execute(

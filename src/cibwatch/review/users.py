@@ -120,11 +120,6 @@ def ensure_tables(case: Case) -> None:
     case.con.execute(_DDL)
 
 
-def _has_users_table(case: Case) -> bool:
-    n = case.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'")
-    return bool(n)
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -173,7 +168,7 @@ def _account_known(case: Case, account_id: str) -> bool:
 
 def find_user(case: Case, name: str) -> User | None:
     """The user ``name`` (compared by ``name_key``), active or not; None when there is none."""
-    if not _has_users_table(case):
+    if not case.has_db_table("users"):
         return None
     rows = case.con.execute(
         "SELECT name, name_key, role, account_id, active FROM users WHERE name_key = ?", [name_key(name)]
@@ -182,7 +177,7 @@ def find_user(case: Case, name: str) -> User | None:
 
 
 def list_users(case: Case) -> list[User]:
-    if not _has_users_table(case):
+    if not case.has_db_table("users"):
         return []
     rows = case.con.execute(
         "SELECT name, name_key, role, account_id, active FROM users ORDER BY name_key"
@@ -286,7 +281,7 @@ def password_hash_of(case: Case, name: str) -> tuple[User | None, str]:
         key = name_key(name)
     except ConfigError:
         return None, _DUMMY_HASH
-    if not _has_users_table(case):
+    if not case.has_db_table("users"):
         return None, _DUMMY_HASH
     rows = case.con.execute(
         "SELECT name, name_key, role, account_id, active, password_hash FROM users "
@@ -334,7 +329,7 @@ def new_api_token(case: Case, name: str) -> str:
 
 
 def _token_user(case: Case, token: str, kind: str) -> tuple[User, str | None, str | None] | None:
-    if not token or not _has_users_table(case):
+    if not token or not case.has_db_table("users"):
         return None
     rows = case.con.execute(
         """SELECT u.name, u.name_key, u.role, u.account_id, u.active, t.csrf_token, t.expires_at
@@ -380,7 +375,7 @@ def session_for(case: Case, session_id: str) -> Session | None:
 
 
 def end_session(case: Case, session_id: str) -> None:
-    if _has_users_table(case):
+    if case.has_db_table("users"):
         case.con.execute(
             "DELETE FROM user_tokens WHERE token_hash = ? AND kind = 'session'", [_digest(session_id)]
         )

@@ -140,6 +140,11 @@ class Case:
     def has_table(self, table: str) -> bool:
         return bool(self.parts(table))
 
+    def has_db_table(self, name: str) -> bool:
+        """Whether ``case.duckdb`` holds the table ``name`` (the review log, users: not Parquet)."""
+        n = self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name])
+        return bool(n)
+
     def table_sql(self, table: str, *, union_by_name: bool = True) -> str:
         """A DuckDB ``FROM`` source over ``table``'s parts (an empty typed select if it has none).
 

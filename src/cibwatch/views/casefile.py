@@ -187,8 +187,7 @@ def _recommendation(rec: dict[str, Any] | None) -> dict[str, Any]:
 
 def review_history(case: Case, account_id: str) -> list[dict[str, Any]]:
     """The account's entries in the review audit log, oldest first (empty before any review)."""
-    exists = case.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'review_log'")
-    if not exists:
+    if not case.has_db_table("review_log"):
         return []
     cur = case.con.execute("SELECT * FROM review_log WHERE account_id = ? ORDER BY seq", [account_id])
     names = [d[0] for d in cur.description]

@@ -45,7 +45,17 @@ from cibwatch.ingest.source import (
     Source,
     decompression_errors,
 )
-from cibwatch.values import MAX_INT, normalize_text, shown, stable_id, zone
+from cibwatch.values import (
+    HASHTAG_PATTERN,
+    MAX_INT,
+    MENTION_PATTERN,
+    URL_PATTERN,
+    URL_TRAILING,
+    normalize_text,
+    shown,
+    stable_id,
+    zone,
+)
 
 POST_ID_PREFIX = "map-"
 # Rows converted to Python objects at a time (memory: one batch's records, not the file's).
@@ -518,15 +528,13 @@ def _list(frame: pl.DataFrame, name: str, text: pl.Series) -> pl.Series:
     if name == "media" or text.null_count() == len(text):
         return empty
     found = {
-        "hashtags": text.str.extract_all(r"(?:^|[^\w&])#\w+").list.eval(
-            pl.element().str.extract(r"#(\w+)", 1).str.to_lowercase()
+        "hashtags": text.str.extract_all(HASHTAG_PATTERN).list.eval(
+            pl.element().str.extract(HASHTAG_PATTERN, 1).str.to_lowercase()
         ),
-        "mentions": text.str.extract_all(r"(?:^|[^\w])@\w{1,30}").list.eval(
-            pl.element().str.extract(r"@(\w{1,30})", 1).str.to_lowercase()
+        "mentions": text.str.extract_all(MENTION_PATTERN).list.eval(
+            pl.element().str.extract(MENTION_PATTERN, 1).str.to_lowercase()
         ),
-        "urls": text.str.extract_all(r"https?://\S+").list.eval(
-            pl.element().str.strip_chars_end(".,;:!?)\"'")
-        ),
+        "urls": text.str.extract_all(URL_PATTERN).list.eval(pl.element().str.strip_chars_end(URL_TRAILING)),
     }[name]
     return found.fill_null([]).alias(name)
 
