@@ -12,8 +12,10 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
+from cibwatch import schema
 from cibwatch.coord import detect, traces
 from cibwatch.coord.urls import normalized_url_sql, url_host_sql
+from tests.campaigns.corpus import table
 from tests.coord.corpus import make_case, post
 
 PLANTED = ["zz_p0", "zz_p1", "zz_p2", "zz_p3"]
@@ -182,3 +184,37 @@ def test_near_duplicate_groups_join_variants_and_keep_strangers_apart() -> None:
     assert all(roots[3000 + i] == roots[i] for i in range(200))
     assert all(roots[3200 + i] == roots[200 + i] for i in range(100))
     assert len(set(roots[:3000])) == 3000  # unrelated sentences stay apart
+
+
+@pytest.mark.parametrize("trace", ["text", "near_text"])
+def test_a_headline_on_its_own_site_is_syndication_not_copied_text(tmp_path: Path, trace: str) -> None:
+    """Newsrooms running one wire story each link their own site: their text items differ.
+
+    The same accounts posting the same headlines with a link to a site none of their profiles
+    names are linked, and so are two accounts whose profiles both name the site they link.
+    """
+    rng = np.random.default_rng(7)
+    posts = _background(SHAPES[trace], rng)
+    sites = {a: f"https://www.{a}-news.com" for a in PLANTED}
+    sites[PLANTED[3]] = sites[PLANTED[2]]  # one newsroom, two accounts
+    for k in range(5):
+        for j, account in enumerate(PLANTED):
+            fields = SHAPES[trace](k, j)
+            own = {"urls": [f"{sites[account]}/story/{k}"], "text": fields["text"]}
+            posts.append(post(account, 10_000 * k + 3 * j + 0.5, **own))
+            foreign = {"urls": [f"https://elsewhere.example/{k}"], "text": fields["text"] + " again today"}
+            posts.append(post(account, 200_000 + 10_000 * k + 3 * j + 0.5, **foreign))
+    case = make_case(tmp_path / "case", posts)
+    profiles = [
+        {"account_id": a, "platform": "twitter", "url": url, "snapshot_id": a} for a, url in sites.items()
+    ]
+    case.write_part("accounts", table(profiles, schema.ACCOUNTS), "accounts")
+    result = detect(case, traces=[trace], window=60, sync_bin=10)
+    edges = result.edges.filter(pl.col("trace") == trace)
+    pairs = zip(edges["account_a"], edges["account_b"], strict=True)
+    by_pair = dict(zip(pairs, edges["n_shared"], strict=True))
+    assert set(by_pair) == set(combinations(PLANTED, 2))
+    # Own-site posts link only the two accounts of one newsroom; every pair shares the foreign ones.
+    same_newsroom = tuple(sorted(PLANTED[2:4]))
+    assert by_pair[same_newsroom] == 10
+    assert all(n == 5 for pair, n in by_pair.items() if pair != same_newsroom)

@@ -152,6 +152,9 @@ class _Run:
                        (epoch_ms(created_at) // {res_ms}) * {res_ms} AS t
                 FROM {posts} WHERE created_at IS NOT NULL"""
         )
+        # The profile links the text traces read (a post linking its author's own site).
+        profiles = self.case.table_sql("accounts")
+        con.execute(f"CREATE VIEW profile_urls AS SELECT account_id, url FROM {profiles}")
         if self.choose:
             names, reason = choose_traces(con, "p")
             self.chosen = get_traces(names)

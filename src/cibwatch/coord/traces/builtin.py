@@ -6,6 +6,8 @@ every other trace reads non-repost posts (the QUT toolkit does the same for link
 
 from __future__ import annotations
 
+from typing import Any
+
 from cibwatch.coord.traces import Trace, register
 from cibwatch.coord.urls import normalized_url_sql, url_host_sql
 
@@ -101,12 +103,40 @@ register(
     )
 )
 
+# A post that links its author's own web site publishes the author's own article, and its text is
+# the headline: newsrooms that run the same wire story each post it, linking each its own site.
+# That is syndication, not copied posts, so the text traces compare such a post only with posts
+# that link the same site: the site is part of the item. A site is the author's own when its
+# profile links it; accounts whose profiles name one outlet still share that outlet's items.
+OWN_SITE = "own_site"
+
+
+def prepare_own_site(con: Any, params: dict[str, Any]) -> None:
+    """Create ``own_site`` (post_id, site): posts that link their author's own web site."""
+    con.execute(
+        f"""CREATE TEMP TABLE IF NOT EXISTS {OWN_SITE} AS
+            WITH own AS (
+                SELECT DISTINCT account_id, {url_host_sql("url")} AS host FROM profile_urls
+                WHERE url IS NOT NULL),
+            linked AS (SELECT post_id, account_id, unnest(urls) AS u FROM p WHERE {_OWN} AND len(urls) > 0)
+            SELECT l.post_id, min(o.host) AS site FROM linked l
+            JOIN own o ON o.account_id = l.account_id AND o.host = {url_host_sql("l.u")} AND o.host <> ''
+            GROUP BY l.post_id"""
+    )
+
+
+# The text traces' posts (own posts, long enough) with the site that scopes their item, if any.
+COPYABLE = f"""(SELECT p.account_id, p.t, p.post_id, {NORMALIZED_TEXT} AS normalized,
+                       coalesce('@' || s.site, '') AS scope
+                FROM p LEFT JOIN {OWN_SITE} s ON s.post_id = p.post_id
+                WHERE {_OWN} AND length({NORMALIZED_TEXT}) >= {MIN_TEXT_CHARS})"""
+
 register(
     Trace(
         name="text",
         description=f"Identical normalized text (at least {MIN_TEXT_CHARS} characters)",
         default_window=TEXT_WINDOW_S,
-        sql=f"""SELECT account_id, md5({NORMALIZED_TEXT}) AS item, t, post_id FROM p
-                WHERE {_OWN} AND length({NORMALIZED_TEXT}) >= {MIN_TEXT_CHARS}""",
+        prepare=prepare_own_site,
+        sql=f"SELECT account_id, md5(normalized) || scope AS item, t, post_id FROM {COPYABLE}",
     )
 )

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from cibwatch.coord.traces import Trace, register
-from cibwatch.coord.traces.builtin import MIN_TEXT_CHARS, NORMALIZED_TEXT, TEXT_WINDOW_S
+from cibwatch.coord.traces.builtin import COPYABLE, TEXT_WINDOW_S, prepare_own_site
 
 NUM_PERM = 64
 BANDS, ROWS = 16, 4
@@ -82,11 +82,11 @@ def near_duplicate_groups(texts: list[str], signatures: np.ndarray, threshold: f
 
 def _prepare(con: Any, params: dict[str, Any]) -> None:
     threshold = float(params["near_threshold"])
+    prepare_own_site(con, params)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE near_text_texts AS
             SELECT (row_number() OVER (ORDER BY h) - 1)::BIGINT AS id, h, n FROM (
-                SELECT DISTINCT md5(n) AS h, n FROM (SELECT {NORMALIZED_TEXT} AS n FROM p
-                WHERE p.kind <> 'repost') WHERE length(n) >= {MIN_TEXT_CHARS})"""
+                SELECT DISTINCT md5(normalized) AS h, normalized AS n FROM {COPYABLE})"""
     )
     tokens = con.sql(
         """SELECT id, hash(tok) AS th FROM (
@@ -114,9 +114,8 @@ register(
         description="Near-duplicate text (MinHash LSH, verified at --near-threshold)",
         default_window=TEXT_WINDOW_S,
         prepare=_prepare,
-        sql=f"""SELECT account_id, g.grp AS item, t, post_id
-                FROM (SELECT account_id, t, post_id, md5({NORMALIZED_TEXT}) AS h FROM p
-                      WHERE p.kind <> 'repost' AND length({NORMALIZED_TEXT}) >= {MIN_TEXT_CHARS}) x
+        sql=f"""SELECT account_id, g.grp || x.scope AS item, t, post_id
+                FROM (SELECT account_id, t, post_id, md5(normalized) AS h, scope FROM {COPYABLE}) x
                 JOIN near_text_groups g USING (h)""",
     )
 )
