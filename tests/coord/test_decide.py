@@ -159,6 +159,45 @@ def test_a_live_audience_is_not_a_hashtag_push(tmp_path: Path, monkeypatch: pyte
     assert len(coordinated() & set(fans)) > 50
 
 
+def test_a_show_nights_audience_is_explained_by_that_nights_rate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The show's tag is used all fortnight; its nights are dense: the night's own rate explains them."""
+    rng = np.random.default_rng(9)
+    day = 86_400.0
+    posts = [
+        _tagged(f"u{a:03d}", float(rng.uniform(0, 14 * day)), f"topic{rng.integers(0, 300)}")
+        for a in range(200)
+        for _ in range(30)
+    ]
+    fans = [f"fan{j:03d}" for j in range(150)]
+    for night in range(4):
+        start = night * 3.5 * day + 20 * 3600
+        posts += [_tagged(f, start + float(rng.uniform(0, 3600)), "theshow") for f in fans for _ in range(4)]
+    # Between episodes viewers talk about the show now and then: the tag's fortnight is mostly quiet.
+    talkers = [f"talk{j:03d}" for j in range(600)]
+    posts += [_tagged(t, float(rng.uniform(0, 14 * day)), "theshow") for t in talkers for _ in range(6)]
+    pushers = [f"push{j}" for j in range(10)]
+    for _ in range(3):
+        start = float(rng.uniform(0, 13 * day))
+        posts += [
+            _tagged(p, start + float(rng.uniform(0, 1800)), "newtag") for p in pushers for _ in range(3)
+        ]
+    case = make_case(tmp_path / "case", posts)
+
+    def coordinated() -> set[str]:
+        result = detect(case, traces=["hashtag"])
+        return set(result.accounts.filter(pl.col("status") == COORDINATED)["account_id"])
+
+    found = coordinated()
+    assert set(pushers) <= found
+    assert not found & (set(fans) | set(talkers))
+    # With one rate for the whole fortnight, the quiet days dilute it and the audience looks like a ring.
+    module = importlib.import_module("cibwatch.coord.detect")
+    monkeypatch.setattr(module, "ITEM_OCCASION_MS", 10**15)
+    assert len(coordinated() & set(fans)) > 50
+
+
 def test_only_coordinated_accounts_have_a_coordination_score(tmp_path: Path) -> None:
     rng, posts = _background(5)
     _amplify(rng, [f"fan{j}" for j in range(10)], ["star"], posts)

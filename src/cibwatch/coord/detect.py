@@ -33,6 +33,7 @@ FALLBACK_WINDOW = 60.0
 EXCLUDE_Q = 0.01
 SIGNIFICANCE_BATCH = 1_000_000  # tested pairs per batch
 ITEM_PRIOR_PAIRS = 1_000_000.0  # event pairs of evidence an item's own rate needs (``_item_null``)
+ITEM_OCCASION_MS = 86_400_000  # an item's own rate is its rate on the day (``_item_null``)
 
 
 @dataclass
@@ -310,9 +311,6 @@ class _Run:
             f"CREATE TABLE act_{k} AS SELECT a, {by_t} AS stratum, count(*) AS n FROM evu_{k} GROUP BY ALL"
         )
         if trace.recurring:
-            con.execute(
-                f"CREATE TABLE ai_{k} AS SELECT a, i, count(*)::DOUBLE AS n FROM evu_{k} GROUP BY a, i"
-            )
             self._item_null(k)
         con.execute(f"DROP TABLE evu_{k}")
         self.strata[k] = (slot_ms, window_ms)
@@ -421,26 +419,31 @@ class _Run:
     def _item_null(self, k: int) -> None:
         """For recurring items, what the items' own timing gives a pair that uses them both.
 
-        Fans live-tweeting a show use its tag in the same minutes every week: given that both use
-        the tag, their synchrony is the tag's, not theirs. An item's own rate (its within-window
-        event pairs over all its cross-account event pairs, K_i / P_i) is trusted in proportion to
-        the evidence behind it, K_i / (P_i + ``ITEM_PRIOR_PAIRS``): a tag only a small group uses (a
-        push) is left to the stratum model, a tag with a large audience explains its own bursts.
-        A pair's expectation is the larger of the two. The passes never change it: computed once.
+        Fans live-tweeting a show use its tag in the same minutes on the night it airs: given that
+        both use the tag that day, their synchrony is the tag's, not theirs. An item's own rate on
+        a day (``ITEM_OCCASION_MS``) is its within-window event pairs over its cross-account event
+        pairs that day, K_id / P_id, trusted in proportion to the evidence behind the item over the
+        whole run, P_i / (P_i + ``ITEM_PRIOR_PAIRS``): a tag only a small group uses (a push) is
+        left to the stratum model, a tag with a large audience explains its own bursts, night by
+        night. A pair expects Σ n_aid · n_bid · rate_id over the days both used the item, and its
+        expectation is the larger of this and the stratum model's. The passes never change it.
         """
         self.con.execute(
             f"""CREATE TABLE item_exp_{k} AS
-                WITH per_item AS (
-                    SELECT i, (sum(n) * sum(n) - sum(n * n)) / 2.0 AS p FROM ai_{k} GROUP BY i),
-                co AS (SELECT i, sum(n_co)::DOUBLE AS k FROM pi_{k} GROUP BY i),
-                item_rate AS (SELECT i, co.k / (per_item.p + {ITEM_PRIOR_PAIRS}) AS rate
-                              FROM per_item JOIN co USING (i)),
+                WITH ai AS (SELECT a, i, t // {ITEM_OCCASION_MS} AS d, count(*)::DOUBLE AS n
+                            FROM evu_{k} GROUP BY ALL),
+                per_day AS (SELECT i, d, (sum(n) * sum(n) - sum(n * n)) / 2.0 AS p FROM ai GROUP BY i, d),
+                per_item AS (SELECT i, (sum(n) * sum(n) - sum(n * n)) / 2.0 AS p
+                             FROM (SELECT a, i, sum(n) AS n FROM ai GROUP BY a, i) GROUP BY i),
+                co AS (SELECT i, first_t // {ITEM_OCCASION_MS} AS d, sum(n_co)::DOUBLE AS k
+                       FROM pi_{k} GROUP BY ALL),
+                day_rate AS (SELECT pd.i, pd.d, co.k / pd.p * pit.p / (pit.p + {ITEM_PRIOR_PAIRS}) AS rate
+                             FROM per_day pd JOIN co USING (i, d) JOIN per_item pit USING (i) WHERE pd.p > 0),
                 common AS (SELECT DISTINCT a, b, i FROM pi_{k})
                 SELECT c.a, c.b, sum(x.n * y.n * r.rate) AS expected FROM common c
-                JOIN ai_{k} x ON x.a = c.a AND x.i = c.i JOIN ai_{k} y ON y.a = c.b AND y.i = c.i
-                JOIN item_rate r ON r.i = c.i GROUP BY c.a, c.b"""
+                JOIN ai x ON x.a = c.a AND x.i = c.i JOIN ai y ON y.a = c.b AND y.i = c.i AND y.d = x.d
+                JOIN day_rate r ON r.i = c.i AND r.d = x.d GROUP BY c.a, c.b"""
         )
-        self.con.execute(f"DROP TABLE ai_{k}")
 
     # -- across traces -------------------------------------------------------------
     def _significance(self, pair_tables: list[str]) -> pl.DataFrame:
