@@ -85,7 +85,14 @@ def run_cibwatch(
         truth,
         seconds,
         min_posts=min_posts,
-        details={"run": result.run, "edges": result.edges.height, "clusters": result.clusters.height},
+        details={
+            "run": result.run,
+            "edges": result.edges.height,
+            "clusters": result.clusters.height,
+            "coordinated": result.accounts.filter(pl.col("status") == "coordinated").select(
+                "account_id", "traces", "n_partners"
+            ),
+        },
     )
 
 
