@@ -383,7 +383,7 @@ def _untied(runs: list[DetectorRun], truth: pl.DataFrame, tied: pl.Series) -> st
 
 
 FRONT_FAMILIES = (1, 2)
-FRONT_PARTNERS = (2, 3, 5, 10)
+FRONT_PARTNERS = (1, 3, 5, 10)
 
 
 def _front(run: DetectorRun, truth: pl.DataFrame, tied: pl.Series) -> str:
@@ -433,7 +433,8 @@ def _front(run: DetectorRun, truth: pl.DataFrame, tied: pl.Series) -> str:
         policy's families: reposts, quotes and replies are one; text and near-duplicate text one;
         hashtags and hashtag sets one) and at least this many partners. The first row is the
         default. Computed after the fact from the one run above; no rule here is a default or was
-        chosen from this table."""
+        chosen from this table. Partners are those of the account's written edges (`n_partners`),
+        so the first row, partners ≥ 1, is the default."""
     )
     return intro + "\n\n" + table(headers, rows)
 

@@ -408,9 +408,25 @@ def _subset(s: Scored, scope: str) -> pl.DataFrame:
     return s.listed if scope == LISTED else s.listed.filter(pl.col("status") == COORDINATED)
 
 
+# Which organic accounts count as negatives: all; all but the tied-delay cascade accounts; or the
+# organic timelines only (cresci-2015, what the issue names), the cascades' estimated times left out.
+ORGANIC = pl.col("role") == "organic"
+VIEWS = {
+    "all organic accounts": ORGANIC,
+    "tied twitter15-16 accounts left out": ORGANIC & ~pl.col("tied"),
+    "organic timelines only (twitter15-16 cascades left out)": ORGANIC & (pl.col("source") != "twitter15-16"),
+}
+
+
 def _metrics(s: Scored, truth: pl.DataFrame, scope: str, drop_tied: bool) -> dict[str, float | int | None]:
+    counted = VIEWS["tied twitter15-16 accounts left out" if drop_tied else "all organic accounts"]
+    return _view_metrics(s, truth, scope, counted)
+
+
+def _view_metrics(
+    s: Scored, truth: pl.DataFrame, scope: str, counted: pl.Expr
+) -> dict[str, float | int | None]:
     flagged = _subset(s, scope)
-    counted = (pl.col("role") == "organic") & (~pl.col("tied") if drop_tied else pl.lit(True))
     n_organic = truth.filter(counted).height
     n_planted = truth.filter(pl.col("role") == "planted").height
     hit = flagged.filter(pl.col("role") == "planted").height
@@ -480,8 +496,8 @@ def _verdict(results: list[Scored], truth: pl.DataFrame, smoke: bool) -> str:
         return "Acceptance (default run): **NOT met**: the default run failed (see the notes)."
     bar = f"precision ≥ {BAR['precision']}, recall ≥ {BAR['recall']}, ≤ {BAR['seconds']:g} s for 1M posts"
     lines = []
-    for drop_tied, what in ((False, "all organic accounts"), (True, "tied twitter15-16 accounts left out")):
-        m = _metrics(default, truth, COORDINATED, drop_tied=drop_tied)
+    for what, counted in VIEWS.items():
+        m = _view_metrics(default, truth, COORDINATED, counted)
         checks = [
             ("precision", m["precision"], BAR["precision"]),
             ("recall", m["recall"], BAR["recall"]),
@@ -498,7 +514,10 @@ def _verdict(results: list[Scored], truth: pl.DataFrame, smoke: bool) -> str:
     return (
         f"Acceptance bar, default run ({bar}), flagged = the accounts the detector marks coordinated "
         f"(a `weak` or `crowd` status is listed but not flagged); the first line counts every organic "
-        f"account, the second leaves the tied-delay accounts out.{scope_note}\n\n" + "\n".join(lines)
+        f"account, the second leaves the tied-delay accounts out, the third counts the organic "
+        f"timelines only (cresci-2015: the issue asks for 'real organic timelines'; the twitter15-16 "
+        f"cascades are retweet trees whose times are estimated from delays). One run, three ways of "
+        f"counting it; nothing was tuned on any.{scope_note}\n\n" + "\n".join(lines)
     )
 
 
