@@ -39,6 +39,9 @@ def watch_command(
     detect_every: int = typer.Option(
         10, "--detect-every", min=1, help="While working off a backlog, detect every this many batches."
     ),
+    max_batch_bytes: int = typer.Option(
+        32 << 20, "--max-batch-bytes", min=1024, help="Most bytes of one file taken into one batch."
+    ),
     stop_when_idle: float | None = typer.Option(
         None, "--stop-when-idle", min=0, help="Stop once no new line came for this many seconds."
     ),
@@ -62,6 +65,7 @@ def watch_command(
         batch_seconds=batch_seconds,
         stop_when_idle=stop_when_idle,
         detect_every=detect_every,
+        max_batch_bytes=max_batch_bytes,
     )
 
     def on_batch(b: BatchReport) -> None:
