@@ -191,3 +191,20 @@ def test_the_windows_flagged_accounts_equal_batch_coord_on_the_windows_posts(
     batch = detect(window, **{k: v for k, v in vars(CoordParams()).items() if k != "extra"})
     flagged = set(batch.accounts.filter(pl.col("status") == "coordinated")["account_id"])
     assert flagged and snapshot(tmp_path / "live")["flagged"] == flagged
+
+
+def test_the_restart_check_sees_a_batch_committed_without_its_offsets(stream, tmp_path):
+    """Broken on purpose: rows committed but their offsets not (as if written in a second step
+    that a crash skipped). The restart then reads those lines again, and the count says so."""
+    from cibwatch.ingest import Source, get_reader, ingest_sources
+    from cibwatch.watch import pending_range
+
+    source = tmp_path / "stream.jsonl"
+    write(source, stream)
+    first = pending_range(source, None, max_bytes=300_000)
+    plan = [(Source(source, "s", start=first.start, end=first.end), get_reader("twitter-v2"))]
+    ingest_sources(Case.create(tmp_path / "case"), plan)  # no before_publish: no offsets
+    before = committed_lines(tmp_path / "case")
+    report, _, _ = run_watch([source], tmp_path / "case")
+    assert before == 0 and report.units_read == len(stream)  # > len(stream) - lines already stored
+    assert snapshot(tmp_path / "case")["post_rows"] == len(snapshot(tmp_path / "case")["posts"])
