@@ -14,7 +14,13 @@ from cibwatch.watch.alerts import Alerter, AlertState, RateLimit, decide_alerts,
 
 
 def camp(cid: str, members: list[str], tier: str = "monitor") -> dict:
-    return {"campaign_id": cid, "members": sorted(members), "tier": tier, "summary": f"{cid} summary", "traces": "repost"}
+    return {
+        "campaign_id": cid,
+        "members": sorted(members),
+        "tier": tier,
+        "summary": f"{cid} summary",
+        "traces": "repost",
+    }
 
 
 class Clock:
@@ -103,14 +109,16 @@ def test_rate_limit_window_slides():
 def test_decide_alerts_prefers_tier_over_doubling():
     state = AlertState()
     state.followed["f"] = alerts.Followed("f", ["a", "b"], 2, "monitor")
-    assert [k for k, _, _ in decide_alerts([camp("c", ["a", "b", "c", "d"], tier="review")], state)] == ["tier"]
+    assert [k for k, _, _ in decide_alerts([camp("c", ["a", "b", "c", "d"], tier="review")], state)] == [
+        "tier"
+    ]
 
 
 def test_webhook_posts_the_alert_and_a_dead_one_is_not_fatal(caplog):
     got: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(204)
             self.end_headers()

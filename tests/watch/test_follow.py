@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 from cibwatch.watch.follow import expand_sources, identity_of, pending_range
@@ -15,7 +16,7 @@ def test_only_whole_lines_are_taken(tmp_path):
     assert (first.after.offset, first.after.line) == (18, 3)
     assert pending_range(path, first.after) is None  # the partial line waits
     with open(path, "ab") as fh:
-        fh.write(b': 3}\n')
+        fh.write(b": 3}\n")
     second = pending_range(path, first.after)
     assert (second.start, second.end, second.first_line) == (18, 27, 3)
 
@@ -62,7 +63,7 @@ def test_a_rewritten_file_longer_than_the_offset_is_told_by_its_first_bytes(tmp_
         fh.write(b'{"z": 9}\n{"y": 8}\n')
     assert pending_range(path, done).start == 0
     # Broken on purpose: a recorded hash that matches whatever is there → resumes at the offset.
-    forged = done.__class__(**{**vars(done), "head_len": 0})
+    forged = done.__class__(**{**vars(done), "head_len": 0, "head_sha": hashlib.sha256(b"").hexdigest()})
     assert pending_range(path, forged).start == done.offset
 
 

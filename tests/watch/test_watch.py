@@ -24,7 +24,9 @@ from tests.watch.conftest import write
 
 ROOT = Path(__file__).resolve().parents[2]
 # Small batches: a 2-day stream takes a dozen; one detection at the end keeps runs comparable.
-PARAMS = WatchParams(window=30 * 86400, batch_seconds=0.05, stop_when_idle=0, detect_every=10_000, max_batch_bytes=300_000)
+PARAMS = WatchParams(
+    window=30 * 86400, batch_seconds=0.05, stop_when_idle=0, detect_every=10_000, max_batch_bytes=300_000
+)
 
 
 def run_watch(sources, case, params=PARAMS, **kw):
@@ -51,9 +53,13 @@ def snapshot(case_dir: Path) -> dict:
 def uninterrupted(stream, tmp_path_factory):
     folder = tmp_path_factory.mktemp("one")
     write(folder / "in" / "stream.jsonl", stream)
-    report, batches, alerts = run_watch([folder / "in" / "stream.jsonl"], folder / "case")
+    report, _, alerts = run_watch([folder / "in" / "stream.jsonl"], folder / "case")
     assert report.reconciles and report.units_read == len(stream) and report.batches > 5
-    return snapshot(folder / "case") | {"alerts": alerts, "case": folder / "case", "file": folder / "in" / "stream.jsonl"}
+    return snapshot(folder / "case") | {
+        "alerts": alerts,
+        "case": folder / "case",
+        "file": folder / "in" / "stream.jsonl",
+    }
 
 
 def test_an_uninterrupted_run_reads_every_line_once_and_finds_the_planted_campaigns(uninterrupted, stream):
@@ -99,7 +105,7 @@ def test_killed_at_each_commit_step_and_restarted_nothing_is_lost_or_read_twice(
     proc.communicate(timeout=300)
     assert proc.returncode == -signal.SIGKILL, "the crash point did not fire"
     before = committed_lines(tmp_path / "case")
-    report, batches, _ = run_watch([source], tmp_path / "case")
+    report, _, _ = run_watch([source], tmp_path / "case")
     # Lines read after the restart are exactly those the killed run had not committed.
     assert report.units_read == len(stream) - before and report.reconciles
     after = snapshot(tmp_path / "case")
@@ -153,7 +159,7 @@ def test_rotation_and_truncation_in_a_followed_folder(stream, uninterrupted, tmp
     live = folder / "stream.jsonl"
     a, b, c = len(stream) // 3, len(stream) // 2, 2 * len(stream) // 3
     write(live, stream[:a])
-    first, _, _ = run_watch([folder], tmp_path / "case")
+    run_watch([folder], tmp_path / "case")
     os.rename(live, folder / "stream.jsonl.1")  # rotated: the writer finishes the old file
     write(folder / "stream.jsonl.1", stream[a:b])
     write(live, stream[b:c])
@@ -168,7 +174,9 @@ def test_rotation_and_truncation_in_a_followed_folder(stream, uninterrupted, tmp
         assert set(case.read("posts")["dataset"]) == {"in"}  # one dataset across rotations
 
 
-def test_standard_input_is_spooled_into_the_case_and_ends_the_watch_at_its_end(stream, uninterrupted, tmp_path):
+def test_standard_input_is_spooled_into_the_case_and_ends_the_watch_at_its_end(
+    stream, uninterrupted, tmp_path
+):
     params = WatchParams(window=30 * 86400, batch_seconds=0.05, detect_every=10_000)  # no idle stop
     report, _, _ = run_watch(["-"], tmp_path / "case", params, stdin=io.BytesIO(b"".join(stream)))
     assert report.units_read == len(stream)

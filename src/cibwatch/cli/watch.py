@@ -22,17 +22,24 @@ def parse_duration(value: str, option: str) -> float:
     """'90', '90s', '30m', '24h', '7d' → seconds."""
     found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
     if not found or float(found[1]) <= 0:
-        raise ConfigError(f"{option} must be a positive duration such as 3600, 30m, 24h or 7d. Got {value!r} instead.")
+        raise ConfigError(
+            f"{option} must be a positive duration such as 3600, 30m, 24h or 7d. Got {value!r} instead."
+        )
     return float(found[1]) * _UNITS[found[2] or "s"]
 
 
 def watch_command(
     sources: list[str] = typer.Argument(
-        ..., help="JSON Lines files to follow as they grow, folders of (rotated) files, or - for standard input."
+        ...,
+        help="JSON Lines files to follow as they grow, folders of (rotated) files, or - for standard input.",
     ),
     case: Path = typer.Option(..., "--case", help="The case directory (created if needed)."),
-    format: str = typer.Option("auto", "--format", help="Input format (default: told from each file's start)."),
-    window: str = typer.Option("24h", "--window", help="Posts each detection looks at: the last 24h, 30m, 3600 …"),
+    format: str = typer.Option(
+        "auto", "--format", help="Input format (default: told from each file's start)."
+    ),
+    window: str = typer.Option(
+        "24h", "--window", help="Posts each detection looks at: the last 24h, 30m, 3600 …"
+    ),
     batch_seconds: float = typer.Option(
         5.0, "--batch-seconds", min=0, help="Seconds between looks at the sources once caught up."
     ),
@@ -45,7 +52,9 @@ def watch_command(
     stop_when_idle: float | None = typer.Option(
         None, "--stop-when-idle", min=0, help="Stop once no new line came for this many seconds."
     ),
-    alerts: Path | None = typer.Option(None, "--alerts", help="Append alerts (JSON Lines) here, not to stdout."),
+    alerts: Path | None = typer.Option(
+        None, "--alerts", help="Append alerts (JSON Lines) here, not to stdout."
+    ),
     webhook: str | None = typer.Option(None, "--webhook", help="Also POST each alert as JSON to this URL."),
     serve_url: str = typer.Option(
         "http://127.0.0.1:8000", "--serve-url", help="Where `cibwatch serve` runs, for the alerts' links."
@@ -53,7 +62,7 @@ def watch_command(
     max_alerts: int = typer.Option(10, "--max-alerts-per-minute", min=1, help="Rate limit of alerts."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No batch lines on stderr."),
 ) -> None:
-    """Follow streams (twarc2 stream, Jetstream, Mastodon streaming) into a case and alert on campaigns as they form."""
+    """Follow streams (twarc2, Jetstream, Mastodon) into a case; alert on campaigns as they form."""
     from cibwatch.watch import BatchReport, WatchParams, WindowRun, watch
     from cibwatch.watch.alerts import line_writer
 
@@ -98,9 +107,10 @@ def watch_command(
     )
     if not quiet:
         err_console.print(
-            f"stopped: {report.batches:,} batches, {report.units_read:,} lines read, {report.posts_stored:,} posts "
-            f"stored, {report.duplicates:,} duplicates, {report.quarantined:,} quarantined; "
-            f"{report.detections:,} detections, {report.alerts:,} alerts ({report.alerts_held:,} held by the rate limit)",
+            f"stopped: {report.batches:,} batches, {report.units_read:,} lines read, "
+            f"{report.posts_stored:,} posts stored, {report.duplicates:,} duplicates, "
+            f"{report.quarantined:,} quarantined; {report.detections:,} detections, "
+            f"{report.alerts:,} alerts ({report.alerts_held:,} held by the rate limit)",
             highlight=False,
         )
     if not report.reconciles:

@@ -9,8 +9,8 @@ import contextlib
 import os
 import shutil
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cibwatch.errors import ConfigError, InputFormatError
@@ -91,7 +91,9 @@ def _ingest_into(
             reader = sniff_format(source) if format == "auto" else get_reader(format)
         plan.append((source, reader))
     workers = max(1, workers if workers is not None else min(os.cpu_count() or 1, 4))
-    return ingest_sources(case, plan, strict=strict, progress=progress, workers=workers, tz=tz, started=started)
+    return ingest_sources(
+        case, plan, strict=strict, progress=progress, workers=workers, tz=tz, started=started
+    )
 
 
 def ingest_sources(

@@ -98,10 +98,12 @@ def current_campaigns(case: Case) -> list[dict[str, Any]]:
     return campaigns
 
 
-def decide_alerts(campaigns: list[dict[str, Any]], state: AlertState) -> list[tuple[str, dict[str, Any], Followed | None]]:
+def decide_alerts(
+    campaigns: list[dict[str, Any]], state: AlertState
+) -> list[tuple[str, dict[str, Any], Followed | None]]:
     """(kind, campaign, followed or None) for each campaign that should alert: "new", "doubled"
     or "tier"; one per campaign, the strongest reason first."""
-    due = []
+    due: list[tuple[str, dict[str, Any], Followed | None]] = []
     for c in campaigns:
         members = set(c["members"])
         match = next((f for f in state.followed.values() if same_campaign(members, set(f.members))), None)
@@ -171,7 +173,7 @@ def post_webhook(url: str, record: dict[str, Any], timeout: float = WEBHOOK_TIME
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the user's URL
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return 200 <= response.status < 300
     except (urllib.error.URLError, OSError, ValueError) as exc:
         log.warning("webhook %s failed: %s", url, exc)
@@ -208,7 +210,9 @@ class Alerter:
             if self.webhook:
                 post_webhook(self.webhook, record)
             followed_id = record["followed_id"]
-            self.state.followed[followed_id] = Followed(followed_id, c["members"], len(c["members"]), c["tier"])
+            self.state.followed[followed_id] = Followed(
+                followed_id, c["members"], len(c["members"]), c["tier"]
+            )
             self.state.sent += 1
             sent.append(record)
         if sent:

@@ -13,6 +13,7 @@ import hashlib
 import os
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
@@ -60,7 +61,7 @@ def head_hash(path: Path, length: int) -> str:
         return hashlib.sha256(fh.read(length)).hexdigest()
 
 
-def expand_sources(sources: list[str | Path], spool_dir: Path | None = None) -> list[Path]:
+def expand_sources(sources: Sequence[str | Path], spool_dir: Path | None = None) -> list[Path]:
     """The files ``sources`` name now: each file as given, each folder's visible files (not
     compressed: a compressed file cannot be followed), in name order. ``-`` is the stdin spool."""
     files: list[Path] = []
@@ -88,7 +89,7 @@ _COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
 STDIN_SPOOL = "stdin.jsonl"
 
 
-def check_sources(sources: list[str | Path]) -> None:
+def check_sources(sources: Sequence[str | Path]) -> None:
     """Refuse sources that cannot be followed, before anything is read."""
     if not sources:
         raise InputFormatError("no source given: pass files, folders or - for standard input")
@@ -112,9 +113,9 @@ def pending_range(path: Path, known: Offset | None, max_bytes: int = MAX_BATCH_B
         identity = f"{stat.st_dev}:{stat.st_ino}"
         size = stat.st_size
         start, line = 0, 1
-        if known is not None and known.identity == identity and size >= known.offset:
-            if known.head_len == 0 or head_hash(path, known.head_len) == known.head_sha:
-                start, line = known.offset, known.line
+        same = known is not None and known.identity == identity and size >= known.offset
+        if same and head_hash(path, known.head_len) == known.head_sha:  # type: ignore[union-attr]
+            start, line = known.offset, known.line  # type: ignore[union-attr]
         if size <= start:
             return None
         with open(path, "rb") as fh:

@@ -14,7 +14,7 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -66,7 +66,9 @@ class WatchParams:
         if self.batch_seconds < 0:
             raise ConfigError(f"--batch-seconds must be 0 or more. Got {self.batch_seconds} instead.")
         if self.stop_when_idle is not None and self.stop_when_idle < 0:
-            raise ConfigError(f"--stop-when-idle must be 0 or more seconds. Got {self.stop_when_idle} instead.")
+            raise ConfigError(
+                f"--stop-when-idle must be 0 or more seconds. Got {self.stop_when_idle} instead."
+            )
         if self.detect_every < 1:
             raise ConfigError(f"--detect-every must be 1 or more batches. Got {self.detect_every} instead.")
         if self.format != "auto":
@@ -109,7 +111,7 @@ class WatchReport:
 
 
 def watch(
-    sources: list[str | Path],
+    sources: Sequence[str | Path],
     case_dir: str | Path,
     params: WatchParams | None = None,
     *,
@@ -138,7 +140,9 @@ def watch(
         offsets, batch = load_offsets(case)
         spool_dir = case.root / WATCH_DIR
         spool = StdinSpool(spool_dir, stdin).start() if STDIN in [str(s) for s in sources] else None
-        alerter = Alerter(case, alert, webhook=webhook, serve_url=serve_url, max_per_minute=max_alerts_per_minute)
+        alerter = Alerter(
+            case, alert, webhook=webhook, serve_url=serve_url, max_per_minute=max_alerts_per_minute
+        )
         readers: dict[str, type[Reader]] = {}
         last_data = time.monotonic()
         since_detect = 0
@@ -176,9 +180,9 @@ def watch(
                 dirty, since_detect = False, 0
             if ranges:
                 continue
-            if spool is not None and spool.done.is_set() and len(sources) == 1:
-                if not _pending(sources, spool_dir, offsets, params.max_batch_bytes):
-                    break  # standard input ended and all of it is in the case
+            stdin_ended = spool is not None and spool.done.is_set() and len(sources) == 1
+            if stdin_ended and not _pending(sources, spool_dir, offsets, params.max_batch_bytes):
+                break  # standard input ended and all of it is in the case
             idle = time.monotonic() - last_data
             if params.stop_when_idle is not None and idle >= params.stop_when_idle:
                 break
@@ -189,7 +193,7 @@ def watch(
 
 
 def _pending(
-    sources: list[str | Path], spool_dir: Path, offsets: dict[str, Offset], max_bytes: int
+    sources: Sequence[str | Path], spool_dir: Path, offsets: dict[str, Offset], max_bytes: int
 ) -> list[Range]:
     ranges = []
     seen: set[str] = set()
@@ -207,11 +211,13 @@ def _pending(
     return ranges
 
 
-def _source(r: Range, sources: list[str | Path]) -> Source:
-    return Source(path=r.path, dataset=_dataset(r.path, sources), start=r.start, end=r.end, first_line=r.first_line)
+def _source(r: Range, sources: Sequence[str | Path]) -> Source:
+    return Source(
+        path=r.path, dataset=_dataset(r.path, sources), start=r.start, end=r.end, first_line=r.first_line
+    )
 
 
-def _dataset(path: Path, sources: list[str | Path]) -> str:
+def _dataset(path: Path, sources: Sequence[str | Path]) -> str:
     """The dataset a followed file's rows carry: its folder's name when a folder was given (rotated
     files keep one dataset), else the file's own; ``stdin`` for standard input."""
     for item in sources:

@@ -8,6 +8,7 @@ case with its offsets, or neither is. The newest row of each identity is where f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 
@@ -50,7 +51,7 @@ def load_offsets(case: Case) -> tuple[dict[str, Offset], int]:
     return {identity: offset for identity, (_, offset) in newest.items()}, last_batch
 
 
-def offsets_writer(offsets: list[Offset], batch: int) -> object:
+def offsets_writer(offsets: list[Offset], batch: int) -> Callable[[PartsCommit], None]:
     """A ``before_publish`` hook that adds the batch's offsets to the ingest commit."""
 
     def add(commit: PartsCommit) -> None:
