@@ -216,3 +216,34 @@ def test_the_restart_check_sees_a_batch_committed_without_its_offsets(stream, tm
     report, _, _ = run_watch([source], tmp_path / "case")
     assert before == 0 and report.units_read == len(stream)  # > len(stream) - lines already stored
     assert snapshot(tmp_path / "case")["post_rows"] == len(snapshot(tmp_path / "case")["posts"])
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "bluesky/sample.jsonl",
+        "mastodon/streaming.jsonl",
+        "twitter-v1/stream_sample.jsonl",
+        "twitter-v2/sample.jsonl",
+    ],
+)
+def test_each_stream_format_followed_in_pieces_equals_one_ingest(sample, tmp_path):
+    """Read as byte ranges of a growing file (line by line), every reader stores what one ingest
+    of the whole file stores, and the quarantine keeps the file's own line numbers."""
+    from tests.conftest import FIXTURES
+
+    lines = (FIXTURES / sample).read_bytes().splitlines(keepends=True)
+    source = tmp_path / "in" / "stream.jsonl"
+    total = 0
+    for line in lines:
+        write(source, [line])
+        report, _, _ = run_watch([source], tmp_path / "case")
+        total += report.units_read
+        assert report.reconciles
+    assert total == sum(1 for line in lines if line.strip())
+    ingest([source], tmp_path / "whole")
+    with open_case(tmp_path / "case") as live, open_case(tmp_path / "whole") as whole:
+        assert set(live.read("posts")["post_id"]) == set(whole.read("posts")["post_id"])
+        assert sorted(live.read("quarantine")["line"].to_list()) == sorted(
+            whole.read("quarantine")["line"].to_list()
+        )
