@@ -168,12 +168,13 @@ def run(smoke: bool) -> str:
         rows.append([f"{t0:.0f}–{t1:.0f} s", round(100 * share), max(s[2] for s in part)])
     median = delays[len(delays) // 2] if delays else float("nan")
     summary = table(
-        ["posts replayed", "rate (posts/s)", "wall (s)", "planted ops", "ops alerted", "alert delay median (s)",
-         "alert delay max (s)", "alerts", "false alerts (mostly non-op members)"],
+        ["posts replayed", "rate (posts/s)", "wall (s)", "planted ops", "ops alerted",
+         "alert delay median (s)", "alert delay max (s)", "alerts", "false alerts (mostly non-op members)"],
         [[r["posts"], rate, round(r["wall"], 1), r["ops"], len(delays), round(median, 1),
           round(delays[-1], 1) if delays else "–", r["alerts"], r["false_alerts"]]],
     )  # fmt: skip
-    per_op = table(["operation", "alert delay (s)"], [[op, round(d, 1)] for op, d in sorted(r["alerted"].items())])
+    alerted = sorted(r["alerted"].items())
+    per_op = table(["operation", "alert delay (s)"], [[op, round(d, 1)] for op, d in alerted])
     usage = table(["replay time", "CPU (% of one core)", "peak RSS (MB)"], rows)
     return (
         f"`cibwatch simulate` demo scenario, {accounts:,} organic accounts, {days} days (seed 3), cut into "
