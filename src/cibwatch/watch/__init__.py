@@ -7,6 +7,7 @@ alert on campaigns as they form (``cibwatch watch``; docs/watch.md).
 
 from cibwatch.watch.alerts import Alerter, AlertState
 from cibwatch.watch.follow import Offset, Range, pending_range
+from cibwatch.watch.live import live_state
 from cibwatch.watch.run import BatchReport, WatchParams, WatchReport, watch
 from cibwatch.watch.state import load_offsets
 from cibwatch.watch.window import WindowRun, detect_window
@@ -21,6 +22,7 @@ __all__ = [
     "WatchReport",
     "WindowRun",
     "detect_window",
+    "live_state",
     "load_offsets",
     "pending_range",
     "watch",

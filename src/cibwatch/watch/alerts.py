@@ -32,6 +32,8 @@ from cibwatch.store.case import Case, write_atomic
 log = logging.getLogger("cibwatch.watch")
 
 ALERTS_STATE = ("watch", "alerts.json")
+# Every alert sent, one JSON line each, kept in the case for `cibwatch serve`'s live page.
+ALERTS_LOG = ("watch", "alerts.jsonl")
 # Members listed in an alert; ``n_members`` has them all.
 MAX_MEMBERS_LISTED = 200
 # A campaign of the latest detection is a followed one if they share this share of the smaller one.
@@ -197,6 +199,7 @@ class Alerter:
         self.limit = RateLimit(max_per_minute, clock)
         self.state = AlertState.load(case)
         self.held = 0  # alerts the rate limit held back, in all
+        self.log = line_writer(case.root.joinpath(*ALERTS_LOG), print)
 
     def check(self) -> list[dict[str, Any]]:
         """Alert on what the case's campaigns now say; returns the alerts sent."""
@@ -206,7 +209,9 @@ class Alerter:
                 self.held += 1
                 continue
             record = alert_record(kind, c, before, self.serve_url)
-            self.write(json.dumps(record, sort_keys=True))
+            line = json.dumps(record, sort_keys=True)
+            self.write(line)
+            self.log(line)
             if self.webhook:
                 post_webhook(self.webhook, record)
             followed_id = record["followed_id"]
@@ -218,6 +223,15 @@ class Alerter:
         if sent:
             self.state.save(self.case)
         return sent
+
+
+def recent_alerts(case: Case, n: int = 20) -> list[dict[str, Any]]:
+    """The case's last ``n`` alerts, newest first."""
+    path = case.root.joinpath(*ALERTS_LOG)
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()[-n:]
+    return [json.loads(line) for line in reversed(lines) if line.strip()]
 
 
 def line_writer(path: Path | None, echo: Callable[[str], None]) -> Callable[[str], None]:
