@@ -247,3 +247,20 @@ def test_each_stream_format_followed_in_pieces_equals_one_ingest(sample, tmp_pat
         assert sorted(live.read("quarantine")["line"].to_list()) == sorted(
             whole.read("quarantine")["line"].to_list()
         )
+
+
+def test_a_followed_file_rotated_away_has_its_last_lines_read_where_it_went(stream, uninterrupted, tmp_path):
+    """Given as a file (not its folder): the rotated file is found by its inode beside the new one."""
+    live = tmp_path / "in" / "stream.jsonl"
+    a, b = len(stream) // 3, 2 * len(stream) // 3
+    write(live, stream[:a])
+    run_watch([live], tmp_path / "case")
+    os.rename(live, tmp_path / "in" / "stream.jsonl.1")
+    write(tmp_path / "in" / "stream.jsonl.1", stream[a:b])  # written after our last look
+    write(live, stream[b:])
+    second, _, _ = run_watch([live], tmp_path / "case")
+    assert second.units_read == len(stream) - a
+    after = snapshot(tmp_path / "case")
+    assert after["posts"] == uninterrupted["posts"] and after["post_rows"] == len(after["posts"])
+    with open_case(tmp_path / "case") as case:
+        assert set(case.read("posts")["dataset"]) == {"stream"}

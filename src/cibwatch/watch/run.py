@@ -208,7 +208,33 @@ def _pending(
         found = pending_range(path, offsets.get(identity), max_bytes)
         if found is not None:
             ranges.append(found)
+    # A followed file rotated away from a file source's name (stream.jsonl → stream.jsonl.1): its
+    # last lines are read where it now is, in the same folder. Folder sources list it anyway.
+    folders = {Path(s).parent for s in sources if str(s) != STDIN and not Path(s).is_dir()}
+    for identity, offset in offsets.items():
+        if identity in seen or Path(offset.path).parent not in folders:
+            continue
+        moved_to = _find_rotated(identity, Path(offset.path))
+        if moved_to is not None:
+            found = pending_range(moved_to, offset, max_bytes)
+            if found is not None:
+                ranges.append(found)
     return ranges
+
+
+def _find_rotated(identity: str, last_path: Path) -> Path | None:
+    """Where the file ``identity`` last seen at ``last_path`` is now, in the same folder (or None)."""
+    try:
+        if identity_of(last_path) == identity:
+            return last_path
+    except FileNotFoundError:
+        pass
+    with contextlib.suppress(OSError):
+        for candidate in last_path.parent.iterdir():
+            with contextlib.suppress(OSError):
+                if candidate.is_file() and identity_of(candidate) == identity:
+                    return candidate
+    return None
 
 
 def _source(r: Range, sources: Sequence[str | Path]) -> Source:
@@ -225,6 +251,8 @@ def _dataset(path: Path, sources: Sequence[str | Path]) -> str:
             continue
         if Path(item).is_dir() and path.parent == Path(item):
             return Path(item).resolve().name
+        if path.parent == Path(item).parent and path.name.startswith(Path(item).name):
+            return dataset_name(Path(item))  # rotated: stream.jsonl.1 keeps stream.jsonl's dataset
     return "stdin" if path.parent.name == WATCH_DIR else dataset_name(path)
 
 
