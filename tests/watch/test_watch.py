@@ -264,3 +264,16 @@ def test_a_followed_file_rotated_away_has_its_last_lines_read_where_it_went(stre
     assert after["posts"] == uninterrupted["posts"] and after["post_rows"] == len(after["posts"])
     with open_case(tmp_path / "case") as case:
         assert set(case.read("posts")["dataset"]) == {"stream"}
+
+
+def test_a_backlog_is_detected_every_n_batches_and_once_caught_up(stream, tmp_path):
+    source = tmp_path / "stream.jsonl"
+    write(source, stream)
+    detections = []
+    params = WatchParams(
+        window=30 * 86400, batch_seconds=0, stop_when_idle=0, detect_every=4, max_batch_bytes=300_000
+    )
+    report = watch([source], tmp_path / "case", params, alert=lambda _: None, on_detect=detections.append)
+    assert report.batches >= 6
+    assert len(detections) == report.batches // 4 + (report.batches % 4 > 0)  # every 4th, and the last
+    assert detections[-1].posts == len(snapshot(tmp_path / "case")["posts"])

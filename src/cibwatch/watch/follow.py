@@ -49,6 +49,7 @@ class Range:
     end: int
     first_line: int
     after: Offset
+    more: bool = False  # the file held more than one batch may take: a backlog
 
 
 def identity_of(path: Path) -> str:
@@ -140,7 +141,9 @@ def pending_range(path: Path, known: Offset | None, max_bytes: int = MAX_BATCH_B
         head_len=head_len,
         head_sha=hashlib.sha256(head[:head_len]).hexdigest(),
     )
-    return Range(path=path, start=start, end=end, first_line=line, after=after)
+    return Range(
+        path=path, start=start, end=end, first_line=line, after=after, more=start + len(chunk) < size
+    )
 
 
 def moved(offset: Offset, path: Path) -> Offset:

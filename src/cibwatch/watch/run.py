@@ -167,7 +167,7 @@ def watch(
                 last_data = time.monotonic()
                 since_detect += 1
                 dirty = True
-            behind = any(r.end - r.start >= params.max_batch_bytes * 0.9 for r in ranges)
+            behind = any(r.more for r in ranges)
             if dirty and (not behind or since_detect >= params.detect_every):
                 window_run = detect_window(case, params.window, params.coord)
                 crash_point("watch:detected")
