@@ -25,6 +25,7 @@ from cibwatch.ingest import IngestReport, Reader, Source, get_reader, ingest_sou
 from cibwatch.ingest.registry import sniff_format
 from cibwatch.ingest.source import dataset_name
 from cibwatch.store.case import Case, crash_point
+from cibwatch.store.wait import connect_waiting
 from cibwatch.watch.alerts import Alerter
 from cibwatch.watch.follow import (
     MAX_BATCH_BYTES,
@@ -169,11 +170,16 @@ def watch(
                 dirty = True
             behind = any(r.more for r in ranges)
             if dirty and (not behind or since_detect >= params.detect_every):
-                window_run = detect_window(case, params.window, params.coord)
-                crash_point("watch:detected")
+                # Takes turns with `cibwatch serve` for case.duckdb, and gives it back after.
+                connect_waiting(case)
+                try:
+                    window_run = detect_window(case, params.window, params.coord)
+                    crash_point("watch:detected")
+                    report.alerts += len(alerter.check())
+                finally:
+                    case.close()
                 report.detections += 1
                 report.last_window = window_run
-                report.alerts += len(alerter.check())
                 report.alerts_held = alerter.held
                 if on_detect is not None:
                     on_detect(window_run)
