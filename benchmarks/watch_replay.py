@@ -102,7 +102,7 @@ def replay(
     writer = threading.Thread(target=write)
     writer.start()
     # The watch's own lines: when each batch was committed, and each detection's run time.
-    batches_at: list[float] = []
+    batches_at: list[tuple[float, float]] = []
     detections: list[tuple[float, float]] = []
     tail: list[str] = []
 
@@ -112,8 +112,8 @@ def replay(
             text = raw.decode(errors="replace")
             tail.append(text)
             at = time.monotonic() - started
-            if text.startswith("batch "):
-                batches_at.append(at)
+            if text.startswith("batch ") and text.rstrip().endswith(" s)"):
+                batches_at.append((at, float(text.rstrip()[:-3].rsplit("(", 1)[1])))
             elif text.startswith("window ") and text.rstrip().endswith(" s)"):
                 detections.append((at, float(text.rstrip()[:-3].rsplit("(", 1)[1])))
 
@@ -185,19 +185,25 @@ def report(accounts: int, days: int, rate: float) -> str:
     # CPU and RSS by fifths of the replay: bounded, or growing with time?
     rows = []
     n = len(samples)
+    end = 0.0  # each fifth takes the events after the previous one's end, up to its own
     for k in range(5):
-        part = samples[k * n // 5 : (k + 1) * n // 5] or samples[-1:]
+        # Each fifth starts at the previous one's last sample, so CPU time between them is counted.
+        part = samples[max(0, k * n // 5 - 1) : (k + 1) * n // 5] or samples[-1:]
         t0, cpu0, _ = part[0]
         t1, cpu1, _ = part[-1]
-        share = (cpu1 - cpu0) / (t1 - t0) if t1 > t0 else 0.0
-        in_part = [d for t, d in r["detections"] if t0 <= t <= t1]  # type: ignore[attr-defined]
-        batches = sum(1 for t in r["batches_at"] if t0 <= t <= t1)  # type: ignore[attr-defined]
+        if k == 4:
+            t1 = max(t1, float(r["wall"]))  # type: ignore[arg-type]
+        share = (cpu1 - cpu0) / (part[-1][0] - t0) if part[-1][0] > t0 else 0.0
+        in_part = [d for t, d in r["detections"] if end < t <= t1]  # type: ignore[attr-defined]
+        batches = [d for t, d in r["batches_at"] if end < t <= t1]  # type: ignore[attr-defined]
+        end = t1
         rows.append(
             [
                 f"{t0:.0f}–{t1:.0f} s",
                 round(100 * share),
                 max(s[2] for s in part),
-                batches,
+                len(batches),
+                round(sum(batches) / len(batches), 2) if batches else "–",
                 len(in_part),
                 round(sum(in_part) / len(in_part), 1) if in_part else "–",
             ]
@@ -217,6 +223,7 @@ def report(accounts: int, days: int, rate: float) -> str:
             "CPU (% of one core)",
             "peak RSS (MB)",
             "batches",
+            "mean batch commit (s)",
             "detections",
             "mean detection (s)",
         ],

@@ -82,7 +82,7 @@ def watch_command(
             posts = sum(f.stored["posts"] for f in b.ingest.files)
             err_console.print(
                 f"batch {b.batch}: {len(b.ranges)} file(s), {b.ingest.total('units_read'):,} lines, "
-                f"{posts:,} new posts",
+                f"{posts:,} new posts ({b.ingest.seconds:.1f} s)",
                 highlight=False,
             )
 
