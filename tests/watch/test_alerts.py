@@ -87,12 +87,12 @@ def test_dedup_rests_on_member_overlap(alerter, monkeypatch):
 def test_the_rate_limit_holds_alerts_back_and_sends_them_later(alerter):
     alerter.limit.per_minute = 2
     alerter.campaigns[:] = [camp(f"camp-C{k}", [f"x{k}", f"y{k}"]) for k in range(5)]
-    assert len(alerter.check()) == 2 and alerter.held == 3
+    assert len(alerter.check()) == 2 and alerter.held == alerter.waiting == 3
     assert alerter.check() == []  # still within the minute
     alerter.limit.clock.now = 61  # type: ignore[attr-defined]
     assert len(alerter.check()) == 2
     alerter.limit.clock.now = 122  # type: ignore[attr-defined]
-    assert len(alerter.check()) == 1
+    assert len(alerter.check()) == 1 and alerter.waiting == 0
     assert sorted(f for _, f, _ in sent(alerter)) == [f"camp-C{k}" for k in range(5)]
 
 

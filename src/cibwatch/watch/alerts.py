@@ -7,7 +7,7 @@ size and tier of its last alert; it alerts again only when it has at least doubl
 reached a higher tier. What is followed lives in ``DIR/watch/alerts.json`` (written atomically
 after the alerts went out: a crash in between repeats an alert rather than losing one).
 
-At most ``max_per_minute`` alerts go out in any minute; the others wait for the next detection
+At most ``max_per_minute`` alerts go out in any minute; the others wait until the limit allows
 (their campaign keeps its last alerted state, so they are not lost, only late).
 """
 
@@ -199,14 +199,17 @@ class Alerter:
         self.limit = RateLimit(max_per_minute, clock)
         self.state = AlertState.load(case)
         self.held = 0  # alerts the rate limit held back, in all
+        self.waiting = 0  # alerts the last check held back
         self.log = line_writer(case.root.joinpath(*ALERTS_LOG), print)
 
     def check(self) -> list[dict[str, Any]]:
         """Alert on what the case's campaigns now say; returns the alerts sent."""
         sent = []
+        self.waiting = 0
         for kind, c, before in decide_alerts(current_campaigns(self.case), self.state):
             if not self.limit.allow():
                 self.held += 1
+                self.waiting += 1
                 continue
             record = alert_record(kind, c, before, self.serve_url)
             line = json.dumps(record, sort_keys=True)

@@ -167,7 +167,7 @@ def watch(
                     on_batch(BatchReport(batch, ranges, ingested))
                 last_data = time.monotonic()
                 since_detect += 1
-                dirty = True
+                dirty = dirty or any(f.stored["posts"] for f in ingested.files)
             behind = any(r.more for r in ranges)
             if dirty and (not behind or since_detect >= params.detect_every):
                 # Takes turns with `cibwatch serve` for case.duckdb, and gives it back after.
@@ -186,6 +186,9 @@ def watch(
                 dirty, since_detect = False, 0
             if ranges:
                 continue
+            if alerter.waiting:  # alerts the rate limit held: out once it allows, new data or not
+                report.alerts += len(alerter.check())
+                report.alerts_held = alerter.held
             stdin_ended = spool is not None and spool.done.is_set() and len(sources) == 1
             if stdin_ended and not _pending(sources, spool_dir, offsets, params.max_batch_bytes):
                 break  # standard input ended and all of it is in the case
