@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from cibwatch.watch.follow import expand_sources, identity_of, pending_range
 
 
@@ -72,3 +75,51 @@ def test_compressed_and_hidden_files_of_a_folder_are_not_followed(tmp_path):
     (tmp_path / "b.jsonl.gz").write_bytes(b"\x1f\x8b")
     (tmp_path / ".c.jsonl").write_bytes(b"{}\n")
     assert expand_sources([tmp_path]) == [tmp_path / "a.jsonl"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    pieces=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+    breaks=st.lists(st.booleans(), max_size=30),
+    reads=st.lists(st.integers(min_value=0, max_value=30), max_size=10),
+    max_bytes=st.integers(min_value=1, max_value=200),
+)
+def test_reading_a_growing_file_takes_each_whole_line_once(
+    tmp_path_factory, pieces, breaks, reads, max_bytes
+):
+    """Whatever the writes (lines cut anywhere) and the looks between them, the ranges taken are
+    consecutive, end at a newline, and together are exactly the file's whole lines."""
+    path = tmp_path_factory.mktemp("grow") / "s.jsonl"
+    path.write_bytes(b"")
+    known, taken, line = None, b"", 1
+    looks = set(reads)
+
+    def look() -> None:
+        nonlocal known, taken, line
+        while (r := pending_range(path, known, max_bytes)) is not None:
+            assert r.start == (known.offset if known else 0) and r.first_line == line
+            chunk = path.read_bytes()[r.start : r.end]
+            assert chunk.endswith(b"\n")
+            taken += chunk
+            line += chunk.count(b"\n")
+            known = r.after
+
+    for k, piece in enumerate(pieces):
+        with open(path, "ab") as fh:
+            fh.write(piece + (b"\n" if k < len(breaks) and breaks[k] else b""))
+        if k in looks:
+            look()
+    look()
+    data = path.read_bytes()
+    assert taken == data[: data.rfind(b"\n") + 1]
+
+
+def test_a_line_longer_than_a_batch_is_its_own_batch(tmp_path):
+    """Found by the property test above: such a line was never taken, and following stalled there."""
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b'{"long": "' + b"x" * 5000 + b'"}\n{"b": 2}\n')
+    r = pending_range(path, None, max_bytes=100)
+    assert (r.start, r.end, r.after.line) == (0, 5013, 2)
+    assert pending_range(path, r.after, max_bytes=100).end == path.stat().st_size
+    path.write_bytes(b'{"long": "' + b"x" * 5000)  # not whole yet
+    assert pending_range(path, None, max_bytes=100) is None

@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -122,16 +122,21 @@ def pending_range(path: Path, known: Offset | None, max_bytes: int = MAX_BATCH_B
         with open(path, "rb") as fh:
             fh.seek(start)
             chunk = fh.read(min(size - start, max_bytes))
+            # One line longer than a batch may take: the batch is that line (the reader
+            # quarantines it past MAX_LINE_BYTES).
+            long_line_end = _line_end(fh, start + len(chunk), size) if b"\n" not in chunk else None
             head_len = min(HEAD_BYTES, size)
             fh.seek(0)
             head = fh.read(head_len)
     except FileNotFoundError:  # rotated away between listing and reading: found under its new name
         return None
     last = chunk.rfind(b"\n")
-    if last < 0:
+    if last >= 0:
+        end, lines = start + last + 1, chunk.count(b"\n", 0, last + 1)
+    elif long_line_end is not None:
+        end, lines = long_line_end, 1
+    else:
         return None  # no whole line yet
-    end = start + last + 1
-    lines = chunk.count(b"\n", 0, last + 1)
     head_len = min(len(head), end)  # only committed bytes: they cannot change without a truncation
     after = Offset(
         identity=identity,
@@ -146,8 +151,19 @@ def pending_range(path: Path, known: Offset | None, max_bytes: int = MAX_BATCH_B
     )
 
 
-def moved(offset: Offset, path: Path) -> Offset:
-    return replace(offset, path=str(path))
+def _line_end(fh: IO[bytes], at: int, size: int) -> int | None:
+    """The offset after the next newline from ``at`` (read in 1 MiB blocks, nothing kept), or None
+    if the line is not whole yet."""
+    fh.seek(at)
+    while at < size:
+        block = fh.read(min(1 << 20, size - at))
+        if not block:
+            break
+        cut = block.find(b"\n")
+        if cut >= 0:
+            return at + cut + 1
+        at += len(block)
+    return None
 
 
 class StdinSpool:
