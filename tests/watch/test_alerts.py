@@ -137,3 +137,38 @@ def test_webhook_posts_the_alert_and_a_dead_one_is_not_fatal(caplog):
     # The same port, now closed: refused, logged, False.
     assert not post_webhook(f"http://127.0.0.1:{server.server_port}/hook", {"alert": "new"}, timeout=1)
     assert "webhook" in caplog.text
+
+
+def test_a_watch_posts_its_alerts_and_a_dead_webhook_does_not_stop_it(stream, tmp_path, caplog):
+    from cibwatch.watch import WatchParams, watch
+    from tests.watch.conftest import write
+
+    got: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    write(tmp_path / "s.jsonl", stream)
+    params = WatchParams(window=30 * 86400, batch_seconds=0, stop_when_idle=0)
+    lines: list[str] = []
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        report = watch([tmp_path / "s.jsonl"], tmp_path / "case", params, alert=lines.append, webhook=url)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert report.alerts == len(lines) == len(got) > 0
+    assert [a["campaign_id"] for a in got] == [json.loads(line)["campaign_id"] for line in lines]
+    (tmp_path / "case" / "watch" / "alerts.json").unlink()  # forget them: the restart alerts again
+    dead = f"http://127.0.0.1:{server.server_port}/hook"  # shut down: refused
+    again = watch([tmp_path / "s.jsonl"], tmp_path / "case", params, alert=lines.append, webhook=dead)
+    assert again.alerts == report.alerts and again.detections == 1
+    assert "webhook" in caplog.text and len(got) == report.alerts
