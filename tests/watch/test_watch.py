@@ -277,3 +277,18 @@ def test_a_backlog_is_detected_every_n_batches_and_once_caught_up(stream, tmp_pa
     assert report.batches >= 6
     assert len(detections) == report.batches // 4 + (report.batches % 4 > 0)  # every 4th, and the last
     assert detections[-1].posts == len(snapshot(tmp_path / "case")["posts"])
+
+
+def test_a_batch_that_does_not_reconcile_stops_the_watch(stream, tmp_path, monkeypatch):
+    """Broken on purpose: one record fewer counted as read than went somewhere."""
+    from cibwatch.errors import ReconciliationError
+    from cibwatch.ingest.report import FileReport
+
+    source = tmp_path / "stream.jsonl"
+    write(source, stream)
+    monkeypatch.setattr(FileReport, "imbalances", lambda self: ["1 record read, 2 stored"])
+    with pytest.raises(
+        ReconciliationError, match=r"batch 1 into .* does not reconcile \(.*1 record read, 2 stored"
+    ):
+        run_watch([source], tmp_path / "case")
+    assert committed_lines(tmp_path / "case") > 0  # the batch and its offsets are in the case

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from cibwatch.coord import CoordParams
-from cibwatch.errors import CaseError, ConfigError
+from cibwatch.errors import CaseError, ConfigError, ReconciliationError
 from cibwatch.ingest import IngestReport, Reader, Source, get_reader, ingest_sources
 from cibwatch.ingest.registry import sniff_format
 from cibwatch.ingest.source import dataset_name
@@ -163,6 +163,13 @@ def watch(
                 crash_point("watch:batch")
                 offsets.update({r.after.identity: r.after for r in ranges})
                 report.add(ingested)
+                if not ingested.reconciles:  # committed with its offsets: a restart goes on after it
+                    raise ReconciliationError(
+                        f"batch {batch} into {case.root} does not reconcile "
+                        f"({'; '.join(ingested.imbalances())}): a record was lost or counted twice. "
+                        "The case holds the batch; please report this with the input's format "
+                        "(it is a bug in cibwatch)."
+                    )
                 if on_batch is not None:
                     on_batch(BatchReport(batch, ranges, ingested))
                 last_data = time.monotonic()
