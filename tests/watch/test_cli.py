@@ -28,6 +28,10 @@ def test_watch_refuses_bad_options(capsys, tmp_path):
     assert code == 1 and "--window must be a positive duration" in err
     code, _, err = run_cli(capsys, "watch", "-", "-", "--case", tmp_path / "c")
     assert code == 1 and "- (standard input) can be given once" in err
+    code, _, err = run_cli(
+        capsys, "watch", tmp_path, "--case", tmp_path / "c", "--alerts", tmp_path / "a.jsonl"
+    )
+    assert code == 1 and "inside a folder being followed" in err
     code, _, err = run_cli(capsys, "watch", tmp_path, "--case", tmp_path / "c", "--webhook", "ftp://x")
     assert code == 1 and "--webhook must be an http" in err
     (tmp_path / "x.jsonl.gz").write_bytes(b"\x1f\x8b")

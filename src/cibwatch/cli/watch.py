@@ -66,6 +66,12 @@ def watch_command(
     from cibwatch.watch import BatchReport, WatchParams, WindowRun, watch
     from cibwatch.watch.alerts import line_writer
 
+    folders = [Path(s).resolve() for s in sources if s != "-" and Path(s).is_dir()]
+    if alerts is not None and alerts.resolve().parent in folders:
+        raise ConfigError(
+            f"--alerts {alerts} is inside a folder being followed, so it would be read as a source; "
+            "write the alerts elsewhere"
+        )
     if webhook is not None and not webhook.startswith(("http://", "https://")):
         raise ConfigError(f"--webhook must be an http:// or https:// URL. Got {webhook!r} instead.")
     params = WatchParams(
