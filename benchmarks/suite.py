@@ -16,6 +16,7 @@ from benchmarks import (
     scan_realdata,  # noqa: F401
     serve_load,  # noqa: F401
     simulate_throughput,  # noqa: F401
+    watch_replay,  # noqa: F401
 )
 
 # Real data first: the simulator is a test bed, not the measure of success.
@@ -35,4 +36,5 @@ ORDER = (
     "simulate",
     "review_log",
     "serve_load",
+    "watch_replay",
 )

@@ -31,6 +31,7 @@ SMOKE = [
     "coord_sim",
     "coord",
     "simulate",
+    "watch_replay",
 ]
 
 

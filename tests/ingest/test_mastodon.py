@@ -104,3 +104,15 @@ def test_helpers():
         "<p>x &lt;b&gt; <a href='https://e.org/?a=1&amp;b=2' rel=\"nofollow\">e</a><br />y</p>"
     )
     assert (text, links) == ("x <b> e\ny", ("https://e.org/?a=1&b=2",))
+
+
+def test_streaming_events_are_read_as_their_statuses(tmp_path):
+    """The WebSocket streaming API's events, one a line: the payload is the status as a JSON string."""
+    report, case = _case(tmp_path, FIXTURES / "mastodon" / "streaming.jsonl")
+    f = report.files[0]
+    assert f.reader == "mastodon" and report.reconciles
+    assert (f.emitted["posts"], f.stored["posts"], f.quarantined) == (7, 5, 2)
+    assert FIRST in set(case.read("posts")["post_id"])
+    reasons = sorted(case.read("quarantine")["reason"])
+    assert reasons[0].startswith("skipped: a streaming 'delete' event is not a status")
+    assert reasons[1].startswith("streaming event: payload is not JSON")

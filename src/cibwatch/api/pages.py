@@ -91,6 +91,11 @@ def _render(template: str, me: Me | None = None, **context: Any) -> str:
     return TEMPLATES.get_template(template).render(me=me, **context)
 
 
+def live_page(state: dict[str, Any], me: Me | None = None) -> str:
+    """The live page: the state as of now, redrawn by /static/live.js from GET /api/live."""
+    return _render("live.html.j2", me=me, state=state, state_json=Markup(script_json(state)))
+
+
 def error_page(status: int, message: str, me: Me | None = None) -> str:
     return _render("error.html.j2", me=me, status=status, message=message)
 

@@ -111,6 +111,16 @@ def get_campaign(request: Request, campaign_id: str) -> dict[str, Any]:
         return campaign_of(case, campaign_id)
 
 
+@router.get("/live")
+def get_live(request: Request) -> dict[str, Any]:
+    """What `cibwatch watch` has fed the case: the window, hourly activity in it, campaigns by last
+    activity and the latest alerts (``watched`` is false for a case no watch fed)."""
+    from cibwatch.watch import live_state
+
+    with access(request).open() as case:
+        return live_state(case)
+
+
 @router.get("/review/queue", response_model=list[QueueRow])
 def get_queue(
     request: Request,

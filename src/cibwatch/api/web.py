@@ -20,7 +20,12 @@ from cibwatch.report.render import files_dir
 router = APIRouter(include_in_schema=False, dependencies=[Depends(auth.allowed)])
 public = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
-STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript", "pages.css": "text/css"}
+STATIC_FILES = {
+    "app.css": "text/css",
+    "app.js": "text/javascript",
+    "pages.css": "text/css",
+    "live.js": "text/javascript",
+}
 # The report's chart script, shared: it draws the charts of the JSON block on a page, as in the report.
 REPORT_STATIC = {"report.js": "text/javascript"}
 STATIC_CACHE = {"Cache-Control": "max-age=3600"}
@@ -86,6 +91,16 @@ def campaign(request: Request, campaign_id: str) -> HTMLResponse:
         raise CaseError(f"campaign {campaign_id!r} changed while its page was read; reload the page")
     fragment = card_fragment(card, CARD_LIMITS, account_url=pages.account_url)
     return HTMLResponse(pages.campaign_page(record, fragment, me=auth.me(request)), headers=pages.HEADERS)
+
+
+@router.get("/live", response_class=HTMLResponse)
+def live(request: Request) -> HTMLResponse:
+    """The watched case as it changes: /static/live.js polls GET /api/live and redraws the page."""
+    from cibwatch.watch import live_state
+
+    with access(request).open() as case:
+        state = live_state(case)
+    return HTMLResponse(pages.live_page(state, me=auth.me(request)), headers=pages.HEADERS)
 
 
 @public.get("/static/{name}")

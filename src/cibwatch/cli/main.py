@@ -20,6 +20,7 @@ from cibwatch.cli import scan as scan_cli
 from cibwatch.cli import serve as serve_cli
 from cibwatch.cli import simulate as simulate_cli
 from cibwatch.cli import users as users_cli
+from cibwatch.cli import watch as watch_cli
 from cibwatch.cli.console import err_console
 from cibwatch.errors import CibwatchError
 
@@ -41,6 +42,7 @@ report_cli.register(app)
 simulate_cli.register(app)
 serve_cli.register(app)
 export_cli.register(app)
+watch_cli.register(app)
 # `cibwatch eval …`: each evaluation module adds its commands to this one group.
 eval_app = typer.Typer(help="Score detectors against labeled data, reproducibly.", no_args_is_help=True)
 eval_coord_cli.register(eval_app)

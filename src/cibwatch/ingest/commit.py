@@ -5,6 +5,7 @@ they are dropped, written as one new Parquet part per table, with stubs for auth
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,8 +24,15 @@ if TYPE_CHECKING:
 AUTHOR_STUB_READER = "author-stub@1"
 
 
-def commit_staged(case: Case, staging: Path, report: IngestReport) -> None:
-    """Deduplicate staged rows against the case and each other, then add one part per table."""
+def commit_staged(
+    case: Case,
+    staging: Path,
+    report: IngestReport,
+    *,
+    before_publish: Callable[[PartsCommit], None] | None = None,
+) -> None:
+    """Deduplicate staged rows against the case and each other, then add one part per table;
+    ``before_publish`` adds parts of its own (a follower's offsets) to the same commit."""
     from cibwatch.store import sql
     from cibwatch.store.duck import connect
 
@@ -69,6 +77,8 @@ def commit_staged(case: Case, staging: Path, report: IngestReport) -> None:
         _add_author_stubs(commit, con, run)
     finally:
         con.close()
+    if before_publish is not None:
+        before_publish(commit)
     commit.publish()  # all tables' parts, author stubs included, or (if killed) none until recovery
 
 

@@ -9,6 +9,7 @@ import contextlib
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from cibwatch.progress import Progress, ProgressEvent
 from cibwatch.values import zone
 
 if TYPE_CHECKING:
-    from cibwatch.store.case import Case
+    from cibwatch.store.case import Case, PartsCommit
 
 
 def ingest(
@@ -81,9 +82,6 @@ def _ingest_into(
     started: float,
     tz: str,
 ) -> IngestReport:
-    from cibwatch.store.case import crash_point
-
-    report = IngestReport(case=str(case.root))
     plan: list[tuple[Source, type[Reader]]] = []
     for path in paths:
         source = Source(path=path, dataset=dataset or dataset_name(path))
@@ -93,6 +91,36 @@ def _ingest_into(
             reader = sniff_format(source) if format == "auto" else get_reader(format)
         plan.append((source, reader))
     workers = max(1, workers if workers is not None else min(os.cpu_count() or 1, 4))
+    return ingest_sources(
+        case, plan, strict=strict, progress=progress, workers=workers, tz=tz, started=started
+    )
+
+
+def ingest_sources(
+    case: Case,
+    plan: list[tuple[Source, type[Reader]]],
+    *,
+    strict: bool = False,
+    progress: Progress | None = None,
+    workers: int = 1,
+    tz: str = "UTC",
+    started: float | None = None,
+    before_publish: Callable[[PartsCommit], None] | None = None,
+) -> IngestReport:
+    """Read each (source, reader) of ``plan`` into ``case`` in one deduplicating commit.
+
+    A source may be a byte range of whole lines (``Source.start``/``end``/``first_line``): how
+    ``cibwatch watch`` ingests what a followed file gained. ``before_publish`` may add parts of
+    its own to the commit (``PartsCommit.add``), which are published atomically with the rows.
+
+    >>> plan = [(Source(Path("a.jsonl"), "a", start=0, end=4096), get_reader("twitter-v2"))]  # doctest: +SKIP
+    >>> ingest_sources(open_case("out/case"), plan).reconciles                                # doctest: +SKIP
+    True
+    """
+    from cibwatch.store.case import crash_point
+
+    started = time.perf_counter() if started is None else started
+    report = IngestReport(case=str(case.root))
     report.files = [FileReport(path=s.name, reader=r.name, dataset=s.dataset) for s, r in plan]
     # A folder of the run's own, locked while it lives: the next run removes it if this one dies.
     with contextlib.ExitStack() as cleanup:
@@ -105,7 +133,7 @@ def _ingest_into(
         crash_point("read")
         with case.locked():  # one commit at a time; what dead runs left is finished or removed first
             case.recover()
-            commit_staged(case, staging, report)
+            commit_staged(case, staging, report, before_publish=before_publish)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -19,6 +19,9 @@ Other choices:
 - ``text`` is the HTML ``content`` as plain text; ``urls`` are the content's links (not its
   mention or hashtag links) plus ``card.url``; ``media_hashes`` are the attachments'
   ``blurhash``: a perceptual summary of the picture, so re-uploads of one image match.
+- A streaming API event (``{"stream", "event", "payload"}``, one a line as a WebSocket client
+  records them) is read as its status for ``update`` and ``status.update``; other events
+  (``delete``, ``notification``, …) go to quarantine as "skipped:".
 - An account snapshot is taken from every status's ``account``; ``probed_at`` is the status's
   ``created_at`` (the API says nothing of when it was fetched). ``note`` becomes the plain-text
   description. The ``bot`` flag is the account's own claim, not a label: it stays in ``raw``.
@@ -35,9 +38,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
+
 from cibwatch.ingest.formats.json_common import dump_json, item_problem
 from cibwatch.ingest.jsonstream import iter_json
-from cibwatch.ingest.registry import Reader, Sink, emit, register
+from cibwatch.ingest.registry import SKIPPED, Reader, Sink, emit, register
 from cibwatch.ingest.source import Source
 from cibwatch.values import count, parse_date_ms
 
@@ -250,16 +255,43 @@ def records_from_status(status: dict[str, Any], out: Records) -> None:
         records_from_status(embedded, out)
 
 
+# Streaming events that carry a status; the others (delete, notification, …) hold no post.
+STATUS_EVENTS = ("update", "status.update")
+
+
+class Skipped(Exception):
+    """A streaming event that is well formed but holds no status."""
+
+
+def streamed_status(event: dict[str, Any]) -> Any:
+    """The status of a streaming API event, ``{"stream": […], "event": "update", "payload": "…"}``
+    as the WebSocket sends it (the payload is the status as a JSON string, or already an object)."""
+    kind = event.get("event")
+    if kind not in STATUS_EVENTS:
+        raise Skipped(f"a streaming {kind!r} event is not a status")
+    payload = event["payload"]
+    if isinstance(payload, str):
+        try:
+            payload = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"payload is not JSON ({exc})") from None
+    if not isinstance(payload, dict):
+        raise ValueError(f"payload is not a status object but {type(payload).__name__}")
+    return payload
+
+
 @register
 class MastodonReader(Reader):
     name = "mastodon"
     platform = "mastodon"
-    description = "Mastodon REST Status entities: a JSON array (timelines) or JSON Lines"
+    description = "Mastodon REST Status entities (a JSON array or JSON Lines), or streaming events"
 
     @classmethod
     def sniff(cls, head: bytes, path: Path) -> bool:
         if head.lstrip(b" \t\r\n\xef\xbb\xbf")[:1] not in (b"{", b"["):
             return False
+        if b'"event"' in head and b'"payload"' in head:  # streaming: the status is a JSON string
+            return b'\\"acct\\"' in head or b'"acct"' in head
         return b'"acct"' in head and (b'"visibility"' in head or b'"reblog"' in head)
 
     def read(self, source: Source, sink: Sink) -> None:
@@ -269,6 +301,15 @@ class MastodonReader(Reader):
                 sink.quarantine(problem, item.raw, item.line, item.byte_offset)
                 continue
             value = item.value
+            if isinstance(value, dict) and "event" in value and "payload" in value:
+                try:
+                    value = streamed_status(value)
+                except Skipped as exc:
+                    sink.quarantine(f"{SKIPPED}{exc}", item.raw, item.line, item.byte_offset)
+                    continue
+                except ValueError as exc:
+                    sink.quarantine(f"streaming event: {exc}", item.raw, item.line, item.byte_offset)
+                    continue
             if isinstance(value, dict) and isinstance(value.get("statuses"), list):
                 statuses = value["statuses"]  # /api/v2/search
             elif isinstance(value, dict) and ("ancestors" in value or "descendants" in value):
