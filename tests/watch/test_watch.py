@@ -192,10 +192,12 @@ def test_the_windows_flagged_accounts_equal_batch_coord_on_the_windows_posts(
     run_watch([uninterrupted["file"]], tmp_path / "live", params)
     # The batch side, on its own path: the whole stream ingested, the window cut with polars.
     ingest([uninterrupted["file"]], tmp_path / "all")
-    posts = open_case(tmp_path / "all").read("posts")
+    whole = open_case(tmp_path / "all")
+    posts = whole.read("posts")
     start = posts["created_at"].max() - timedelta(hours=window_hours)
     window = Case.create(tmp_path / "window")
     window.replace_table("posts", posts.filter(pl.col("created_at") >= start))
+    window.replace_table("accounts", whole.read("accounts"))  # coord reads profiles (own sites)
     batch = detect(window, **{k: v for k, v in vars(CoordParams()).items() if k != "extra"})
     flagged = set(batch.accounts.filter(pl.col("status") == "coordinated")["account_id"])
     assert flagged and snapshot(tmp_path / "live")["flagged"] == flagged
