@@ -13,21 +13,6 @@ from cibwatch.coord.window import coaction_sql
 pyspark = pytest.importorskip("pyspark", reason="pyspark is the optional 'spark' extra")
 
 
-@pytest.fixture(scope="module")
-def spark():
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("cibwatch-coaction")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("seed", "window_ms"), [(1, 0), (2, 60_000), (3, 7_000)])
 def test_spark_and_duckdb_agree(spark, seed: int, window_ms: int) -> None:
