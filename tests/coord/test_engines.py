@@ -19,16 +19,16 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from cibwatch.cli.main import main
-from cibwatch.coord import detect
-from cibwatch.coord.spark import to_spark
+from cibwatch.coord import detect, traces
+from cibwatch.coord.spark import UNSUPPORTED_TRACES, to_spark
 from cibwatch.errors import ConfigError
 from tests.coord.corpus import make_case, post
 from tests.coord.test_decide import SPAN_S, _amplify, _ordinary
 from tests.coord.test_decide import _background as _reposts
 from tests.coord.test_traces import PLANTED, SHAPES, _background
 
-# One recurring trace, one with its own strata, one over posts, one over normalized text and links.
-SPARK_TRACES = ["repost", "hashtag", "url", "text", "sync"]
+# Every registered trace but those the Spark engine refuses (near_text: test below).
+SPARK_TRACES = sorted(set(traces()) - set(UNSUPPORTED_TRACES))
 TABLES = ("edges", "evidence", "accounts", "clusters", "capped")
 
 

@@ -32,7 +32,8 @@ def test_spark_and_duckdb_agree(spark, seed: int, window_ms: int) -> None:
         ),
     )
     duck = {
-        (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]["pa"], r[8]["pb"])
+        # a, b, i, (episode), stratum, n_co, gap, first_t, last_t, ex
+        (r[0], r[1], r[2], r[4], r[5], r[6], r[7], r[8], r[9]["pa"], r[9]["pb"])
         for r in con.execute(coaction_sql("ev", window_ms, 100_000)).fetchall()
     }
     spark.createDataFrame(events, "a int, i int, t long, post_id string").createOrReplaceTempView("ev")
