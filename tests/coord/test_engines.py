@@ -114,6 +114,21 @@ def test_cli_engine_spark_writes_what_duckdb_writes(tmp_path: Path, spark: Any, 
         assert_frame_equal(duck, on_spark, check_exact=False, rel_tol=1e-9)
 
 
+@pytest.mark.slow
+def test_default_traces_on_spark_leave_near_text_out_and_say_so(tmp_path: Path, spark: Any) -> None:
+    posts = _background(SHAPES["repost"], np.random.default_rng(5))
+    for k in range(4):
+        posts += [post(a, 5_000.0 * k + j, **SHAPES["repost"](k, j)) for j, a in enumerate(PLANTED)]
+        posts += [post(a, 5_000.0 * k + 900 + j, **SHAPES["text"](k, j)) for j, a in enumerate(PLANTED)]
+    case = make_case(tmp_path / "case", posts)
+    on_spark = detect(case, engine="spark", spark=spark)
+    choice = on_spark.run["trace_choice"]
+    assert choice["left_out_on_spark"] == ["near_text"]
+    ran = [t for t in choice["traces"]]
+    assert "near_text" not in ran and {"repost", "text"} <= set(ran)
+    assert_same_result(detect(case, traces=ran), on_spark)
+
+
 def test_spark_refuses_near_text_rather_than_differ(tmp_path: Path) -> None:
     case = _contract_case(tmp_path / "case", "near_text")
     with pytest.raises(ConfigError, match="does not run the near_text trace"):

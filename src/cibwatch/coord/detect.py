@@ -143,6 +143,10 @@ class _Run:
         self.strata: dict[int, tuple[int, int]] = {}  # trace index → (stratum_ms, window_ms)
         self.recurring: dict[int, bool] = {}
 
+    def _runnable(self, names: list[str], reason: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+        """The chosen traces this engine runs, and why (all of them here)."""
+        return names, reason
+
     def _source(self, table: str) -> str:
         """A ``FROM`` source over the case's ``table``."""
         return self.case.table_sql(table)
@@ -170,7 +174,7 @@ class _Run:
                 FROM {posts} WHERE created_at IS NOT NULL"""
         )
         if self.choose:
-            names, reason = choose_traces(con, "p")
+            names, reason = self._runnable(*choose_traces(con, "p"))
             self.chosen = get_traces(names)
             params.traces = self.run_record["params"]["traces"] = names
         else:

@@ -311,6 +311,15 @@ def detect_on_spark(
 
         con: SparkSQL  # type: ignore[assignment]
 
+        def _runnable(self, names: list[str], reason: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+            # The default traces leave out what Spark cannot run the same way, and say so in the
+            # run record; a trace asked for by name is refused (check_traces).
+            left_out = [n for n in names if n in UNSUPPORTED_TRACES]
+            if left_out:
+                names = [n for n in names if n not in UNSUPPORTED_TRACES]
+                reason = {**reason, "traces": names, "left_out_on_spark": left_out}
+            return names, reason
+
         def _source(self, table: str) -> str:
             return read_case_table(self.con, self.case, table, f"case_{table}")
 
@@ -331,7 +340,8 @@ def detect_on_spark(
                 self.params.min_shared,
             )
 
-    check_traces([t.name for t in chosen])
+    if not choose:
+        check_traces([t.name for t in chosen])
     con = SparkSQL(session if session is not None else default_session())
     try:
         return SparkRun(con, case, chosen, params, progress, choose=choose).run()  # type: ignore[arg-type]
