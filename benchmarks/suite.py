@@ -7,6 +7,7 @@ from benchmarks import (
     coord_neartext,  # noqa: F401
     coord_realdata,  # noqa: F401
     coord_sim,  # noqa: F401
+    coord_spark,  # noqa: F401
     coord_timing,  # noqa: F401
     crash,  # noqa: F401
     fuzz,  # noqa: F401
@@ -33,6 +34,7 @@ ORDER = (
     "coord_sim",
     "coord",
     "scaling",
+    "coord_spark",
     "simulate",
     "review_log",
     "serve_load",

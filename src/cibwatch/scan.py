@@ -51,13 +51,15 @@ def scan(
     policy: str | Path | None = None,
     report: bool = True,
     append: bool = False,
+    engine: str = "duckdb",
     progress: Progress | None = None,
     file_progress: Progress | None = None,
 ) -> ScanResult:
     """Run the whole pipeline on ``inputs`` (files, or an existing case directory) into ``out``.
 
     ``out`` must be new or empty unless ``append`` is true, which ingests into the case already in
-    ``out/case`` and rewrites the outputs beside it. A scan that fails removes what it created
+    ``out/case`` and rewrites the outputs beside it. ``engine``: where coordination runs, "duckdb"
+    or "spark" (``coord.detect``). A scan that fails removes what it created
     (see ``output_folder``).
 
     >>> result = scan(["tweets.jsonl.gz"], "out")     # doctest: +SKIP
@@ -76,6 +78,7 @@ def scan(
             window=window,
             policy=policy,
             report=report,
+            engine=engine,
             progress=progress,
             file_progress=file_progress,
         )
@@ -141,6 +144,7 @@ def _scan(
     window: float | str | dict[str, float | str] | None,
     policy: str | Path | None,
     report: bool,
+    engine: str,
     progress: Progress | None,
     file_progress: Progress | None,
 ) -> ScanResult:
@@ -183,7 +187,8 @@ def _scan(
 
         t0 = time.perf_counter()
         step("coordination", 2)
-        found = coord.run(case, coord.CoordParams(traces=traces, window=window), progress=progress)
+        params = coord.CoordParams(traces=traces, window=window, engine=engine)
+        found = coord.run(case, params, progress=progress)
         coord_files = coord.write_outputs(found.result, out / "coord")
         result.files.update({f"coord_{k}": Path(v) for k, v in coord_files.items()})
         for table in ("coord_edges", "coord_accounts", "coord_clusters"):

@@ -13,21 +13,6 @@ from cibwatch.coord.window import coaction_sql
 pyspark = pytest.importorskip("pyspark", reason="pyspark is the optional 'spark' extra")
 
 
-@pytest.fixture(scope="module")
-def spark():
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("cibwatch-coaction")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("seed", "window_ms"), [(1, 0), (2, 60_000), (3, 7_000)])
 def test_spark_and_duckdb_agree(spark, seed: int, window_ms: int) -> None:
@@ -47,7 +32,8 @@ def test_spark_and_duckdb_agree(spark, seed: int, window_ms: int) -> None:
         ),
     )
     duck = {
-        (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]["pa"], r[8]["pb"])
+        # a, b, i, (episode), stratum, n_co, gap, first_t, last_t, ex
+        (r[0], r[1], r[2], r[4], r[5], r[6], r[7], r[8], r[9]["pa"], r[9]["pb"])
         for r in con.execute(coaction_sql("ev", window_ms, 100_000)).fetchall()
     }
     spark.createDataFrame(events, "a int, i int, t long, post_id string").createOrReplaceTempView("ev")

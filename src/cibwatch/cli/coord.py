@@ -21,6 +21,15 @@ def register(app: typer.Typer) -> None:
     app.command("coord")(coord_command)
 
 
+# Shared with `scan`: where the coordination statements run.
+ENGINE_OPTION = typer.Option(
+    "duckdb",
+    "--engine",
+    help="Where coordination runs: 'duckdb' (embedded) or 'spark' (the active SparkSession or local; "
+    'needs pip install "cibwatch[spark]" and Java 17).',
+)
+
+
 def coord_command(
     inputs: list[Path] = typer.Argument(
         ..., help="A case directory, or input files to ingest into OUT/case."
@@ -78,6 +87,7 @@ def coord_command(
         0.8, "--similarity-threshold", help="--compat qut: co_similar_tweet Jaccard threshold."
     ),
     format: str = typer.Option("auto", "--format", help="Input format when INPUT are files."),
+    engine: str = ENGINE_OPTION,
     mapping: str | None = MAP_OPTION,
     tz: str = TZ_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
@@ -115,6 +125,7 @@ def coord_command(
                 null_stratum=null_stratum,
                 null_passes=null_passes,
                 seed=seed,
+                engine=engine,
             )
             with step_progress(enabled=not quiet and not as_json) as progress:
                 found = run(case, params, progress=progress)
@@ -227,3 +238,6 @@ def _print_run(run: dict[str, Any], out: Path) -> None:
         + (f" (also listed: {others})" if others else "")
         + f" · written to {out}"
     )
+    left_out = run.get("trace_choice", {}).get("left_out_on_spark")
+    if left_out:
+        console.print(f"Not run on Spark (docs/scale.md): {', '.join(left_out)}")

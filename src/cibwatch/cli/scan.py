@@ -18,7 +18,7 @@ from cibwatch.cli.console import (
     print_table,
     step_progress,
 )
-from cibwatch.cli.coord import parse_windows
+from cibwatch.cli.coord import ENGINE_OPTION, parse_windows
 from cibwatch.errors import ConfigError, ReconciliationError
 from cibwatch.schema import FLAGGED_TIERS
 
@@ -53,6 +53,7 @@ def scan_command(
         None, "--policy", help="Recommendation policy TOML (default: shipped)."
     ),
     no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report."),
+    engine: str = ENGINE_OPTION,
     append: bool = typer.Option(
         False,
         "--append",
@@ -86,6 +87,7 @@ def scan_command(
                 window=window_value,
                 policy=policy,
                 report=not no_report,
+                engine=engine,
                 append=True,  # output_folder has checked --out; the demo's input is in it
                 progress=sprog,
                 file_progress=fprog,

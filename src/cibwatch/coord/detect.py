@@ -66,12 +66,18 @@ def detect(
     seed: int = CoordParams.seed,
     memory_limit: str = CoordParams.memory_limit,
     threads: int = CoordParams.threads,
+    engine: str = CoordParams.engine,
+    spark: Any = None,
     progress: Progress | None = None,
 ) -> CoordResult:
     """Find accounts that act together beyond chance in ``case``'s posts.
 
+    ``engine``: "duckdb" (embedded, the default) or "spark": the same statements on ``spark`` (a
+    SparkSession; None: the active one or a new local one), reading the case's Parquet directly.
+
     >>> result = detect(open_case("out/case"), traces=["repost", "url"], window=60)  # doctest: +SKIP
     >>> result.edges.filter(pl.col("q_value") < 1e-6)                                # doctest: +SKIP
+    >>> detect(open_case("out/case"), engine="spark", spark=session)                 # doctest: +SKIP
     """
     chosen = get_traces(traces)
     params = CoordParams(
@@ -90,15 +96,22 @@ def detect(
         seed=seed,
         memory_limit=memory_limit,
         threads=threads,
+        engine=engine,
     ).validate()
     started = time.perf_counter()
+    # With the default traces, the posts pick what is added (coord/choose.py).
+    choose = traces is None or traces == "default"
+    if engine == "spark":
+        from cibwatch.coord import spark as on_spark
+
+        result = on_spark.detect_on_spark(case, chosen, params, progress, choose=choose, session=spark)
+        result.run["seconds"] = round(time.perf_counter() - started, 3)
+        return result
     # Spill beside the case (same disk as the data), or to the system's temp if it is read-only.
     spill_dir = case.root if os.access(case.root, os.W_OK) else None
     with tempfile.TemporaryDirectory(prefix="coord-", dir=spill_dir) as tmp:
         con = connect(Path(tmp), memory_limit, threads)
         try:
-            # With the default traces, the posts pick what is added (coord/choose.py).
-            choose = traces is None or traces == "default"
             result = _Run(con, case, chosen, params, progress, choose=choose).run()
         finally:
             con.close()
@@ -131,6 +144,14 @@ class _Run:
         self.strata: dict[int, tuple[int, int]] = {}  # trace index → (stratum_ms, window_ms)
         self.recurring: dict[int, bool] = {}
 
+    def _runnable(self, names: list[str], reason: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+        """The chosen traces this engine runs, and why (all of them here)."""
+        return names, reason
+
+    def _source(self, table: str) -> str:
+        """A ``FROM`` source over the case's ``table``."""
+        return self.case.table_sql(table)
+
     def _step(self, step: str, done: int, total: int) -> None:
         if self.progress is not None:
             self.progress(ProgressEvent("coord", step, done, total))
@@ -139,7 +160,7 @@ class _Run:
         con, params = self.con, self.params
         if not self.case.has_table("posts"):
             return self._empty()
-        posts = self.case.table_sql("posts")
+        posts = self._source("posts")
         if params.time_resolution == "auto":
             res_ms, per_dataset = detect_resolution(con, posts)
         else:
@@ -154,10 +175,10 @@ class _Run:
                 FROM {posts} WHERE created_at IS NOT NULL"""
         )
         # The profile links the text traces read (a post linking its author's own site).
-        profiles = self.case.table_sql("accounts")
+        profiles = self._source("accounts")
         con.execute(f"CREATE VIEW profile_urls AS SELECT account_id, url FROM {profiles}")
         if self.choose:
-            names, reason = choose_traces(con, "p")
+            names, reason = self._runnable(*choose_traces(con, "p"))
             self.chosen = get_traces(names)
             params.traces = self.run_record["params"]["traces"] = names
         else:
@@ -453,6 +474,20 @@ class _Run:
         are their ranks among the kept: their q-values are exact. Tested pairs can run to hundreds
         of millions on a large case; they never have to be in memory together.
         """
+        candidates, tested, without_expectation = self._p_values(pair_tables)
+        self.run_record["tested_pairs"] = tested
+        self.run_record["pairs_without_expectation"] = without_expectation
+        ids = {"k": pl.Int32, "a": pl.Int32, "b": pl.Int32}
+        columns = ["k", "a", "b", "n_shared", "p_value", "q_value"]
+        if candidates.height == 0:
+            return pl.DataFrame(
+                schema={**ids, "n_shared": pl.Int64, "p_value": pl.Float64, "q_value": pl.Float64}
+            )
+        q = benjamini_hochberg(candidates["p_value"].to_numpy(), n_tests=tested)
+        return candidates.with_columns(q_value=pl.Series(q)).select(columns)
+
+    def _p_values(self, pair_tables: list[str]) -> tuple[pl.DataFrame, int, int]:
+        """(the pairs with p ≤ alpha: k, a, b, n_shared, p_value; tested pairs; without expectation)."""
         alpha = self.params.alpha
         tested = without_expectation = 0
         kept: list[pl.DataFrame] = []
@@ -467,17 +502,10 @@ class _Run:
                 tested += frame.height
                 without_expectation += int((expected <= 0).sum())
                 kept.append(frame.with_columns(p_value=pl.Series(p)).filter(pl.col("p_value") <= alpha))
-        self.run_record["tested_pairs"] = tested
-        self.run_record["pairs_without_expectation"] = without_expectation
         ids = {"k": pl.Int32, "a": pl.Int32, "b": pl.Int32}
-        columns = ["k", "a", "b", "n_shared", "p_value", "q_value"]
-        candidates = pl.concat(kept) if kept else pl.DataFrame(schema={**ids, "n_shared": pl.Int64})
-        if candidates.height == 0:
-            return pl.DataFrame(
-                schema={**ids, "n_shared": pl.Int64, "p_value": pl.Float64, "q_value": pl.Float64}
-            )
-        q = benjamini_hochberg(candidates["p_value"].to_numpy(), n_tests=tested)
-        return candidates.with_columns(q_value=pl.Series(q)).select(columns)
+        empty = pl.DataFrame(schema={**ids, "n_shared": pl.Int64, "p_value": pl.Float64})
+        candidates = pl.concat(kept).select(list(empty.columns)) if kept else empty
+        return candidates, tested, without_expectation
 
     def _flagged(self, supported: pl.DataFrame) -> pl.DataFrame:
         """Edges significant on their own: q ≤ alpha and at least ``min_shared`` co-acted items."""
@@ -722,7 +750,7 @@ class _Run:
             return {}
         rows = self.con.execute(
             f"""SELECT account_id, arg_max(screen_name, coalesce(probed_at, ingested_at))
-                FROM {self.case.table_sql("accounts")}
+                FROM {self._source("accounts")}
                 WHERE screen_name IS NOT NULL GROUP BY account_id"""
         ).fetchall()
         return dict(rows)

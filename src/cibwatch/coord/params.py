@@ -9,6 +9,8 @@ from typing import Any
 from cibwatch.coord.traces import get_traces
 from cibwatch.errors import ConfigError
 
+ENGINES = ("duckdb", "spark")
+
 
 @dataclass
 class CoordParams:
@@ -30,6 +32,7 @@ class CoordParams:
     seed: int = 0
     memory_limit: str = "2GB"
     threads: int = 2
+    engine: str = "duckdb"  # or "spark": the same statements on a SparkSession (coord/spark.py)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def window_for(self, trace: str) -> float | str | None:
@@ -65,6 +68,10 @@ class CoordParams:
             raise ConfigError(
                 "The 'near_threshold' parameter must be a similarity in (0, 1]. "
                 f"Got {self.near_threshold} instead."
+            )
+        if self.engine not in ENGINES:
+            raise ConfigError(
+                f"The 'engine' parameter must be one of {', '.join(ENGINES)}. Got {self.engine!r} instead."
             )
         _positive("sync_bin", self.sync_bin, "a positive number of seconds")
         _positive("null_stratum", self.null_stratum, "a positive number of seconds")
