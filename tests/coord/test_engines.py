@@ -25,7 +25,7 @@ from cibwatch.errors import ConfigError
 from tests.coord.corpus import make_case, post
 from tests.coord.test_decide import SPAN_S, _amplify, _ordinary
 from tests.coord.test_decide import _background as _reposts
-from tests.coord.test_traces import PLANTED, SHAPES, _background
+from tests.coord.test_traces import PLANTED, SHAPES, _background, syndication_case
 
 # Every registered trace but those the Spark engine refuses (near_text: test below).
 SPARK_TRACES = sorted(set(traces()) - set(UNSUPPORTED_TRACES))
@@ -70,6 +70,16 @@ def test_contract_corpus_same_on_both_engines(tmp_path: Path, spark: Any, trace:
     # The q-values and expectations, named: what a reviewer reads off an edge.
     cols = ["trace", "account_a", "account_b", "n_shared", "expected", "p_value", "q_value"]
     assert_frame_equal(duck.edges.select(cols), on_spark.edges.select(cols), check_exact=False, rel_tol=1e-9)
+
+
+@pytest.mark.slow
+def test_own_site_scoping_same_on_both_engines(tmp_path: Path, spark: Any) -> None:
+    # The text trace reads the profiles' links (accounts table) to scope a headline to its site.
+    case = syndication_case(tmp_path / "case", "text")
+    duck = detect(case, traces=["text"], window=60, sync_bin=10, seed=1)
+    on_spark = detect(case, traces=["text"], window=60, sync_bin=10, seed=1, engine="spark", spark=spark)
+    assert duck.edges.filter(pl.col("n_shared") == 10).height == 1  # the one newsroom's two accounts
+    assert_same_result(duck, on_spark)
 
 
 @pytest.mark.slow

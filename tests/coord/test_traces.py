@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -186,13 +187,9 @@ def test_near_duplicate_groups_join_variants_and_keep_strangers_apart() -> None:
     assert len(set(roots[:3000])) == 3000  # unrelated sentences stay apart
 
 
-@pytest.mark.parametrize("trace", ["text", "near_text"])
-def test_a_headline_on_its_own_site_is_syndication_not_copied_text(tmp_path: Path, trace: str) -> None:
-    """Newsrooms running one wire story each link their own site: their text items differ.
-
-    The same accounts posting the same headlines with a link to a site none of their profiles
-    names are linked, and so are two accounts whose profiles both name the site they link.
-    """
+def syndication_case(root: Path, trace: str) -> Any:
+    """Four accounts post five headlines linking their own sites (two share one newsroom's site),
+    then five more linking a site none of their profiles names; background as in the contract."""
     rng = np.random.default_rng(7)
     posts = _background(SHAPES[trace], rng)
     sites = {a: f"https://www.{a}-news.com" for a in PLANTED}
@@ -204,12 +201,22 @@ def test_a_headline_on_its_own_site_is_syndication_not_copied_text(tmp_path: Pat
             posts.append(post(account, 10_000 * k + 3 * j + 0.5, **own))
             foreign = {"urls": [f"https://elsewhere.example/{k}"], "text": fields["text"] + " again today"}
             posts.append(post(account, 200_000 + 10_000 * k + 3 * j + 0.5, **foreign))
-    case = make_case(tmp_path / "case", posts)
+    case = make_case(root, posts)
     profiles = [
         {"account_id": a, "platform": "twitter", "url": url, "snapshot_id": a} for a, url in sites.items()
     ]
     case.write_part("accounts", table(profiles, schema.ACCOUNTS), "accounts")
-    result = detect(case, traces=[trace], window=60, sync_bin=10)
+    return case
+
+
+@pytest.mark.parametrize("trace", ["text", "near_text"])
+def test_a_headline_on_its_own_site_is_syndication_not_copied_text(tmp_path: Path, trace: str) -> None:
+    """Newsrooms running one wire story each link their own site: their text items differ.
+
+    The same accounts posting the same headlines with a link to a site none of their profiles
+    names are linked, and so are two accounts whose profiles both name the site they link.
+    """
+    result = detect(syndication_case(tmp_path / "case", trace), traces=[trace], window=60, sync_bin=10)
     edges = result.edges.filter(pl.col("trace") == trace)
     pairs = zip(edges["account_a"], edges["account_b"], strict=True)
     by_pair = dict(zip(pairs, edges["n_shared"], strict=True))

@@ -216,9 +216,21 @@ class SparkSQL:
 def read_case_table(con: SparkSQL, case: Case, table: str, view: str) -> str:
     """Register ``case``'s Parquet parts of ``table`` as ``view`` (read by Spark directly)."""
     parts = [str(p) for p in case.parts(table)]
-    frame = con.session.read.option("mergeSchema", "true").parquet(*parts)
+    if parts:
+        frame = con.session.read.option("mergeSchema", "true").parquet(*parts)
+    else:  # a table the case does not hold reads as empty, as on DuckDB (``Case.table_sql``)
+        frame = con.session.createDataFrame(_table_schema(table).empty_table())
     con.view(view, frame)
     return view
+
+
+def _table_schema(table: str) -> pa.Schema:
+    from cibwatch import schema
+
+    known = schema.TABLES.get(table) or schema.STAGE_TABLES.get(table)
+    if known is None:
+        raise ConfigError(f"The case has no table {table!r}.")
+    return known
 
 
 # -- the per-pair steps, on the executors ----------------------------------------------------
