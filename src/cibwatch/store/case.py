@@ -225,7 +225,9 @@ class Case:
                     writer.write_table(pq.read_table(part, schema=table_schema))
             merged = pq.ParquetFile(target).metadata.num_rows
             if merged != rows:  # counted from the inputs' footers and the output's, apart
-                raise CaseError(f"merging {len(parts)} parts of {table!r} wrote {merged:,} rows, not {rows:,}")
+                raise CaseError(
+                    f"merging {len(parts)} parts of {table!r} wrote {merged:,} rows, not {rows:,}"
+                )
             crash_point("merge:written")
             commit.add(table, [target])
             commit.remove(parts)
