@@ -451,14 +451,12 @@ class PartsCommit:
             _fsync(src)
         crash_point("written")
         root = self.case.root
-        manifest = {
-            "moves": [[str(s.relative_to(root)), str(d.relative_to(root))] for s, d in moves],
-            "removes": [str(p.relative_to(root)) for p in self.removals],
-        }
-        write_atomic(self.folder / MANIFEST, json.dumps(manifest) + "\n")
+        renames = [[str(s.relative_to(root)), str(d.relative_to(root))] for s, d in moves]
+        removes = [str(p.relative_to(root)) for p in self.removals]
+        write_atomic(self.folder / MANIFEST, json.dumps({"moves": renames, "removes": removes}) + "\n")
         crash_point("manifest")
-        _apply_moves(self.case.root, manifest["moves"], "publish")
-        _apply_removes(self.case.root, manifest["removes"], "publish:removes")
+        _apply_moves(self.case.root, renames, "publish")
+        _apply_removes(self.case.root, removes, "publish:removes")
         crash_point("published")
         (self.folder / MANIFEST).unlink()
         self.pending.clear()
