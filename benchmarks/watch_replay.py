@@ -129,10 +129,14 @@ def run_watch(
     write: Callable[[Iterable[bytes], Path, Callable[[int], None]], None],
     max_seconds: float | None = None,
     idle: float = 8.0,
+    log: Path | None = None,
 ) -> dict[str, Any]:
     """Follow a growing file with ``cibwatch watch`` in a child process while ``write`` appends
     ``lines`` to it; sample the child's CPU and RSS each second and read its alerts as they come.
-    With ``max_seconds`` the writing stops then (the watch works off what was written)."""
+    With ``max_seconds`` the writing stops then (the watch works off what was written). ``log``:
+    a file that gets each sample and each line of the watch's stderr as they come (a long run
+    leaves its figures even if cut short)."""
+    log_fh = open(log, "a", buffering=1) if log is not None else None  # noqa: SIM115
     source, alerts_file, case = work / "live" / "stream.jsonl", work / "alerts.jsonl", work / "case"
     source.parent.mkdir(parents=True)
     source.touch()
@@ -170,6 +174,8 @@ def run_watch(
             text = raw.decode(errors="replace")
             tail.append(text)
             del tail[:-200]
+            if log_fh is not None:
+                log_fh.write(f"{time.monotonic() - started:.1f}\tstderr\t{text}")
             at = time.monotonic() - started
             if text.startswith("batch ") and text.rstrip().endswith(" s)"):
                 batches_at.append((at, float(text.rstrip()[:-3].rsplit("(", 1)[1])))
@@ -189,6 +195,9 @@ def run_watch(
             try:
                 parts = sum(1 for _ in (case / "tables" / "posts").glob("*.parquet"))
                 samples.append((now - started, _cpu_seconds(proc.pid), _rss_mb(proc.pid), parts))
+                if log_fh is not None:
+                    n = written_at[-1][0] if written_at else 0
+                    log_fh.write("{:.1f}\tsample\t{:.2f}\t{:.1f}\t{}\t{}\n".format(*samples[-1], n))
             except (FileNotFoundError, ProcessLookupError):
                 break
             next_sample += 1.0
@@ -198,6 +207,8 @@ def run_watch(
         time.sleep(0.2)
     writer.join()
     reader.join()
+    if log_fh is not None:
+        log_fh.close()
     stderr = "".join(tail[-50:])
     if proc.wait() != 0:
         raise RuntimeError(f"watch exited {proc.returncode}: {stderr[-2000:]}")
@@ -385,7 +396,9 @@ def write_timed(
             on_chunk(written + len(batch))
 
 
-def replay_mix(rate: float, seconds: float, work: Path, window: str = "24h") -> dict[str, Any]:
+def replay_mix(
+    rate: float, seconds: float, work: Path, window: str = "24h", log: Path | None = None
+) -> dict[str, Any]:
     """The IRA + organic corpus replayed at ``rate`` posts/s on average, for ``seconds`` (passes
     repeat the corpus, shifted, once it is spent)."""
     truth_path = MIX_CASE.parent / "truth.csv"
@@ -420,6 +433,7 @@ def replay_mix(rate: float, seconds: float, work: Path, window: str = "24h") -> 
         write=lambda it, path, on_chunk: write_timed(it, path, factor, on_chunk),  # type: ignore[arg-type]
         max_seconds=seconds,
         idle=30.0,
+        log=log,
     )
     written_at = raw["written_at"]
     # The first pass's end on the wall clock: its alerts are the ones scored against the truth.
@@ -482,9 +496,9 @@ def _slope(points: list[tuple[float, float]]) -> float:
     return sum((t - mt) * (y - my) for t, y in points) / var if var else 0.0
 
 
-def report_mix(rate: float, seconds: float, every: float = 30.0) -> str:
+def report_mix(rate: float, seconds: float, every: float = 30.0, log: Path | None = None) -> str:
     with tempfile.TemporaryDirectory(prefix="watch-mix-") as tmp:
-        r = replay_mix(rate, seconds, Path(tmp))
+        r = replay_mix(rate, seconds, Path(tmp), log=log)
     samples = r["samples"]
     rows = []
     last = samples[0] if samples else None
@@ -572,8 +586,9 @@ def report_mix(rate: float, seconds: float, every: float = 30.0) -> str:
 
 if __name__ == "__main__":
     # python -m benchmarks.watch_replay ACCOUNTS DAYS RATE  (a longer simulated replay)
-    # python -m benchmarks.watch_replay mix RATE SECONDS    (the IRA + organic mix)
+    # python -m benchmarks.watch_replay mix RATE SECONDS [LOG]  (the IRA + organic mix)
     if sys.argv[1] == "mix":
-        print(report_mix(float(sys.argv[2]), float(sys.argv[3])), flush=True)
+        log = Path(sys.argv[4]) if len(sys.argv) > 4 else None
+        print(report_mix(float(sys.argv[2]), float(sys.argv[3]), log=log), flush=True)
     else:
         print(report(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])))
