@@ -15,6 +15,13 @@ window (event time) fills in minutes and a detection covers as many posts as a l
 - **Operations alerted**: operations with such an alert. **False alerts**: alerts whose members
   are mostly not operation members (organic accounts and traps, which look coordinated on purpose).
 - **CPU and RSS** of the watch process (from /proc), sampled each second.
+
+``watch_mix`` (``python -m benchmarks run watch_mix``, or ``python -m benchmarks.watch_replay mix
+RATE SECONDS [LOG]``) replays the IRA + organic corpus of ``coord_realdata`` instead: its posts as
+twarc2-stream lines in time order, each written when its event time divided by one constant
+factor has passed (the factor that makes RATE posts/s on average), for SECONDS, repeating the
+corpus shifted by its span once it is spent; it reports the IRA accounts and categories alerted,
+the alerts whose members are mostly organic, and CPU, RSS and Parquet parts every 30 s.
 """
 
 from __future__ import annotations
@@ -494,6 +501,11 @@ def _slope(points: list[tuple[float, float]]) -> float:
     my = sum(y for _, y in points) / n
     var = sum((t - mt) ** 2 for t, _ in points)
     return sum((t - mt) * (y - my) for t, y in points) / var if var else 0.0
+
+
+@benchmark("watch_mix", "Live monitoring: the IRA + organic mix replayed through `cibwatch watch`")
+def run_mix(smoke: bool) -> str:
+    return report_mix(2000.0, 20.0 if smoke else 3600.0)
 
 
 def report_mix(rate: float, seconds: float, every: float = 30.0, log: Path | None = None) -> str:
