@@ -221,8 +221,10 @@ class Case:
             target = commit.new_path(table, f"{stem}-merged-{uuid.uuid4().hex[:8]}")
             rows = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
             with pq.ParquetWriter(target, table_schema, compression="zstd") as writer:
-                for part in parts:
-                    writer.write_table(pq.read_table(part, schema=table_schema))
+                for part in parts:  # a row group at a time: memory stays that of one row group
+                    source = pq.ParquetFile(part)
+                    for k in range(source.num_row_groups):
+                        writer.write_table(source.read_row_group(k))
             merged = pq.ParquetFile(target).metadata.num_rows
             if merged != rows:  # counted from the inputs' footers and the output's, apart
                 raise CaseError(
