@@ -39,4 +39,5 @@ ORDER = (
     "review_log",
     "serve_load",
     "watch_replay",
+    "watch_mix",
 )

@@ -15,6 +15,13 @@ window (event time) fills in minutes and a detection covers as many posts as a l
 - **Operations alerted**: operations with such an alert. **False alerts**: alerts whose members
   are mostly not operation members (organic accounts and traps, which look coordinated on purpose).
 - **CPU and RSS** of the watch process (from /proc), sampled each second.
+
+``watch_mix`` (``python -m benchmarks run watch_mix``, or ``python -m benchmarks.watch_replay mix
+RATE SECONDS [LOG]``) replays the IRA + organic corpus of ``coord_realdata`` instead: its posts as
+twarc2-stream lines in time order, each written when its event time divided by one constant
+factor has passed (the factor that makes RATE posts/s on average), for SECONDS, repeating the
+corpus shifted by its span once it is spent; it reports the IRA accounts and categories alerted,
+the alerts whose members are mostly organic, and CPU, RSS and Parquet parts every 30 s.
 """
 
 from __future__ import annotations
@@ -27,9 +34,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from benchmarks.harness import ROOT, benchmark, table
+import orjson
+
+from benchmarks.harness import ROOT, Skip, benchmark, table
 from cibwatch.sim import simulate
 from cibwatch.watch.replay import stream_lines, write_growing
 
@@ -77,71 +89,16 @@ def replay(
             first_seen[op][author] = k
     co_line = {op: sorted(seen.values())[1] for op, seen in first_seen.items() if len(seen) >= 2}
 
-    source, alerts_file, case = work / "live" / "stream.jsonl", work / "alerts.jsonl", work / "case"
-    source.parent.mkdir(parents=True)
-    source.touch()
-    code = "import sys; from cibwatch.cli.main import main; main(sys.argv[1:])"
-    args = [
-        "watch", str(source), "--case", str(case), "--window", window, "--batch-seconds", str(batch_seconds),
-        "--stop-when-idle", "8", "--alerts", str(alerts_file), "--max-alerts-per-minute", "60",
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env, stderr=subprocess.PIPE)
-    written_at: list[tuple[int, float]] = []  # (lines written, wall time)
-    started = time.monotonic()
-
-    def write() -> None:
-        write_growing(
-            (line for _, line in lines),
-            source,
-            posts_per_second=rate,
-            chunk=max(1, int(rate / 10)),
-            on_chunk=lambda n: written_at.append((n, time.monotonic())),
-        )
-
-    writer = threading.Thread(target=write)
-    writer.start()
-    # The watch's own lines: when each batch was committed, and each detection's run time.
-    batches_at: list[tuple[float, float]] = []
-    detections: list[tuple[float, float]] = []
-    tail: list[str] = []
-
-    def follow_stderr() -> None:
-        assert proc.stderr is not None
-        for raw in proc.stderr:
-            text = raw.decode(errors="replace")
-            tail.append(text)
-            at = time.monotonic() - started
-            if text.startswith("batch ") and text.rstrip().endswith(" s)"):
-                batches_at.append((at, float(text.rstrip()[:-3].rsplit("(", 1)[1])))
-            elif text.startswith("window ") and text.rstrip().endswith(" s)"):
-                detections.append((at, float(text.rstrip()[:-3].rsplit("(", 1)[1])))
-
-    reader = threading.Thread(target=follow_stderr)
-    reader.start()
-    samples: list[tuple[float, float, float]] = []  # (t, cpu s, rss MB)
-    alert_seen: list[tuple[float, dict[str, object]]] = []
-    next_sample = started
-    while proc.poll() is None:
-        now = time.monotonic()
-        if now >= next_sample:
-            try:
-                samples.append((now - started, _cpu_seconds(proc.pid), _rss_mb(proc.pid)))
-            except (FileNotFoundError, ProcessLookupError):
-                break
-            next_sample += 1.0
-        if alerts_file.exists():
-            got = alerts_file.read_text().splitlines()
-            alert_seen += [(now, json.loads(x)) for x in got[len(alert_seen) :]]
-        time.sleep(0.2)
-    writer.join()
-    reader.join()
-    stderr = "".join(tail[-50:])
-    if proc.wait() != 0:
-        raise RuntimeError(f"watch exited {proc.returncode}: {stderr[-2000:]}")
-    if alerts_file.exists():
-        got = alerts_file.read_text().splitlines()
-        alert_seen += [(time.monotonic(), json.loads(x)) for x in got[len(alert_seen) :]]
+    raw = run_watch(
+        (line for _, line in lines),
+        work,
+        window,
+        batch_seconds,
+        write=lambda it, path, on_chunk: write_growing(
+            it, path, posts_per_second=rate, chunk=max(1, int(rate / 10)), on_chunk=on_chunk
+        ),
+    )
+    written_at, alert_seen = raw["written_at"], raw["alert_seen"]  # type: ignore[assignment]
 
     def line_time(k: int) -> float:
         return next(t for n, t in written_at if n > k)
@@ -163,10 +120,117 @@ def replay(
         "alerted": delays,
         "alerts": len(alert_seen),
         "false_alerts": false_alerts,
+        "samples": raw["samples"],
+        "batches_at": raw["batches_at"],
+        "detections": raw["detections"],
+        "wall": raw["wall"],
+    }
+
+
+def run_watch(
+    lines: Iterable[bytes],
+    work: Path,
+    window: str,
+    batch_seconds: float,
+    *,
+    write: Callable[[Iterable[bytes], Path, Callable[[int], None]], None],
+    max_seconds: float | None = None,
+    idle: float = 8.0,
+    log: Path | None = None,
+) -> dict[str, Any]:
+    """Follow a growing file with ``cibwatch watch`` in a child process while ``write`` appends
+    ``lines`` to it; sample the child's CPU and RSS each second and read its alerts as they come.
+    With ``max_seconds`` the writing stops then (the watch works off what was written). ``log``:
+    a file that gets each sample and each line of the watch's stderr as they come (a long run
+    leaves its figures even if cut short)."""
+    log_fh = open(log, "a", buffering=1) if log is not None else None  # noqa: SIM115
+    source, alerts_file, case = work / "live" / "stream.jsonl", work / "alerts.jsonl", work / "case"
+    source.parent.mkdir(parents=True)
+    source.touch()
+    code = "import sys; from cibwatch.cli.main import main; main(sys.argv[1:])"
+    args = [
+        "watch", str(source), "--case", str(case), "--window", window, "--batch-seconds", str(batch_seconds),
+        "--stop-when-idle", str(idle), "--alerts", str(alerts_file), "--max-alerts-per-minute", "60",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env, stderr=subprocess.PIPE)
+    written_at: list[tuple[int, float]] = []  # (lines written, wall time)
+    started = time.monotonic()
+
+    stop_writing = threading.Event()
+
+    def until_stopped(it: Iterable[bytes]) -> Iterator[bytes]:
+        for line in it:
+            if stop_writing.is_set():
+                return
+            yield line
+
+    def write_lines() -> None:
+        write(until_stopped(lines), source, lambda n: written_at.append((n, time.monotonic())))
+
+    writer = threading.Thread(target=write_lines)
+    writer.start()
+    # The watch's own lines: when each batch was committed, and each detection's run time.
+    batches_at: list[tuple[float, float]] = []
+    detections: list[tuple[float, float]] = []
+    tail: list[str] = []
+
+    def follow_stderr() -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            text = raw.decode(errors="replace")
+            tail.append(text)
+            del tail[:-200]
+            if log_fh is not None:
+                log_fh.write(f"{time.monotonic() - started:.1f}\tstderr\t{text}")
+            at = time.monotonic() - started
+            if text.startswith("batch ") and text.rstrip().endswith(" s)"):
+                batches_at.append((at, float(text.rstrip()[:-3].rsplit("(", 1)[1])))
+            elif text.startswith("window ") and text.rstrip().endswith(" s)"):
+                detections.append((at, float(text.rstrip()[:-3].rsplit("(", 1)[1])))
+
+    reader = threading.Thread(target=follow_stderr)
+    reader.start()
+    samples: list[tuple[float, float, float, int]] = []  # (t, cpu s, rss MB, posts parts)
+    alert_seen: list[tuple[float, dict[str, object]]] = []
+    next_sample = started
+    while proc.poll() is None:
+        now = time.monotonic()
+        if max_seconds is not None and now - started >= max_seconds:
+            stop_writing.set()
+        if now >= next_sample:
+            try:
+                parts = sum(1 for _ in (case / "tables" / "posts").glob("*.parquet"))
+                samples.append((now - started, _cpu_seconds(proc.pid), _rss_mb(proc.pid), parts))
+                if log_fh is not None:
+                    n = written_at[-1][0] if written_at else 0
+                    log_fh.write("{:.1f}\tsample\t{:.2f}\t{:.1f}\t{}\t{}\n".format(*samples[-1], n))
+            except (FileNotFoundError, ProcessLookupError):
+                break
+            next_sample += 1.0
+        if alerts_file.exists():
+            got = alerts_file.read_text().splitlines()
+            alert_seen += [(now, json.loads(x)) for x in got[len(alert_seen) :]]
+        time.sleep(0.2)
+    writer.join()
+    reader.join()
+    if log_fh is not None:
+        log_fh.close()
+    stderr = "".join(tail[-50:])
+    if proc.wait() != 0:
+        raise RuntimeError(f"watch exited {proc.returncode}: {stderr[-2000:]}")
+    if alerts_file.exists():
+        got = alerts_file.read_text().splitlines()
+        alert_seen += [(time.monotonic(), json.loads(x)) for x in got[len(alert_seen) :]]
+
+    return {
+        "written_at": written_at,
+        "alert_seen": alert_seen,
         "samples": samples,
         "batches_at": batches_at,
         "detections": detections,
         "wall": time.monotonic() - started,
+        "writing": (written_at[-1][1] - started) if written_at else 0.0,
     }
 
 
@@ -189,8 +253,8 @@ def report(accounts: int, days: int, rate: float) -> str:
     for k in range(5):
         # Each fifth starts at the previous one's last sample, so CPU time between them is counted.
         part = samples[max(0, k * n // 5 - 1) : (k + 1) * n // 5] or samples[-1:]
-        t0, cpu0, _ = part[0]
-        t1, cpu1, _ = part[-1]
+        t0, cpu0 = part[0][:2]
+        t1, cpu1 = part[-1][:2]
         if k == 4:
             t1 = max(t1, float(r["wall"]))  # type: ignore[arg-type]
         share = (cpu1 - cpu0) / (part[-1][0] - t0) if part[-1][0] > t0 else 0.0
@@ -239,5 +303,304 @@ def report(accounts: int, days: int, rate: float) -> str:
     )
 
 
-if __name__ == "__main__":  # a longer replay: python -m benchmarks.watch_replay ACCOUNTS DAYS RATE
-    print(report(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])))
+# -- the IRA + organic mix ------------------------------------------------------------------------
+
+MIX_CASE = (
+    Path(os.environ.get("CIBWATCH_BENCH_CACHE", "/tmp/cibwatch-bench/coord-realdata")) / "corpus" / "case"
+)
+_REF_TYPES = {"repost": "retweeted", "quote": "quoted", "reply": "replied_to"}
+
+
+def mix_lines(case_dir: Path, passes: int = 1) -> Iterator[tuple[float, bytes]]:
+    """(event seconds since the corpus's first post, twarc2-stream line) of the case's posts in time
+    order. Each further pass repeats the corpus shifted by its span, with ``~pass`` appended to
+    post ids (and the ids they reference), so an hour's replay keeps going on the same accounts."""
+    import duckdb
+
+    parts = sorted((case_dir / "tables" / "posts").glob("*.parquet"))
+    if not parts:
+        raise Skip(f"{case_dir} holds no posts: run `python -m benchmarks run coord_realdata` first")
+    con = duckdb.connect(config={"memory_limit": "1GB", "threads": 1})
+    files = ", ".join(f"'{p}'" for p in parts)
+    t0, t1 = con.sql(
+        f"SELECT min(epoch_ms(created_at)), max(epoch_ms(created_at)) FROM read_parquet([{files}])"
+    ).fetchall()[0]
+    span = (t1 - t0) / 1000 + 60.0
+    query = (
+        "SELECT post_id, account_id, epoch_ms(created_at) AS ms, kind, ref_post_id, ref_account_id, "
+        f"text, lang, hashtags, urls, mentions FROM read_parquet([{files}]) ORDER BY created_at, post_id"
+    )
+    for k in range(passes):
+        tag = f"~{k}" if k else ""
+        for batch in con.sql(query).to_arrow_reader(20_000):
+            for row in batch.to_pylist():
+                ms = row["ms"] + int(k * span * 1000)
+                post: dict[str, object] = {
+                    "id": row["post_id"] + tag,
+                    "author_id": row["account_id"],
+                    "created_at": datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+                    + "Z",
+                    "text": row["text"] or "",
+                    "entities": {
+                        "hashtags": [{"tag": h} for h in row["hashtags"] or []],
+                        "urls": [{"expanded_url": u} for u in row["urls"] or []],
+                        "mentions": [{"username": m} for m in row["mentions"] or []],
+                    },
+                }
+                if row["lang"]:
+                    post["lang"] = row["lang"]
+                includes: dict[str, object] = {}
+                if row["ref_post_id"] and row["kind"] in _REF_TYPES:
+                    ref = row["ref_post_id"] + tag
+                    post["referenced_tweets"] = [{"type": _REF_TYPES[row["kind"]], "id": ref}]
+                    if row["ref_account_id"]:
+                        includes["tweets"] = [{"id": ref, "author_id": row["ref_account_id"]}]
+                line = orjson.dumps({"data": post, "includes": includes}) + b"\n"
+                yield (ms - t0) / 1000, line
+    con.close()
+
+
+def mix_span_and_posts(case_dir: Path) -> tuple[float, int]:
+    import duckdb
+
+    files = ", ".join(f"'{p}'" for p in sorted((case_dir / "tables" / "posts").glob("*.parquet")))
+    t0, t1, n = duckdb.sql(
+        f"SELECT min(epoch_ms(created_at)), max(epoch_ms(created_at)), count(*) FROM read_parquet([{files}])"
+    ).fetchall()[0]
+    return (t1 - t0) / 1000 + 60.0, int(n)
+
+
+def write_timed(
+    lines: Iterable[tuple[float, bytes]], path: Path, factor: float, on_chunk: Callable[[int], None]
+) -> None:
+    """Append each line when its event time, divided by ``factor``, has passed on the wall clock
+    (one constant compression: the stream's bursts and lulls keep their shape)."""
+    started = time.monotonic()
+    written = 0
+    batch: list[bytes] = []
+    with open(path, "ab") as fh:
+        for event_s, line in lines:
+            due = event_s / factor - (time.monotonic() - started)
+            if due > 0 and batch:
+                fh.write(b"".join(batch))
+                fh.flush()
+                written += len(batch)
+                batch.clear()
+                on_chunk(written)
+                due = event_s / factor - (time.monotonic() - started)
+            if due > 0.05:
+                time.sleep(due)
+            batch.append(line)
+            if len(batch) >= 2000:
+                fh.write(b"".join(batch))
+                fh.flush()
+                written += len(batch)
+                batch.clear()
+                on_chunk(written)
+        if batch:
+            fh.write(b"".join(batch))
+            fh.flush()
+            on_chunk(written + len(batch))
+
+
+def replay_mix(
+    rate: float, seconds: float, work: Path, window: str = "24h", log: Path | None = None
+) -> dict[str, Any]:
+    """The IRA + organic corpus replayed at ``rate`` posts/s on average, for ``seconds`` (passes
+    repeat the corpus, shifted, once it is spent)."""
+    truth_path = MIX_CASE.parent / "truth.csv"
+    if not truth_path.exists():
+        raise Skip(f"{truth_path} is absent: run `python -m benchmarks run coord_realdata` first")
+    span, n_posts = mix_span_and_posts(MIX_CASE)
+    factor = span / (n_posts / rate)  # event seconds per wall second
+    passes = int(seconds * rate / n_posts) + 1
+    io_category: dict[str, str] = {}
+    with open(truth_path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["group"] == "io":
+                io_category[row["account_id"]] = row.get("category") or "io"
+    first_line: dict[str, int] = {}  # IRA account -> index of its first line (first pass)
+    counted = 0
+
+    def lines() -> Iterator[tuple[float, bytes]]:
+        nonlocal counted
+        for event_s, line in mix_lines(MIX_CASE, passes):
+            if counted < n_posts:
+                author = orjson.loads(line)["data"]["author_id"]
+                if author in io_category and author not in first_line:
+                    first_line[author] = counted
+            counted += 1
+            yield event_s, line
+
+    raw = run_watch(
+        (line for line in lines()),  # type: ignore[misc]
+        work,
+        window,
+        1.0,
+        write=lambda it, path, on_chunk: write_timed(it, path, factor, on_chunk),  # type: ignore[arg-type]
+        max_seconds=seconds,
+        idle=30.0,
+        log=log,
+    )
+    written_at = raw["written_at"]
+    # The first pass's end on the wall clock: its alerts are the ones scored against the truth.
+    first_pass_end = next((t for n, t in written_at if n >= n_posts), float("inf"))
+    ira_alerted: set[str] = set()
+    false_alerts = ira_alerts = 0
+    category_delay: dict[str, float] = {}
+    by_category: dict[str, list[int]] = {}
+    for account, k in first_line.items():
+        by_category.setdefault(io_category[account], []).append(k)
+    co_line = {c: sorted(ks)[1] for c, ks in by_category.items() if len(ks) >= 2}
+
+    def line_time(k: int) -> float:
+        return next((t for n, t in written_at if n > k), float("inf"))
+
+    for seen, alert in raw["alert_seen"]:
+        if seen > first_pass_end + 30:
+            continue
+        members = [str(m) for m in alert["members"]]
+        io = [m for m in members if m in io_category]
+        if len(io) * 2 < len(members):
+            false_alerts += 1
+        else:
+            ira_alerts += 1
+        ira_alerted.update(io)
+        cats: dict[str, int] = {}
+        for m in io:
+            cats[io_category[m]] = cats.get(io_category[m], 0) + 1
+        for c, n in cats.items():
+            if n >= 2 and c in co_line and c not in category_delay:
+                category_delay[c] = seen - line_time(co_line[c])
+    return {
+        **raw,
+        "posts_written": written_at[-1][0] if written_at else 0,
+        "corpus_posts": n_posts,
+        "span_days": span / 86400,
+        "factor": factor,
+        "rate": rate,
+        "ira_accounts": len(io_category),
+        "ira_accounts_posting": len(first_line),
+        "ira_alerted": len(ira_alerted),
+        "ira_alerts": ira_alerts,
+        "false_alerts": false_alerts,
+        "alerts_first_pass": ira_alerts + false_alerts,
+        "alerts": len(raw["alert_seen"]),
+        "category_delay": category_delay,
+        "categories": sorted(by_category),
+        "first_pass_end": first_pass_end,
+    }
+
+
+def _slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (t, y)."""
+    n = len(points)
+    if n < 2:
+        return 0.0
+    mt = sum(t for t, _ in points) / n
+    my = sum(y for _, y in points) / n
+    var = sum((t - mt) ** 2 for t, _ in points)
+    return sum((t - mt) * (y - my) for t, y in points) / var if var else 0.0
+
+
+@benchmark("watch_mix", "Live monitoring: the IRA + organic mix replayed through `cibwatch watch`")
+def run_mix(smoke: bool) -> str:
+    return report_mix(2000.0, 20.0 if smoke else 3600.0)
+
+
+def report_mix(rate: float, seconds: float, every: float = 30.0, log: Path | None = None) -> str:
+    with tempfile.TemporaryDirectory(prefix="watch-mix-") as tmp:
+        r = replay_mix(rate, seconds, Path(tmp), log=log)
+    samples = r["samples"]
+    rows = []
+    last = samples[0] if samples else None
+    buckets: dict[int, list[tuple[float, float, float, int]]] = {}
+    for s in samples:
+        buckets.setdefault(int(s[0] // every), []).append(s)
+    cpu_points, rss_points, batch_points, detect_points = [], [], [], []
+    for b in sorted(buckets):
+        part = buckets[b]
+        t1, cpu1, rss1, parts1 = part[-1]
+        t0, cpu0 = (last[0], last[1]) if last is not None and last[0] < part[0][0] else part[0][:2]
+        share = 100 * (cpu1 - cpu0) / (t1 - t0) if t1 > t0 else 0.0
+        last = part[-1]
+        lo, hi = b * every, (b + 1) * every
+        batches = [d for t, d in r["batches_at"] if lo < t <= hi]
+        detections = [d for t, d in r["detections"] if lo < t <= hi]
+        cpu_points.append((t1, share))
+        rss_points.append((t1, rss1))
+        if batches:
+            batch_points.append((t1, sum(batches) / len(batches)))
+        if detections:
+            detect_points.append((t1, sum(detections) / len(detections)))
+        rows.append([
+            f"{lo:.0f}–{hi:.0f}", round(share), round(rss1), parts1, len(batches),
+            round(sum(batches) / len(batches), 2) if batches else "–", len(detections),
+            round(sum(detections) / len(detections), 1) if detections else "–",
+        ])  # fmt: skip
+    half = [p for p in rss_points if p[0] >= r["wall"] / 2]
+    delays = sorted(r["category_delay"].values())
+    median = delays[len(delays) // 2] if delays else float("nan")
+    summary = table(
+        ["posts written", "corpus posts (one pass)", "mean rate while writing (posts/s)",
+         "compression (event s per wall s)", "wall (s)", "IRA accounts posting / named in alerts",
+         "IRA categories alerted",
+         "category alert delay median / max (s)", "alerts in the first pass (IRA-majority / mostly organic)"],
+        [[r["posts_written"], r["corpus_posts"], round(r["posts_written"] / max(r["writing"], 1)),
+          round(r["factor"]), round(r["wall"]), f"{r['ira_accounts_posting']:,} / {r['ira_alerted']:,}",
+          f"{len(delays)} of {len(r['categories'])}",
+          f"{median:.1f} / {delays[-1]:.1f}" if delays else "–",
+          f"{r['alerts_first_pass']} ({r['ira_alerts']} / {r['false_alerts']})"]],
+    )  # fmt: skip
+    per_cat = table(
+        ["IRA category", "alert delay (s)"],
+        [
+            [c, round(r["category_delay"][c], 1) if c in r["category_delay"] else "not alerted"]
+            for c in r["categories"]
+        ],
+    )
+    usage = table(
+        ["wall (s)", "CPU (% of one core)", "RSS (MB)", "posts parts", "batches", "mean batch commit (s)",
+         "detections", "mean detection (s)"],
+        rows,
+    )  # fmt: skip
+    slopes = table(
+        ["over the run's second half", "slope per 10 min"],
+        [
+            ["RSS (MB)", round(_slope(half) * 600, 1)],
+            ["CPU (% of one core)", round(_slope([p for p in cpu_points if p[0] >= r["wall"] / 2]) * 600, 1)],
+            [
+                "mean batch commit (s)",
+                round(_slope([p for p in batch_points if p[0] >= r["wall"] / 2]) * 600, 3),
+            ],
+            [
+                "mean detection (s)",
+                round(_slope([p for p in detect_points if p[0] >= r["wall"] / 2]) * 600, 2),
+            ],
+        ],
+    )
+    return (
+        f"The IRA + organic corpus of `coord_realdata` ({r['corpus_posts']:,} posts over "
+        f"{r['span_days']:.0f} days: "
+        "ira-538 posts among twitter15-16 and cresci-2015 genuine accounts) written as twarc2-stream lines "
+        f"in time order, each when its event time divided by {r['factor']:,.0f} had passed (one constant "
+        f"compression, {rate:,.0f} posts/s on average), for {seconds:,.0f} s; passes after the first repeat "
+        "the corpus shifted by its span, post ids suffixed. `cibwatch watch --window 24h --batch-seconds 1`. "
+        "IRA accounts are the truth's `io` group; an alert is IRA-majority when at least half its members "
+        "are IRA accounts, else mostly organic (a false alert). Category delay: from the line of the "
+        "category's second IRA account's first post to the first alert naming two of its accounts. "
+        "Alerts are scored in the first pass only.\n\n"
+        f"{summary}\n\n{per_cat}\n\nThe watcher every {every:.0f} s (CPU share over the interval, RSS and "
+        f"posts Parquet parts at its end, batches and detections finished in it):\n\n{usage}\n\n"
+        f"Trends over the second half of the run (least squares):\n\n{slopes}\n"
+    )
+
+
+if __name__ == "__main__":
+    # python -m benchmarks.watch_replay ACCOUNTS DAYS RATE  (a longer simulated replay)
+    # python -m benchmarks.watch_replay mix RATE SECONDS [LOG]  (the IRA + organic mix)
+    if sys.argv[1] == "mix":
+        log = Path(sys.argv[4]) if len(sys.argv) > 4 else None
+        print(report_mix(float(sys.argv[2]), float(sys.argv[3]), log=log), flush=True)
+    else:
+        print(report(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])))

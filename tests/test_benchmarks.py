@@ -32,6 +32,7 @@ SMOKE = [
     "coord",
     "simulate",
     "watch_replay",
+    "watch_mix",  # skipped without the coord_realdata corpus
 ]
 
 

@@ -149,3 +149,75 @@ def test_the_case_lock_is_reentrant_here_and_exclusive_between_processes(tmp_pat
         assert out.stdout.strip() == "False"
     out = subprocess.run([sys.executable, "-c", probe, str(case.root)], capture_output=True, text=True)
     assert out.stdout.strip() == "True"
+
+
+MERGE = """
+import sys
+from cibwatch.store.case import Case
+case = Case.open(sys.argv[1])
+case.merge_parts("bot_scores", case.parts("bot_scores"))
+"""
+
+
+def _case_of_parts(root: Path, n: int) -> Case:
+    case = Case.create(root)
+    for k in range(n):
+        case.write_part("bot_scores", pa.table({"account_id": [f"a{k}", f"b{k}"]}), f"part-{k:03d}")
+    return case
+
+
+def test_merge_parts_keeps_every_row_once_in_one_part(tmp_path):
+    case = _case_of_parts(tmp_path / "case", 5)
+    before = _ids(case, "bot_scores")
+    merged = case.merge_parts("bot_scores", case.parts("bot_scores"))
+    assert case.parts("bot_scores") == [merged]
+    assert merged is not None and merged.name.startswith("part-000-merged-")
+    assert _ids(case, "bot_scores") == before and len(before) == 10
+    assert case.scalar("SELECT count(*) FROM bot_scores") == 10  # the views follow
+    assert not (case.root / ".staging").exists()
+
+
+def test_merge_parts_refuses_parts_not_in_the_case(tmp_path):
+    case = _case_of_parts(tmp_path / "case", 2)
+    stray = tmp_path / "part-x.parquet"
+    pq.write_table(pa.table({"account_id": ["x"]}), stray)
+    with pytest.raises(CaseError, match="not in"):
+        case.merge_parts("bot_scores", [*case.parts("bot_scores"), stray])
+    assert _ids(case, "bot_scores") == ["a0", "a1", "b0", "b1"]
+
+
+@pytest.mark.parametrize(
+    ("step", "merged"),
+    [
+        ("merge:written", False),  # merged part written, no manifest: the old parts stay
+        ("written", False),
+        ("manifest", True),  # manifest written: the next open finishes the merge
+        ("publish", True),  # merged part in place, old parts all still there (duplicates until recovery)
+        ("publish:removes", True),  # one old part removed
+        ("published", True),
+    ],
+)
+def test_merge_killed_at_each_step_leaves_the_old_parts_or_the_merged_one(tmp_path, step, merged):
+    case = _case_of_parts(tmp_path / "case", 4)
+    before = _ids(case, "bot_scores")
+    old = case.parts("bot_scores")
+    case.close()
+    assert _child(MERGE, case.root, step) == -signal.SIGKILL, "the crash point did not fire"
+    with Case.open(case.root) as reopened:  # opening recovers a dead run
+        assert _ids(reopened, "bot_scores") == before  # no row lost, none twice
+        parts = reopened.parts("bot_scores")
+        assert (parts != old) == merged
+        assert len(parts) == (1 if merged else 4)
+        assert not (reopened.root / ".staging").exists()
+
+
+def test_recovery_killed_while_finishing_a_merge_finishes_it_next_time(tmp_path):
+    case = _case_of_parts(tmp_path / "case", 4)
+    before = _ids(case, "bot_scores")
+    case.close()
+    assert _child(MERGE, case.root, "manifest") == -signal.SIGKILL
+    reopen = "import sys\nfrom cibwatch.store.case import Case\nCase.open(sys.argv[1])\n"
+    assert _child(reopen, case.root, "recover:removes") == -signal.SIGKILL
+    with Case.open(case.root) as reopened:
+        assert _ids(reopened, "bot_scores") == before
+        assert len(reopened.parts("bot_scores")) == 1

@@ -294,3 +294,49 @@ def test_a_batch_that_does_not_reconcile_stops_the_watch(stream, tmp_path, monke
     ):
         run_watch([source], tmp_path / "case")
     assert committed_lines(tmp_path / "case") > 0  # the batch and its offsets are in the case
+
+
+def test_parts_are_merged_in_tiers_and_the_case_holds_the_same_rows(
+    stream, uninterrupted, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("cibwatch.watch.state.FANIN", 3)
+    source = tmp_path / "stream.jsonl"
+    write(source, stream)
+    report, batches, _ = run_watch([source], tmp_path / "case")
+    assert report.reconciles and report.units_read == len(stream)
+    with open_case(tmp_path / "case") as case:
+        parts = case.parts("posts")
+        offsets, last_batch = load_offsets(case)
+    assert len(batches) > 6 and len(parts) < len(batches) / 2  # merged, not one part per batch
+    assert any("-merged-" in p.name for p in parts)
+    assert last_batch == len(batches) and sum(o.line - 1 for o in offsets.values()) == len(stream)
+    after = snapshot(tmp_path / "case")
+    assert after["posts"] == uninterrupted["posts"] and after["post_rows"] == len(after["posts"])
+    assert after["campaigns"] == uninterrupted["campaigns"]
+
+
+@pytest.mark.parametrize("step", ["merge:written", "publish:removes"])  # steps only a merge passes
+def test_killed_while_merging_parts_and_restarted_nothing_is_lost_or_read_twice(
+    step, stream, uninterrupted, tmp_path, monkeypatch
+):
+    source = tmp_path / "stream.jsonl"
+    write(source, stream)
+    # The first merge comes after the third batch (FANIN 3).
+    code = (
+        "import sys; import cibwatch.watch.state as s; s.FANIN = 3; "
+        "from cibwatch.cli.main import main; main(sys.argv[1:])"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "CIBWATCH_CRASH_AT": step}
+    args = [str(a) for a in watch_args(source, tmp_path / "case")]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, cwd=ROOT, capture_output=True, timeout=300
+    )
+    assert proc.returncode == -signal.SIGKILL, "the crash point did not fire"
+    assert committed_lines(tmp_path / "case") > 0  # killed after batches, in a merge
+    monkeypatch.setattr("cibwatch.watch.state.FANIN", 3)
+    before = committed_lines(tmp_path / "case")
+    report, _, _ = run_watch([source], tmp_path / "case")
+    assert report.units_read == len(stream) - before and report.reconciles
+    after = snapshot(tmp_path / "case")
+    assert after["posts"] == uninterrupted["posts"] and after["post_rows"] == len(after["posts"])
+    assert after["campaigns"] == uninterrupted["campaigns"]

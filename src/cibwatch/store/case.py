@@ -23,7 +23,9 @@ the whole run in it, and never a part without its footer or posts without their 
 crash tests: ``read`` (staging written, commit not begun), ``write:<table>`` and ``write:stubs``
 (a commit part written but not closed), ``written`` (all parts written, no manifest), ``manifest``
 (manifest written, nothing renamed), ``publish`` (one part renamed), ``published`` (all renamed,
-manifest kept), ``recover`` (one rename of a roll-forward done), ``write_part`` (a stage's part
+manifest kept), ``recover`` (one rename of a roll-forward done), ``merge:written`` (a merged
+part written, no manifest), ``publish:removes`` and ``recover:removes`` (a merge's part in place,
+one old part removed), ``write_part`` (a stage's part
 written under its temporary name) and ``replace_table`` (a stage's new part in place, older ones
 not yet removed).
 """
@@ -196,6 +198,44 @@ class Case:
                     part.unlink()
         self._refresh_views()
         return path
+
+    def merge_parts(self, table: str, parts: list[Path]) -> Path | None:
+        """Replace ``parts`` of ``table`` by one part holding their rows (a long ``watch`` adds a
+        part per batch; many small parts make every read slower).
+
+        The merged part is written in a run folder and published like an ingest commit, with the
+        old parts listed in the manifest for removal: a kill before the manifest leaves the old
+        parts, after it the next writer finishes the merge. Rows are streamed part by part."""
+        if len(parts) < 2:
+            return None
+        with self.run_folder() as folder, self.locked():
+            current = set(self.parts(table))
+            if not set(parts) <= current:
+                raise CaseError(f"cannot merge parts of {table!r} that are not in {self.root}: {parts}")
+            table_schema = pq.read_schema(parts[0])
+            if any(not pq.read_schema(p).equals(table_schema) for p in parts[1:]):
+                return None  # parts of older layouts: left as they are
+            commit = self.begin_commit(folder)
+            # Named after the first part, so the merged part keeps its place in name order.
+            stem = parts[0].stem.split("-merged-")[0]
+            target = commit.new_path(table, f"{stem}-merged-{uuid.uuid4().hex[:8]}")
+            rows = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+            with pq.ParquetWriter(target, table_schema, compression="zstd") as writer:
+                for part in parts:  # a row group at a time: memory stays that of one row group
+                    source = pq.ParquetFile(part)
+                    for k in range(source.num_row_groups):
+                        writer.write_table(source.read_row_group(k))
+            merged = pq.ParquetFile(target).metadata.num_rows
+            if merged != rows:  # counted from the inputs' footers and the output's, apart
+                raise CaseError(
+                    f"merging {len(parts)} parts of {table!r} wrote {merged:,} rows, not {rows:,}"
+                )
+            crash_point("merge:written")
+            commit.add(table, [target])
+            commit.remove(parts)
+            commit.publish()
+        self._refresh_views()
+        return self.table_dir(table) / target.name
 
     # -- locking, runs and recovery ------------------------------------------------
     @contextlib.contextmanager
@@ -384,6 +424,7 @@ class PartsCommit:
         self.case = case
         self.folder = folder
         self.pending: dict[str, list[Path]] = {}
+        self.removals: list[Path] = []
 
     def new_path(self, table: str, name: str) -> Path:
         """Where to write a new part of ``table`` (not visible to readers until published)."""
@@ -393,6 +434,10 @@ class PartsCommit:
 
     def add(self, table: str, paths: Iterable[Path]) -> None:
         self.pending.setdefault(table, []).extend(paths)
+
+    def remove(self, parts: Iterable[Path]) -> None:
+        """Committed parts to delete once the new ones are in place (a merge's inputs)."""
+        self.removals.extend(parts)
 
     def parts(self, table: str) -> list[Path]:
         """``table`` as it will be once published: its committed parts and this run's new ones."""
@@ -408,13 +453,16 @@ class PartsCommit:
             _fsync(src)
         crash_point("written")
         root = self.case.root
-        manifest = {"moves": [[str(s.relative_to(root)), str(d.relative_to(root))] for s, d in moves]}
-        write_atomic(self.folder / MANIFEST, json.dumps(manifest) + "\n")
+        renames = [[str(s.relative_to(root)), str(d.relative_to(root))] for s, d in moves]
+        removes = [str(p.relative_to(root)) for p in self.removals]
+        write_atomic(self.folder / MANIFEST, json.dumps({"moves": renames, "removes": removes}) + "\n")
         crash_point("manifest")
-        _apply_moves(self.case.root, manifest["moves"], "publish")
+        _apply_moves(self.case.root, renames, "publish")
+        _apply_removes(self.case.root, removes, "publish:removes")
         crash_point("published")
         (self.folder / MANIFEST).unlink()
         self.pending.clear()
+        self.removals.clear()
 
 
 def crash_point(step: str) -> None:
@@ -427,12 +475,14 @@ def _roll_forward(root: Path, folder: Path) -> None:
     """Do the renames a dead (or interrupted) run's manifest lists and that are not done yet."""
     manifest = folder / "commit" / MANIFEST
     try:
-        moves = json.loads(manifest.read_text())["moves"]
+        recorded = json.loads(manifest.read_text())
+        moves, removes = recorded["moves"], recorded.get("removes", [])
     except (ValueError, KeyError) as exc:  # written atomically: this is not a crash's doing
         raise CaseError(
             f"{manifest} is damaged ({exc}); move that folder away and re-run the ingest to restore its rows"
         ) from None
     _apply_moves(root, moves, "recover")
+    _apply_removes(root, removes, "recover:removes")
     manifest.unlink()
 
 
@@ -444,6 +494,17 @@ def _apply_moves(root: Path, moves: list[list[str]], step: str) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             source.replace(target)
             folders.add(target.parent)
+        if k == 0:
+            crash_point(step)
+    for folder in folders:
+        _fsync(folder)
+
+
+def _apply_removes(root: Path, removes: list[str], step: str) -> None:
+    folders = set()
+    for k, name in enumerate(removes):
+        (root / name).unlink(missing_ok=True)  # else removed before the crash
+        folders.add((root / name).parent)
         if k == 0:
             crash_point(step)
     for folder in folders:

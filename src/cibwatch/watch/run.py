@@ -38,7 +38,7 @@ from cibwatch.watch.follow import (
     identity_of,
     pending_range,
 )
-from cibwatch.watch.state import compact_offsets, load_offsets, offsets_writer
+from cibwatch.watch.state import compact_offsets, compact_parts, load_offsets, offsets_writer
 from cibwatch.watch.window import WindowRun, detect_window
 
 WATCH_DIR = "watch"
@@ -162,6 +162,7 @@ def watch(
                 )
                 crash_point("watch:batch")
                 offsets.update({r.after.identity: r.after for r in ranges})
+                compact_parts(case)  # a part per batch and table: merged in tiers, reads stay quick
                 report.add(ingested)
                 if not ingested.reconciles:  # committed with its offsets: a restart goes on after it
                     raise ReconciliationError(

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cibwatch import schema
 from cibwatch.store.case import Case, PartsCommit
 from cibwatch.watch.follow import Offset
 
@@ -74,3 +76,40 @@ def compact_offsets(case: Case) -> None:
     now = datetime.now(UTC)
     rows = [{**asdict(o), "batch": batch, "committed_at": now} for o in offsets.values()]
     case.replace_table(OFFSETS_TABLE, pa.Table.from_pylist(rows, schema=WATCH_OFFSETS))
+
+
+# A table's parts are merged in tiers: once FANIN parts of about the same size exist, they become
+# one part FANIN times larger, so a long watch keeps a few parts per tier (O(log n) in all) and a
+# row is rewritten once per tier, not once per batch.
+FANIN = 16
+SMALLEST = 256 << 10  # parts below this size count as this size
+LARGEST = 512 << 20  # parts at least this large are left alone
+
+
+def _tier(size: int) -> int:
+    tier, bound = 0, SMALLEST * FANIN
+    while size >= bound:
+        tier, bound = tier + 1, bound * FANIN
+    return tier
+
+
+def compact_parts(case: Case, tables: list[str] | None = None) -> int:
+    """Merge each tier of ``FANIN`` or more similar-sized parts of ``tables`` (all of the case's
+    tables by default) into one part; returns the parts merged away. Call between batches: merges
+    publish like commits (``Case.merge_parts``), so a kill leaves the old parts or the new one.
+
+    >>> compact_parts(open_case("out/case"))  # doctest: +SKIP
+    15
+    """
+    merged = 0
+    names = tables if tables is not None else [*schema.TABLES, OFFSETS_TABLE]
+    for table in names:
+        tiers: dict[int, list[Path]] = {}
+        for part in case.parts(table):
+            size = part.stat().st_size
+            if size < LARGEST:
+                tiers.setdefault(_tier(size), []).append(part)
+        for parts in tiers.values():
+            if len(parts) >= FANIN and case.merge_parts(table, parts) is not None:
+                merged += len(parts) - 1
+    return merged
