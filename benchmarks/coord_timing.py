@@ -411,16 +411,12 @@ def _subset(s: Scored, scope: str) -> pl.DataFrame:
 # Which organic accounts count as negatives: all; all but the tied-delay cascade accounts; or the
 # organic timelines only (cresci-2015, what the issue names), the cascades' estimated times left out.
 ORGANIC = pl.col("role") == "organic"
+ALL_ORGANIC, UNTIED = "all organic accounts", "tied twitter15-16 accounts left out"
 VIEWS = {
-    "all organic accounts": ORGANIC,
-    "tied twitter15-16 accounts left out": ORGANIC & ~pl.col("tied"),
+    ALL_ORGANIC: ORGANIC,
+    UNTIED: ORGANIC & ~pl.col("tied"),
     "organic timelines only (twitter15-16 cascades left out)": ORGANIC & (pl.col("source") != "twitter15-16"),
 }
-
-
-def _metrics(s: Scored, truth: pl.DataFrame, scope: str, drop_tied: bool) -> dict[str, float | int | None]:
-    counted = VIEWS["tied twitter15-16 accounts left out" if drop_tied else "all organic accounts"]
-    return _view_metrics(s, truth, scope, counted)
 
 
 def _view_metrics(
@@ -444,8 +440,8 @@ def _results_table(results: list[Scored], truth: pl.DataFrame) -> str:
     rows = []
     for s in results:
         for scope in (LISTED, COORDINATED):
-            m = _metrics(s, truth, scope, drop_tied=False)
-            untied = _metrics(s, truth, scope, drop_tied=True)
+            m = _view_metrics(s, truth, scope, VIEWS[ALL_ORGANIC])
+            untied = _view_metrics(s, truth, scope, VIEWS[UNTIED])
             rows.append(
                 [
                     s.label,

@@ -280,3 +280,8 @@ STAGE_TABLES: dict[str, pa.Schema] = {
     "campaign_members": CAMPAIGN_MEMBERS,
     "recommendations": RECOMMENDATIONS,
 }
+
+
+def table_schema(table: str) -> pa.Schema | None:
+    """The schema of a normalized or stage table by name; None for a table cibwatch does not define."""
+    return TABLES.get(table) or STAGE_TABLES.get(table)

@@ -13,6 +13,7 @@ from cibwatch.coord import detect
 from cibwatch.coord.decide import COORDINATED, CROWD, WEAK
 from cibwatch.coord.detect import CoordResult
 from cibwatch.coord.stats import conditional_poisson_p, support_chance
+from cibwatch.store.case import Case
 from tests.coord.corpus import make_case, post, random_reposts
 
 SPAN_S = 6 * 3600
@@ -124,78 +125,67 @@ def _tagged(account: str, seconds: float, tag: str) -> dict:
     return post(account, seconds, hashtags=[tag])
 
 
-def test_a_live_audience_is_not_a_hashtag_push(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fans tweeting a show's tag during each broadcast share its timing; a small push does not."""
+DAY_S = 86_400.0
+
+
+def _live_show(talkers: int) -> tuple[list[dict], list[str], list[str], list[str]]:
+    """(posts, fans, talkers, pushers): 200 accounts on their own topics over a fortnight; 150 fans
+    tweeting a weekly show's tag a few times on each of its four nights; ``talkers`` viewers using
+    the tag now and then all fortnight; ten accounts pushing a new tag in three half-hour bursts."""
     rng = np.random.default_rng(9)
-    day = 86_400.0
     posts = [
-        _tagged(f"u{a:03d}", float(rng.uniform(0, 14 * day)), f"topic{rng.integers(0, 300)}")
+        _tagged(f"u{a:03d}", float(rng.uniform(0, 14 * DAY_S)), f"topic{rng.integers(0, 300)}")
         for a in range(200)
         for _ in range(30)
     ]
     fans = [f"fan{j:03d}" for j in range(150)]
-    for night in range(4):  # a weekly show: every fan tweets its tag a few times while it is on
-        start = night * 3.5 * day + 20 * 3600
+    for night in range(4):
+        start = night * 3.5 * DAY_S + 20 * 3600
         posts += [_tagged(f, start + float(rng.uniform(0, 3600)), "theshow") for f in fans for _ in range(4)]
+    viewers = [f"talk{j:03d}" for j in range(talkers)]
+    posts += [_tagged(t, float(rng.uniform(0, 14 * DAY_S)), "theshow") for t in viewers for _ in range(6)]
     pushers = [f"push{j}" for j in range(10)]
-    for _ in range(3):  # a new tag pushed in three half-hour bursts by the same few accounts
-        start = float(rng.uniform(0, 13 * day))
+    for _ in range(3):
+        start = float(rng.uniform(0, 13 * DAY_S))
         posts += [
             _tagged(p, start + float(rng.uniform(0, 1800)), "newtag") for p in pushers for _ in range(3)
         ]
+    return posts, fans, viewers, pushers
+
+
+def _hashtag_coordinated(case: Case) -> set[str]:
+    result = detect(case, traces=["hashtag"])
+    assert result.run["traces"]["hashtag"]["window_s"] == 600  # the trace's own default
+    return set(result.accounts.filter(pl.col("status") == COORDINATED)["account_id"])
+
+
+def test_a_live_audience_is_not_a_hashtag_push(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fans tweeting a show's tag during each broadcast share its timing; a small push does not."""
+    posts, fans, _, pushers = _live_show(talkers=0)
     case = make_case(tmp_path / "case", posts)
-
-    def coordinated() -> set[str]:
-        result = detect(case, traces=["hashtag"])
-        assert result.run["traces"]["hashtag"]["window_s"] == 600  # the trace's own default
-        return set(result.accounts.filter(pl.col("status") == COORDINATED)["account_id"])
-
-    found = coordinated()
+    found = _hashtag_coordinated(case)
     assert set(pushers) <= found
     assert not found & set(fans)
     # Without the items' own timing (the item null off), the audience looks like a ring.
     module = importlib.import_module("cibwatch.coord.detect")  # the package exports the function
     monkeypatch.setattr(module, "ITEM_PRIOR_PAIRS", 1e300)
-    assert len(coordinated() & set(fans)) > 50
+    assert len(_hashtag_coordinated(case) & set(fans)) > 50
 
 
 def test_a_show_nights_audience_is_explained_by_that_nights_rate(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The show's tag is used all fortnight; its nights are dense: the night's own rate explains them."""
-    rng = np.random.default_rng(9)
-    day = 86_400.0
-    posts = [
-        _tagged(f"u{a:03d}", float(rng.uniform(0, 14 * day)), f"topic{rng.integers(0, 300)}")
-        for a in range(200)
-        for _ in range(30)
-    ]
-    fans = [f"fan{j:03d}" for j in range(150)]
-    for night in range(4):
-        start = night * 3.5 * day + 20 * 3600
-        posts += [_tagged(f, start + float(rng.uniform(0, 3600)), "theshow") for f in fans for _ in range(4)]
-    # Between episodes viewers talk about the show now and then: the tag's fortnight is mostly quiet.
-    talkers = [f"talk{j:03d}" for j in range(600)]
-    posts += [_tagged(t, float(rng.uniform(0, 14 * day)), "theshow") for t in talkers for _ in range(6)]
-    pushers = [f"push{j}" for j in range(10)]
-    for _ in range(3):
-        start = float(rng.uniform(0, 13 * day))
-        posts += [
-            _tagged(p, start + float(rng.uniform(0, 1800)), "newtag") for p in pushers for _ in range(3)
-        ]
+    # Between episodes 600 viewers talk about the show now and then: the tag's fortnight is mostly quiet.
+    posts, fans, talkers, pushers = _live_show(talkers=600)
     case = make_case(tmp_path / "case", posts)
-
-    def coordinated() -> set[str]:
-        result = detect(case, traces=["hashtag"])
-        return set(result.accounts.filter(pl.col("status") == COORDINATED)["account_id"])
-
-    found = coordinated()
+    found = _hashtag_coordinated(case)
     assert set(pushers) <= found
     assert not found & (set(fans) | set(talkers))
     # With one rate for the whole fortnight, the quiet days dilute it and the audience looks like a ring.
     module = importlib.import_module("cibwatch.coord.detect")
     monkeypatch.setattr(module, "ITEM_OCCASION_MS", 10**15)
-    assert len(coordinated() & set(fans)) > 50
+    assert len(_hashtag_coordinated(case) & set(fans)) > 50
 
 
 def test_only_coordinated_accounts_have_a_coordination_score(tmp_path: Path) -> None:

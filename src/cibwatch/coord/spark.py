@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from cibwatch import schema
 from cibwatch.coord.stats import conditional_poisson_p, support_chance
 from cibwatch.errors import ConfigError
 
@@ -207,30 +208,24 @@ class SparkSQL:
             self.tables[name] = frame
         frame.createOrReplaceTempView(name)
 
-    def _empty(self, schema: pa.Schema) -> Any:
+    def _empty(self, arrow_schema: pa.Schema) -> Any:
         from pyspark.sql.pandas.types import from_arrow_schema
 
-        return self.session.createDataFrame([], from_arrow_schema(schema))
+        return self.session.createDataFrame([], from_arrow_schema(arrow_schema))
 
 
 def read_case_table(con: SparkSQL, case: Case, table: str, view: str) -> str:
     """Register ``case``'s Parquet parts of ``table`` as ``view`` (read by Spark directly)."""
     parts = [str(p) for p in case.parts(table)]
     if parts:
-        frame = con.session.read.option("mergeSchema", "true").parquet(*parts)
-    else:  # a table the case does not hold reads as empty, as on DuckDB (``Case.table_sql``)
-        frame = con.session.createDataFrame(_table_schema(table).empty_table())
-    con.view(view, frame)
-    return view
-
-
-def _table_schema(table: str) -> pa.Schema:
-    from cibwatch import schema
-
-    known = schema.TABLES.get(table) or schema.STAGE_TABLES.get(table)
+        con.view(view, con.session.read.option("mergeSchema", "true").parquet(*parts))
+        return view
+    # A table the case does not hold reads as empty, as on DuckDB (``Case.table_sql``).
+    known = schema.table_schema(table)
     if known is None:
         raise ConfigError(f"The case has no table {table!r}.")
-    return known
+    con.register(view, known.empty_table())
+    return view
 
 
 # -- the per-pair steps, on the executors ----------------------------------------------------
@@ -257,8 +252,8 @@ def significant_pairs(con: SparkSQL, pair_tables: list[str], alpha: float) -> tu
     )
     pairs = con.session.sql(union)
     counts = pairs.selectExpr("count(*) AS n", "count_if(expected <= 0) AS bare").collect()[0]
-    schema = "k int, a int, b int, n_shared long, p_value double"
-    kept = pairs.mapInArrow(_p_values, schema).where(f"p_value <= {float(alpha)!r}")
+    columns = "k int, a int, b int, n_shared long, p_value double"
+    kept = pairs.mapInArrow(_p_values, columns).where(f"p_value <= {float(alpha)!r}")
     table = kept.toArrow()
     frame = pl.from_arrow(table) if table.num_rows else pl.DataFrame(schema=_KEPT)
     assert isinstance(frame, pl.DataFrame)

@@ -155,7 +155,7 @@ class Case:
         parts = self.parts(table)
         if parts:
             return sql.read_parquet(parts, union_by_name=union_by_name)
-        known = schema.TABLES.get(table) or schema.STAGE_TABLES.get(table)
+        known = schema.table_schema(table)
         if known is None:
             raise CaseError(f"case {self.root} has no table {table!r}")
         return _empty_select(known)
@@ -312,7 +312,7 @@ class Case:
     def scan(self, table: str) -> pl.LazyFrame:
         """A polars LazyFrame over ``table``; an empty frame of the right schema if absent."""
         if not self.has_table(table):
-            known = schema.TABLES.get(table) or schema.STAGE_TABLES.get(table)
+            known = schema.table_schema(table)
             if known is None:
                 raise CaseError(f"case {self.root} has no table {table!r}")
             return pl.LazyFrame(pl.from_arrow(known.empty_table()))
