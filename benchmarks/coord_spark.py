@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from benchmarks.harness import benchmark, run_measured, shared, table
+from benchmarks.harness import benchmark, log_slope, run_measured, shared, table
 
 CACHE = Path(os.environ.get("CIBWATCH_BENCH_CACHE", Path(tempfile.gettempdir()) / "cibwatch-bench"))
 IRA_CASE = CACHE / "coord-realdata" / "corpus" / "case"
@@ -34,7 +34,10 @@ SPARK_CONF = {
     "spark.master": "local[2]",
     "spark.driver.memory": "6g",
     "spark.sql.shuffle.partitions": "8",
-    "spark.ui.enabled": "false",
+    # The UI's REST API reports each stage's shuffle volume and task costs (the 1B-post estimate).
+    "spark.ui.enabled": "true",
+    "spark.ui.port": "0",
+    "spark.ui.showConsoleProgress": "false",
 }
 # Every default trace the Spark engine runs (near_text is refused there: coord/spark.py).
 IRA_TRACES = "repost,quote,reply,url,hashtag,media,hashtag_set,text"
@@ -124,6 +127,35 @@ def _jvm_peak_mb() -> float | None:
     return peak
 
 
+def _stage_costs(spark: object) -> dict[str, float]:
+    """Totals over the run's stages, and the costliest single task, from Spark's REST API."""
+    import urllib.request
+
+    sc = spark.sparkContext  # type: ignore[attr-defined]
+    base = f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/stages"
+
+    def get(url: str) -> object:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return json.loads(response.read())
+
+    totals = {"stages": 0.0, "tasks": 0.0, "input_mb": 0.0, "shuffle_write_mb": 0.0, "shuffle_read_mb": 0.0}
+    totals |= {"spill_disk_mb": 0.0, "task_cpu_s": 0.0, "max_task_s": 0.0, "max_task_shuffle_read_mb": 0.0}
+    for stage in get(f"{base}?status=complete"):  # type: ignore[union-attr]
+        totals["stages"] += 1
+        totals["tasks"] += stage.get("numTasks", 0)
+        totals["input_mb"] += stage.get("inputBytes", 0) / 2**20
+        totals["shuffle_write_mb"] += stage.get("shuffleWriteBytes", 0) / 2**20
+        totals["shuffle_read_mb"] += stage.get("shuffleReadBytes", 0) / 2**20
+        totals["spill_disk_mb"] += stage.get("diskBytesSpilled", 0) / 2**20
+        totals["task_cpu_s"] += stage.get("executorRunTime", 0) / 1000
+        summary = get(f"{base}/{stage['stageId']}/{stage['attemptId']}/taskSummary?quantiles=1.0")
+        run_time = (summary.get("executorRunTime") or [0])[-1]  # type: ignore[union-attr]
+        read = ((summary.get("shuffleReadMetrics") or {}).get("readBytes") or [0])[-1]  # type: ignore[union-attr]
+        totals["max_task_s"] = max(totals["max_task_s"], run_time / 1000)
+        totals["max_task_shuffle_read_mb"] = max(totals["max_task_shuffle_read_mb"], read / 2**20)
+    return {k: int(v) if k in ("stages", "tasks") else round(v, 1) for k, v in totals.items()}
+
+
 def _child(engine: str, case_dir: str, traces: str, out: str) -> None:
     from cibwatch.coord import detect
     from cibwatch.store.case import Case
@@ -142,6 +174,7 @@ def _child(engine: str, case_dir: str, traces: str, out: str) -> None:
         result = detect(case, traces=traces, window=60, engine=engine, spark=spark)
     seconds = time.perf_counter() - started
     jvm = _jvm_peak_mb() if spark is not None else None
+    costs = _stage_costs(spark) if spark is not None else None
     result.edges.write_parquet(Path(out) / f"edges-{engine}.parquet")
     result.accounts.write_parquet(Path(out) / f"accounts-{engine}.parquet")
     driver = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -155,6 +188,7 @@ def _child(engine: str, case_dir: str, traces: str, out: str) -> None:
                 "jvm_mb": None if jvm is None else round(jvm),
                 "edges": result.edges.height,
                 "tested": result.run.get("tested_pairs"),
+                "costs": costs,
             }
         )
     )
@@ -180,8 +214,8 @@ def _agreement(out: Path) -> str:
     )
 
 
-def _compare(case_dir: Path, traces: str, work: Path) -> tuple[list[list[object]], str]:
-    rows = []
+def _compare(case_dir: Path, traces: str, work: Path) -> tuple[list[list[object]], str, dict[str, float]]:
+    rows, costs = [], {}
     for engine in ("duckdb", "spark"):
         child = ["-m", "benchmarks.coord_spark", "_child", engine, str(case_dir), traces, str(work)]
         measured = run_measured(
@@ -190,7 +224,19 @@ def _compare(case_dir: Path, traces: str, work: Path) -> tuple[list[list[object]
         )
         found = json.loads(measured.stdout.strip().splitlines()[-1])
         rows.append([engine, found["seconds"], found["driver_mb"], found["jvm_mb"] or "–", found["edges"]])
-    return rows, _agreement(work)
+        costs = found["costs"] or costs
+    return rows, _agreement(work), costs
+
+
+COST_COLUMNS = {
+    "stages": "stages",
+    "tasks": "tasks",
+    "task_cpu_s": "task s (sum)",
+    "max_task_s": "longest task s",
+    "shuffle_write_mb": "shuffle written MB",
+    "max_task_shuffle_read_mb": "largest task's shuffle read MB",
+    "spill_disk_mb": "spilled to disk MB",
+}
 
 
 @benchmark("coord_spark", "Spark beside DuckDB: the same detection on local[2], seconds, memory, agreement")
@@ -199,31 +245,48 @@ def run(smoke: bool) -> str:
     sizes = SMOKE_SIZES if smoke else tuple(int(s) for s in env.split(",")) if env else DEFAULT_SIZES
     headers = ["corpus", "posts", "engine", "detect s", "driver peak RSS MB", "JVM peak RSS MB", "edges"]
     rows: list[list[object]] = []
+    cost_rows: list[list[object]] = []
+    curve: dict[str, list[tuple[int, float]]] = {"duckdb": [], "spark": []}
     notes = []
     work = Path(tempfile.mkdtemp(prefix="cibwatch-spark-bench-"))
     try:
         if os.environ.get("CIBWATCH_SPARK_IRA", "1") != "0" and not smoke:
             shared("io")
             if IRA_CASE.exists():
-                measured, agree = _compare(IRA_CASE, IRA_TRACES, work)
+                measured, agree, costs = _compare(IRA_CASE, IRA_TRACES, work)
                 n = _posts(IRA_CASE)
                 rows += [["IRA + organic", n, *r] for r in measured]
+                cost_rows.append(["IRA + organic", n, *(costs.get(k, "–") for k in COST_COLUMNS)])
                 notes.append(f"IRA + organic ({IRA_TRACES}): {agree}.")
             else:
                 notes.append(f"IRA + organic: {IRA_CASE} absent; run `coord_realdata` first (it builds it).")
         for size in sizes:
             case_dir = co_repost_case(work / f"case-{size}", size)
-            measured, agree = _compare(case_dir, "repost", work)
+            measured, agree, costs = _compare(case_dir, "repost", work)
             rows += [["co-repost", size, *r] for r in measured]
+            cost_rows.append(["co-repost", size, *(costs.get(k, "–") for k in COST_COLUMNS)])
+            for engine, seconds, *_ in measured:
+                curve[str(engine)].append((size, float(seconds)))  # type: ignore[arg-type]
             notes.append(f"co-repost {size:,} posts: {agree}.")
             shutil.rmtree(case_dir, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     settings = ", ".join(f"`{k}={v}`" for k, v in SPARK_CONF.items())
+    slopes = {
+        engine: log_slope([float(x) for x, _ in points], [y for _, y in points])
+        for engine, points in curve.items()
+    }
+    if any(v is not None for v in slopes.values()):
+        notes.append(
+            "Fitted growth of co-repost detect seconds (slope of log seconds on log posts; 1 = linear): "
+            + ", ".join(f"{engine} {v:.2f}" for engine, v in slopes.items() if v is not None)
+        )
     return (
         table(headers, rows)
         + "\n\n"
         + "\n".join(f"- {n}" for n in notes)
+        + "\n\nSpark's own account of each run (the UI's REST API, summed over completed stages):\n\n"
+        + table(["corpus", "posts", *COST_COLUMNS.values()], cost_rows)
         + f"\n\n`detect(case, window=60, engine=...)`, each run in its own child process; Spark: {settings}. "
         "The co-repost corpus: one account per 20 posts, one reposted post per 10 (Zipf 1.3), 14 days, "
         "1% of posts in planted rings of 10 accounts (`benchmarks/coord_spark.py`)."

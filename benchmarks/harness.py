@@ -8,6 +8,7 @@ from those files, so every number in the docs is one the suite printed.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import subprocess
@@ -172,3 +173,13 @@ def assemble() -> None:
         else:
             parts.append(f"## {REGISTRY[name].title}\n\n_Not run yet: `python -m benchmarks run {name}`._\n")
     DOC.write_text("\n".join(parts))
+
+
+def log_slope(xs: list[float], ys: list[float]) -> float | None:
+    """Least-squares slope of log(y) on log(x): 1 is linear growth."""
+    if len(xs) < 2:
+        return None
+    lx, ly = [math.log(x) for x in xs], [math.log(y) for y in ys]
+    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
+    den = sum((a - mx) ** 2 for a in lx)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / den if den else None

@@ -7,14 +7,13 @@ CIBWATCH_SCALING_SIZES=100000,1000000 python -m benchmarks run scaling
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.harness import DOC, benchmark, run_measured, table
+from benchmarks.harness import DOC, benchmark, log_slope, run_measured, table
 
 DEFAULT_SIZES = (100_000, 1_000_000, 3_000_000, 10_000_000)
 SMOKE_SIZES = (20_000, 60_000)
@@ -29,16 +28,6 @@ def _child_detect(case_dir: str) -> None:
     with Case.open(case_dir) as case:
         result = detect(case, window=60)
     print(json.dumps({"edges": result.edges.height, "accounts": result.accounts.height}))
-
-
-def _slope(xs: list[float], ys: list[float]) -> float | None:
-    """Least-squares slope of log(y) on log(x): 1 is linear growth."""
-    if len(xs) < 2:
-        return None
-    lx, ly = [math.log(x) for x in xs], [math.log(y) for y in ys]
-    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
-    den = sum((a - mx) ** 2 for a in lx)
-    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / den if den else None
 
 
 @benchmark("scaling", "Scaling: ingest and coordination from 0.1M to 10M posts (simulator output)")
@@ -118,10 +107,10 @@ def run(smoke: bool) -> str:
     )
     xs = [p[0] for p in points]
     fits = {
-        "ingest time": _slope(xs, [p[1] for p in points]),
-        "coordination time": _slope(xs, [p[2] for p in points]),
-        "ingest peak RSS": _slope(xs, [p[3] for p in points]),
-        "coordination peak RSS": _slope(xs, [p[4] for p in points]),
+        "ingest time": log_slope(xs, [p[1] for p in points]),
+        "coordination time": log_slope(xs, [p[2] for p in points]),
+        "ingest peak RSS": log_slope(xs, [p[3] for p in points]),
+        "coordination peak RSS": log_slope(xs, [p[4] for p in points]),
     }
     body += (
         "\n\nFitted growth (slope of log cost on log posts; 1 = linear): "
