@@ -122,16 +122,17 @@ def ingest_to_lake(
 
 
 def _local_path(item: str | Path) -> Path:
+    """A path, or a ``file:`` URL's path (the CLI's ``Path`` makes ``file:///x`` ``file:/x``)."""
     text = str(item)
-    if "://" not in text:
-        return Path(text)
     url = urlparse(text)
-    if url.scheme != "file":
+    if url.scheme == "file":
+        return Path(unquote(url.path))
+    if len(url.scheme) > 1:  # a URL (a Windows drive letter is one letter)
         raise InputFormatError(
             f"{text}: ingest --engine spark reads inputs from paths every executor can open (a local "
             "or shared file system, or file://); copy inputs from other stores there first"
         )
-    return Path(unquote(url.path))
+    return Path(text)
 
 
 def units_of(plan: list[tuple[Source, type[Reader]]], unit_bytes: int = UNIT_BYTES) -> list[dict[str, Any]]:
