@@ -111,7 +111,9 @@ def coord_command(
     # The toolkit has one window for every network; without --window, its usual 60 s.
     single_window = window_value if isinstance(window_value, float | str) else COMPAT_WINDOW_S
     if case_dir is not None and lake is None:
-        raise ConfigError("--case names where a --lake run saves its tables; without --lake, pass the case as INPUTS.")
+        raise ConfigError(
+            "--case names where a --lake run saves its tables; without --lake, pass the case as INPUTS."
+        )
     source = _open_lake(lake, inputs or [], engine, compat) if lake is not None else None
     if source is not None:
         from cibwatch.store.case import Case

@@ -59,7 +59,13 @@ def ingest_command(
         from cibwatch.ingest.lake import ingest_to_lake
 
         report = ingest_to_lake(
-            [str(p) for p in inputs], lake, format=format, dataset=dataset, strict=strict, mapping=mapping, tz=tz
+            [str(p) for p in inputs],
+            lake,
+            format=format,
+            dataset=dataset,
+            strict=strict,
+            mapping=mapping,
+            tz=tz,
         )
     elif engine != "duckdb":
         raise ConfigError(f"Unknown --engine {engine!r}; pass --engine duckdb|spark.")

@@ -82,8 +82,6 @@ def detect(
     >>> result.edges.filter(pl.col("q_value") < 1e-6)                                # doctest: +SKIP
     >>> detect(open_case("out/case"), engine="spark", spark=session)                 # doctest: +SKIP
     """
-    if engine != "spark" and isinstance(case, Lake):
-        raise ConfigError(f"The lake {case.root} is read by the Spark engine: pass engine='spark'.")
     chosen = get_traces(traces)
     params = CoordParams(
         traces=[t.name for t in chosen],
@@ -112,6 +110,8 @@ def detect(
         result = on_spark.detect_on_spark(case, chosen, params, progress, choose=choose, session=spark)
         result.run["seconds"] = round(time.perf_counter() - started, 3)
         return result
+    if isinstance(case, Lake):
+        raise ConfigError(f"The lake {case.root} is read by the Spark engine: pass engine='spark'.")
     # Spill beside the case (same disk as the data), or to the system's temp if it is read-only.
     spill_dir = case.root if os.access(case.root, os.W_OK) else None
     with tempfile.TemporaryDirectory(prefix="coord-", dir=spill_dir) as tmp:

@@ -83,8 +83,8 @@ def ingest_to_lake(
     cluster, a shared file system mounted at the same place. ``session``: a SparkSession (None: the
     active one, or a new local one).
 
-    >>> report = ingest_to_lake(["/data/tweets.jsonl"], "s3a://bucket/elections", session=spark)  # doctest: +SKIP
-    >>> report.reconciles                                                                           # doctest: +SKIP
+    >>> report = ingest_to_lake(["/data/x.jsonl"], "s3a://bucket/x", session=spark)  # doctest: +SKIP
+    >>> report.reconciles                                                            # doctest: +SKIP
     True
     """
     started = time.perf_counter()
@@ -137,7 +137,7 @@ def _local_path(item: str | Path) -> Path:
 
 def units_of(plan: list[tuple[Source, type[Reader]]], unit_bytes: int = UNIT_BYTES) -> list[dict[str, Any]]:
     """The tasks of ``plan``: each file whole, or in ranges of whole lines of about ``unit_bytes``."""
-    units = []
+    units: list[dict[str, Any]] = []
     for index, (source, reader) in enumerate(plan):
         ranges: list[tuple[int, int] | None] = [None]
         if source.size > unit_bytes and compression_of(source.path) is None and reader.splittable(source):
@@ -179,12 +179,14 @@ def read_units(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
 def _read_unit(unit: dict[str, Any]) -> Iterator[pa.RecordBatch]:
     rng = None if unit["start"] is None else (unit["start"], unit["end"])
     path = Path(unit["path"])
-    source = Source(path=path, dataset=unit["dataset"], start=rng[0], end=rng[1]) if rng else Source(
-        path=path, dataset=unit["dataset"]
+    source = (
+        Source(path=path, dataset=unit["dataset"], start=rng[0], end=rng[1])
+        if rng
+        else Source(path=path, dataset=unit["dataset"])
     )
     reader = get_reader(unit["reader"]).configure(json.loads(unit["settings"]))
     report = FileReport(path=source.name, reader=reader.name, dataset=source.dataset)
-    error = None
+    error: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="cibwatch-unit-") as staging:
         sink = StagingSink(Path(staging), unit["strict"], None, ingested_at=unit["ingested_at"])
         sink.start(source, reader, report, seq_base=unit["seq_base"])
@@ -231,7 +233,9 @@ def _spark_arrow_schema() -> pa.Schema:
     fields = []
     for field in output:
         if pa.types.is_struct(field.type):
-            inner = [f.with_type(pa.timestamp("us", tz="UTC")) if f.type == schema.TS else f for f in field.type]
+            inner = [
+                f.with_type(pa.timestamp("us", tz="UTC")) if f.type == schema.TS else f for f in field.type
+            ]
             field = field.with_type(pa.struct(inner))
         fields.append(field)
     return pa.schema(fields)
@@ -356,7 +360,9 @@ def _author_stubs(posts: Any, accounts: Any) -> Any:
     from pyspark.sql.pandas.types import from_arrow_type
 
     for field in schema.ACCOUNTS:
-        value = values.get(field.name, F.col(field.name) if field.name in ("platform", "account_id") else None)
+        value = values.get(
+            field.name, F.col(field.name) if field.name in ("platform", "account_id") else None
+        )
         if value is None:
             value = F.lit(None).cast(from_arrow_type(field.type))
         columns.append(value.alias(field.name))

@@ -71,7 +71,9 @@ class Lake:
             raise CaseError(f"{table_url(root, MANIFEST)} is damaged: {len(lines)} lines, expected 1")
         manifest = json.loads(lines[0])
         if manifest.get("format") != LAKE_FORMAT:
-            raise CaseError(f"{root} is lake format {manifest.get('format')}, this cibwatch reads {LAKE_FORMAT}")
+            raise CaseError(
+                f"{root} is lake format {manifest.get('format')}, this cibwatch reads {LAKE_FORMAT}"
+            )
         return cls(root=root, rows={k: int(v) for k, v in manifest["tables"].items()})
 
     def has_table(self, table: str) -> bool:
