@@ -104,6 +104,7 @@ def coord_command(
 ) -> None:
     """Find accounts acting together beyond chance; write tables, a Gephi network and the evidence."""
     from cibwatch.coord import run, write_outputs
+    from cibwatch.coord.stage import run_on_lake
 
     window_value = parse_windows(window)
     if isinstance(window_value, dict) and compat is not None:
@@ -149,7 +150,10 @@ def coord_command(
                 engine=engine,
             )
             with step_progress(enabled=not quiet and not as_json) as progress:
-                found = run(source or case, params, progress=progress, save_to=case)
+                if source is not None:
+                    found = run_on_lake(source, params, case, progress=progress)
+                else:
+                    found = run(case, params, progress=progress)
             write_outputs(found.result, out)
             run_record = found.result.run
     finally:

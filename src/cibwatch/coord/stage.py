@@ -9,7 +9,6 @@ from dataclasses import dataclass, fields
 from cibwatch.coord.detect import CoordResult, detect
 from cibwatch.coord.output import CASE_TABLES, save_to_case
 from cibwatch.coord.params import CoordParams
-from cibwatch.errors import ConfigError
 from cibwatch.progress import Progress
 from cibwatch.stage import StageReport
 from cibwatch.store.case import Case
@@ -24,29 +23,36 @@ class CoordReport(StageReport):
     result: CoordResult
 
 
-def run(
-    case: Case | Lake,
-    params: CoordParams,
-    *,
-    progress: Progress | None = None,
-    save_to: Case | None = None,
-) -> CoordReport:
-    """Detect coordination in ``case``'s posts and write the coord_* tables into ``save_to``
-    (default: ``case``; a ``Lake``, read on Spark, needs one).
+def run(case: Case, params: CoordParams, *, progress: Progress | None = None) -> CoordReport:
+    """Detect coordination in ``case``'s posts and write its coord_* tables.
 
     >>> report = run(open_case("out/case"), CoordParams(window="auto"))  # doctest: +SKIP
     >>> report.tables["coord_edges"]                                      # doctest: +SKIP
     3525
     >>> write_outputs(report.result, "out/coord")                         # doctest: +SKIP
     """
-    target = save_to if save_to is not None else case
-    if not isinstance(target, Case):
-        raise ConfigError("Coordination on a lake saves its tables into a case: pass save_to (--case).")
+    return _detect_and_save(case, params, case, progress)
+
+
+def run_on_lake(
+    lake: Lake, params: CoordParams, save_to: Case, *, progress: Progress | None = None
+) -> CoordReport:
+    """``run`` on a lake (``store/lake.py``, read on Spark: ``params.engine`` must be "spark"),
+    writing the coord_* tables into the case ``save_to``.
+
+    >>> run_on_lake(Lake.open("s3a://b/x", spark), CoordParams(engine="spark"), case)  # doctest: +SKIP
+    """
+    return _detect_and_save(lake, params, save_to, progress)
+
+
+def _detect_and_save(
+    source: Case | Lake, params: CoordParams, case: Case, progress: Progress | None
+) -> CoordReport:
     started = time.perf_counter()
     # ``extra`` is for the run record only; every other field is a ``detect`` keyword.
     keywords = {f.name: getattr(params, f.name) for f in fields(params) if f.name != "extra"}
-    result = detect(case, progress=progress, **keywords)
-    save_to_case(result, target)
+    result = detect(source, progress=progress, **keywords)
+    save_to_case(result, case)
     return CoordReport(
         tables={table: getattr(result, attr).height for table, attr in CASE_TABLES.items()},
         seconds=time.perf_counter() - started,
