@@ -348,29 +348,20 @@ def _deduplicate(rows: Any, table: str, report: IngestReport) -> Any:
 def _author_stubs(posts: Any, accounts: Any) -> Any:
     """An account row for each post author without a profile (as the embedded commit adds)."""
     from pyspark.sql import functions as F
-
-    columns = []
-    values = {
-        "snapshot_id": F.lit("stub"),
-        "reader": F.lit(AUTHOR_STUB_READER),
-        "dataset": F.col("dataset"),
-        "source_file": F.col("source_file"),
-        "ingested_at": F.col("ingested_at"),
-    }
     from pyspark.sql.pandas.types import from_arrow_type
 
-    for field in schema.ACCOUNTS:
-        value = values.get(
-            field.name, F.col(field.name) if field.name in ("platform", "account_id") else None
-        )
-        if value is None:
-            value = F.lit(None).cast(from_arrow_type(field.type))
-        columns.append(value.alias(field.name))
     authors = posts.groupBy("platform", "account_id").agg(
         F.min("dataset").alias("dataset"),
         F.min("source_file").alias("source_file"),
         F.max("ingested_at").alias("ingested_at"),
     )
+    given = {"snapshot_id": F.lit("stub"), "reader": F.lit(AUTHOR_STUB_READER)}
+    columns = [
+        given.get(f.name, F.col(f.name) if f.name in authors.columns else F.lit(None))
+        .cast(from_arrow_type(f.type))
+        .alias(f.name)
+        for f in schema.ACCOUNTS
+    ]
     return authors.join(accounts, ["platform", "account_id"], "left_anti").select(*columns)
 
 
