@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 
@@ -53,9 +54,7 @@ def lake_table(spark: Any, root: Path | str, table: str) -> pl.DataFrame:
 def case_table(case: Case, table: str) -> pl.DataFrame:
     parts = case.parts(table)
     arrow = (
-        pa.concat_tables([pa.parquet.read_table(p) for p in parts])
-        if parts
-        else schema.TABLES[table].empty_table()
+        pa.concat_tables([pq.read_table(p) for p in parts]) if parts else schema.TABLES[table].empty_table()
     )
     return _comparable(pl.from_arrow(arrow), table)
 
