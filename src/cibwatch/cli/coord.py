@@ -31,8 +31,8 @@ ENGINE_OPTION = typer.Option(
 
 
 def coord_command(
-    inputs: list[Path] = typer.Argument(
-        ..., help="A case directory, or input files to ingest into OUT/case."
+    inputs: list[Path] | None = typer.Argument(
+        None, help="A case directory, or input files to ingest into OUT/case (or --lake)."
     ),
     out: Path = typer.Option(..., "--out", help="Output folder (accounts.csv, edges.csv, clusters.csv, …)."),
     traces: str = typer.Option("default", "--traces", help="Comma-separated traces, 'default' or 'all'."),
@@ -88,6 +88,15 @@ def coord_command(
     ),
     format: str = typer.Option("auto", "--format", help="Input format when INPUT are files."),
     engine: str = ENGINE_OPTION,
+    lake: str | None = typer.Option(
+        None,
+        "--lake",
+        help="Read a lake written by `ingest --engine spark` (a path, or a file://, hdfs:// or s3a:// "
+        "URL) instead of a case; needs --engine spark.",
+    ),
+    case_dir: Path | None = typer.Option(
+        None, "--case", help="With --lake: the case the coord_* tables are saved in (default OUT/case)."
+    ),
     mapping: str | None = MAP_OPTION,
     tz: str = TZ_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
@@ -95,13 +104,26 @@ def coord_command(
 ) -> None:
     """Find accounts acting together beyond chance; write tables, a Gephi network and the evidence."""
     from cibwatch.coord import run, write_outputs
+    from cibwatch.coord.stage import run_on_lake
 
     window_value = parse_windows(window)
     if isinstance(window_value, dict) and compat is not None:
         raise ConfigError("--compat qut takes one window in seconds, not one per trace.")
     # The toolkit has one window for every network; without --window, its usual 60 s.
     single_window = window_value if isinstance(window_value, float | str) else COMPAT_WINDOW_S
-    case = _open_or_ingest(inputs, out, format, quiet or as_json, mapping, tz)
+    if case_dir is not None and lake is None:
+        raise ConfigError(
+            "--case names where a --lake run saves its tables; without --lake, pass the case as INPUTS."
+        )
+    source = _open_lake(lake, inputs or [], engine, compat) if lake is not None else None
+    if source is not None:
+        from cibwatch.store.case import Case
+
+        case = Case.create(case_dir if case_dir is not None else out / "case")
+    elif not inputs:
+        raise ConfigError("Pass a case directory or input files (or --lake URL with --engine spark).")
+    else:
+        case = _open_or_ingest(inputs, out, format, quiet or as_json, mapping, tz)
     try:
         if compat is not None:
             run_record = _compat(
@@ -128,7 +150,10 @@ def coord_command(
                 engine=engine,
             )
             with step_progress(enabled=not quiet and not as_json) as progress:
-                found = run(case, params, progress=progress)
+                if source is not None:
+                    found = run_on_lake(source, params, case, progress=progress)
+                else:
+                    found = run(case, params, progress=progress)
             write_outputs(found.result, out)
             run_record = found.result.run
     finally:
@@ -141,6 +166,20 @@ def coord_command(
         console.print(
             f"QUT-compatible networks written to {out / 'edges.csv'} ({run_record['edges']:,} rows)"
         )
+
+
+def _open_lake(lake: str, inputs: list[Path], engine: str, compat: str | None) -> Any:
+    """The lake at ``lake``, opened on the Spark session coordination will run on."""
+    if inputs:
+        raise ConfigError("Pass either --lake or a case or input files, not both.")
+    if engine != "spark":
+        raise ConfigError("A lake is read by the Spark engine: add --engine spark.")
+    if compat is not None:
+        raise ConfigError("--compat qut runs on a case; ingest the inputs with `cibwatch ingest` first.")
+    from cibwatch.coord.spark import default_session
+    from cibwatch.store.lake import Lake
+
+    return Lake.open(lake, default_session())
 
 
 def _open_or_ingest(

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cibwatch.cli.console import MAP_OPTION, TZ_OPTION, console, file_progress, print_table
-from cibwatch.errors import ReconciliationError
+from cibwatch.errors import ConfigError, ReconciliationError
 from cibwatch.ingest import IngestReport, ingest, readers
 
 
@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
 def ingest_command(
     inputs: list[Path] = typer.Argument(..., help="Files or folders to read (.gz/.bz2/.xz/.zst are fine)."),
-    case: Path = typer.Option(..., "--case", help="The case directory to create or add to."),
+    case: Path | None = typer.Option(None, "--case", help="The case directory to create or add to."),
     format: str = typer.Option("auto", "--format", help="Input format; 'auto' sniffs each file."),
     dataset: str | None = typer.Option(None, "--dataset", help="Dataset name (default: each file's name)."),
     strict: bool = typer.Option(
@@ -38,20 +38,52 @@ def ingest_command(
     ),
     mapping: str | None = MAP_OPTION,
     tz: str = TZ_OPTION,
+    engine: str = typer.Option(
+        "duckdb",
+        "--engine",
+        help="'duckdb': into the case at --case; 'spark': the readers run on Spark (the active "
+        'SparkSession or local) and write the lake at --lake (pip install "cibwatch[spark]").',
+    ),
+    lake: str | None = typer.Option(
+        None,
+        "--lake",
+        help="--engine spark: a new folder or Hadoop URL (file://, hdfs://, s3a://) for the tables, "
+        "as Parquet partitioned by dataset and day (docs/scale.md).",
+    ),
 ) -> None:
-    """Read INPUTS into the case at --case: normalized, deduplicated, nothing lost."""
-    with file_progress(enabled=not quiet and not as_json) as progress:
-        report = ingest(
-            list(inputs),
-            case,
+    """Read INPUTS into the case at --case (or, on Spark, the lake at --lake): normalized,
+    deduplicated, nothing lost."""
+    if engine == "spark":
+        if lake is None or case is not None:
+            raise ConfigError("--engine spark writes a lake: pass --lake URL (and no --case).")
+        from cibwatch.ingest.lake import ingest_to_lake
+
+        report = ingest_to_lake(
+            [str(p) for p in inputs],
+            lake,
             format=format,
             dataset=dataset,
             strict=strict,
-            progress=progress,
-            workers=workers,
             mapping=mapping,
             tz=tz,
         )
+    elif engine != "duckdb":
+        raise ConfigError(f"Unknown --engine {engine!r}; pass --engine duckdb|spark.")
+    elif case is None or lake is not None:
+        raise ConfigError("Pass --case DIR (a lake, --lake URL, is written by --engine spark).")
+    else:
+        with file_progress(enabled=not quiet and not as_json) as progress:
+            report = ingest(
+                list(inputs),
+                case,
+                format=format,
+                dataset=dataset,
+                strict=strict,
+                progress=progress,
+                workers=workers,
+                mapping=mapping,
+                tz=tz,
+            )
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:

@@ -25,9 +25,11 @@ from cibwatch.coord.params import CoordParams
 from cibwatch.coord.stats import benjamini_hochberg, conditional_poisson_p, support_chance, tfidf_cosine
 from cibwatch.coord.traces import Trace, get_traces, null_strata
 from cibwatch.coord.window import coaction_sql, detect_resolution, estimate_window
+from cibwatch.errors import ConfigError
 from cibwatch.progress import Progress, ProgressEvent
 from cibwatch.store import duck
 from cibwatch.store.case import Case
+from cibwatch.store.lake import Lake
 
 FALLBACK_WINDOW = 60.0
 EXCLUDE_Q = 0.01
@@ -49,7 +51,7 @@ class CoordResult:
 
 
 def detect(
-    case: Case,
+    case: Case | Lake,
     traces: list[str] | str | None = None,
     window: float | str | dict[str, float | str] | None = CoordParams.window,
     *,
@@ -74,6 +76,7 @@ def detect(
 
     ``engine``: "duckdb" (embedded, the default) or "spark": the same statements on ``spark`` (a
     SparkSession; None: the active one or a new local one), reading the case's Parquet directly.
+    On Spark, ``case`` may also be a ``Lake`` (``store/lake.py``, from ``ingest --engine spark``).
 
     >>> result = detect(open_case("out/case"), traces=["repost", "url"], window=60)  # doctest: +SKIP
     >>> result.edges.filter(pl.col("q_value") < 1e-6)                                # doctest: +SKIP
@@ -107,6 +110,8 @@ def detect(
         result = on_spark.detect_on_spark(case, chosen, params, progress, choose=choose, session=spark)
         result.run["seconds"] = round(time.perf_counter() - started, 3)
         return result
+    if isinstance(case, Lake):
+        raise ConfigError(f"The lake {case.root} is read by the Spark engine: pass engine='spark'.")
     # Spill beside the case (same disk as the data), or to the system's temp if it is read-only.
     spill_dir = case.root if os.access(case.root, os.W_OK) else None
     with tempfile.TemporaryDirectory(prefix="coord-", dir=spill_dir) as tmp:

@@ -29,6 +29,7 @@ import pyarrow as pa
 from cibwatch import schema
 from cibwatch.coord.stats import conditional_poisson_p, support_chance
 from cibwatch.errors import ConfigError
+from cibwatch.store.lake import Lake
 
 if TYPE_CHECKING:
     from cibwatch.store.case import Case
@@ -214,8 +215,12 @@ class SparkSQL:
         return self.session.createDataFrame([], from_arrow_schema(arrow_schema))
 
 
-def read_case_table(con: SparkSQL, case: Case, table: str, view: str) -> str:
-    """Register ``case``'s Parquet parts of ``table`` as ``view`` (read by Spark directly)."""
+def read_case_table(con: SparkSQL, case: Case | Lake, table: str, view: str) -> str:
+    """Register ``case``'s Parquet parts of ``table`` as ``view`` (read by Spark directly); a
+    ``Lake``'s partitioned table (``store/lake.py``) as it is."""
+    if isinstance(case, Lake):
+        con.view(view, case.read(con.session, table))
+        return view
     parts = [str(p) for p in case.parts(table)]
     if parts:
         con.view(view, con.session.read.option("mergeSchema", "true").parquet(*parts))
@@ -302,7 +307,7 @@ def chance_support(
 
 
 def detect_on_spark(
-    case: Case,
+    case: Case | Lake,
     chosen: list[Any],
     params: Any,
     progress: Any,

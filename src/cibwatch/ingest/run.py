@@ -82,6 +82,17 @@ def _ingest_into(
     started: float,
     tz: str,
 ) -> IngestReport:
+    plan = plan_inputs(paths, format, dataset)
+    workers = max(1, workers if workers is not None else min(os.cpu_count() or 1, 4))
+    return ingest_sources(
+        case, plan, strict=strict, progress=progress, workers=workers, tz=tz, started=started
+    )
+
+
+def plan_inputs(
+    paths: list[Path], format: str | type[Reader], dataset: str | None
+) -> list[tuple[Source, type[Reader]]]:
+    """Each file's ``Source`` and reader: ``format`` (a name, "auto" to sniff, or a reader)."""
     plan: list[tuple[Source, type[Reader]]] = []
     for path in paths:
         source = Source(path=path, dataset=dataset or dataset_name(path))
@@ -90,10 +101,7 @@ def _ingest_into(
         else:
             reader = sniff_format(source) if format == "auto" else get_reader(format)
         plan.append((source, reader))
-    workers = max(1, workers if workers is not None else min(os.cpu_count() or 1, 4))
-    return ingest_sources(
-        case, plan, strict=strict, progress=progress, workers=workers, tz=tz, started=started
-    )
+    return plan
 
 
 def ingest_sources(

@@ -49,7 +49,9 @@ _snapshot_values = operator.itemgetter(*_SNAPSHOT_FIELDS)
 class StagingSink:
     """Collects records as rows (tuples in staged-column order) and spills them to staging Parquet."""
 
-    def __init__(self, staging: Path, strict: bool, progress: Progress | None) -> None:
+    def __init__(
+        self, staging: Path, strict: bool, progress: Progress | None, ingested_at: int | None = None
+    ) -> None:
         self._staging = staging
         self._strict = strict
         self._progress = progress
@@ -85,7 +87,8 @@ class StagingSink:
         self.source: Source | None = None
         self.reader: type[Reader] | None = None
         self.report: FileReport | None = None
-        self._ingested_at = int(time.time() * 1000)
+        # Epoch ms; given by a run whose parts are read apart (Spark tasks) so that they share it.
+        self._ingested_at = int(time.time() * 1000) if ingested_at is None else ingested_at
 
     def start(self, source: Source, reader: type[Reader], report: FileReport, seq_base: int) -> None:
         self.source, self.reader, self.report = source, reader, report
