@@ -315,7 +315,7 @@ class StagingSink:
 
 def _snapshot_key_values(record: dict[str, Any]) -> tuple[Any, ...]:
     try:
-        return _snapshot_values(record)  # type: ignore[no-any-return]
+        return _snapshot_values(record)
     except KeyError:
         return tuple(record.get(k) for k in _SNAPSHOT_FIELDS)
 

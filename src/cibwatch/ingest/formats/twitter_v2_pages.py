@@ -23,7 +23,7 @@ from cibwatch.ingest.formats.twitter_v2 import _error_reason, _retrieved_ms, acc
 from cibwatch.ingest.jsonstream import MAX_DEPTH
 from cibwatch.ingest.registry import Sink
 from cibwatch.ingest.sink import profile_fingerprint
-from cibwatch.values import parse_date_ms
+from cibwatch.values import current_zone, parse_date_ms
 
 UNSET: Any = msgspec.UNSET
 
@@ -102,14 +102,27 @@ _USER_OBJECTS_KEPT = 100_000  # distinct user objects remembered: bounds memory 
 _EMPTY = ()  # one shared empty list value: most posts have no hashtags, links or media
 
 
+# A user object's bytes to (account id, snapshot fingerprint, snapshot record), for one zone.
+_SNAPSHOTS: dict[str, Any] = {"zone": None, "of": {}}
+
+
 class _NotPlain(Exception):
     """The page needs the general path."""
 
 
-def _shallow(raw: bytes, levels_above: int) -> bool:
-    """Whether ``raw`` (a value ``levels_above`` containers deep in the page) keeps the page within
-    ``MAX_DEPTH``: a value with n brackets nests at most n deep."""
-    return raw.count(b"[") + raw.count(b"{") + levels_above <= MAX_DEPTH
+def _plain(raw: bytes, levels_above: int) -> bool:
+    """Whether ``raw`` (a value ``levels_above`` containers deep in the page) is UTF-8, as orjson
+    requires of the whole line (msgspec checks only the strings it decodes), and keeps the page
+    within ``MAX_DEPTH`` (a value with n brackets nests at most n deep)."""
+    if raw.count(b"[") + raw.count(b"{") + levels_above > MAX_DEPTH:
+        return False
+    if raw.isascii():
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _text_or_none(value: str | None) -> str | None:  # values.text_or_none, for strings
@@ -121,20 +134,27 @@ class PageReader:
 
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
-        # A user object's bytes to (account id, snapshot fingerprint, snapshot record).
-        self._snapshots: dict[bytes, tuple[str, int, dict[str, Any]]] = {}
+        # Shared by the files a process reads: a user object repeats across a day's files.
+        zone = current_zone()
+        if _SNAPSHOTS["zone"] is not zone:  # a naive date in a user object reads in the run's zone
+            _SNAPSHOTS.clear()
+            _SNAPSHOTS.update(zone=zone, of={})
+        self._snapshots: dict[bytes, tuple[str, int, dict[str, Any]]] = _SNAPSHOTS["of"]
 
     def read_page(self, line: bytes, lineno: int, offset: int) -> bool:
         """Read one line if it is a plain page (True); else hand the sink nothing (False)."""
-        if not line.isascii():
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                return False
         try:
             page = _decode_page(line)
             posts, users, errors = self._records(page)
-        except (msgspec.DecodeError, RecursionError, ValueError, KeyError, TypeError, AttributeError, _NotPlain):
+        except (
+            msgspec.DecodeError,
+            RecursionError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            _NotPlain,
+        ):
             # msgspec.ValidationError and orjson.JSONDecodeError are ValueErrors.
             return False
         sink = self.sink
@@ -155,16 +175,18 @@ class PageReader:
 
     def _records(
         self, page: _Page
-    ) -> tuple[list[tuple[Any, ...]], list[tuple[str, int, dict[str, Any], int | None]], list[tuple[str, bytes]]]:
+    ) -> tuple[
+        list[tuple[Any, ...]], list[tuple[str, int, dict[str, Any], int | None]], list[tuple[str, bytes]]
+    ]:
         """The page's post rows, account snapshots and quarantined errors, in the general path's
         order; raises _NotPlain (or a decoding error) for a page it does not vouch for."""
         if not page.data:  # no data (or a single tweet as an object): the general path's cases
             raise _NotPlain
         includes = page.includes or _Includes()
+        # Every piece of the page but the user objects, checked once each in _snapshot.
         for pieces, above in (
             (page.data, 2),
             (page.errors or (), 2),
-            (includes.users or (), 3),
             (includes.tweets or (), 3),
             (includes.media or (), 3),
             (includes.places or (), 3),
@@ -173,7 +195,7 @@ class PageReader:
             ((page.meta, page.twarc), 1),
         ):
             for piece in pieces:
-                if not _shallow(bytes(piece), above):
+                if not _plain(bytes(piece), above):
                     raise _NotPlain
         data = [_decode_tweet(raw) for raw in page.data]
         included = [_decode_tweet(raw) for raw in includes.tweets or ()]
@@ -201,7 +223,7 @@ class PageReader:
         if known is not None:
             return known
         user = orjson.loads(raw)
-        if not isinstance(user, dict):
+        if not isinstance(user, dict) or not _plain(raw, 3):  # (3: in includes.users of a page)
             raise _NotPlain
         record = account_from_v2_user(user, None)
         record["platform"] = "twitter"
