@@ -287,7 +287,7 @@ class Source:
                 elif len(values) < len(fieldnames):
                     row.update(dict.fromkeys(fieldnames[len(values) :]))
                     problem = "fewer fields than the header"
-                elif any(has_undecodable(v) for v in values):
+                elif has_undecodable("".join(values)):  # one check a row: any field has them
                     problem = "undecodable bytes (not UTF-8)"
                 yield lines.line, row, problem
 
