@@ -102,7 +102,7 @@ _USER_OBJECTS_KEPT = 100_000  # distinct user objects remembered: bounds memory 
 _EMPTY = ()  # one shared empty list value: most posts have no hashtags, links or media
 
 
-# A user object's bytes to (account id, snapshot fingerprint, snapshot record), for one zone.
+# A user object's bytes to (account id, snapshot fingerprint), for one zone.
 _SNAPSHOTS: dict[str, Any] = {"zone": None, "of": {}}
 
 
@@ -139,10 +139,14 @@ class PageReader:
         if _SNAPSHOTS["zone"] is not zone:  # a naive date in a user object reads in the run's zone
             _SNAPSHOTS.clear()
             _SNAPSHOTS.update(zone=zone, of={})
-        self._snapshots: dict[bytes, tuple[str, int, dict[str, Any]]] = _SNAPSHOTS["of"]
+        self._snapshots: dict[bytes, tuple[str, int]] = _SNAPSHOTS["of"]
+        # The snapshot records made for the page being read: most objects reach the sink once,
+        # when first seen, so records are not kept beyond the page (memory).
+        self._made: dict[bytes, dict[str, Any]] = {}
 
     def read_page(self, line: bytes, lineno: int, offset: int) -> bool:
         """Read one line if it is a plain page (True); else hand the sink nothing (False)."""
+        self._made.clear()
         try:
             page = _decode_page(line)
             posts, users, errors = self._records(page)
@@ -160,11 +164,12 @@ class PageReader:
         sink = self.sink
         sink.post_rows(posts, None)  # None: the general path keeps no line on posts either
         unchanged = 0
-        for account_id, fingerprint, snapshot, probed_at in users:
+        for account_id, fingerprint, raw, probed_at in users:
             if sink.profile_unchanged("twitter", account_id, fingerprint):
                 unchanged += 1
                 continue
-            record = dict(snapshot)
+            made = self._made.get(raw)
+            record = dict(made) if made is not None else _snapshot_record(orjson.loads(raw))
             record["probed_at"] = probed_at
             record["_fingerprint"] = fingerprint
             sink.account(record)
@@ -175,9 +180,7 @@ class PageReader:
 
     def _records(
         self, page: _Page
-    ) -> tuple[
-        list[tuple[Any, ...]], list[tuple[str, int, dict[str, Any], int | None]], list[tuple[str, bytes]]
-    ]:
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[str, int, bytes, int | None]], list[tuple[str, bytes]]]:
         """The page's post rows, account snapshots and quarantined errors, in the general path's
         order; raises _NotPlain (or a decoding error) for a page it does not vouch for."""
         if not page.data:  # no data (or a single tweet as an object): the general path's cases
@@ -211,27 +214,36 @@ class PageReader:
         probed = _retrieved_ms({"__twarc": orjson.loads(bytes(page.twarc))}) if page.twarc else None
         if probed is None:
             probed = _newest_ms(data, included)
-        users = [(*self._snapshot(bytes(raw)), probed) for raw in includes.users or ()]
+        users = []
+        for piece in includes.users or ():
+            raw = bytes(piece)
+            users.append((*self._snapshot(raw), raw, probed))
         errors = []
         for raw in page.errors or ():
             error = orjson.loads(bytes(raw))
             errors.append((_error_reason(error), dump_json(error)))
         return posts, users, errors
 
-    def _snapshot(self, raw: bytes) -> tuple[str, int, dict[str, Any]]:
+    def _snapshot(self, raw: bytes) -> tuple[str, int]:
+        """(account id, fingerprint) of the user object ``raw``, made once per distinct object."""
         known = self._snapshots.get(raw)
         if known is not None:
             return known
         user = orjson.loads(raw)
         if not isinstance(user, dict) or not _plain(raw, 3):  # (3: in includes.users of a page)
             raise _NotPlain
-        record = account_from_v2_user(user, None)
-        record["platform"] = "twitter"
-        known = (record["account_id"], profile_fingerprint(record), record)
+        record = self._made[raw] = _snapshot_record(user)
+        known = (record["account_id"], profile_fingerprint(record))
         if len(self._snapshots) >= _USER_OBJECTS_KEPT:
             self._snapshots.clear()
         self._snapshots[raw] = known
         return known
+
+
+def _snapshot_record(user: dict[str, Any]) -> dict[str, Any]:
+    record = account_from_v2_user(user, None)
+    record["platform"] = "twitter"
+    return record
 
 
 def _created_ms(tweet: _Tweet) -> int:
