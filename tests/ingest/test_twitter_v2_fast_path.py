@@ -9,6 +9,7 @@ counts, on simulator output, on the fixtures, on real twarc payloads and on host
 from __future__ import annotations
 
 import copy
+import gzip
 from pathlib import Path
 
 import orjson
@@ -210,6 +211,18 @@ def test_the_guards_keep_the_paths_equal(tmp_path, monkeypatch):
     monkeypatch.setattr(twitter_v2_pages, "_plain", lambda raw, levels_above: True)
     fast, general, *_ = _ingest_both(tmp_path, [path], monkeypatch)
     assert fast.files[0].quarantined < general.files[0].quarantined
+
+
+def test_a_damaged_compressed_file_gives_the_same_tables(tmp_path, monkeypatch):
+    simulate("default", out=tmp_path / "sim", seed=5, accounts=2000, days=1, workers=1)
+    first = sorted((tmp_path / "sim" / "posts").glob("*.jsonl"))[0]
+    packed = gzip.compress(first.read_bytes())
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(packed[: len(packed) * 9 // 10])  # the stream breaks off inside a late page
+    fast, general, a, b, read = _ingest_both(tmp_path, [path], monkeypatch, format="twitter-v2")
+    _assert_same(fast, general, a, b)
+    assert read and all(read)
+    assert a["quarantine"]["reason"].str.contains("compressed").any()
 
 
 def test_split_ranges_give_the_same_tables(tmp_path, monkeypatch):

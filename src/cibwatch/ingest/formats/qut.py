@@ -60,7 +60,7 @@ def _post_row(row: dict[str, str], platform: str) -> tuple[Any, ...]:
 
 
 _EMPTY = ()  # one shared empty list value
-_PROFILES_KEPT = 1_000_000  # (account, username) fingerprints remembered: bounds memory
+_PROFILES_KEPT = 100_000  # (account, username) fingerprints remembered: bounds memory
 
 
 @register

@@ -246,8 +246,8 @@ class TwitterV2Reader(Reader):
 
         pages = PageReader(sink)
         for line, offset, raw in lines:
-            if raw is None:
-                sink.quarantine(DAMAGED_STREAM, None, line, offset)
+            if raw is None:  # the compressed stream broke off: said once, for the rest of the file
+                self._read_item(JsonItem(line, offset, error=DAMAGED_STREAM), sink)
                 return
             if raw.__class__ is OverlongLine or not pages.read_page(raw, line, offset):
                 self._read_item(json_line_item(line, offset, raw), sink)
