@@ -6,6 +6,7 @@ import os
 import random
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -118,11 +119,84 @@ def _ingest(inputs: list[str], case: Path, fmt: str = "auto") -> tuple[float, fl
 
 
 def _row(label: str, size: str, seconds: float, rss: float, summary: dict, cpu: float) -> list:
-    posts = summary["files"][0]["emitted"]["posts"]
-    read = summary["files"][0]["seconds"]
+    posts = sum(f["emitted"]["posts"] for f in summary["files"])
+    file_seconds = [f["seconds"] for f in summary["files"]]
+    # Files read one after another add up; read by worker processes, each says when it was done.
+    read = sum(file_seconds) if sum(file_seconds) <= summary["seconds"] else max(file_seconds)
     phases = f"{seconds - summary['seconds']:.1f} / {read:.1f} / {summary['seconds'] - read:.1f}"
     rates = [round(posts / seconds), round(posts / cpu)]
     return [label, size, posts, seconds, phases, *rates, rss, summary["quarantined"]]
+
+
+def _simulated(work: Path, posts: int, fmt: str) -> Path:
+    """Simulator output (the default world over 14 days, ``posts`` about) as X API v2 pages or v1.1."""
+    accounts = max(200, round(posts / (1.12 * 14)))  # the default scenario's 1.12 posts an account-day
+    out = work / f"sim-{fmt}"
+    args = ["simulate", "--scenario", "default", "--seed", "1", "--accounts", str(accounts), "--days", "14"]
+    subprocess.run(
+        [sys.executable, "-m", "cibwatch.cli.main", *args, "--format", fmt, "--out", str(out), "-q"],
+        check=True,
+        capture_output=True,
+    )
+    return out / "posts"
+
+
+def _qut_csv(case: Path, path: Path) -> Path:
+    from cibwatch import open_case
+    from cibwatch.evaluate.qut import export_qut_csv
+
+    with open_case(case) as opened:
+        export_qut_csv(opened, path)
+    return path
+
+
+# Where a reader's time goes, by the module of each function's own time under cProfile.
+_PHASES = (
+    ("decode", ("msgspec", "orjson", "_csv", "jsonstream.py", "source.py", "<method 'decode'", "readinto")),
+    ("profile snapshots", ("_snapshot", "account_from", "account", "profile_", "stable_id")),
+    ("staging (sink, Arrow, Parquet)", ("sink.py", "pyarrow")),
+    ("reader (fields, joins, dates, entities)", ("formats/", "values.py", "registry.py")),
+)
+
+
+def _profile_read(inputs: list[Path], fmt: str) -> dict[str, float]:
+    """Shares of the read phase (reader and staging sink, in this process) by ``_PHASES``."""
+    import cProfile
+    import pstats
+
+    import cibwatch.ingest.formats.twitter_v2_pages  # noqa: F401 - imported before, not in, the profile
+    from cibwatch.ingest.parallel import _read_here
+    from cibwatch.ingest.registry import get_reader, sniff_format
+    from cibwatch.ingest.report import FileReport
+    from cibwatch.ingest.source import Source
+
+    plan = []
+    for path in inputs:
+        source = Source(path, path.stem)
+        plan.append((source, get_reader(fmt) if fmt != "auto" else sniff_format(source)))
+    files = [FileReport(path=s.name, reader=r.name, dataset=s.dataset) for s, r in plan]
+    staging = Path(tempfile.mkdtemp(prefix="cibwatch-bench-profile-"))
+    profile = cProfile.Profile()
+    try:
+        profile.runcall(_read_here, plan, files, staging, False, None)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    shares = dict.fromkeys([name for name, _ in _PHASES] + ["other"], 0.0)
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+
+    def phase(key: tuple[str, int, str]) -> str:
+        where = f"{key[0]} {key[2]}"
+        return next((name for name, marks in _PHASES if any(m in where for m in marks)), "other")
+
+    for key, (_, _, own, _, callers) in stats.items():
+        if phase(key) == "other" and key[0] == "~" and callers:
+            # A builtin (dict.get, str.strip, a regex) counts for the phase of whoever called it.
+            for caller, (_, _, own_there, _) in callers.items():
+                shares[phase(caller)] += own_there
+        else:
+            shares[phase(key)] += own
+    total = sum(shares.values()) or 1.0
+    return {k: v / total for k, v in shares.items()}
 
 
 @benchmark("ingest", "Ingest throughput")
@@ -143,6 +217,29 @@ def run(smoke: bool) -> str:
         seconds, rss, summary, cpu = _ingest([str(jsonl)], work / "case-v1")
         size = f"{size_mb:,.0f} MB"
         rows.append(_row("synthetic v1.1 JSONL (uncompressed)", size, seconds, rss, summary, cpu))
+        # Per format, on one simulated world: X API v2 pages (twarc2), v1.1 JSON Lines, QUT CSV.
+        sim_posts = int(os.environ.get("CIBWATCH_INGEST_SIM_POSTS", 20_000 if smoke else 300_000))
+        v2 = _simulated(work, sim_posts, "v2")
+        v1 = _simulated(work, sim_posts, "v1")
+        formats = [
+            ("simulator, X API v2 pages (twarc2)", [v2], "auto"),
+            ("simulator, v1.1 JSON Lines", [v1], "auto"),
+        ]
+        for label, inputs, fmt in formats:
+            seconds, rss, summary, cpu = _ingest([str(p) for p in inputs], work / f"case-{len(rows)}", fmt)
+            size = f"{sum(p.stat().st_size for p in inputs[0].glob('*')) / 2**20:,.0f} MB"
+            rows.append(_row(label, size, seconds, rss, summary, cpu))
+        csv = _qut_csv(work / "case-1", work / "qut.csv")  # the v2 world's posts, as the toolkit's CSV
+        seconds, rss, summary, cpu = _ingest([str(csv)], work / "case-qut", "qut")
+        rows.append(
+            _row("simulator, QUT CSV", f"{csv.stat().st_size / 2**20:,.0f} MB", seconds, rss, summary, cpu)
+        )
+        sample = 2 if smoke else 6  # files of the world (half a day each) profiled in-process
+        profiles = [
+            ("X API v2 pages", _profile_read(sorted(v2.glob("*"))[:sample], "auto")),
+            ("v1.1 JSON Lines", _profile_read(sorted(v1.glob("*"))[:sample], "auto")),
+            ("QUT CSV", _profile_read([csv], "qut")),
+        ]
         try:
             ira = shared("io", "ira-538", "IRAhandle_tweets_by_author_concat.csv.xz")
             if smoke:
@@ -174,6 +271,16 @@ def run(smoke: bool) -> str:
         "read is the readers' pass over the file (by one worker process per core for large uncompressed "
         "JSON Lines); commit is the deduplication in DuckDB and the writing of the case's Parquet parts. "
         "Targets: ≥ 150k posts/s from uncompressed JSONL, peak RSS ≤ 2 GB."
+    )
+    phases = list(profiles[0][1])
+    body += "\n\nWhere the read phase's time goes (cProfile, own time of each function by module, in one "
+    body += "process; the commit is the last column above):\n\n"
+    body += table(["input", *phases], [[label, *[f"{p[k]:.0%}" for k in phases]] for label, p in profiles])
+    body += (
+        "\n\ndecode: JSON/CSV parsing and line splitting (msgspec, orjson, csv, jsonstream, source); "
+        "profile snapshots: user objects to account snapshots and their deduplication; staging: the "
+        "sink's rows to Arrow batches and staging Parquet; reader: the format's own field mapping, the "
+        "join of users and referenced tweets, dates and entities."
     )
     if notes:
         body += "\n\n" + "\n".join(notes)

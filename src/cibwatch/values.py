@@ -170,6 +170,12 @@ def parse_date_ms(value: str, zone: tzinfo | None = None) -> int:
     True
     """
     text = value if len(value) == 30 else value.strip()
+    if len(text) == 24 and text[19:] == ".000Z":  # X API v2's form: a known day and second
+        day_ms = _ISO_DAY_MS.get(text[:10])
+        if day_ms is not None:
+            second_ms = _ISO_SECOND_MS.get(text[10:19])
+            if second_ms is not None:
+                return day_ms + second_ms
     if len(text) == 30 and text[3] == " " and text[7] == " ":  # the X API's form, the most common
         try:
             return twitter_date_ms(text)
@@ -190,9 +196,23 @@ def parse_date_ms(value: str, zone: tzinfo | None = None) -> int:
             dt = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=zone or _DEFAULT_ZONE.get())
-        return time_ms(int(dt.timestamp() * 1000), value)
+        ms = time_ms(int(dt.timestamp() * 1000), value)
     except (ValueError, OverflowError):
         raise ValueError(bad_date(value)) from None
+    if len(text) == 24 and _ISO_WHOLE_SECOND.fullmatch(text) and len(_ISO_DAY_MS) < 100_000:
+        second = text[10:19]  # 'THH:MM:SS', read and checked by fromisoformat just now
+        second_ms = (int(second[1:3]) * 3600 + int(second[4:6]) * 60 + int(second[7:9])) * 1000
+        _ISO_SECOND_MS[second] = second_ms
+        _ISO_DAY_MS[text[:10]] = ms - second_ms
+    return ms
+
+
+# 'YYYY-MM-DDTHH:MM:SS.000Z' split in two caches (filled only from dates parsed whole above),
+# so most v2 dates are two lookups: epoch ms of a day's start by 'YYYY-MM-DD', and ms since
+# midnight by 'THH:MM:SS'.
+_ISO_WHOLE_SECOND = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.000Z")
+_ISO_DAY_MS: dict[str, int] = {}
+_ISO_SECOND_MS: dict[str, int] = {}
 
 
 @functools.lru_cache(maxsize=65_536)

@@ -75,6 +75,37 @@ def test_cached_parse_matches_reference(dates):
         assert _outcome(twitter_date_ms, value) == _outcome(_reference, value)
 
 
+_NEAR_ISO = st.builds(
+    "{}-{}-{}T{}:{}:{}.000Z".format,
+    st.sampled_from(["2024", "2023", "0001", "9999", "20x4", "２０２４"]),
+    st.sampled_from(["01", "02", "12", "13", "00", " 2", "+2"]),
+    st.sampled_from(["01", "28", "29", "30", "31", "00", "32", " 5"]),
+    st.sampled_from(["00", "23", "24", "-1", "0١"]),
+    st.sampled_from(["00", "59", "60"]),
+    st.sampled_from(["00", "59", "60", "61"]),
+)
+
+
+def _iso_reference(value: str) -> int:
+    dt = datetime.fromisoformat(value.strip()[:-1] + "+00:00")
+    return int(dt.timestamp() * 1000)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_NEAR_ISO, min_size=1, max_size=6))
+def test_cached_v2_dates_match_fromisoformat(dates):
+    # X API v2's 'YYYY-MM-DDTHH:MM:SS.000Z' is cached by day and second once parsed whole: a
+    # cached day or second never lets an impossible date through, and values stay exact.
+    for value in dates * 2:
+        try:
+            expected: int | str = _iso_reference(value)
+        except ValueError:
+            expected = bad_date(value)
+        assert _outcome(parse_date_ms, value) == (
+            expected if isinstance(expected, int) else f"ValueError: {expected}"
+        )
+
+
 # -- the one date parser (parse_date_ms) and its column twin (parse_dates_ms) -----------------------
 
 MOMENT_MS = 1412711759000  # 2014-10-07 19:55:59 UTC

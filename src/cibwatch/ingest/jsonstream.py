@@ -131,24 +131,25 @@ def is_json_lines(source: Source) -> bool:
 
 
 def _iter_lines(source: Source) -> Iterator[JsonItem]:
-    loads = orjson.loads
     for lineno, offset, line in source.lines():
         if line is None:  # the compressed stream broke off: say so, for the rest of the file
             yield JsonItem(lineno, offset, error=DAMAGED_STREAM)
             return
-        if isinstance(line, OverlongLine):
-            yield JsonItem(lineno, offset, error=OVERLONG_LINE, raw=line)
-            continue
-        try:
-            value = loads(line)
-        except orjson.JSONDecodeError as exc:
-            reason = TOO_DEEP if "recursion" in str(exc) or "depth" in str(exc) else f"invalid JSON: {exc}"
-            yield JsonItem(lineno, offset, error=reason, raw=line)
-            continue
-        if json_too_deep(line):
-            yield JsonItem(lineno, offset, error=TOO_DEEP, raw=line)
-            continue
-        yield JsonItem(lineno, offset, value, raw=line)
+        yield json_line_item(lineno, offset, line)
+
+
+def json_line_item(lineno: int, offset: int, line: bytes) -> JsonItem:
+    """One line of a JSON Lines source as ``iter_json`` yields it: its value, or why it has none."""
+    if isinstance(line, OverlongLine):
+        return JsonItem(lineno, offset, error=OVERLONG_LINE, raw=line)
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        reason = TOO_DEEP if "recursion" in str(exc) or "depth" in str(exc) else f"invalid JSON: {exc}"
+        return JsonItem(lineno, offset, error=reason, raw=line)
+    if json_too_deep(line):
+        return JsonItem(lineno, offset, error=TOO_DEEP, raw=line)
+    return JsonItem(lineno, offset, value, raw=line)
 
 
 def _refuse_constant(name: str) -> Any:

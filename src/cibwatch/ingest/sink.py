@@ -125,10 +125,7 @@ class StagingSink:
         record.setdefault("platform", self.reader.platform)  # type: ignore[union-attr]
         if self.source.units_read != self._unit:  # type: ignore[union-attr]
             self._unit_gave_records()
-        try:
-            values = _snapshot_values(record)
-        except KeyError:
-            values = tuple(record.get(k) for k in _SNAPSHOT_FIELDS)
+        values = _snapshot_key_values(record)
         key = (record["platform"], record["account_id"])
         fingerprint = record.pop("_fingerprint", None)
         if fingerprint is None:
@@ -317,6 +314,19 @@ class StagingSink:
         for writer in self._writers.values():
             writer.close()
         return list(self._writers)
+
+
+def _snapshot_key_values(record: dict[str, Any]) -> tuple[Any, ...]:
+    try:
+        return _snapshot_values(record)
+    except KeyError:
+        return tuple(record.get(k) for k in _SNAPSHOT_FIELDS)
+
+
+def profile_fingerprint(record: dict[str, Any]) -> int:
+    """The fingerprint ``StagingSink.account`` gives a snapshot record (``platform`` set) by its
+    values: a reader that keeps one snapshot for many copies asks ``profile_unchanged`` with it."""
+    return hash(_snapshot_key_values(record))
 
 
 def _dump_raw(raw: Any) -> str:

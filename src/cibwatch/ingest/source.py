@@ -287,7 +287,7 @@ class Source:
                 elif len(values) < len(fieldnames):
                     row.update(dict.fromkeys(fieldnames[len(values) :]))
                     problem = "fewer fields than the header"
-                elif any(has_undecodable(v) for v in values):
+                elif has_undecodable("".join(values)):  # one check a row: any field has them
                     problem = "undecodable bytes (not UTF-8)"
                 yield lines.line, row, problem
 
@@ -373,14 +373,21 @@ def has_undecodable(text: str) -> bool:
 
 def first_csv_header(head: bytes) -> list[str]:
     """The header fields of a CSV/TSV whose first bytes are ``head`` (lower-cased, stripped)."""
+    return list(_first_csv_header(head))
+
+
+# Sniffing asks once per reader for the same head: a JSON page's first 256 KB parsed as one CSV
+# line cost a tenth of a second each time.
+@functools.lru_cache(maxsize=4)
+def _first_csv_header(head: bytes) -> tuple[str, ...]:
     text = head.decode("utf-8-sig", errors="replace")
     first = text.split("\n", 1)[0].rstrip("\r")
     delimiter = "\t" if first.count("\t") > first.count(",") else ","
     try:
         fields = next(csv.reader([first], delimiter=delimiter))
     except (csv.Error, StopIteration):
-        return []
-    return [f.strip().strip('"').lower() for f in fields]
+        return ()
+    return tuple(f.strip().strip('"').lower() for f in fields)
 
 
 def decompression_errors() -> tuple[type[BaseException], ...]:

@@ -20,14 +20,16 @@ from cibwatch.ingest.formats.csv_common import (
     raw_row,
     require_columns,
 )
-from cibwatch.ingest.registry import Reader, Sink, emit, register
+from cibwatch.ingest.registry import Reader, Sink, register
+from cibwatch.ingest.sink import profile_fingerprint
 from cibwatch.ingest.source import Source, first_csv_header
 from cibwatch.values import hashtags_in, mentions_in, parse_date_ms, text_or_none
 
 QUT_COLUMNS = ("message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp", "urls")
 
 
-def _records(row: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
+def _post_row(row: dict[str, str], platform: str) -> tuple[Any, ...]:
+    """The row's post in ``schema.POST_ROW`` order. Raises ValueError or KeyError on a bad row."""
     post_id = row["message_id"].strip()
     account_id = row["user_id"].strip()
     if not post_id or not account_id:
@@ -36,24 +38,29 @@ def _records(row: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
     reply = (row.get("reply_id") or "").strip()
     kind, ref = ("repost", repost) if repost else ("reply", reply) if reply else ("original", None)
     message = row.get("message") or ""
-    post = {
-        "post_id": post_id,
-        "account_id": account_id,
-        "created_at": parse_date_ms(row["timestamp"].strip()),
-        "kind": kind,
-        "ref_post_id": ref,
-        "text": message or None,
-        "hashtags": hashtags_in(message),
+    created = parse_date_ms(row["timestamp"].strip())
+    return (
+        post_id,
+        account_id,
+        created,
+        kind,
+        ref,
+        None,  # ref_account_id
+        message or None,
+        None,  # lang
+        None,  # source_app
+        hashtags_in(message) if "#" in message else _EMPTY,  # the patterns need a '#' or an '@'
         # Split on whitespace: the toolkit's own split(" ") turns an empty field into [""].
-        "urls": (row.get("urls") or "").split(),
-        "mentions": mentions_in(message),
-        "media_hashes": [],
-    }
-    records: list[tuple[str, dict[str, Any]]] = [("posts", post)]
-    username = text_or_none((row.get("username") or "").strip())
-    if username:
-        records.append(("accounts", {"account_id": account_id, "screen_name": username, "probed_at": None}))
-    return records
+        (row.get("urls") or "").split(),
+        mentions_in(message) if "@" in message else _EMPTY,
+        _EMPTY,  # media_hashes
+        platform,
+        None,  # dataset: the source's
+    )
+
+
+_EMPTY = ()  # one shared empty list value
+_PROFILES_KEPT = 100_000  # (account, username) fingerprints remembered: bounds memory
 
 
 @register
@@ -70,13 +77,42 @@ class QutReader(Reader):
     def read(self, source: Source, sink: Sink) -> None:
         header = header_of(source)
         require_columns(source, header, self.name, *((c,) for c in QUT_COLUMNS if c != "urls"))
-        for lineno, row, problem in normalized_rows(source):
-            if problem:
-                sink.quarantine(problem, raw_row(row), lineno)
-                continue
-            try:
-                records = _records(row)
-            except (ValueError, KeyError) as exc:
-                sink.quarantine(f"{type(exc).__name__}: {exc}", raw_row(row), lineno)
-                continue
-            emit(records, sink)
+        platform = self.platform
+        # A snapshot (account, username) to its fingerprint: most rows repeat their author's.
+        fingerprints: dict[tuple[str, str], int] = {}
+        unchanged = 0  # snapshots known to repeat the account's last one, counted at the end
+        try:
+            for lineno, row, problem in normalized_rows(source):
+                if problem:
+                    sink.quarantine(problem, raw_row(row), lineno)
+                    continue
+                try:
+                    post = _post_row(row, platform)
+                except (ValueError, KeyError) as exc:
+                    sink.quarantine(f"{type(exc).__name__}: {exc}", raw_row(row), lineno)
+                    continue
+                sink.post_rows([post], None)
+                username = text_or_none((row.get("username") or "").strip())
+                if not username:
+                    continue
+                account_id = post[1]
+                fingerprint = fingerprints.get((account_id, username))
+                if fingerprint is None:
+                    snapshot = {"account_id": account_id, "screen_name": username, "probed_at": None}
+                    fingerprint = profile_fingerprint({**snapshot, "platform": platform})
+                    if len(fingerprints) >= _PROFILES_KEPT:
+                        fingerprints.clear()
+                    fingerprints[account_id, username] = fingerprint
+                elif sink.profile_unchanged(platform, account_id, fingerprint):
+                    unchanged += 1
+                    continue
+                sink.account(
+                    {
+                        "account_id": account_id,
+                        "screen_name": username,
+                        "probed_at": None,
+                        "_fingerprint": fingerprint,
+                    }
+                )
+        finally:
+            sink.duplicate("accounts", unchanged)
