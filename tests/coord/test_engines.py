@@ -14,16 +14,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pytest
 from polars.testing import assert_frame_equal
 
+from cibwatch import schema
 from cibwatch.cli.main import main
 from cibwatch.coord import detect, traces
-from cibwatch.coord.spark import to_spark
+from cibwatch.coord.spark import SparkSQL, to_spark
 from cibwatch.errors import ConfigError
-from tests.coord.corpus import make_case, post
+from tests.coord.corpus import make_case, post, posts_table
 from tests.coord.test_decide import SPAN_S, _amplify, _ordinary
 from tests.coord.test_decide import _background as _reposts
 from tests.coord.test_traces import PLANTED, SHAPES, _background, syndication_case
@@ -182,6 +185,46 @@ def test_near_text_with_a_large_bucket_same_on_both_engines(tmp_path: Path, spar
     assert duck.edges.height == 19 * 18 // 2
     assert set(duck.edges["account_a"]) | set(duck.edges["account_b"]) == {f"star{j:02d}" for j in range(19)}
     assert_same_result(duck, on_spark)
+
+
+def _typo_posts() -> pa.Table:
+    """300 sentences, each beside a copy with three words misspelt: word Jaccard 7/13, so LSH
+    proposes about three pairs in four, and which ones depends on every token hash."""
+    rng = np.random.default_rng(4)
+    vocab = [f"word{i}" for i in range(3_000)]
+    posts = []
+    for k in range(300):
+        words = list(rng.choice(vocab, 10, replace=False))
+        typo = [w + "x" if i in (1, 4, 7) else w for i, w in enumerate(words)]
+        posts += [post("a", 60.0 * k, text=" ".join(words)), post("b", 60.0 * k + 1, text=" ".join(typo))]
+    return posts_table(posts)
+
+
+def _near_text_groups(con: Any, prepare: Any, posts: pa.Table) -> pl.DataFrame:
+    """near_text's (h, grp) table, prepared by ``prepare`` on ``con`` over ``posts``."""
+    con.register("posts", posts)
+    con.register("accounts", schema.ACCOUNTS.empty_table())
+    con.execute("CREATE VIEW p AS SELECT *, epoch_ms(created_at) AS t FROM posts")
+    con.execute("CREATE VIEW profile_urls AS SELECT account_id, url FROM accounts")
+    prepare(con, {"near_threshold": 0.8})
+    return con.sql("SELECT h, grp FROM near_text_groups ORDER BY h").pl()
+
+
+@pytest.mark.slow
+def test_near_text_groups_same_on_both_engines(spark: Any) -> None:
+    posts = _typo_posts()
+    trace = traces()["near_text"]
+    duck = _near_text_groups(duckdb.connect(), trace.prepare, posts)
+    con = SparkSQL(spark)
+    try:
+        on_spark = _near_text_groups(con, trace.prepare_spark, posts)
+    finally:
+        con.close()
+        for view in ("posts", "accounts", "p", "profile_urls", "own_site"):
+            spark.catalog.dropTempView(view)
+    joined = duck.filter(pl.col("h") != pl.col("grp")).height
+    assert duck.height == 600 and 150 < joined < 300  # LSH missed some pairs: the hashes matter
+    assert_frame_equal(duck, on_spark)
 
 
 @pytest.mark.slow
