@@ -67,6 +67,7 @@ def default_session() -> Any:
 
 
 _LIST_LEN = re.compile(r"\blen\(")
+_GROUP = re.compile(r"\\(\d)")
 
 
 def to_spark(statement: str) -> str:
@@ -87,6 +88,10 @@ def to_spark(statement: str) -> str:
             return exp.Anonymous(this="UNIX_MILLIS", expressions=[node.this])
         if isinstance(node, exp.Anonymous) and node.name.lower() == "epoch_ms":
             return exp.Anonymous(this="UNIX_MILLIS", expressions=node.expressions)
+        # A group in a replacement is \1 to RE2 and $1 to Java.
+        if isinstance(node, exp.RegexpReplace) and isinstance(node.args.get("replacement"), exp.Literal):
+            node.set("replacement", exp.Literal.string(_GROUP.sub(r"$\1", node.args["replacement"].this)))
+            return node
         # 1000.0 is a DECIMAL on Spark, and gap / 1000.0 a decimal; DuckDB's division gives a double.
         if isinstance(node, exp.Literal) and node.is_number and "." in node.this:
             return exp.Literal.number(node.this + "D")
