@@ -3,7 +3,8 @@
 A trace is a DuckDB ``SELECT`` over the view ``p`` (the case's posts with ``t``, the post time in
 epoch milliseconds floored to the run's time resolution) returning the columns ``account_id``,
 ``item`` (VARCHAR), ``t`` and ``post_id``. A trace that needs a helper table (near-duplicate text)
-builds it in ``prepare`` (and, if that is more than SQL, in ``prepare_spark`` for the Spark engine). The SQL may use ``{sync_bin_ms}`` (the sync bin in milliseconds).
+builds it in ``prepare`` (and, if that is more than SQL, in ``prepare_spark`` for the Spark
+engine). The SQL may use ``{sync_bin_ms}`` (the sync bin in milliseconds).
 A trace may bring its own null-model strata (``Strata``). Adding a trace is one module that calls
 ``register``.
 """

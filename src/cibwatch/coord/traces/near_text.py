@@ -229,7 +229,10 @@ def _prepare_spark(con: Any, params: dict[str, Any]) -> None:
     names, groups = component_names(
         pairs.column("h1").to_numpy(zero_copy_only=False), pairs.column("h2").to_numpy(zero_copy_only=False)
     )
-    con.register("near_text_linked", pa.table({"h": pa.array(names, pa.string()), "grp": pa.array(groups, pa.string())}))
+    con.register(
+        "near_text_linked",
+        pa.table({"h": pa.array(names, pa.string()), "grp": pa.array(groups, pa.string())}),
+    )
     con.execute(
         """CREATE TABLE near_text_groups AS SELECT t.h, coalesce(l.grp, t.h) AS grp
            FROM near_text_texts t LEFT JOIN near_text_linked l USING (h)"""
