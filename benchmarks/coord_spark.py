@@ -39,8 +39,6 @@ SPARK_CONF = {
     "spark.ui.port": "0",
     "spark.ui.showConsoleProgress": "false",
 }
-# Every default trace the Spark engine runs (near_text is refused there: coord/spark.py).
-IRA_TRACES = "repost,quote,reply,url,hashtag,media,hashtag_set,text"
 T0_MS = 1_467_331_200_000  # 2016-07-01
 SPAN_MS = 14 * 86_400_000
 
@@ -253,11 +251,14 @@ def run(smoke: bool) -> str:
         if os.environ.get("CIBWATCH_SPARK_IRA", "1") != "0" and not smoke:
             shared("io")
             if IRA_CASE.exists():
-                measured, agree, costs = _compare(IRA_CASE, IRA_TRACES, work)
+                from cibwatch.coord.traces import default_traces
+
+                ira_traces = ",".join(default_traces())
+                measured, agree, costs = _compare(IRA_CASE, ira_traces, work)
                 n = _posts(IRA_CASE)
                 rows += [["IRA + organic", n, *r] for r in measured]
                 cost_rows.append(["IRA + organic", n, *(costs.get(k, "–") for k in COST_COLUMNS)])
-                notes.append(f"IRA + organic ({IRA_TRACES}): {agree}.")
+                notes.append(f"IRA + organic ({ira_traces}): {agree}.")
             else:
                 notes.append(f"IRA + organic: {IRA_CASE} absent; run `coord_realdata` first (it builds it).")
         for size in sizes:

@@ -7,28 +7,31 @@ co-actions, p- and q-values (to floating-point tolerance), accounts and decision
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pytest
 from polars.testing import assert_frame_equal
 
+from cibwatch import schema
 from cibwatch.cli.main import main
 from cibwatch.coord import detect, traces
-from cibwatch.coord.spark import UNSUPPORTED_TRACES, to_spark
+from cibwatch.coord.spark import SparkSQL, to_spark
 from cibwatch.errors import ConfigError
-from tests.coord.corpus import make_case, post
+from tests.coord.corpus import make_case, post, posts_table
 from tests.coord.test_decide import SPAN_S, _amplify, _ordinary
 from tests.coord.test_decide import _background as _reposts
 from tests.coord.test_traces import PLANTED, SHAPES, _background, syndication_case
 
-# Every registered trace but those the Spark engine refuses (near_text: test below).
-SPARK_TRACES = sorted(set(traces()) - set(UNSUPPORTED_TRACES))
+SPARK_TRACES = sorted(traces())
 TABLES = ("edges", "evidence", "accounts", "clusters", "capped")
 
 
@@ -73,11 +76,12 @@ def test_contract_corpus_same_on_both_engines(tmp_path: Path, spark: Any, trace:
 
 
 @pytest.mark.slow
-def test_own_site_scoping_same_on_both_engines(tmp_path: Path, spark: Any) -> None:
-    # The text trace reads the profiles' links (accounts table) to scope a headline to its site.
-    case = syndication_case(tmp_path / "case", "text")
-    duck = detect(case, traces=["text"], window=60, sync_bin=10, seed=1)
-    on_spark = detect(case, traces=["text"], window=60, sync_bin=10, seed=1, engine="spark", spark=spark)
+@pytest.mark.parametrize("trace", ["text", "near_text"])
+def test_own_site_scoping_same_on_both_engines(tmp_path: Path, spark: Any, trace: str) -> None:
+    # The text traces read the profiles' links (accounts table) to scope a headline to its site.
+    case = syndication_case(tmp_path / "case", trace)
+    duck = detect(case, traces=[trace], window=60, sync_bin=10, seed=1)
+    on_spark = detect(case, traces=[trace], window=60, sync_bin=10, seed=1, engine="spark", spark=spark)
     assert duck.edges.filter(pl.col("n_shared") == 10).height == 1  # the one newsroom's two accounts
     assert_same_result(duck, on_spark)
 
@@ -124,25 +128,117 @@ def test_cli_engine_spark_writes_what_duckdb_writes(tmp_path: Path, spark: Any, 
         assert_frame_equal(duck, on_spark, check_exact=False, rel_tol=1e-9)
 
 
+def _shuffled_sentences(k: int) -> tuple[list[str], list[str]]:
+    """Two families of texts over one word set: ``A`` with one change, and ``A`` reversed with one.
+
+    Every text has the same words, so the same MinHash signature: all share one LSH bucket in
+    every band. Each family is similar within itself and unlike the other.
+    """
+    words = [f"{w}{k}" for w in _STAR_WORDS]
+    families = []
+    for base in (words, words[::-1]):
+        swaps = [[*base[:p], base[p + 1], base[p], *base[p + 2 :]] for p in range(len(base) - 1)]
+        repeats = [[*base[: p + 1], base[p], *base[p + 1 :]] for p in range(len(base) - 1)]
+        families.append([" ".join(t) for t in [base, *swaps, *repeats]])
+    return families[0], families[1]
+
+
+_STAR_WORDS = "state vote fraud media truth people city police money border".split()
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def near_text_bucket_case(root: Path) -> Any:
+    """38 accounts post texts of one word set four times: an LSH bucket of 38 (> ALL_PAIRS_UP_TO).
+
+    In a bucket that large only the pairs with its first text (smallest md5) are checked, so
+    only that text's family is joined: accounts 0–18 post it, 19–37 the other family, which
+    stays apart (checking all pairs would join it too).
+    """
+    rng = np.random.default_rng(11)
+    posts = _background(SHAPES["near_text"], rng)
+    for k in range(4):
+        one, other = _shuffled_sentences(k)
+        first = min(one + other, key=_md5)
+        for j, text in enumerate(one + other if first in one else other + one):
+            posts.append(post(f"star{j:02d}", 20_000.0 * k + j, text=text))
+    return make_case(root, posts)
+
+
+def test_the_bucket_case_has_a_star_bucket() -> None:
+    from cibwatch.coord.traces.near_text import ALL_PAIRS_UP_TO
+
+    one, other = _shuffled_sentences(0)
+    assert len(set(one + other)) == len(one + other) > ALL_PAIRS_UP_TO
+    assert all(set(t.split()) == set(one[0].split()) for t in one + other)
+
+
 @pytest.mark.slow
-def test_default_traces_on_spark_leave_near_text_out_and_say_so(tmp_path: Path, spark: Any) -> None:
+def test_near_text_with_a_large_bucket_same_on_both_engines(tmp_path: Path, spark: Any) -> None:
+    case = near_text_bucket_case(tmp_path / "case")
+    duck = detect(case, traces=["near_text"], window=60, seed=1)
+    on_spark = detect(case, traces=["near_text"], window=60, seed=1, engine="spark", spark=spark)
+    # The first text's family is one group: its 19 accounts, all pairs between them; the other
+    # family's accounts have no edge.
+    assert duck.edges.height == 19 * 18 // 2
+    assert set(duck.edges["account_a"]) | set(duck.edges["account_b"]) == {f"star{j:02d}" for j in range(19)}
+    assert_same_result(duck, on_spark)
+
+
+def _typo_posts() -> pa.Table:
+    """300 sentences, each beside a copy with three words misspelt: word Jaccard 7/13, so LSH
+    proposes about three pairs in four, and which ones depends on every token hash."""
+    rng = np.random.default_rng(4)
+    vocab = [f"word{i}" for i in range(3_000)]
+    posts = []
+    for k in range(300):
+        words = list(rng.choice(vocab, 10, replace=False))
+        typo = [w + "x" if i in (1, 4, 7) else w for i, w in enumerate(words)]
+        posts += [post("a", 60.0 * k, text=" ".join(words)), post("b", 60.0 * k + 1, text=" ".join(typo))]
+    return posts_table(posts)
+
+
+def _near_text_groups(con: Any, prepare: Any, posts: pa.Table) -> pl.DataFrame:
+    """near_text's (h, grp) table, prepared by ``prepare`` on ``con`` over ``posts``."""
+    con.register("posts", posts)
+    con.register("accounts", schema.ACCOUNTS.empty_table())
+    con.execute("CREATE VIEW p AS SELECT *, epoch_ms(created_at) AS t FROM posts")
+    con.execute("CREATE VIEW profile_urls AS SELECT account_id, url FROM accounts")
+    prepare(con, {"near_threshold": 0.8})
+    return con.sql("SELECT h, grp FROM near_text_groups ORDER BY h").pl()
+
+
+@pytest.mark.slow
+def test_near_text_groups_same_on_both_engines(spark: Any) -> None:
+    posts = _typo_posts()
+    trace = traces()["near_text"]
+    duck = _near_text_groups(duckdb.connect(), trace.prepare, posts)
+    con = SparkSQL(spark)
+    try:
+        on_spark = _near_text_groups(con, trace.prepare_spark, posts)
+    finally:
+        con.close()
+        for view in ("posts", "accounts", "p", "profile_urls", "own_site"):
+            spark.catalog.dropTempView(view)
+    joined = duck.filter(pl.col("h") != pl.col("grp")).height
+    assert duck.height == 600 and 150 < joined < 300  # LSH missed some pairs: the hashes matter
+    assert_frame_equal(duck, on_spark)
+
+
+@pytest.mark.slow
+def test_default_traces_on_spark_same_as_duckdb(tmp_path: Path, spark: Any) -> None:
     posts = _background(SHAPES["repost"], np.random.default_rng(5))
     for k in range(4):
         posts += [post(a, 5_000.0 * k + j, **SHAPES["repost"](k, j)) for j, a in enumerate(PLANTED)]
-        posts += [post(a, 5_000.0 * k + 900 + j, **SHAPES["text"](k, j)) for j, a in enumerate(PLANTED)]
+        posts += [post(a, 5_000.0 * k + 900 + j, **SHAPES["near_text"](k, j)) for j, a in enumerate(PLANTED)]
     case = make_case(tmp_path / "case", posts)
     on_spark = detect(case, engine="spark", spark=spark)
-    choice = on_spark.run["trace_choice"]
-    assert choice["left_out_on_spark"] == ["near_text"]
-    ran = [t for t in choice["traces"]]
-    assert "near_text" not in ran and {"repost", "text"} <= set(ran)
+    ran = on_spark.run["trace_choice"]["traces"]
+    assert {"repost", "text", "near_text"} <= set(ran)
+    assert on_spark.run["traces"]["near_text"]["events"] > 0
     assert_same_result(detect(case, traces=ran), on_spark)
-
-
-def test_spark_refuses_near_text_rather_than_differ(tmp_path: Path) -> None:
-    case = _contract_case(tmp_path / "case", "near_text")
-    with pytest.raises(ConfigError, match="does not run the near_text trace"):
-        detect(case, traces=["near_text", "repost"], engine="spark")
 
 
 def test_unknown_engine_is_refused(tmp_path: Path) -> None:

@@ -168,7 +168,12 @@ def test_url_normalization() -> None:
 
 
 def test_near_duplicate_groups_join_variants_and_keep_strangers_apart() -> None:
-    from cibwatch.coord.traces.near_text import minhash_signatures, near_duplicate_groups
+    from cibwatch.coord.traces.near_text import (
+        band_keys,
+        minhash_signatures,
+        near_duplicate_groups,
+        token_hashes,
+    )
 
     rng = np.random.default_rng(0)
     vocab = [f"w{i}" for i in range(3000)]
@@ -176,12 +181,9 @@ def test_near_duplicate_groups_join_variants_and_keep_strangers_apart() -> None:
     texts = base + [t + " now" for t in base[:200]] + [t.replace(" ", "  ", 1) + "!" for t in base[200:300]]
     con = duckdb.connect()
     con.register("t", pa.table({"id": np.arange(len(texts)), "n": texts}))
-    tokens = con.sql(
-        "SELECT id, hash(tok) AS th FROM (SELECT DISTINCT id, unnest(string_split(n, ' ')) AS tok FROM t) "
-        "WHERE tok <> '' ORDER BY id"
-    ).fetchnumpy()
+    tokens = token_hashes(con, "t")
     signatures = minhash_signatures(np.asarray(tokens["id"]), np.asarray(tokens["th"]), len(texts))
-    roots = near_duplicate_groups(texts, signatures, 0.8)
+    roots = near_duplicate_groups(texts, band_keys(signatures), 0.8)
     assert all(roots[3000 + i] == roots[i] for i in range(200))
     assert all(roots[3200 + i] == roots[200 + i] for i in range(100))
     assert len(set(roots[:3000])) == 3000  # unrelated sentences stay apart

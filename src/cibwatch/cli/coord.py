@@ -277,6 +277,3 @@ def _print_run(run: dict[str, Any], out: Path) -> None:
         + (f" (also listed: {others})" if others else "")
         + f" · written to {out}"
     )
-    left_out = run.get("trace_choice", {}).get("left_out_on_spark")
-    if left_out:
-        console.print(f"Not run on Spark (docs/scale.md): {', '.join(left_out)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cibwatch.coord.sqltext import trim_sql
 from cibwatch.coord.traces import default_traces
 from cibwatch.coord.traces.sync import CONTENT_FREE
 
@@ -30,7 +31,7 @@ def choose_traces(con: Any, posts_view: str) -> tuple[list[str], dict[str, Any]]
     """
     rows = con.execute(
         f"""SELECT dataset, count(*),
-                   count(*) FILTER (coalesce(trim(p.text), '') <> ''),
+                   count(*) FILTER (coalesce({trim_sql("p.text")}, '') <> ''),
                    count(*) FILTER (p.ref_post_id IS NOT NULL),
                    count(*) FILTER (len(p.urls) > 0),
                    count(*) FILTER (len(p.hashtags) > 0),

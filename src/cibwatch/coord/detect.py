@@ -23,7 +23,7 @@ from cibwatch.coord import decide, network
 from cibwatch.coord.choose import choose_traces
 from cibwatch.coord.params import CoordParams
 from cibwatch.coord.stats import benjamini_hochberg, conditional_poisson_p, support_chance, tfidf_cosine
-from cibwatch.coord.traces import Trace, get_traces, null_strata
+from cibwatch.coord.traces import Prepare, Trace, get_traces, null_strata
 from cibwatch.coord.window import coaction_sql, detect_resolution, estimate_window
 from cibwatch.errors import ConfigError
 from cibwatch.progress import Progress, ProgressEvent
@@ -149,10 +149,6 @@ class _Run:
         self.strata: dict[int, tuple[int, int]] = {}  # trace index → (stratum_ms, window_ms)
         self.recurring: dict[int, bool] = {}
 
-    def _runnable(self, names: list[str], reason: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
-        """The chosen traces this engine runs, and why (all of them here)."""
-        return names, reason
-
     def _source(self, table: str) -> str:
         """A ``FROM`` source over the case's ``table``."""
         return self.case.table_sql(table)
@@ -183,7 +179,7 @@ class _Run:
         profiles = self._source("accounts")
         con.execute(f"CREATE VIEW profile_urls AS SELECT account_id, url FROM {profiles}")
         if self.choose:
-            names, reason = self._runnable(*choose_traces(con, "p"))
+            names, reason = choose_traces(con, "p")
             self.chosen = get_traces(names)
             params.traces = self.run_record["params"]["traces"] = names
         else:
@@ -272,8 +268,9 @@ class _Run:
     def _trace(self, k: int, trace: Trace) -> pl.DataFrame:
         con, params = self.con, self.params
         sync_bin_ms = max(self.res_ms, round(params.sync_bin * 1000))
-        if trace.prepare is not None:
-            trace.prepare(con, {"near_threshold": params.near_threshold})
+        prepare = self._preparation(trace)
+        if prepare is not None:
+            prepare(con, {"near_threshold": params.near_threshold})
         # The one placeholder a trace's SQL may use; no str.format, so regex braces stay as written.
         source = trace.sql.replace("{sync_bin_ms}", str(sync_bin_ms))
         # One event per (account, item, instant): a duplicate row is not a second action.
@@ -358,6 +355,10 @@ class _Run:
             "null_strata": strata_label,
         }
         return _capped_frame([capped.with_columns(pl.lit(trace.name).alias("trace"))])
+
+    def _preparation(self, trace: Trace) -> Prepare | None:
+        """What builds ``trace``'s helper tables on this engine."""
+        return trace.prepare
 
     def _window(self, k: int, trace: Trace) -> tuple[float, str]:
         if trace.fixed_window is not None:

@@ -8,7 +8,8 @@ becomes a persisted DataFrame under a temporary view. Two steps that the embedde
 streaming every tested pair through numpy (p-values, each account's chance support) run on the
 executors instead (``mapInArrow`` over the same ``stats`` functions); only their small results, the
 pairs with p ≤ alpha and per-account sums, come back to the driver, where the account decision,
-evidence, weights and clusters run as they do on DuckDB.
+evidence, weights and clusters run as they do on DuckDB. A trace whose preparation is more than SQL
+brings its own Spark form (``Trace.prepare_spark``: near_text's MinHash, on the executors).
 
 Work is partitioned by Spark's shuffles on the join keys: (item, time bucket) for the co-action
 join, (a, b) for the per-pair counts; a viral item is capped before the join (``max_item_accounts``,
@@ -32,12 +33,10 @@ from cibwatch.errors import ConfigError
 from cibwatch.store.lake import Lake
 
 if TYPE_CHECKING:
+    from cibwatch.coord.traces import Prepare, Trace
     from cibwatch.store.case import Case
 
 INSTALL_HINT = 'pip install "cibwatch[spark]"'
-# Traces whose preparation runs outside SQL on the embedded engine (near_text: MinHash over
-# DuckDB's own token hash, confirmed with rapidfuzz); Spark would not give the same items.
-UNSUPPORTED_TRACES = ("near_text",)
 # Session settings the translation relies on: x / 0 is NULL and size(NULL) is NULL, as on DuckDB;
 # every time in UTC. Set for the run and restored after it.
 SESSION_CONF = {
@@ -68,17 +67,8 @@ def default_session() -> Any:
     return sql.SparkSession.builder.appName("cibwatch").getOrCreate()
 
 
-def check_traces(names: list[str]) -> None:
-    """Refuse traces the Spark engine cannot run the same way, rather than differ silently."""
-    refused = [n for n in names if n in UNSUPPORTED_TRACES]
-    if refused:
-        raise ConfigError(
-            f"The Spark engine does not run the {', '.join(refused)} trace yet (its MinHash grouping "
-            "runs outside SQL); leave it out of --traces or use --engine duckdb."
-        )
-
-
 _LIST_LEN = re.compile(r"\blen\(")
+_GROUP = re.compile(r"\\(\d)")
 
 
 def to_spark(statement: str) -> str:
@@ -99,6 +89,10 @@ def to_spark(statement: str) -> str:
             return exp.Anonymous(this="UNIX_MILLIS", expressions=[node.this])
         if isinstance(node, exp.Anonymous) and node.name.lower() == "epoch_ms":
             return exp.Anonymous(this="UNIX_MILLIS", expressions=node.expressions)
+        # A group in a replacement is \1 to RE2 and $1 to Java.
+        if isinstance(node, exp.RegexpReplace) and isinstance(node.args.get("replacement"), exp.Literal):
+            node.set("replacement", exp.Literal.string(_GROUP.sub(r"$\1", node.args["replacement"].this)))
+            return node
         # 1000.0 is a DECIMAL on Spark, and gap / 1000.0 a decimal; DuckDB's division gives a double.
         if isinstance(node, exp.Literal) and node.is_number and "." in node.this:
             return exp.Literal.number(node.this + "D")
@@ -181,6 +175,10 @@ class SparkSQL:
 
     def unregister(self, name: str) -> None:
         self.session.catalog.dropTempView(name)
+
+    def table(self, name: str, frame: Any) -> None:
+        """``frame`` computed once as the table ``name`` (dropped when the run closes)."""
+        self._define(name, frame, materialize=True)
 
     def view(self, name: str, frame: Any) -> None:
         """``frame`` (e.g. Parquet read by Spark) as the view ``name``."""
@@ -323,21 +321,11 @@ def detect_on_spark(
 
         con: SparkSQL  # type: ignore[assignment]
 
-        def _runnable(self, names: list[str], reason: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
-            # The default traces leave out what Spark cannot run the same way, and say so in the
-            # run record; a trace asked for by name is refused (check_traces).
-            left_out = [n for n in names if n in UNSUPPORTED_TRACES]
-            if left_out:
-                names = [n for n in names if n not in UNSUPPORTED_TRACES]
-                reason = {**reason, "traces": names, "left_out_on_spark": left_out}
-            return names, reason
-
         def _source(self, table: str) -> str:
             return read_case_table(self.con, self.case, table, f"case_{table}")
 
-        def _trace(self, k: int, trace: Any) -> pl.DataFrame:
-            check_traces([trace.name])
-            return super()._trace(k, trace)
+        def _preparation(self, trace: Trace) -> Prepare | None:
+            return trace.prepare_spark or trace.prepare
 
         def _p_values(self, pair_tables: list[str]) -> tuple[pl.DataFrame, int, int]:
             return significant_pairs(self.con, pair_tables, self.params.alpha)
@@ -352,8 +340,6 @@ def detect_on_spark(
                 self.params.min_shared,
             )
 
-    if not choose:
-        check_traces([t.name for t in chosen])
     con = SparkSQL(session if session is not None else default_session())
     try:
         return SparkRun(con, case, chosen, params, progress, choose=choose).run()  # type: ignore[arg-type]

@@ -3,7 +3,8 @@
 A trace is a DuckDB ``SELECT`` over the view ``p`` (the case's posts with ``t``, the post time in
 epoch milliseconds floored to the run's time resolution) returning the columns ``account_id``,
 ``item`` (VARCHAR), ``t`` and ``post_id``. A trace that needs a helper table (near-duplicate text)
-builds it in ``prepare``. The SQL may use ``{sync_bin_ms}`` (the sync bin in milliseconds).
+builds it in ``prepare`` (and, if that is more than SQL, in ``prepare_spark`` for the Spark
+engine). The SQL may use ``{sync_bin_ms}`` (the sync bin in milliseconds).
 A trace may bring its own null-model strata (``Strata``). Adding a trace is one module that calls
 ``register``.
 """
@@ -53,6 +54,9 @@ class Trace:
     # Items that are posts (reposts, quotes, replies): the evidence can name each item's author.
     targets_posts: bool = False
     prepare: Prepare | None = field(default=None, compare=False)
+    # The Spark engine's preparation, for a trace whose ``prepare`` computes outside SQL (a
+    # ``prepare`` that is only SQL runs on both engines as it is).
+    prepare_spark: Prepare | None = field(default=None, compare=False)
 
 
 _TRACES: dict[str, Trace] = {}

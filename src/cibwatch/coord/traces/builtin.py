@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cibwatch.coord.sqltext import NOT_SPACE, NOT_WORD, SPACE, lower_sql, trim_sql
 from cibwatch.coord.traces import Trace, register
 from cibwatch.coord.urls import normalized_url_sql, url_host_sql
 
@@ -44,9 +45,13 @@ def _listed(
     )
 
 
-# Lower-case, no links or @mentions, no leading "RT", whitespace collapsed.
-NORMALIZED_TEXT = r"""trim(regexp_replace(regexp_replace(regexp_replace(regexp_replace(lower(p.text),
-    'https?://\S+', ' ', 'g'), '@\w+', ' ', 'g'), '^\s*rt\b:?', ' '), '\s+', ' ', 'g'))"""
+# Lower-case, no links or @mentions, no leading "RT" (and a colon after it), whitespace collapsed;
+# spelt so that DuckDB and Spark read it alike (coord/sqltext.py).
+NORMALIZED_TEXT = trim_sql(
+    f"regexp_replace(regexp_replace(regexp_replace(regexp_replace({lower_sql('p.text')}, "
+    f"'https?://{NOT_SPACE}+', ' ', 'g'), '@\\w+', ' ', 'g'), "
+    f"'^{SPACE}*rt(?::|({NOT_WORD})|$)', ' \\1'), '{SPACE}+', ' ', 'g')"
+)
 MIN_TEXT_CHARS = 20
 
 _target("repost", "repost", "Reposts of the same post")
@@ -78,11 +83,11 @@ _listed(
     recurring=True,
     default=False,
 )
-_listed("hashtag", "hashtags", "lower(v)", "The same hashtag", TAG_WINDOW_S, recurring=True)
+_listed("hashtag", "hashtags", lower_sql("v"), "The same hashtag", TAG_WINDOW_S, recurring=True)
 _listed(
     "mention",
     "mentions",
-    "lower(v)",
+    lower_sql("v"),
     "Mentioning the same account",
     TAG_WINDOW_S,
     recurring=True,
@@ -90,7 +95,7 @@ _listed(
 )
 _listed("media", "media_hashes", "v", "The same image or video (media hash)", MEDIA_WINDOW_S, recurring=False)
 
-_TAGS = "list_distinct(list_transform(hashtags, lambda h: lower(h)))"
+_TAGS = f"list_distinct(list_transform(hashtags, lambda h: {lower_sql('h')}))"
 
 register(
     Trace(

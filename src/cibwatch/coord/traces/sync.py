@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from cibwatch.coord.sqltext import trim_sql
 from cibwatch.coord.traces import Strata, Trace, register
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 
 # A post with nothing but an author and a time (deleted, withheld, or a times-only export).
-CONTENT_FREE = """(coalesce(trim(p.text), '') = '' AND p.ref_post_id IS NULL
+CONTENT_FREE = f"""(coalesce({trim_sql("p.text")}, '') = '' AND p.ref_post_id IS NULL
     AND coalesce(len(p.urls), 0) = 0 AND coalesce(len(p.hashtags), 0) = 0
     AND coalesce(len(p.media_hashes), 0) = 0)"""
 
