@@ -2,8 +2,9 @@
 
 The window ends at the newest post's time (event time, so a replay and a live stream behave the
 same) and spans ``window_s`` seconds before it. Its posts, and its authors' account rows, are
-copied into a case of their own (``DIR/watch/window``); ``coord.detect`` runs on that case and
-its tables replace the watched case's coord_* tables, then the campaigns are assembled there.
+copied into a case of their own (``DIR/watch/window``); ``coord.detect`` runs on that case, the
+campaigns are assembled there (the window's posts, the case's bot scores), and the coord_* and
+campaign tables replace the watched case's.
 This is exactly ``cibwatch coord`` as a batch over the window's posts: recomputed per detection,
 not incremental (docs/watch.md).
 """
@@ -13,6 +14,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from cibwatch import schema
 from cibwatch.campaigns import CampaignsParams
@@ -74,11 +78,31 @@ def detect_window(case: Case, window_s: float, params: CoordParams | None = None
             return WindowRun(start, end, 0, 0, 0, time.perf_counter() - started)
         keywords = {f.name: getattr(params, f.name) for f in fields(params) if f.name != "extra"}
         result = detect(target, **keywords)
+        # Campaigns of the window: members' posts and narratives are the window's, not their
+        # whole history (a long watch would read ever more of it).
+        save_to_case(result, target)
+        _copy_tables(case, target, ["bot_scores"])
+        campaigns = assemble_campaigns(target, CampaignsParams())
+        save_to_case(result, case)
+        _copy_tables(target, case, _CAMPAIGN_TABLES)
     finally:
         target.close()
-    save_to_case(result, case)
-    campaigns = assemble_campaigns(case, CampaignsParams())
     flagged = result.accounts.filter(result.accounts["status"] == "coordinated").height
     return WindowRun(
         start, end, n_posts, flagged, campaigns.result.n_campaigns, time.perf_counter() - started
     )
+
+
+_CAMPAIGN_TABLES = ["campaigns", "campaign_members", "recommendations"]
+
+
+def _copy_tables(source: Case, target: Case, tables: list[str]) -> None:
+    """Replace ``target``'s ``tables`` by ``source``'s (a table ``source`` lacks is removed)."""
+    for table in tables:
+        parts = source.parts(table)
+        if parts:  # as stored: the parts' own Arrow schema
+            target.replace_table(table, pa.concat_tables(pq.read_table(p) for p in parts))
+            continue
+        with target.locked():
+            for part in target.parts(table):
+                part.unlink()
