@@ -217,6 +217,7 @@ def run_watch(
     writer.start()
     # The watch's own lines: when each batch was committed, and each detection's run time.
     batches_at: list[tuple[float, float]] = []
+    batch_lines: list[tuple[float, int]] = []
     detections: list[tuple[float, float]] = []
     tail: list[str] = []
 
@@ -231,6 +232,7 @@ def run_watch(
             at = time.monotonic() - started
             if text.startswith("batch ") and text.rstrip().endswith(" s)"):
                 batches_at.append((at, float(text.rstrip()[:-3].rsplit("(", 1)[1])))
+                batch_lines.append((at, int(text.split(" lines,")[0].rsplit(", ", 1)[1].replace(",", ""))))
             elif text.startswith("window ") and text.rstrip().endswith(" s)"):
                 detections.append((at, float(text.rstrip()[:-3].rsplit("(", 1)[1])))
 
@@ -273,6 +275,7 @@ def run_watch(
         "alert_seen": alert_seen,
         "samples": samples,
         "batches_at": batches_at,
+        "batch_lines": batch_lines,
         "detections": detections,
         "wall": time.monotonic() - started,
         "started": started,
@@ -588,7 +591,7 @@ def _usage_tables(r: dict[str, Any], every: float = 30.0) -> tuple[str, str]:
     buckets: dict[int, list[tuple[float, float, float, int]]] = {}
     for s in samples:
         buckets.setdefault(int(s[0] // every), []).append(s)
-    cpu_points, rss_points, batch_points, detect_points = [], [], [], []
+    cpu_points, rss_points, batch_points, detect_points, per_line_points = [], [], [], [], []
     for b in sorted(buckets):
         part = buckets[b]
         t1, cpu1, rss1, parts1 = part[-1]
@@ -597,6 +600,7 @@ def _usage_tables(r: dict[str, Any], every: float = 30.0) -> tuple[str, str]:
         last = part[-1]
         lo, hi = b * every, (b + 1) * every
         batches = [d for t, d in r["batches_at"] if lo < t <= hi]
+        lines = sum(n for t, n in r["batch_lines"] if lo < t <= hi)
         detections = [d for t, d in r["detections"] if lo < t <= hi]
         cpu_points.append((t1, share))
         rss_points.append((t1, rss1))
@@ -607,12 +611,15 @@ def _usage_tables(r: dict[str, Any], every: float = 30.0) -> tuple[str, str]:
         written = max((n for n, t in r["written_at"] if t - r["started"] <= hi), default=0)
         rows.append([
             f"{lo:.0f}–{hi:.0f}", f"{written / 1e6:.2f}", round(share), round(rss1), parts1, len(batches),
-            round(sum(batches) / len(batches), 2) if batches else "–", len(detections),
+            round(sum(batches) / len(batches), 2) if batches else "–",
+            round(1000 * sum(batches) / lines, 2) if lines else "–", len(detections),
             round(sum(detections) / len(detections), 1) if detections else "–",
         ])  # fmt: skip
+        if lines:
+            per_line_points.append((t1, 1000 * sum(batches) / lines))
     usage = table(
         ["wall (s)", "lines written (M)", "CPU (% of one core)", "RSS (MB)", "posts parts", "batches",
-         "mean batch commit (s)", "detections", "mean detection (s)"],
+         "mean batch commit (s)", "batch s per 1,000 lines", "detections", "mean detection (s)"],
         rows,
     )  # fmt: skip
 
@@ -623,6 +630,7 @@ def _usage_tables(r: dict[str, Any], every: float = 30.0) -> tuple[str, str]:
         ("RSS (MB)", rss_points, 1),
         ("CPU (% of one core)", cpu_points, 1),
         ("mean batch commit (s)", batch_points, 3),
+        ("batch s per 1,000 lines", per_line_points, 3),
         ("mean detection (s)", detect_points, 3),
     ]
     slopes = table(
