@@ -5,8 +5,9 @@ same) and spans ``window_s`` seconds before it. Its posts, and its authors' acco
 copied into a case of their own (``DIR/watch/window``); ``coord.detect`` runs on that case, the
 campaigns are assembled there (the window's posts, the case's bot scores), and the coord_* and
 campaign tables replace the watched case's.
-This is exactly ``cibwatch coord`` as a batch over the window's posts: recomputed per detection,
-not incremental (docs/watch.md).
+This is exactly ``cibwatch coord`` as a batch over the window's posts; only the co-actions are
+carried from one detection to the next (``coord.incremental``), the rest is recomputed
+(docs/watch.md).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from cibwatch import schema
 from cibwatch.campaigns import CampaignsParams
 from cibwatch.campaigns import run as assemble_campaigns
 from cibwatch.coord import CoordParams, detect, save_to_case
+from cibwatch.coord.incremental import CoactionState
 from cibwatch.store.case import Case
 
 WINDOW_CASE = ("watch", "window")
+COACTIONS = ("watch", "coactions")
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,9 @@ def fill_window(case: Case, window_s: float) -> tuple[Case, datetime | None, dat
     return target, start, end, posts.num_rows
 
 
-def detect_window(case: Case, window_s: float, params: CoordParams | None = None) -> WindowRun:
+def detect_window(
+    case: Case, window_s: float, params: CoordParams | None = None, *, keep_coactions: bool = False
+) -> WindowRun:
     """Re-run coordination and campaigns over the last ``window_s`` seconds of ``case``'s posts.
 
     >>> run = detect_window(open_case("out/case"), 24 * 3600)  # doctest: +SKIP
@@ -77,7 +82,10 @@ def detect_window(case: Case, window_s: float, params: CoordParams | None = None
         if not n_posts:
             return WindowRun(start, end, 0, 0, 0, time.perf_counter() - started)
         keywords = {f.name: getattr(params, f.name) for f in fields(params) if f.name != "extra"}
-        result = detect(target, **keywords)
+        # The last detection's co-actions: only the new events' are computed (DuckDB only).
+        use_kept = keep_coactions and params.engine == "duckdb"
+        kept = CoactionState(case.root.joinpath(*COACTIONS)) if use_kept else None
+        result = detect(target, **keywords, coactions=kept)
         # Campaigns of the window: members' posts and narratives are the window's, not their
         # whole history (a long watch would read ever more of it).
         save_to_case(result, target)
