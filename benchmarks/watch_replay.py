@@ -82,23 +82,13 @@ def replay(
     batch_seconds: float = 1.0,
     seconds: float | None = None,
     log: Path | None = None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """The simulated stream at ``rate`` posts/s; with ``seconds``, for that long, passes after the
     first repeating it shifted by its span (alerts are scored in the first pass)."""
     sim = work / "sim"
     simulate("demo", out=sim, seed=3, accounts=accounts, days=days, workers=1)
     lines = stream_lines(sim / "posts")
     passes = int(seconds * rate / len(lines)) + 1 if seconds is not None else 1
-    ops, campaign_of = _truth(sim)
-    # When each operation's first co-action became possible: its second member's first post.
-    authors = [json.loads(line)["data"].get("author_id") for _, line in lines]
-    first_seen: dict[str, dict[str, int]] = {op: {} for op in ops}
-    for k, author in enumerate(authors):
-        op = campaign_of.get(author, "")
-        if op in first_seen and author not in first_seen[op]:
-            first_seen[op][author] = k
-    co_line = {op: sorted(seen.values())[1] for op, seen in first_seen.items() if len(seen) >= 2}
-
     raw = run_watch(
         repeated_lines(lines, passes),
         work,
@@ -111,7 +101,21 @@ def replay(
         idle=30.0 if seconds is not None else 8.0,
         log=log,
     )
-    written_at, alert_seen = raw["written_at"], raw["alert_seen"]  # type: ignore[assignment]
+    return _scored(raw, sim, lines)
+
+
+def _scored(raw: dict[str, Any], sim: Path, lines: list[tuple[str, bytes]]) -> dict[str, Any]:
+    """``raw`` (a ``run_watch`` record) with the first pass's alerts scored against the truth."""
+    ops, campaign_of = _truth(sim)
+    # When each operation's first co-action became possible: its second member's first post.
+    authors = [json.loads(line)["data"].get("author_id") for _, line in lines]
+    first_seen: dict[str, dict[str, int]] = {op: {} for op in ops}
+    for k, author in enumerate(authors):
+        op = campaign_of.get(author, "")
+        if op in first_seen and author not in first_seen[op]:
+            first_seen[op][author] = k
+    co_line = {op: sorted(seen.values())[1] for op, seen in first_seen.items() if len(seen) >= 2}
+    written_at, alert_seen = raw["written_at"], raw["alert_seen"]
     first_pass_end = next((t for n, t in written_at if n >= len(lines)), float("inf"))
 
     def line_time(k: int) -> float:
@@ -122,7 +126,7 @@ def replay(
     for seen, alert in alert_seen:
         if seen > first_pass_end + 30:  # later passes repeat the same accounts
             continue
-        members = set(alert["members"])  # type: ignore[arg-type]
+        members = set(alert["members"])
         hits = {op for op, m in ops.items() if len(members & m) >= 2}
         in_ops = sum(1 for a in members if campaign_of.get(a, "").startswith("op"))
         if in_ops * 2 < len(members):
@@ -138,6 +142,43 @@ def replay(
         "alerted": delays,
         "alerts": sum(1 for seen, _ in alert_seen if seen <= first_pass_end + 30),
         "false_alerts": false_alerts,
+    }
+
+
+def from_log(work: Path, log: Path) -> dict[str, Any]:
+    """A ``run_watch`` record rebuilt from its log and its work folder (a run still going, or cut
+    short): samples, batches, detections, lines written each second, alerts by the time they
+    were written (``at``, against the watch's start: the case's creation)."""
+    samples, batches_at, batch_lines, detections, written_at = [], [], [], [], []
+    for raw_line in log.read_text().splitlines():
+        t_text, kind, *rest = raw_line.split("\t")
+        t = float(t_text)
+        if kind == "sample":
+            cpu, rss, parts, written = float(rest[0]), float(rest[1]), int(rest[2]), int(rest[3])
+            samples.append((t, cpu, rss, parts))
+            written_at.append((written, t))
+        elif rest and rest[0].startswith("batch ") and rest[0].endswith(" s)"):
+            batches_at.append((t, float(rest[0][:-3].rsplit("(", 1)[1])))
+            batch_lines.append((t, int(rest[0].split(" lines,")[0].rsplit(", ", 1)[1].replace(",", ""))))
+        elif rest and rest[0].startswith("window ") and rest[0].endswith(" s)"):
+            detections.append((t, float(rest[0][:-3].rsplit("(", 1)[1])))
+    started = (work / "case" / "case.json").stat().st_mtime
+    alert_seen = []
+    if (work / "alerts.jsonl").exists():
+        for text in (work / "alerts.jsonl").read_text().splitlines():
+            alert = json.loads(text)
+            alert_seen.append((datetime.fromisoformat(alert["at"]).timestamp() - started, alert))
+    writing = next((t for n, t in written_at if n == written_at[-1][0]), 0.0) if written_at else 0.0
+    return {
+        "samples": samples,
+        "batches_at": batches_at,
+        "batch_lines": batch_lines,
+        "detections": detections,
+        "written_at": [(n, t) for n, t in written_at if n],
+        "alert_seen": alert_seen,
+        "wall": samples[-1][0] if samples else 0.0,
+        "started": 0.0,
+        "writing": writing,
     }
 
 
@@ -301,7 +342,11 @@ def report_hour(accounts: int, days: int, rate: float, seconds: float, log: Path
     watcher's CPU, RSS and per-batch costs every 30 s with their trends."""
     with tempfile.TemporaryDirectory(prefix="watch-replay-") as tmp:
         r = replay(accounts, days, rate, "24h", Path(tmp), seconds=seconds, log=log)
-    delays = sorted(r["alerted"].values())  # type: ignore[attr-defined]
+    return hour_section(r, accounts, days, rate, seconds)
+
+
+def hour_section(r: dict[str, Any], accounts: int, days: int, rate: float, seconds: float) -> str:
+    delays = sorted(r["alerted"].values())
     median = delays[len(delays) // 2] if delays else float("nan")
     summary = table(
         ["posts written", "simulated posts (one pass)", "mean rate while writing (posts/s)", "wall (s)",
@@ -591,7 +636,8 @@ def _usage_tables(r: dict[str, Any], every: float = 30.0) -> tuple[str, str]:
     buckets: dict[int, list[tuple[float, float, float, int]]] = {}
     for s in samples:
         buckets.setdefault(int(s[0] // every), []).append(s)
-    cpu_points, rss_points, batch_points, detect_points, per_line_points = [], [], [], [], []
+    cpu_points, rss_points, batch_points, detect_points = [], [], [], []
+    per_line_points, cpu_line_points = [], []
     for b in sorted(buckets):
         part = buckets[b]
         t1, cpu1, rss1, parts1 = part[-1]
@@ -612,14 +658,17 @@ def _usage_tables(r: dict[str, Any], every: float = 30.0) -> tuple[str, str]:
         rows.append([
             f"{lo:.0f}–{hi:.0f}", f"{written / 1e6:.2f}", round(share), round(rss1), parts1, len(batches),
             round(sum(batches) / len(batches), 2) if batches else "–",
-            round(1000 * sum(batches) / lines, 2) if lines else "–", len(detections),
+            round(1000 * sum(batches) / lines, 2) if lines else "–",
+            round(1000 * (cpu1 - cpu0) / lines, 3) if lines else "–", len(detections),
             round(sum(detections) / len(detections), 1) if detections else "–",
         ])  # fmt: skip
         if lines:
             per_line_points.append((t1, 1000 * sum(batches) / lines))
+            cpu_line_points.append((t1, 1000 * (cpu1 - cpu0) / lines))
     usage = table(
         ["wall (s)", "lines written (M)", "CPU (% of one core)", "RSS (MB)", "posts parts", "batches",
-         "mean batch commit (s)", "batch s per 1,000 lines", "detections", "mean detection (s)"],
+         "mean batch commit (s)", "batch s per 1,000 lines", "CPU s per 1,000 lines", "detections",
+         "mean detection (s)"],
         rows,
     )  # fmt: skip
 
@@ -631,6 +680,7 @@ def _usage_tables(r: dict[str, Any], every: float = 30.0) -> tuple[str, str]:
         ("CPU (% of one core)", cpu_points, 1),
         ("mean batch commit (s)", batch_points, 3),
         ("batch s per 1,000 lines", per_line_points, 3),
+        ("CPU s per 1,000 lines", cpu_line_points, 3),
         ("mean detection (s)", detect_points, 3),
     ]
     slopes = table(
@@ -701,6 +751,11 @@ if __name__ == "__main__":
     if sys.argv[1] == "mix":
         log = Path(sys.argv[4]) if len(sys.argv) > 4 else None
         print(report_mix(float(sys.argv[2]), float(sys.argv[3]), log=log), flush=True)
+    elif sys.argv[1] == "hour-log":  # hour-log WORK LOG ACCOUNTS DAYS RATE SECONDS (a run cut short)
+        work, log = Path(sys.argv[2]), Path(sys.argv[3])
+        args = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
+        lines = stream_lines(work / "sim" / "posts")
+        print(hour_section(_scored(from_log(work, log), work / "sim", lines), *args), flush=True)
     elif sys.argv[1] == "hour":  # hour ACCOUNTS DAYS RATE SECONDS [LOG]
         log = Path(sys.argv[6]) if len(sys.argv) > 6 else None
         args = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
