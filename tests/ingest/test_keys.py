@@ -6,6 +6,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from cibwatch.ingest import ingest, keys
 from cibwatch.store import open_case
@@ -89,3 +90,35 @@ def test_an_index_from_another_hash_is_rebuilt(tmp_path):
         con.execute("UPDATE meta SET probe = probe + 1")
         con.execute("DELETE FROM keys_posts")
     assert _ingest(tmp_path, "b.csv", _rows(0, 10)).duplicates_in_case["posts"] == 10
+
+
+def test_an_index_held_by_another_process_is_left_alone(tmp_path):
+    import subprocess
+    import sys
+
+    from cibwatch.errors import CaseError
+
+    _ingest(tmp_path, "a.csv", _rows(0, 10))
+    _ingest(tmp_path, "x.csv", _rows(100, 3))
+    index = tmp_path / "case" / keys.KEYS_DB
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; c = duckdb.connect({str(index)!r}); print('ok', flush=True); "
+            "sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        path = tmp_path / "b.csv"
+        path.write_text(HEADER + _rows(0, 10))
+        with pytest.raises(CaseError, match="open in another process"):
+            ingest([path], tmp_path / "case", format="cresci-timelines")
+    finally:
+        holder.communicate("")
+    assert index.exists()  # not removed as if damaged
+    assert _ingest(tmp_path, "c.csv", _rows(0, 10)).duplicates_in_case["posts"] == 10

@@ -21,7 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from cibwatch import schema
+from cibwatch.errors import CaseError
 from cibwatch.store import sql
 from cibwatch.store.case import Case
 from cibwatch.store.duck import DUCKDB_TYPES
@@ -121,8 +124,10 @@ def connect_keys(con: Any, case: Case) -> Iterator[KeyIndex]:
     path = case.root / KEYS_DB
     try:
         _attach(con, path)
-    except Exception:  # damaged, or another DuckDB's file: a cache, rebuilt from the parts
-        with contextlib.suppress(Exception):
+    except duckdb.Error as exc:  # damaged, or another DuckDB's file: a cache, rebuilt from the parts
+        if "lock" in str(exc).lower():  # held by another process (a DuckDB shell?): not ours to remove
+            raise CaseError(f"{path} is open in another process; close it and run again") from exc
+        with contextlib.suppress(duckdb.Error):
             con.execute(f"DETACH {ALIAS}")
         _remove(path)
         _attach(con, path)
