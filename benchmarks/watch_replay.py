@@ -74,11 +74,38 @@ def _truth(folder: Path) -> tuple[dict[str, set[str]], dict[str, str]]:
 
 
 def replay(
-    accounts: int, days: int, rate: float, window: str, work: Path, batch_seconds: float = 1.0
-) -> dict[str, object]:
+    accounts: int,
+    days: int,
+    rate: float,
+    window: str,
+    work: Path,
+    batch_seconds: float = 1.0,
+    seconds: float | None = None,
+    log: Path | None = None,
+) -> dict[str, Any]:
+    """The simulated stream at ``rate`` posts/s; with ``seconds``, for that long, passes after the
+    first repeating it shifted by its span (alerts are scored in the first pass)."""
     sim = work / "sim"
     simulate("demo", out=sim, seed=3, accounts=accounts, days=days, workers=1)
     lines = stream_lines(sim / "posts")
+    passes = int(seconds * rate / len(lines)) + 1 if seconds is not None else 1
+    raw = run_watch(
+        repeated_lines(lines, passes),
+        work,
+        window,
+        batch_seconds,
+        write=lambda it, path, on_chunk: write_growing(
+            it, path, posts_per_second=rate, chunk=max(1, int(rate / 10)), on_chunk=on_chunk
+        ),
+        max_seconds=seconds,
+        idle=30.0 if seconds is not None else 8.0,
+        log=log,
+    )
+    return _scored(raw, sim, lines)
+
+
+def _scored(raw: dict[str, Any], sim: Path, lines: list[tuple[str, bytes]]) -> dict[str, Any]:
+    """``raw`` (a ``run_watch`` record) with the first pass's alerts scored against the truth."""
     ops, campaign_of = _truth(sim)
     # When each operation's first co-action became possible: its second member's first post.
     authors = [json.loads(line)["data"].get("author_id") for _, line in lines]
@@ -88,17 +115,8 @@ def replay(
         if op in first_seen and author not in first_seen[op]:
             first_seen[op][author] = k
     co_line = {op: sorted(seen.values())[1] for op, seen in first_seen.items() if len(seen) >= 2}
-
-    raw = run_watch(
-        (line for _, line in lines),
-        work,
-        window,
-        batch_seconds,
-        write=lambda it, path, on_chunk: write_growing(
-            it, path, posts_per_second=rate, chunk=max(1, int(rate / 10)), on_chunk=on_chunk
-        ),
-    )
-    written_at, alert_seen = raw["written_at"], raw["alert_seen"]  # type: ignore[assignment]
+    written_at, alert_seen = raw["written_at"], raw["alert_seen"]
+    first_pass_end = next((t for n, t in written_at if n >= len(lines)), float("inf"))
 
     def line_time(k: int) -> float:
         return next(t for n, t in written_at if n > k)
@@ -106,7 +124,9 @@ def replay(
     delays: dict[str, float] = {}
     false_alerts = 0
     for seen, alert in alert_seen:
-        members = set(alert["members"])  # type: ignore[arg-type]
+        if seen > first_pass_end + 30:  # later passes repeat the same accounts
+            continue
+        members = set(alert["members"])
         hits = {op for op, m in ops.items() if len(members & m) >= 2}
         in_ops = sum(1 for a in members if campaign_of.get(a, "").startswith("op"))
         if in_ops * 2 < len(members):
@@ -115,16 +135,82 @@ def replay(
             if op in co_line and op not in delays:
                 delays[op] = seen - line_time(co_line[op])
     return {
+        **raw,
         "posts": len(lines),
+        "posts_written": written_at[-1][0] if written_at else 0,
         "ops": len(ops),
         "alerted": delays,
-        "alerts": len(alert_seen),
+        "alerts": sum(1 for seen, _ in alert_seen if seen <= first_pass_end + 30),
         "false_alerts": false_alerts,
-        "samples": raw["samples"],
-        "batches_at": raw["batches_at"],
-        "detections": raw["detections"],
-        "wall": raw["wall"],
     }
+
+
+def from_log(work: Path, log: Path) -> dict[str, Any]:
+    """A ``run_watch`` record rebuilt from its log and its work folder (a run still going, or cut
+    short): samples, batches, detections, lines written each second, alerts by the time they
+    were written (``at``, against the watch's start: the case's creation)."""
+    samples, batches_at, batch_lines, detections, written_at = [], [], [], [], []
+    for raw_line in log.read_text().splitlines():
+        t_text, kind, *rest = raw_line.split("\t")
+        t = float(t_text)
+        if kind == "sample":
+            cpu, rss, parts, written = float(rest[0]), float(rest[1]), int(rest[2]), int(rest[3])
+            samples.append((t, cpu, rss, parts))
+            written_at.append((written, t))
+        elif rest and rest[0].startswith("batch ") and rest[0].endswith(" s)"):
+            batches_at.append((t, float(rest[0][:-3].rsplit("(", 1)[1])))
+            batch_lines.append((t, int(rest[0].split(" lines,")[0].rsplit(", ", 1)[1].replace(",", ""))))
+        elif rest and rest[0].startswith("window ") and rest[0].endswith(" s)"):
+            detections.append((t, float(rest[0][:-3].rsplit("(", 1)[1])))
+    started = (work / "case" / "case.json").stat().st_mtime
+    alert_seen = []
+    if (work / "alerts.jsonl").exists():
+        for text in (work / "alerts.jsonl").read_text().splitlines():
+            alert = json.loads(text)
+            alert_seen.append((datetime.fromisoformat(alert["at"]).timestamp() - started, alert))
+    writing = next((t for n, t in written_at if n == written_at[-1][0]), 0.0) if written_at else 0.0
+    return {
+        "samples": samples,
+        "batches_at": batches_at,
+        "batch_lines": batch_lines,
+        "detections": detections,
+        "written_at": [(n, t) for n, t in written_at if n],
+        "alert_seen": alert_seen,
+        "wall": samples[-1][0] if samples else 0.0,
+        "started": 0.0,
+        "writing": writing,
+    }
+
+
+def repeated_lines(lines: list[tuple[str, bytes]], passes: int) -> Iterator[bytes]:
+    """The stream's lines, then ``passes - 1`` copies shifted by its span (plus a minute), with
+    ``~pass`` appended to post ids and the ids they reference: the same accounts go on posting."""
+    from datetime import timedelta
+
+    yield from (line for _, line in lines)
+    if passes < 2 or not lines:
+        return
+    first, last = (datetime.fromisoformat(lines[k][0].replace("Z", "+00:00")) for k in (0, -1))
+    span = last - first + timedelta(minutes=1)
+
+    def shifted(value: str, k: int) -> str:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00")) + k * span
+        return at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    for k in range(1, passes):
+        tag = f"~{k}"
+        for _, line in lines:
+            doc = orjson.loads(line)
+            posts = [doc["data"], *doc["includes"].get("tweets", [])]
+            for post in posts:
+                post["id"] += tag
+                if post.get("created_at"):
+                    post["created_at"] = shifted(post["created_at"], k)
+                for ref in post.get("referenced_tweets") or []:
+                    ref["id"] += tag
+                if post.get("conversation_id"):
+                    post["conversation_id"] += tag
+            yield orjson.dumps(doc) + b"\n"
 
 
 def run_watch(
@@ -172,6 +258,7 @@ def run_watch(
     writer.start()
     # The watch's own lines: when each batch was committed, and each detection's run time.
     batches_at: list[tuple[float, float]] = []
+    batch_lines: list[tuple[float, int]] = []
     detections: list[tuple[float, float]] = []
     tail: list[str] = []
 
@@ -186,6 +273,7 @@ def run_watch(
             at = time.monotonic() - started
             if text.startswith("batch ") and text.rstrip().endswith(" s)"):
                 batches_at.append((at, float(text.rstrip()[:-3].rsplit("(", 1)[1])))
+                batch_lines.append((at, int(text.split(" lines,")[0].rsplit(", ", 1)[1].replace(",", ""))))
             elif text.startswith("window ") and text.rstrip().endswith(" s)"):
                 detections.append((at, float(text.rstrip()[:-3].rsplit("(", 1)[1])))
 
@@ -228,16 +316,54 @@ def run_watch(
         "alert_seen": alert_seen,
         "samples": samples,
         "batches_at": batches_at,
+        "batch_lines": batch_lines,
         "detections": detections,
         "wall": time.monotonic() - started,
+        "started": started,
         "writing": (written_at[-1][1] - started) if written_at else 0.0,
     }
 
 
 @benchmark("watch_replay", "Live monitoring: a simulated stream replayed through `cibwatch watch`")
 def run(smoke: bool) -> str:
-    accounts, days, rate = (300, 2, 500.0) if smoke else (3000, 4, 200.0)
-    return report(accounts, days, rate)
+    if smoke:
+        return report(300, 2, 500.0)
+    return report_hour(8000, 8, 2000.0, 3600.0, log=_bench_log("watch_replay"))
+
+
+def _bench_log(name: str) -> Path | None:
+    """``CIBWATCH_BENCH_LOG=DIR``: a long run's samples and watch lines go to DIR/NAME.log as they come."""
+    folder = os.environ.get("CIBWATCH_BENCH_LOG")
+    return Path(folder) / f"{name}.log" if folder else None
+
+
+def report_hour(accounts: int, days: int, rate: float, seconds: float, log: Path | None = None) -> str:
+    """The simulated stream repeated for ``seconds`` at ``rate``: alerts of the first pass, and the
+    watcher's CPU, RSS and per-batch costs every 30 s with their trends."""
+    with tempfile.TemporaryDirectory(prefix="watch-replay-") as tmp:
+        r = replay(accounts, days, rate, "24h", Path(tmp), seconds=seconds, log=log)
+    return hour_section(r, accounts, days, rate, seconds)
+
+
+def hour_section(r: dict[str, Any], accounts: int, days: int, rate: float, seconds: float) -> str:
+    delays = sorted(r["alerted"].values())
+    median = delays[len(delays) // 2] if delays else float("nan")
+    summary = table(
+        ["posts written", "simulated posts (one pass)", "mean rate while writing (posts/s)", "wall (s)",
+         "planted ops", "ops alerted (first pass)", "alert delay median / max (s)",
+         "alerts in the first pass", "false alerts (mostly non-op members)"],
+        [[r["posts_written"], r["posts"], round(r["posts_written"] / max(r["writing"], 1)), round(r["wall"]),
+          r["ops"], len(delays), f"{median:.1f} / {delays[-1]:.1f}" if delays else "–", r["alerts"],
+          r["false_alerts"]]],
+    )  # fmt: skip
+    usage, slopes = _usage_tables(r)
+    return (
+        f"`cibwatch simulate` demo scenario, {accounts:,} organic accounts, {days} days (seed 3), cut into "
+        f"twarc2-stream lines and appended to a file at {rate:,.0f} posts/s for {seconds:,.0f} s; passes "
+        "after the first repeat it shifted by its span, post ids suffixed (the same accounts go on "
+        "posting). `cibwatch watch --window 24h --batch-seconds 1`. Alerts are scored in the first pass.\n\n"
+        f"{summary}\n\n{_USAGE_INTRO}\n\n{usage}\n\n{_SLOPES_INTRO}\n\n{slopes}\n"
+    )
 
 
 def report(accounts: int, days: int, rate: float) -> str:
@@ -492,6 +618,78 @@ def replay_mix(
     }
 
 
+_USAGE_INTRO = (
+    "The watcher every 30 s (CPU share over the interval, RSS and posts Parquet parts at its end, "
+    "batches and detections finished in it):"
+)
+_SLOPES_INTRO = (
+    "Trends (least squares, per 10 minutes) over the run after its first 5 minutes (the first "
+    "window filling) and over its second half:"
+)
+
+
+def _usage_tables(r: dict[str, Any], every: float = 30.0) -> tuple[str, str]:
+    """The watcher's usage every ``every`` seconds, and the trends of its columns."""
+    samples = r["samples"]
+    rows = []
+    last = samples[0] if samples else None
+    buckets: dict[int, list[tuple[float, float, float, int]]] = {}
+    for s in samples:
+        buckets.setdefault(int(s[0] // every), []).append(s)
+    cpu_points, rss_points, batch_points, detect_points = [], [], [], []
+    per_line_points, cpu_line_points = [], []
+    for b in sorted(buckets):
+        part = buckets[b]
+        t1, cpu1, rss1, parts1 = part[-1]
+        t0, cpu0 = (last[0], last[1]) if last is not None and last[0] < part[0][0] else part[0][:2]
+        share = 100 * (cpu1 - cpu0) / (t1 - t0) if t1 > t0 else 0.0
+        last = part[-1]
+        lo, hi = b * every, (b + 1) * every
+        batches = [d for t, d in r["batches_at"] if lo < t <= hi]
+        lines = sum(n for t, n in r["batch_lines"] if lo < t <= hi)
+        detections = [d for t, d in r["detections"] if lo < t <= hi]
+        cpu_points.append((t1, share))
+        rss_points.append((t1, rss1))
+        if batches:
+            batch_points.append((t1, sum(batches) / len(batches)))
+        if detections:
+            detect_points.append((t1, sum(detections) / len(detections)))
+        written = max((n for n, t in r["written_at"] if t - r["started"] <= hi), default=0)
+        rows.append([
+            f"{lo:.0f}–{hi:.0f}", f"{written / 1e6:.2f}", round(share), round(rss1), parts1, len(batches),
+            round(sum(batches) / len(batches), 2) if batches else "–",
+            round(1000 * sum(batches) / lines, 2) if lines else "–",
+            round(1000 * (cpu1 - cpu0) / lines, 3) if lines else "–", len(detections),
+            round(sum(detections) / len(detections), 1) if detections else "–",
+        ])  # fmt: skip
+        if lines:
+            per_line_points.append((t1, 1000 * sum(batches) / lines))
+            cpu_line_points.append((t1, 1000 * (cpu1 - cpu0) / lines))
+    usage = table(
+        ["wall (s)", "lines written (M)", "CPU (% of one core)", "RSS (MB)", "posts parts", "batches",
+         "mean batch commit (s)", "batch s per 1,000 lines", "CPU s per 1,000 lines", "detections",
+         "mean detection (s)"],
+        rows,
+    )  # fmt: skip
+
+    def trend(points: list[tuple[float, float]], since: float) -> float:
+        return _slope([p for p in points if p[0] >= since]) * 600
+
+    series = [
+        ("RSS (MB)", rss_points, 1),
+        ("CPU (% of one core)", cpu_points, 1),
+        ("mean batch commit (s)", batch_points, 3),
+        ("batch s per 1,000 lines", per_line_points, 3),
+        ("CPU s per 1,000 lines", cpu_line_points, 3),
+        ("mean detection (s)", detect_points, 3),
+    ]
+    slopes = table(
+        ["per 10 min", "after 5 min", "second half"],
+        [[name, round(trend(p, 300.0), n), round(trend(p, r["wall"] / 2), n)] for name, p, n in series],
+    )
+    return usage, slopes
+
+
 def _slope(points: list[tuple[float, float]]) -> float:
     """Least-squares slope of (t, y)."""
     n = len(points)
@@ -505,40 +703,12 @@ def _slope(points: list[tuple[float, float]]) -> float:
 
 @benchmark("watch_mix", "Live monitoring: the IRA + organic mix replayed through `cibwatch watch`")
 def run_mix(smoke: bool) -> str:
-    return report_mix(2000.0, 20.0 if smoke else 3600.0)
+    return report_mix(2000.0, 20.0 if smoke else 3600.0, log=None if smoke else _bench_log("watch_mix"))
 
 
-def report_mix(rate: float, seconds: float, every: float = 30.0, log: Path | None = None) -> str:
+def report_mix(rate: float, seconds: float, log: Path | None = None) -> str:
     with tempfile.TemporaryDirectory(prefix="watch-mix-") as tmp:
         r = replay_mix(rate, seconds, Path(tmp), log=log)
-    samples = r["samples"]
-    rows = []
-    last = samples[0] if samples else None
-    buckets: dict[int, list[tuple[float, float, float, int]]] = {}
-    for s in samples:
-        buckets.setdefault(int(s[0] // every), []).append(s)
-    cpu_points, rss_points, batch_points, detect_points = [], [], [], []
-    for b in sorted(buckets):
-        part = buckets[b]
-        t1, cpu1, rss1, parts1 = part[-1]
-        t0, cpu0 = (last[0], last[1]) if last is not None and last[0] < part[0][0] else part[0][:2]
-        share = 100 * (cpu1 - cpu0) / (t1 - t0) if t1 > t0 else 0.0
-        last = part[-1]
-        lo, hi = b * every, (b + 1) * every
-        batches = [d for t, d in r["batches_at"] if lo < t <= hi]
-        detections = [d for t, d in r["detections"] if lo < t <= hi]
-        cpu_points.append((t1, share))
-        rss_points.append((t1, rss1))
-        if batches:
-            batch_points.append((t1, sum(batches) / len(batches)))
-        if detections:
-            detect_points.append((t1, sum(detections) / len(detections)))
-        rows.append([
-            f"{lo:.0f}–{hi:.0f}", round(share), round(rss1), parts1, len(batches),
-            round(sum(batches) / len(batches), 2) if batches else "–", len(detections),
-            round(sum(detections) / len(detections), 1) if detections else "–",
-        ])  # fmt: skip
-    half = [p for p in rss_points if p[0] >= r["wall"] / 2]
     delays = sorted(r["category_delay"].values())
     median = delays[len(delays) // 2] if delays else float("nan")
     summary = table(
@@ -559,26 +729,7 @@ def report_mix(rate: float, seconds: float, every: float = 30.0, log: Path | Non
             for c in r["categories"]
         ],
     )
-    usage = table(
-        ["wall (s)", "CPU (% of one core)", "RSS (MB)", "posts parts", "batches", "mean batch commit (s)",
-         "detections", "mean detection (s)"],
-        rows,
-    )  # fmt: skip
-    slopes = table(
-        ["over the run's second half", "slope per 10 min"],
-        [
-            ["RSS (MB)", round(_slope(half) * 600, 1)],
-            ["CPU (% of one core)", round(_slope([p for p in cpu_points if p[0] >= r["wall"] / 2]) * 600, 1)],
-            [
-                "mean batch commit (s)",
-                round(_slope([p for p in batch_points if p[0] >= r["wall"] / 2]) * 600, 3),
-            ],
-            [
-                "mean detection (s)",
-                round(_slope([p for p in detect_points if p[0] >= r["wall"] / 2]) * 600, 2),
-            ],
-        ],
-    )
+    usage, slopes = _usage_tables(r)
     return (
         f"The IRA + organic corpus of `coord_realdata` ({r['corpus_posts']:,} posts over "
         f"{r['span_days']:.0f} days: "
@@ -590,9 +741,7 @@ def report_mix(rate: float, seconds: float, every: float = 30.0, log: Path | Non
         "are IRA accounts, else mostly organic (a false alert). Category delay: from the line of the "
         "category's second IRA account's first post to the first alert naming two of its accounts. "
         "Alerts are scored in the first pass only.\n\n"
-        f"{summary}\n\n{per_cat}\n\nThe watcher every {every:.0f} s (CPU share over the interval, RSS and "
-        f"posts Parquet parts at its end, batches and detections finished in it):\n\n{usage}\n\n"
-        f"Trends over the second half of the run (least squares):\n\n{slopes}\n"
+        f"{summary}\n\n{per_cat}\n\n{_USAGE_INTRO}\n\n{usage}\n\n{_SLOPES_INTRO}\n\n{slopes}\n"
     )
 
 
@@ -602,5 +751,14 @@ if __name__ == "__main__":
     if sys.argv[1] == "mix":
         log = Path(sys.argv[4]) if len(sys.argv) > 4 else None
         print(report_mix(float(sys.argv[2]), float(sys.argv[3]), log=log), flush=True)
+    elif sys.argv[1] == "hour-log":  # hour-log WORK LOG ACCOUNTS DAYS RATE SECONDS (a run cut short)
+        work, log = Path(sys.argv[2]), Path(sys.argv[3])
+        args = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
+        lines = stream_lines(work / "sim" / "posts")
+        print(hour_section(_scored(from_log(work, log), work / "sim", lines), *args), flush=True)
+    elif sys.argv[1] == "hour":  # hour ACCOUNTS DAYS RATE SECONDS [LOG]
+        log = Path(sys.argv[6]) if len(sys.argv) > 6 else None
+        args = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+        print(report_hour(*args, log=log), flush=True)
     else:
         print(report(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])))

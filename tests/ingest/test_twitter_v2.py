@@ -126,6 +126,26 @@ def test_malformed_records_are_quarantined_with_reasons(tmp_path):
     assert withheld["text"] is None and withheld["urls"] == []
 
 
+def test_an_included_tweet_given_only_as_a_reference_is_skipped_not_an_error(tmp_path):
+    import json
+
+    # A stream line whose repost names its original in includes.tweets by id and author only
+    # (no created_at): the repost is stored with both, the reference kept aside as skipped.
+    line = {
+        "data": {"id": "2", "author_id": "20", "created_at": "2024-01-01T00:00:00.000Z", "text": "RT",
+                 "referenced_tweets": [{"type": "retweeted", "id": "1"}]},
+        "includes": {"tweets": [{"id": "1", "author_id": "10"}]},
+    }  # fmt: skip
+    path = tmp_path / "stream.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    report, case = _case(tmp_path, path, format="twitter-v2", strict=True)  # strict: skipped is no error
+    assert report.reconciles and report.files[0].quarantined == 1
+    repost = case.read("posts").row(0, named=True)
+    assert (repost["kind"], repost["ref_post_id"], repost["ref_account_id"]) == ("repost", "1", "10")
+    (reason,) = case.read("quarantine")["reason"].to_list()
+    assert reason.startswith("skipped: included tweet without created_at")
+
+
 def test_pretty_printed_response_reads_like_its_line(tmp_path):
     import json
 

@@ -184,11 +184,14 @@ def test_standard_input_is_spooled_into_the_case_and_ends_the_watch_at_its_end(
     assert (tmp_path / "case" / "watch" / "stdin.jsonl").stat().st_size == sum(map(len, stream))
 
 
-@pytest.mark.parametrize("window_hours", [24 * 30, 30])
+@pytest.mark.parametrize(("window_hours", "keep_coactions"), [(24 * 30, False), (30, False), (30, True)])
 def test_the_windows_flagged_accounts_equal_batch_coord_on_the_windows_posts(
-    window_hours, stream, uninterrupted, tmp_path
+    window_hours, keep_coactions, stream, uninterrupted, tmp_path
 ):
-    params = WatchParams(window=window_hours * 3600.0, batch_seconds=0, stop_when_idle=0)
+    # keep_coactions: small batches, a detection after each, each pairing only the events new since
+    # the last one.
+    more = {"max_batch_bytes": 150_000, "detect_every": 1, "keep_coactions": True} if keep_coactions else {}
+    params = WatchParams(window=window_hours * 3600.0, batch_seconds=0, stop_when_idle=0, **more)
     run_watch([uninterrupted["file"]], tmp_path / "live", params)
     # The batch side, on its own path: the whole stream ingested, the window cut with polars.
     ingest([uninterrupted["file"]], tmp_path / "all")
@@ -201,6 +204,7 @@ def test_the_windows_flagged_accounts_equal_batch_coord_on_the_windows_posts(
     batch = detect(window, **{k: v for k, v in vars(CoordParams()).items() if k != "extra"})
     flagged = set(batch.accounts.filter(pl.col("status") == "coordinated")["account_id"])
     assert flagged and snapshot(tmp_path / "live")["flagged"] == flagged
+    assert (tmp_path / "live" / "watch" / "coactions" / "current.json").exists() == keep_coactions
 
 
 def test_the_restart_check_sees_a_batch_committed_without_its_offsets(stream, tmp_path):

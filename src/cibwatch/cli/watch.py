@@ -60,6 +60,11 @@ def watch_command(
         "http://127.0.0.1:8000", "--serve-url", help="Where `cibwatch serve` runs, for the alerts' links."
     ),
     max_alerts: int = typer.Option(10, "--max-alerts-per-minute", min=1, help="Rate limit of alerts."),
+    keep_coactions: bool = typer.Option(
+        False,
+        "--keep-coactions",
+        help="Carry co-actions from one detection to the next: only new events are paired (same results).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No batch lines on stderr."),
 ) -> None:
     """Follow streams (twarc2, Jetstream, Mastodon) into a case; alert on campaigns as they form."""
@@ -81,6 +86,7 @@ def watch_command(
         stop_when_idle=stop_when_idle,
         detect_every=detect_every,
         max_batch_bytes=max_batch_bytes,
+        keep_coactions=keep_coactions,
     )
 
     def on_batch(b: BatchReport) -> None:

@@ -21,6 +21,7 @@ import polars as pl
 from cibwatch import schema
 from cibwatch.coord import decide, network
 from cibwatch.coord.choose import choose_traces
+from cibwatch.coord.incremental import CoactionState
 from cibwatch.coord.params import CoordParams
 from cibwatch.coord.stats import benjamini_hochberg, conditional_poisson_p, support_chance, tfidf_cosine
 from cibwatch.coord.traces import Prepare, Trace, get_traces, null_strata
@@ -71,6 +72,7 @@ def detect(
     engine: str = CoordParams.engine,
     spark: Any = None,
     progress: Progress | None = None,
+    coactions: CoactionState | None = None,
 ) -> CoordResult:
     """Find accounts that act together beyond chance in ``case``'s posts.
 
@@ -81,6 +83,9 @@ def detect(
     >>> result = detect(open_case("out/case"), traces=["repost", "url"], window=60)  # doctest: +SKIP
     >>> result.edges.filter(pl.col("q_value") < 1e-6)                                # doctest: +SKIP
     >>> detect(open_case("out/case"), engine="spark", spark=session)                 # doctest: +SKIP
+
+    ``coactions``: co-actions kept from the previous detection over an overlapping window
+    (``watch``; DuckDB only): only the new events' are computed (``coord.incremental``).
     """
     chosen = get_traces(traces)
     params = CoordParams(
@@ -105,6 +110,10 @@ def detect(
     # With the default traces, the posts pick what is added (coord/choose.py).
     choose = traces is None or traces == "default"
     if engine == "spark":
+        if coactions is not None:
+            raise ConfigError(
+                "kept co-actions (coactions=) are computed on DuckDB only; leave engine='duckdb'"
+            )
         from cibwatch.coord import spark as on_spark
 
         result = on_spark.detect_on_spark(case, chosen, params, progress, choose=choose, session=spark)
@@ -116,10 +125,19 @@ def detect(
     spill_dir = case.root if os.access(case.root, os.W_OK) else None
     with tempfile.TemporaryDirectory(prefix="coord-", dir=spill_dir) as tmp:
         con = connect(Path(tmp), memory_limit, threads)
+        if coactions is not None:
+            coactions.begin()
         try:
-            result = _Run(con, case, chosen, params, progress, choose=choose).run()
+            result = _Run(con, case, chosen, params, progress, choose=choose, coactions=coactions).run()
+        except BaseException:
+            if coactions is not None:
+                coactions.abandon()
+            raise
         finally:
             con.close()
+        if coactions is not None:
+            coactions.publish()
+            result.run["coactions_kept"] = coactions.stats
     result.run["seconds"] = round(time.perf_counter() - started, 3)
     return result
 
@@ -141,8 +159,10 @@ class _Run:
         progress: Progress | None,
         *,
         choose: bool = False,
+        coactions: CoactionState | None = None,
     ) -> None:
         self.con, self.case, self.chosen, self.params = con, case, chosen, params
+        self.coactions = coactions
         self.progress = progress
         self.choose = choose  # True: the default traces, plus what the posts call for
         self.run_record: dict[str, Any] = {"params": params.as_dict(), "traces": {}}
@@ -327,8 +347,18 @@ class _Run:
         # A trace may bring its own strata (sync: hour of day within the week); slot_ms is one
         # unbroken stretch of a stratum, what the neighbour-stratum weight is a share of.
         own, slot_ms, strata_label = null_strata(trace, stratum_ms, window_ms)
-        pi_sql = coaction_sql(f"evu_{k}", window_ms, stratum_ms, stratum_sql=own, episodes=trace.recurring)
-        con.execute(f"CREATE TABLE pi_{k} AS {pi_sql}")
+
+        def pairs_sql(events: str, left: str | None = None) -> str:
+            return coaction_sql(
+                events, window_ms, stratum_ms, stratum_sql=own, episodes=trace.recurring, left=left
+            )
+
+        if self.coactions is None:
+            con.execute(f"CREATE TABLE pi_{k} AS {pairs_sql(f'evu_{k}')}")
+        else:  # what pairs events: a change in any of these and the kept co-actions are not used
+            pairing: dict[str, Any] = {"res_ms": self.res_ms, "window_ms": window_ms}
+            pairing |= {"stratum_ms": stratum_ms, "strata": own, "episodes": trace.recurring}
+            self.coactions.coactions(con, k, trace.name, pairing, pairs_sql)
         by_t = f"t // {stratum_ms}" if own is None else own.replace("{t}", "t")
         con.execute(
             f"CREATE TABLE act_{k} AS SELECT a, {by_t} AS stratum, count(*) AS n FROM evu_{k} GROUP BY ALL"

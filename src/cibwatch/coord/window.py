@@ -72,6 +72,7 @@ def coaction_sql(
     dialect: str = "duckdb",
     stratum_sql: str | None = None,
     episodes: bool = True,
+    left: str | None = None,
 ) -> str:
     """SQL for co-actions per (a, b, item, episode), a < b, both on the item within the window.
 
@@ -80,7 +81,9 @@ def coaction_sql(
     separate bursts is three co-actions, not one (``episodes=False``: one episode, 0, per item,
     for items that do not recur, such as posts). Each row keeps its ``stratum`` (the null model's
     time stratum), the closest pair of events as evidence and how many event pairs were within the
-    window (``n_co``, the null model's count). ``dialect`` is "duckdb" or "spark".
+    window (``n_co``, the null model's count). ``dialect`` is "duckdb" or "spark". With ``left``
+    (events of the same columns), only pairs whose account-``a`` event is in ``left`` and whose
+    account-``b`` event is in ``events`` (the incremental update's new events against the window).
     """
     spell = DIALECTS[dialect]
 
@@ -102,8 +105,9 @@ def coaction_sql(
     closest_first = struct(g=gap, pa="n1.post_id", pb="e2.post_id")
     return f"""
         WITH e AS (SELECT a, i, t, post_id, {div("t", width)} AS bk FROM {events}),
+        {f"l AS (SELECT a, i, t, post_id, {div('t', width)} AS bk FROM {left})," if left else ""}
         near AS (SELECT e.a, e.i, e.t, e.post_id, e.bk + o.d AS nb
-                 FROM e CROSS JOIN (VALUES (-1), (0), (1)) AS o(d))
+                 FROM {"l" if left else "e"} e CROSS JOIN (VALUES (-1), (0), (1)) AS o(d))
         SELECT n1.a AS a, e2.a AS b, n1.i AS i, {episode} AS episode, {stratum} AS stratum,
                count(*) AS n_co,
                min({gap}) AS gap,

@@ -17,6 +17,7 @@ from cibwatch import schema
 from cibwatch.ingest.report import IngestReport
 
 if TYPE_CHECKING:
+    from cibwatch.ingest.keys import KeyIndex
     from cibwatch.store.case import Case, PartsCommit
 
 # The reader (name@version) of an account row the commit adds for an author seen only in posts:
@@ -33,6 +34,7 @@ def commit_staged(
 ) -> None:
     """Deduplicate staged rows against the case and each other, then add one part per table;
     ``before_publish`` adds parts of its own (a follower's offsets) to the same commit."""
+    from cibwatch.ingest.keys import connect_keys
     from cibwatch.store import sql
     from cibwatch.store.duck import connect
 
@@ -45,35 +47,39 @@ def commit_staged(
         preserve_insertion_order=False,
     )
     try:
-        for table in schema.TABLES:
-            staged = sorted(staging.rglob(f"{table}.parquet"))
-            if not staged:
-                continue
-            # DuckDB streams Parquet within its memory limit, whatever the input's size.
-            fresh = sql.read_parquet(staged)
-            columns = ", ".join(f'"{f.name}"' for f in schema.TABLES[table])
-            keys = schema.DEDUPE_KEYS.get(table, ("source_file", "line", "byte_offset", "reason"))
-            # The first staged row of each key: a hash aggregate, cheaper than a window function,
-            # made once by _count_dedupe (below, before the query runs) as the temp table _firsts.
-            where = "WHERE s._seq IN (SELECT seq FROM _firsts)"
-            if case.has_table(table):
-                match = " AND ".join(f"e.{k} IS NOT DISTINCT FROM s.{k}" for k in keys)
-                stored = case.table_sql(table, union_by_name=False)
-                where += f" AND NOT EXISTS (SELECT 1 FROM {stored} e WHERE {match})"
-            _count_dedupe(con, table, fresh, keys, stored if case.has_table(table) else None, report)
-            query = f"SELECT {columns} FROM {fresh} s {where}"
-            # Written inside the run's folder; published with the other tables' parts at the end.
-            tmp = [commit.new_path(table, f"part-{run}-{k}") for k in range(_COMMIT_WRITERS)]
-            kept, written = _copy_to_parquet(
-                con, query, tmp, schema.TABLES[table], step=f"write:{table}", batch_rows=_batch_rows(staged)
-            )
-            commit.add(table, written)
-            by_file = {f.path: f for f in report.files}
-            for source_file, n in kept.items():  # counted from the rows written
-                if table == "quarantine":
-                    by_file[source_file].quarantine_stored += n
-                else:
-                    by_file[source_file].stored[table] += n
+        with connect_keys(con, case) as index:
+            for table in schema.TABLES:
+                staged = sorted(staging.rglob(f"{table}.parquet"))
+                if not staged:
+                    continue
+                # DuckDB streams Parquet within its memory limit, whatever the input's size.
+                fresh = sql.read_parquet(staged)
+                columns = ", ".join(f'"{f.name}"' for f in schema.TABLES[table])
+                keys = schema.DEDUPE_KEYS.get(table, ("source_file", "line", "byte_offset", "reason"))
+                # The first staged row of each key (temp table _firsts) and those already stored
+                # (_in_case), made by _count_dedupe before the query runs.
+                _count_dedupe(con, index, table, fresh, keys, report)
+                where = (
+                    "WHERE s._seq IN (SELECT seq FROM _firsts) AND s._seq NOT IN (SELECT seq FROM _in_case)"
+                )
+                query = f"SELECT {columns} FROM {fresh} s {where}"
+                # Written inside the run's folder; published with the other tables' parts at the end.
+                tmp = [commit.new_path(table, f"part-{run}-{k}") for k in range(_COMMIT_WRITERS)]
+                kept, written = _copy_to_parquet(
+                    con,
+                    query,
+                    tmp,
+                    schema.TABLES[table],
+                    step=f"write:{table}",
+                    batch_rows=_batch_rows(staged),
+                )
+                commit.add(table, written)
+                by_file = {f.path: f for f in report.files}
+                for source_file, n in kept.items():  # counted from the rows written
+                    if table == "quarantine":
+                        by_file[source_file].quarantine_stored += n
+                    else:
+                        by_file[source_file].stored[table] += n
         _add_author_stubs(commit, con, run)
     finally:
         con.close()
@@ -88,12 +94,18 @@ _CONFLICT_NOUNS = {"posts": "post ids", "account_labels": "account label keys"}
 
 
 def _count_dedupe(
-    con: Any, table: str, fresh: str, keys: tuple[str, ...], stored: str | None, report: IngestReport
+    con: Any, index: KeyIndex, table: str, fresh: str, keys: tuple[str, ...], report: IngestReport
 ) -> None:
     """Count, per source file, the staged rows the commit drops as copies of an earlier staged row
     (in the run) and as already stored (in the case), and the kept keys whose copies differ in
     content: counted where the rows are dropped, by their own queries, apart from the rows written.
-    Leaves the first staged row of each key in the temp table ``_firsts`` (seq), for the commit."""
+    Leaves the first staged row of each key in the temp table ``_firsts`` (seq) and those of them
+    already stored in ``_in_case`` (seq), for the commit.
+
+    Stored keys are found through the case's key index (``ingest.keys``): a hash join names the
+    parts that may hold a staged key, and only those parts are read, keys compared exactly."""
+    from cibwatch.store import sql
+
     key_cols = ", ".join(keys)
     content = [f.name for f in schema.TABLES[table] if f.name not in _NOT_CONTENT and f.name not in keys]
     # Accounts are keyed by a hash of their values (snapshot_id): copies cannot differ.
@@ -108,21 +120,32 @@ def _count_dedupe(
         "SELECT s.source_file, count(*) FILTER (WHERE f.seq IS NULL), count(*) FILTER (WHERE f.differ) "
         f"FROM {fresh} s LEFT JOIN _firsts f ON s._seq = f.seq GROUP BY s.source_file"
     ).fetchall()
-    in_case: dict[str, tuple[int, int]] = {}
-    if stored is not None:
+    index.sync(table, keys)
+    firsts = f"(SELECT s.* FROM {fresh} s WHERE s._seq IN (SELECT seq FROM _firsts))"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _hits AS SELECT * FROM {index.candidates(table, firsts, keys)}"
+    )
+    part_ids = [int(p) for (p,) in con.execute("SELECT DISTINCT part_id FROM _hits").fetchall()]
+    holding = index.paths(table, part_ids)
+    if holding:
         match = " AND ".join(f"e.{k} IS NOT DISTINCT FROM s.{k}" for k in keys)
-        same = "".join(f" AND e.{c} IS NOT DISTINCT FROM s.{c}" for c in content)
-        conflict = (
-            f"count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {stored} e WHERE {match}{same}))"
-            if content and table != "accounts"
-            else "0"
+        # A stored copy with the same content, or none: the kept (stored) row differs.
+        same = " AND ".join(f"e.{c} IS NOT DISTINCT FROM s.{c}" for c in content)
+        differ_case = f"NOT bool_or({same})" if content and table != "accounts" else "false"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _in_case AS SELECT s._seq AS seq, {differ_case} AS differ "
+            f"FROM {fresh} s JOIN {sql.read_parquet(holding)} e ON {match} "
+            "WHERE s._seq IN (SELECT seq FROM _hits) GROUP BY s._seq"
         )
-        rows = con.execute(
-            f"SELECT s.source_file, count(*), {conflict} FROM {fresh} s "
-            f"WHERE s._seq IN (SELECT seq FROM _firsts) AND EXISTS (SELECT 1 FROM {stored} e WHERE {match}) "
-            "GROUP BY s.source_file"
-        ).fetchall()
-        in_case = {source_file: (n, differ) for source_file, n, differ in rows}
+    else:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _in_case AS SELECT NULL::BIGINT AS seq, false AS differ WHERE false"
+        )
+    rows = con.execute(
+        "SELECT s.source_file, count(*), count(*) FILTER (WHERE c.differ) "
+        f"FROM {fresh} s JOIN _in_case c ON s._seq = c.seq GROUP BY s.source_file"
+    ).fetchall()
+    in_case = {source_file: (n, differ) for source_file, n, differ in rows}
     by_file = {f.path: f for f in report.files}
     for source_file, in_run, differ_run in counts:
         file_report = by_file[source_file]

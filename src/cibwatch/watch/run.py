@@ -49,7 +49,8 @@ WATCH_LOCK = "watch.lock"
 class WatchParams:
     """How to watch. ``window``: seconds of posts each detection looks at (event time);
     ``batch_seconds``: the pause between looks at the sources when caught up;
-    ``stop_when_idle``: stop once no source gained a line for this many seconds (None: never)."""
+    ``stop_when_idle``: stop once no source gained a line for this many seconds (None: never);
+    ``keep_coactions``: carry co-actions between detections (``coord.incremental``)."""
 
     format: str = "auto"
     window: float = 24 * 3600.0
@@ -60,6 +61,7 @@ class WatchParams:
     coord: CoordParams = field(default_factory=CoordParams)
     strict: bool = False
     tz: str = "UTC"
+    keep_coactions: bool = False
 
     def validate(self) -> WatchParams:
         if not self.window > 0:
@@ -181,7 +183,9 @@ def watch(
                 # Takes turns with `cibwatch serve` for case.duckdb, and gives it back after.
                 connect_waiting(case)
                 try:
-                    window_run = detect_window(case, params.window, params.coord)
+                    window_run = detect_window(
+                        case, params.window, params.coord, keep_coactions=params.keep_coactions
+                    )
                     crash_point("watch:detected")
                     report.alerts += len(alerter.check())
                 finally:

@@ -2,10 +2,12 @@
 
 The window ends at the newest post's time (event time, so a replay and a live stream behave the
 same) and spans ``window_s`` seconds before it. Its posts, and its authors' account rows, are
-copied into a case of their own (``DIR/watch/window``); ``coord.detect`` runs on that case and
-its tables replace the watched case's coord_* tables, then the campaigns are assembled there.
-This is exactly ``cibwatch coord`` as a batch over the window's posts: recomputed per detection,
-not incremental (docs/watch.md).
+copied into a case of their own (``DIR/watch/window``); ``coord.detect`` runs on that case, the
+campaigns are assembled there (the window's posts, the case's bot scores), and the coord_* and
+campaign tables replace the watched case's.
+This is exactly ``cibwatch coord`` as a batch over the window's posts; only the co-actions are
+carried from one detection to the next (``coord.incremental``), the rest is recomputed
+(docs/watch.md).
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ import time
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from cibwatch import schema
 from cibwatch.campaigns import CampaignsParams
 from cibwatch.campaigns import run as assemble_campaigns
 from cibwatch.coord import CoordParams, detect, save_to_case
+from cibwatch.coord.incremental import CoactionState
 from cibwatch.store.case import Case
 
 WINDOW_CASE = ("watch", "window")
+COACTIONS = ("watch", "coactions")
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,9 @@ def fill_window(case: Case, window_s: float) -> tuple[Case, datetime | None, dat
     return target, start, end, posts.num_rows
 
 
-def detect_window(case: Case, window_s: float, params: CoordParams | None = None) -> WindowRun:
+def detect_window(
+    case: Case, window_s: float, params: CoordParams | None = None, *, keep_coactions: bool = False
+) -> WindowRun:
     """Re-run coordination and campaigns over the last ``window_s`` seconds of ``case``'s posts.
 
     >>> run = detect_window(open_case("out/case"), 24 * 3600)  # doctest: +SKIP
@@ -73,12 +82,35 @@ def detect_window(case: Case, window_s: float, params: CoordParams | None = None
         if not n_posts:
             return WindowRun(start, end, 0, 0, 0, time.perf_counter() - started)
         keywords = {f.name: getattr(params, f.name) for f in fields(params) if f.name != "extra"}
-        result = detect(target, **keywords)
+        # The last detection's co-actions: only the new events' are computed (DuckDB only).
+        use_kept = keep_coactions and params.engine == "duckdb"
+        kept = CoactionState(case.root.joinpath(*COACTIONS)) if use_kept else None
+        result = detect(target, **keywords, coactions=kept)
+        # Campaigns of the window: members' posts and narratives are the window's, not their
+        # whole history (a long watch would read ever more of it).
+        save_to_case(result, target)
+        _copy_tables(case, target, ["bot_scores"])
+        campaigns = assemble_campaigns(target, CampaignsParams())
+        save_to_case(result, case)
+        _copy_tables(target, case, _CAMPAIGN_TABLES)
     finally:
         target.close()
-    save_to_case(result, case)
-    campaigns = assemble_campaigns(case, CampaignsParams())
     flagged = result.accounts.filter(result.accounts["status"] == "coordinated").height
     return WindowRun(
         start, end, n_posts, flagged, campaigns.result.n_campaigns, time.perf_counter() - started
     )
+
+
+_CAMPAIGN_TABLES = ["campaigns", "campaign_members", "recommendations"]
+
+
+def _copy_tables(source: Case, target: Case, tables: list[str]) -> None:
+    """Replace ``target``'s ``tables`` by ``source``'s (a table ``source`` lacks is removed)."""
+    for table in tables:
+        parts = source.parts(table)
+        if parts:  # as stored: the parts' own Arrow schema
+            target.replace_table(table, pa.concat_tables(pq.read_table(p) for p in parts))
+            continue
+        with target.locked():
+            for part in target.parts(table):
+                part.unlink()

@@ -39,7 +39,7 @@ from typing import Any
 
 from cibwatch.ingest.formats.json_common import dump_json, item_problem
 from cibwatch.ingest.jsonstream import JsonItem, is_json_lines, iter_json, json_line_item, raw_json_lines
-from cibwatch.ingest.registry import Reader, Sink, emit, register
+from cibwatch.ingest.registry import SKIPPED, Reader, Sink, emit, register
 from cibwatch.ingest.source import DAMAGED_STREAM, OverlongLine, Source
 from cibwatch.values import count, flag, parse_date_ms, text_or_none
 
@@ -195,6 +195,12 @@ def _retrieved_ms(value: dict[str, Any]) -> int | None:
     return None
 
 
+_REFERENCE_ONLY = (
+    f"{SKIPPED}included tweet without created_at: a reference only (its id and author are on the post "
+    "that references it)"
+)
+
+
 def _error_reason(error: Any) -> str:
     if not isinstance(error, dict):
         return "X API error (not a record)"
@@ -316,8 +322,13 @@ class TwitterV2Reader(Reader):
         tweets = data + [
             t for t in included_tweets if not isinstance(t, dict) or str(t.get("id")) not in in_data
         ]
-        for obj in tweets:
+        for n, obj in enumerate(tweets):
             users_endpoint = isinstance(obj, dict) and "username" in obj and "text" not in obj
+            if n >= len(data) and isinstance(obj, dict) and not obj.get("created_at") and not users_endpoint:
+                # A referenced tweet given only as a reference (no created_at): not a post of the
+                # stream, and its id and author are already on the post that references it.
+                sink.quarantine(_REFERENCE_ONLY, dump_json(obj), line, offset)
+                continue
             try:
                 if not isinstance(obj, dict):
                     raise ValueError(f"expected a tweet object, got {type(obj).__name__}")
