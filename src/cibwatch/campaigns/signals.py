@@ -67,7 +67,8 @@ def _coordination_signals(case: Case, edges: pl.DataFrame, policy: Policy) -> di
         weak = pl.lit(True)
     flagged = edges.with_columns(strong=strong, weak=weak).filter(pl.col("weak") | pl.col("strong"))
     per_family = (
-        flagged.sort("q_value", pl.col("n_shared"), descending=[False, True])
+        # Ties broken by partner and trace: the strongest edge must not depend on polars' sort.
+        flagged.sort(["q_value", "n_shared", "partner", "trace"], descending=[False, True, False, False])
         .group_by("account", "family")
         .agg(
             strong_partners=pl.col("partner").filter(pl.col("strong")).unique().sort(),
