@@ -109,6 +109,8 @@ DEDUPE_KEYS: dict[str, tuple[str, ...]] = {
     "posts": ("platform", "post_id"),
     "accounts": ("platform", "account_id", "snapshot_id"),
     "account_labels": ("platform", "account_id", "label", "dataset"),
+    # A bad record is the same one when read again from the same place for the same reason.
+    "quarantine": ("source_file", "line", "byte_offset", "reason"),
 }
 
 

@@ -49,6 +49,17 @@ def snapshot(case_dir: Path) -> dict:
         }
 
 
+def restart_and_compare(source: Path, case_dir: Path, stream: list, uninterrupted: dict) -> None:
+    """Restart a killed watch: it reads exactly the lines not yet committed and ends as an
+    uninterrupted run does."""
+    before = committed_lines(case_dir)
+    report, _, _ = run_watch([source], case_dir)
+    assert report.units_read == len(stream) - before and report.reconciles
+    after = snapshot(case_dir)
+    assert after["posts"] == uninterrupted["posts"] and after["post_rows"] == len(after["posts"])
+    assert after["campaigns"] == uninterrupted["campaigns"]
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(stream, tmp_path_factory):
     folder = tmp_path_factory.mktemp("one")
@@ -104,13 +115,7 @@ def test_killed_at_each_commit_step_and_restarted_nothing_is_lost_or_read_twice(
     proc = cli(*watch_args(source, tmp_path / "case"), env={"CIBWATCH_CRASH_AT": step})
     proc.communicate(timeout=300)
     assert proc.returncode == -signal.SIGKILL, "the crash point did not fire"
-    before = committed_lines(tmp_path / "case")
-    report, _, _ = run_watch([source], tmp_path / "case")
-    # Lines read after the restart are exactly those the killed run had not committed.
-    assert report.units_read == len(stream) - before and report.reconciles
-    after = snapshot(tmp_path / "case")
-    assert after["posts"] == uninterrupted["posts"] and after["post_rows"] == len(after["posts"])
-    assert after["campaigns"] == uninterrupted["campaigns"]
+    restart_and_compare(source, tmp_path / "case", stream, uninterrupted)
 
 
 def test_killed_while_the_stream_grows_and_restarted(stream, uninterrupted, tmp_path):
@@ -338,9 +343,4 @@ def test_killed_while_merging_parts_and_restarted_nothing_is_lost_or_read_twice(
     assert proc.returncode == -signal.SIGKILL, "the crash point did not fire"
     assert committed_lines(tmp_path / "case") > 0  # killed after batches, in a merge
     monkeypatch.setattr("cibwatch.watch.state.FANIN", 3)
-    before = committed_lines(tmp_path / "case")
-    report, _, _ = run_watch([source], tmp_path / "case")
-    assert report.units_read == len(stream) - before and report.reconciles
-    after = snapshot(tmp_path / "case")
-    assert after["posts"] == uninterrupted["posts"] and after["post_rows"] == len(after["posts"])
-    assert after["campaigns"] == uninterrupted["campaigns"]
+    restart_and_compare(source, tmp_path / "case", stream, uninterrupted)

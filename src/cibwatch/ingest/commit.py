@@ -55,7 +55,7 @@ def commit_staged(
                 # DuckDB streams Parquet within its memory limit, whatever the input's size.
                 fresh = sql.read_parquet(staged)
                 columns = ", ".join(f'"{f.name}"' for f in schema.TABLES[table])
-                keys = schema.DEDUPE_KEYS.get(table, ("source_file", "line", "byte_offset", "reason"))
+                keys = schema.DEDUPE_KEYS[table]
                 # The first staged row of each key (temp table _firsts) and those already stored
                 # (_in_case), made by _count_dedupe before the query runs.
                 _count_dedupe(con, index, table, fresh, keys, report)

@@ -313,7 +313,7 @@ def _deduplicate(rows: Any, table: str, report: IngestReport) -> Any:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    keys = schema.DEDUPE_KEYS.get(table, ("source_file", "line", "byte_offset", "reason"))
+    keys = schema.DEDUPE_KEYS[table]
     content = [f.name for f in schema.TABLES[table] if f.name not in _NOT_CONTENT and f.name not in keys]
     by_key = Window.partitionBy(*keys)
     annotated = rows.withColumn("_first", F.min("_seq").over(by_key))

@@ -5,9 +5,9 @@ same) and spans ``window_s`` seconds before it. Its posts, and its authors' acco
 copied into a case of their own (``DIR/watch/window``); ``coord.detect`` runs on that case, the
 campaigns are assembled there (the window's posts, the case's bot scores), and the coord_* and
 campaign tables replace the watched case's.
-This is exactly ``cibwatch coord`` as a batch over the window's posts; only the co-actions are
-carried from one detection to the next (``coord.incremental``), the rest is recomputed
-(docs/watch.md).
+This is exactly ``cibwatch coord`` as a batch over the window's posts, recomputed per detection;
+with ``--keep-coactions`` only the co-actions are carried from one detection to the next
+(``coord.incremental``) (docs/watch.md).
 """
 
 from __future__ import annotations
