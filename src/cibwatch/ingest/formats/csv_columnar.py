@@ -1,0 +1,183 @@
+"""The columnar fast path of the CSV readers: an uncompressed CSV cut into large blocks at line
+ends, each parsed by Arrow's multi-threaded CSV parser, for a reader to turn into columns.
+
+It vouches only for blocks that Arrow and the row path (``Source.csv_rows``, Python's csv
+module) read alike: every record has the header's number of fields, every field is UTF-8 and
+within ``MAX_FIELD_BYTES``, and the block ends outside a quoted field (its last record holds no
+line break, else the block grows to the next line end). Any other block is read by the row path
+itself, so its quarantine rows keep their reasons and line numbers; where that read shows the
+block's end inside a record (an unterminated quote), the rest of the file is read that way.
+
+Not a reader: it registers nothing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+from collections.abc import Callable, Iterable, Iterator
+from typing import Generic, NamedTuple, TypeVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from cibwatch.ingest.source import MAX_CSV_RECORD_LINES, MAX_FIELD_BYTES, Source, compression_of
+
+# Switched off by tests to compare with the row path.
+COLUMNAR_FAST_PATH = True
+# Bytes parsed at a time: large enough for Arrow's threads, small enough to bound memory.
+BLOCK_BYTES = 16 << 20
+# A block whose last record spans its end grows up to this much, then the row path reads on.
+_MAX_BLOCK_BYTES = 8 * BLOCK_BYTES
+# The characters Python's str.strip() and str.split() treat as whitespace (str.isspace), as a
+# regex class body: polars' own \s differs from Python's beyond ASCII.
+PYTHON_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+UNTERMINATED = "unterminated quote"
+
+Rows = Iterable[tuple[int, dict[str, str], "str | None"]]
+T = TypeVar("T")
+
+
+class Block(NamedTuple, Generic[T]):
+    """A block of the file: what ``build`` made of its ``units`` records, or (``built`` None)
+    the block's records as the row path reads them (``Source.csv_rows`` items)."""
+
+    built: T | None
+    units: int
+    rows: Rows
+
+
+def read_blocks(
+    source: Source, header: list[str], build: Callable[[pa.Table], T | None]
+) -> Iterator[Block[T]] | None:
+    """The file's records, block by block, each built by ``build`` from the block's Arrow table
+    (every column a string) when ``build`` accepts it (not None), else as rows. None when the
+    file is not for the fast path (compressed, a TSV, a part of a file, an unusual header).
+
+    Records given built are counted in ``source.units_read`` before their block is yielded.
+
+    >>> for block in read_blocks(source, header, lambda t: t.num_rows) or []: ...  # doctest: +SKIP
+    """
+    if (
+        not COLUMNAR_FAST_PATH
+        or source.start
+        or source.end is not None
+        or compression_of(source.path) is not None
+        or len(set(header)) != len(header)
+        or not all(header)
+    ):
+        return None
+    first = source.head(64 * 1024).split(b"\n", 1)[0]
+    if b'"' in first or b"\t" in first or b"\r" in first.rstrip(b"\r") or len(first) == 64 * 1024:
+        return None
+    return _blocks(source, header, build, len(first) + 1)
+
+
+def _blocks(
+    source: Source, header: list[str], build: Callable[[pa.Table], T | None], start: int
+) -> Iterator[Block[T]]:
+    line = 1  # lines before the block: the header's
+    pos = start
+    with source.open_binary() as fh:
+        fh.seek(start)
+        chunk = b""
+        while True:
+            more = fh.read(BLOCK_BYTES)
+            chunk += more
+            at_end = len(more) < BLOCK_BYTES
+            if not chunk:
+                return
+            cut = len(chunk) if at_end else chunk.rfind(b"\n") + 1
+            if not cut or cut > _MAX_BLOCK_BYTES:  # a huge line or record: beyond the fast path
+                yield Block(None, 0, _rest_by_rows(source, header, pos, line))
+                return
+            block, chunk = chunk[:cut], chunk[cut:]
+            table, grow = _arrow_table(block, header, at_end)
+            if grow:
+                chunk = block + chunk  # the cut may be inside a quoted field: cut further on
+                continue
+            built = build(table) if table is not None and _within_bounds(table, block) else None
+            if built is not None:
+                source.units_read += table.num_rows  # type: ignore[union-attr]
+                yield Block(built, table.num_rows, ())  # type: ignore[union-attr]
+            else:
+                rows = _block_by_rows(source, header, block, line, at_end)
+                if rows is None:  # the block ends inside a record for the row path
+                    yield Block(None, 0, _rest_by_rows(source, header, pos, line))
+                    return
+                yield Block(None, 0, rows)
+            pos += len(block)
+            line += _lines_in(block)
+            if at_end and not chunk:
+                return
+
+
+def _arrow_table(block: bytes, header: list[str], at_end: bool) -> tuple[pa.Table | None, bool]:
+    """The block as a table of strings (None if Arrow refuses it), and whether the block must
+    grow: its last record holds a line break, so the cut may be inside a quoted field."""
+    if block.startswith(codecs.BOM_UTF8):  # Arrow would drop it; the row path keeps it in the field
+        return None, False
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(block),
+            read_options=pa_csv.ReadOptions(column_names=header, block_size=1 << 20),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowException:
+        return None, False  # a row with the wrong number of fields, bytes that are not UTF-8, …
+    if at_end or not table.num_rows:
+        return table, False
+    last = table.slice(table.num_rows - 1)
+    grow = any(pc.any(pc.match_substring_regex(last.column(k), "[\r\n]")).as_py() for k in header)
+    return table, grow
+
+
+def _within_bounds(table: pa.Table, block: bytes) -> bool:
+    """No field longer than MAX_FIELD_BYTES, no record over MAX_CSV_RECORD_LINES lines: the row
+    path quarantines those."""
+    if _lines_in(block) - table.num_rows >= MAX_CSV_RECORD_LINES:
+        return False
+    return all(
+        (pc.max(pc.binary_length(table.column(k))).as_py() or 0) <= MAX_FIELD_BYTES
+        for k in table.column_names
+    )
+
+
+def _lines_in(block: bytes) -> int:
+    """Lines as the row path counts them (universal newlines: \\n, \\r\\n and a lone \\r)."""
+    return block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
+
+
+def _text(data: bytes) -> io.TextIOWrapper:
+    # As Source.open_text, but "utf-8": a byte-order mark is skipped at the file's start only.
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="surrogateescape", newline="")
+
+
+def _block_by_rows(source: Source, header: list[str], block: bytes, line: int, at_end: bool) -> Rows | None:
+    """The block's records by the row path; None if the block ends inside one of them."""
+    units = source.units_read
+    rows = list(source.csv_rows(header, text=_text(block), lines_before=line))
+    source.units_read = units  # counted again as they are handed on, each where it is read
+    if not at_end and any(problem and problem.startswith(UNTERMINATED) for _, _, problem in rows):
+        return None
+    return _counted(source, rows)
+
+
+def _counted(source: Source, rows: list[tuple[int, dict[str, str], str | None]]) -> Rows:
+    for row in rows:  # each item of Source.csv_rows is one unit
+        source.units_read += 1
+        yield row
+
+
+def _rest_by_rows(source: Source, header: list[str], pos: int, line: int) -> Rows:
+    """The records from byte ``pos`` (a record's start, after ``line`` lines) to the end of the file."""
+    with open(source.path, "rb") as fh:
+        fh.seek(pos)
+        text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
+        yield from source.csv_rows(header, text=text, lines_before=line)
