@@ -28,8 +28,9 @@ from cibwatch.ingest.source import MAX_CSV_RECORD_LINES, MAX_FIELD_BYTES, Source
 COLUMNAR_FAST_PATH = True
 # Bytes parsed at a time: large enough for Arrow's threads, small enough to bound memory.
 BLOCK_BYTES = 16 << 20
-# A block whose last record spans its end grows up to this much, then the row path reads on.
-_MAX_BLOCK_BYTES = 8 * BLOCK_BYTES
+# A block whose last record spans its end grows up to this many times BLOCK_BYTES; then the row
+# path reads the rest of the file.
+_MAX_BLOCKS_GROWN = 8
 # The characters Python's str.strip() and str.split() treat as whitespace (str.isspace), as a
 # regex class body: polars' own \s differs from Python's beyond ASCII.
 PYTHON_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -89,7 +90,9 @@ def _blocks(
             if not chunk:
                 return
             cut = len(chunk) if at_end else chunk.rfind(b"\n") + 1
-            if not cut or cut > _MAX_BLOCK_BYTES:  # a huge line or record: beyond the fast path
+            if not cut and len(chunk) <= _MAX_BLOCKS_GROWN * BLOCK_BYTES:
+                continue  # a line longer than a block: read on to its end
+            if not cut or cut > _MAX_BLOCKS_GROWN * BLOCK_BYTES:  # a huge line or record
                 yield Block(None, 0, _rest_by_rows(source, header, pos, line))
                 return
             block, chunk = chunk[:cut], chunk[cut:]
@@ -114,15 +117,22 @@ def _blocks(
 
 
 def _arrow_table(block: bytes, header: list[str], at_end: bool) -> tuple[pa.Table | None, bool]:
-    """The block as a table of strings (None if Arrow refuses it), and whether the block must
-    grow: its last record holds a line break, so the cut may be inside a quoted field."""
+    """The block as a table of strings (None if a record is not plain: a wrong number of fields,
+    bytes that are not UTF-8), and whether the block must grow: its last record is cut short or
+    its last field ends with the block's line break, so the cut may be inside a quoted field."""
     if block.startswith(codecs.BOM_UTF8):  # Arrow would drop it; the row path keeps it in the field
         return None, False
+    invalid: list[str] = []
+
+    def skip(row: pa_csv.InvalidRow) -> str:
+        invalid.append(row.text)
+        return "skip"
+
     try:
         table = pa_csv.read_csv(
             io.BytesIO(block),
             read_options=pa_csv.ReadOptions(column_names=header, block_size=1 << 20),
-            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=skip),
             convert_options=pa_csv.ConvertOptions(
                 column_types=dict.fromkeys(header, pa.string()),
                 strings_can_be_null=False,
@@ -130,12 +140,16 @@ def _arrow_table(block: bytes, header: list[str], at_end: bool) -> tuple[pa.Tabl
             ),
         )
     except pa.ArrowException:
-        return None, False  # a row with the wrong number of fields, bytes that are not UTF-8, …
-    if at_end or not table.num_rows:
-        return table, False
-    last = table.slice(table.num_rows - 1)
-    grow = any(pc.any(pc.match_substring_regex(last.column(k), "[\r\n]")).as_py() for k in header)
-    return table, grow
+        return None, False  # bytes that are not UTF-8, …
+    if not at_end:
+        tail = block.rstrip(b"\r\n")
+        if any(tail.endswith(text.encode("utf-8", "surrogateescape")) for text in invalid[-2:]):
+            return None, True
+        # A record open at the cut has all its fields only if the last one is the open one: it
+        # then ends with the block's last line break.
+        if table.num_rows and table.column(len(header) - 1)[-1].as_py().endswith("\n"):
+            return None, True
+    return (None if invalid else table), False
 
 
 def _within_bounds(table: pa.Table, block: bytes) -> bool:
