@@ -31,9 +31,12 @@ BLOCK_BYTES = 16 << 20
 # A block whose last record spans its end grows up to this many times BLOCK_BYTES; then the row
 # path reads the rest of the file.
 _MAX_BLOCKS_GROWN = 8
-# The characters Python's str.strip() and str.split() treat as whitespace (str.isspace), as a
-# regex class body: polars' own \s differs from Python's beyond ASCII.
-PYTHON_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# The characters Python's str.strip() and str.split() treat as whitespace (str.isspace): Rust's
+# (polars') whitespace differs from Python's beyond ASCII.
+PYTHON_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 UNTERMINATED = "unterminated quote"
 
 Rows = Iterable[tuple[int, dict[str, str], "str | None"]]
