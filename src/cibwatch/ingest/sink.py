@@ -348,6 +348,22 @@ def _snapshot_key_values(record: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(record.get(k) for k in _SNAPSHOT_FIELDS)
 
 
+_ACCOUNT_FIELDS = [f.name for f in schema.ACCOUNTS if f.name not in _SINK_COLUMNS]
+
+
+def account_record(platform: str, **values: Any) -> dict[str, Any]:
+    """A snapshot record with every field a reader gives (those not in ``values`` None), which
+    ``StagingSink.account`` takes in C rather than field by field.
+
+    >>> account_record("twitter", account_id="1", screen_name="a")["followers"] is None
+    True
+    """
+    record = dict.fromkeys(_ACCOUNT_FIELDS)
+    record["platform"] = platform
+    record.update(values)
+    return record
+
+
 def profile_fingerprint(record: dict[str, Any]) -> int:
     """The fingerprint ``StagingSink.account`` gives a snapshot record (``platform`` set) by its
     values: a reader that keeps one snapshot for many copies asks ``profile_unchanged`` with it."""

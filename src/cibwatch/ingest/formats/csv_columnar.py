@@ -103,7 +103,8 @@ def _blocks(
             if grow:
                 chunk = block + chunk  # the cut may be inside a quoted field: cut further on
                 continue
-            built = build(table) if table is not None and _within_bounds(table, block) else None
+            lines = _lines_in(block)
+            built = build(table) if table is not None and _within_bounds(table, lines) else None
             if built is not None:
                 source.units_read += table.num_rows  # type: ignore[union-attr]
                 yield Block(built, table.num_rows, ())  # type: ignore[union-attr]
@@ -114,7 +115,7 @@ def _blocks(
                     return
                 yield Block(None, 0, rows)
             pos += len(block)
-            line += _lines_in(block)
+            line += lines
             if at_end and not chunk:
                 return
 
@@ -155,10 +156,10 @@ def _arrow_table(block: bytes, header: list[str], at_end: bool) -> tuple[pa.Tabl
     return (None if invalid else table), False
 
 
-def _within_bounds(table: pa.Table, block: bytes) -> bool:
+def _within_bounds(table: pa.Table, lines: int) -> bool:
     """No field longer than MAX_FIELD_BYTES, no record over MAX_CSV_RECORD_LINES lines: the row
     path quarantines those."""
-    if _lines_in(block) - table.num_rows >= MAX_CSV_RECORD_LINES:
+    if lines - table.num_rows >= MAX_CSV_RECORD_LINES:
         return False
     return all(
         (pc.max(pc.binary_length(table.column(k))).as_py() or 0) <= MAX_FIELD_BYTES

@@ -27,7 +27,7 @@ from cibwatch.ingest.formats.csv_common import (
     require_columns,
 )
 from cibwatch.ingest.registry import Reader, Sink, register
-from cibwatch.ingest.sink import profile_fingerprint
+from cibwatch.ingest.sink import account_record, profile_fingerprint
 from cibwatch.ingest.source import Source, first_csv_header
 from cibwatch.values import (
     HASHTAG_PATTERN,
@@ -75,6 +75,7 @@ def _post_row(row: dict[str, str], platform: str) -> tuple[Any, ...]:
 
 _EMPTY = ()  # one shared empty list value
 _PROFILES_KEPT = 100_000  # (account, username) fingerprints remembered: bounds memory
+_NAMES_KEPT = 1_000_000  # accounts whose last username the fast path remembers
 # Posts columns the fast path builds; the rest of ``schema.POST_ROW`` is null or empty.
 _ID_COLUMNS = ("message_id", "user_id", "username", "repost_id", "reply_id", "timestamp")
 _WHITESPACE = list(PYTHON_WHITESPACE)
@@ -248,33 +249,42 @@ class _Snapshots:
         # A snapshot (account, username) to its fingerprint: most rows repeat their author's.
         self.fingerprints: dict[tuple[str, str], int] = {}
         self.unchanged = 0  # snapshots known to repeat the account's last one, counted at the end
+        # The last username given for each account in this file (the sink's last snapshot of it).
+        self.last_name: dict[str, str] = {}
 
     def add(self, account_id: str, username: str) -> None:
+        if len(self.last_name) >= _NAMES_KEPT:
+            self.last_name.clear()  # then add_columns asks the sink again, as the row path does
+        self.last_name[account_id] = username
         fingerprint = self.fingerprints.get((account_id, username))
         if fingerprint is None:
-            snapshot = {"account_id": account_id, "screen_name": username, "probed_at": None}
-            fingerprint = profile_fingerprint({**snapshot, "platform": self.platform})
+            record = account_record(self.platform, account_id=account_id, screen_name=username)
+            fingerprint = profile_fingerprint(record)
             if len(self.fingerprints) >= _PROFILES_KEPT:
                 self.fingerprints.clear()
             self.fingerprints[account_id, username] = fingerprint
         elif self.sink.profile_unchanged(self.platform, account_id, fingerprint):
             self.unchanged += 1
             return
-        self.sink.account(
-            {
-                "account_id": account_id,
-                "screen_name": username,
-                "probed_at": None,
-                "_fingerprint": fingerprint,
-            }
-        )
+        record = account_record(self.platform, account_id=account_id, screen_name=username)
+        record["_fingerprint"] = fingerprint
+        self.sink.account(record)
 
     def add_columns(self, names: pl.DataFrame) -> None:
-        """``add`` for each (account_id, username) row in order: a row repeating its account's
-        previous one in ``names`` repeats the account's last snapshot, so only the others are
-        looked at one by one."""
+        """``add`` for each (account_id, username) row in order, looking one by one only at
+        those that may differ from the account's last snapshot: a row repeating its account's
+        previous one in ``names``, or the name last given for it, repeats that snapshot."""
         account, username = pl.col("account_id"), pl.col("username")
-        changed = names.filter(username.shift(1).over(account).ne_missing(username))
+        if names.n_unique(["account_id", "username"]) == names["account_id"].n_unique():
+            changed = names.unique("account_id", keep="first", maintain_order=True)  # one name each
+        else:
+            changed = names.filter(username.shift(1).over(account).ne_missing(username))
         self.unchanged += names.height - changed.height
-        for account_id, name in changed.iter_rows():
-            self.add(account_id, name)
+        last_name = self.last_name
+        for account_id, name in zip(
+            changed["account_id"].to_list(), changed["username"].to_list(), strict=True
+        ):
+            if last_name.get(account_id) == name:
+                self.unchanged += 1
+            else:
+                self.add(account_id, name)
