@@ -17,6 +17,7 @@ from cibwatch.evaluate.qut import export_qut_csv
 from cibwatch.ingest import ingest
 from cibwatch.ingest.formats import csv_columnar, qut
 from cibwatch.ingest.formats.csv_columnar import PYTHON_WHITESPACE
+from cibwatch.ingest.sink import StagingSink
 from cibwatch.sim.run import simulate
 from cibwatch.store.case import Case
 from cibwatch.values import hashtags_in, mentions_in
@@ -91,7 +92,8 @@ def write_mixed(path: Path, n: int, seed: int = 3, bad_every: int = 0, untermina
 
 
 def _ingest_both(tmp_path: Path, path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int) -> list[bool]:
-    """Ingest ``path`` by both paths, assert equal cases and counts; which blocks were built."""
+    """Ingest ``path`` by both paths, assert equal cases and counts; for each block read by the
+    fast path, whether it was built from columns (else read by rows)."""
     monkeypatch.setattr(csv_columnar, "BLOCK_BYTES", block_bytes)
     built: list[bool] = []
     original = qut.QutReader._columns
@@ -101,10 +103,29 @@ def _ingest_both(tmp_path: Path, path: Path, monkeypatch: pytest.MonkeyPatch, bl
         built.append(columns is not None)
         return columns
 
+    by_rows = csv_columnar._block_by_rows
+
+    def counted_rows(*args):
+        built.append(False)
+        return by_rows(*args)
+
+    # The snapshots handed to the sink, in order: the same ones staged, not only the same stored.
+    handed: list[tuple[str, str]] = []
+    account = StagingSink.account
+
+    def recorded(self, record):
+        handed.append((record["account_id"], record["screen_name"]))
+        return account(self, record)
+
     monkeypatch.setattr(qut.QutReader, "_columns", counted)
+    monkeypatch.setattr(csv_columnar, "_block_by_rows", counted_rows)
+    monkeypatch.setattr(StagingSink, "account", recorded)
     fast = ingest([path], tmp_path / "fast", format="qut")
+    by_fast_path = handed[:]
+    handed.clear()
     monkeypatch.setattr(csv_columnar, "COLUMNAR_FAST_PATH", False)
     rows = ingest([path], tmp_path / "rows", format="qut")
+    assert by_fast_path == handed
     assert fast.reconciles and rows.reconciles
     f, g = fast.files[0], rows.files[0]
     for name in _COUNTS:
@@ -204,3 +225,17 @@ def test_vectorized_tags_and_handles_equal_the_values_module_on_ascii(texts):
     )
     assert found["tags"].to_list() == [hashtags_in(t) for t in texts]
     assert found["handles"].to_list() == [mentions_in(t) for t in texts]
+
+
+def test_a_name_changed_in_a_block_read_by_rows_is_seen_by_later_blocks(tmp_path, monkeypatch):
+    # Account 1 is "a", then "b" in rows between bad ones (read by the row path), then "a" again
+    # in blocks read by columns: the third name is a new snapshot, not a repeat of the first.
+    rows = [f"{i},1,a,,,x,{1_600_000_000 + i}," for i in range(10)]
+    rows += [r for i in range(10, 20) for r in (f"{i},1,b,,,x,{1_600_000_000 + i},", "1,2")]
+    rows += [f"{i},2,c,,,x,{1_600_000_000 + i}," for i in range(20, 30)]  # a block between
+    rows += [f"{i},1,a,,,x,{1_600_000_000 + i}," for i in range(30, 40)]
+    path = tmp_path / "posts.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    built = _ingest_both(tmp_path, path, monkeypatch, 200)
+    assert any(built) and not all(built)
+    assert _tables(tmp_path / "fast")["accounts"]["screen_name"].sort().to_list() == ["a", "b", "c"]
