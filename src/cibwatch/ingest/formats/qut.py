@@ -88,6 +88,8 @@ def _ascii_word(pattern: str) -> str:
 
 
 _ASCII_HASHTAG, _ASCII_MENTION = _ascii_word(HASHTAG_PATTERN), _ascii_word(MENTION_PATTERN)
+# Every non-ASCII character Python's \w matches (str.isalnum) is in this class (a test checks it).
+_NON_ASCII_WORD = r"[\p{L}\p{N}&&[^\x00-\x7F]]"
 # Timestamps the fast path reads (epoch seconds or ms, as parse_date_ms does); others: the row path.
 _EPOCH = r"^[0-9]{1,15}(?:\.[0-9]{1,9})?$"
 _NO_NAMES = ["NULL", "NA"]  # text_or_none's nulls (upper-cased)
@@ -169,9 +171,10 @@ class QutReader(Reader):
         # epoch_ms: above 1e11 the number is ms already (truncated), else seconds rounded half to even.
         created = np.where(number > 1e11, np.trunc(number), np.rint(number * 1000.0)).astype(np.int64)
         repost, reply = pl.col("repost_id"), pl.col("reply_id")
-        # Tags and handles by the values module's patterns in Rust, where the text is ASCII (both
-        # engines agree on \w there); other texts with a '#' or an '@' by hashtags_in/mentions_in.
-        ascii_text = message.str.len_bytes() == message.str.len_chars()
+        # Tags and handles by the values module's patterns, \w spelled in ASCII, in Rust: exact
+        # where every non-ASCII character is a non-word one for Python (emoji, punctuation);
+        # texts with a non-ASCII letter or digit and a '#' or an '@' go to hashtags_in/mentions_in.
+        plain_text = ~message.str.contains(_NON_ASCII_WORD)
         found = frame.select(
             pl.when(repost != "")
             .then(pl.lit("repost"))
@@ -184,8 +187,8 @@ class QutReader(Reader):
             _found(message, "#", _ASCII_HASHTAG).alias("hashtags"),
             urls.str.split(" ").list.eval(pl.element().filter(pl.element() != "")).alias("urls"),
             _found(message, "@", _ASCII_MENTION).alias("mentions"),
-            (~ascii_text & message.str.contains("#", literal=True)).alias("python_tags"),
-            (~ascii_text & message.str.contains("@", literal=True)).alias("python_handles"),
+            (~plain_text & message.str.contains("#", literal=True)).alias("python_tags"),
+            (~plain_text & message.str.contains("@", literal=True)).alias("python_handles"),
         )
         n = frame.height
         for flag, column, find in (
@@ -229,7 +232,8 @@ class QutReader(Reader):
 
 
 def _found(message: pl.Expr, mark: str, pattern: str) -> pl.Expr:
-    """hashtags_in / mentions_in of ASCII texts (those with ``mark``; the others: empty)."""
+    """hashtags_in / mentions_in of texts whose only word characters are ASCII (those with
+    ``mark``; the others: empty)."""
     items = message.str.extract_all(pattern).list.eval(
         pl.element().str.extract(pattern, 1).str.to_lowercase()
     )
