@@ -169,7 +169,8 @@ def _within_bounds(table: pa.Table, lines: int) -> bool:
 
 def _lines_in(block: bytes) -> int:
     """Lines as the row path counts them (universal newlines: \\n, \\r\\n and a lone \\r)."""
-    return block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
+    returns = block.count(b"\r")
+    return block.count(b"\n") + (returns - block.count(b"\r\n") if returns else 0)
 
 
 def _text(data: bytes) -> io.TextIOWrapper:

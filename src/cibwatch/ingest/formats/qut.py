@@ -233,9 +233,10 @@ class QutReader(Reader):
 
 def _found(message: pl.Expr, mark: str, pattern: str) -> pl.Expr:
     """hashtags_in / mentions_in of texts whose only word characters are ASCII (those with
-    ``mark``; the others: empty)."""
+    ``mark``; the others: empty). A match is a character or none, ``mark``, then the tag or
+    handle (word characters): the group is what follows the match's last ``mark``."""
     items = message.str.extract_all(pattern).list.eval(
-        pl.element().str.extract(pattern, 1).str.to_lowercase()
+        pl.element().str.split(mark).list.last().str.to_lowercase()
     )
     return (
         pl.when(message.str.contains(mark, literal=True))
