@@ -38,6 +38,8 @@ PYTHON_WHITESPACE = (
     "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
 UNTERMINATED = "unterminated quote"
+# The first field of the record of known values put after each block (no quote, comma or line break).
+_END_MARK = b"\x1ecibwatch block end\x1e"
 
 Rows = Iterable[tuple[int, dict[str, str], "str | None"]]
 T = TypeVar("T")
@@ -122,8 +124,12 @@ def _blocks(
 
 def _arrow_table(block: bytes, header: list[str], at_end: bool) -> tuple[pa.Table | None, bool]:
     """The block as a table of strings (None if a record is not plain: a wrong number of fields,
-    bytes that are not UTF-8), and whether the block must grow: its last record is cut short or
-    its last field ends with the block's line break, so the cut may be inside a quoted field."""
+    bytes that are not UTF-8, a quote open at the end of the file), and whether the block must
+    grow: the cut is inside a quoted field.
+
+    A last record of known values follows the block: it is read as one only if the block ends
+    outside a quoted field (else the open field swallows it), in Arrow's reading and so in the
+    row path's, which quote alike."""
     if block.startswith(codecs.BOM_UTF8):  # Arrow would drop it; the row path keeps it in the field
         return None, False
     invalid: list[str] = []
@@ -132,9 +138,10 @@ def _arrow_table(block: bytes, header: list[str], at_end: bool) -> tuple[pa.Tabl
         invalid.append(row.text)
         return "skip"
 
+    ended = block if block.endswith((b"\n", b"\r")) else block + b"\n"
     try:
         table = pa_csv.read_csv(
-            io.BytesIO(block),
+            io.BytesIO(ended + _END_MARK + b"," * (len(header) - 1) + b"\n"),
             read_options=pa_csv.ReadOptions(column_names=header, block_size=1 << 20),
             parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=skip),
             convert_options=pa_csv.ConvertOptions(
@@ -145,15 +152,9 @@ def _arrow_table(block: bytes, header: list[str], at_end: bool) -> tuple[pa.Tabl
         )
     except pa.ArrowException:
         return None, False  # bytes that are not UTF-8, …
-    if not at_end:
-        tail = block.rstrip(b"\r\n")
-        if any(tail.endswith(text.encode("utf-8", "surrogateescape")) for text in invalid[-2:]):
-            return None, True
-        # A record open at the cut has all its fields only if the last one is the open one: it
-        # then ends with the block's last line break.
-        if table.num_rows and table.column(len(header) - 1)[-1].as_py().endswith("\n"):
-            return None, True
-    return (None if invalid else table), False
+    if not table.num_rows or table.column(0)[-1].as_py() != _END_MARK.decode():
+        return None, not at_end  # a quote still open: cut further on, or (at the end) the row path
+    return (None if invalid else table.slice(0, table.num_rows - 1)), False
 
 
 def _within_bounds(table: pa.Table, lines: int) -> bool:
