@@ -262,16 +262,15 @@ class _Snapshots:
             self.last_name.clear()  # then add_columns asks the sink again, as the row path does
         self.last_name[account_id] = username
         fingerprint = self.fingerprints.get((account_id, username))
+        if fingerprint is not None and self.sink.profile_unchanged(self.platform, account_id, fingerprint):
+            self.unchanged += 1
+            return
+        record = account_record(self.platform, account_id=account_id, screen_name=username)
         if fingerprint is None:
-            record = account_record(self.platform, account_id=account_id, screen_name=username)
             fingerprint = profile_fingerprint(record)
             if len(self.fingerprints) >= _PROFILES_KEPT:
                 self.fingerprints.clear()
             self.fingerprints[account_id, username] = fingerprint
-        elif self.sink.profile_unchanged(self.platform, account_id, fingerprint):
-            self.unchanged += 1
-            return
-        record = account_record(self.platform, account_id=account_id, screen_name=username)
         record["_fingerprint"] = fingerprint
         self.sink.account(record)
 
