@@ -217,19 +217,28 @@ class Source:
         )
 
     def csv_rows(
-        self, fieldnames: list[str] | None = None, *, skip_header: bool = False, **kwargs: Any
+        self,
+        fieldnames: list[str] | None = None,
+        *,
+        skip_header: bool = False,
+        text: IO[str] | None = None,
+        lines_before: int = 0,
+        **kwargs: Any,
     ) -> Iterator[tuple[int, dict[str, str], str | None]]:
         """(line number, row as dict, problem or None) for each CSV data record, as
         ``csv.DictReader`` gives them (the first row is the header unless ``fieldnames`` is given;
         ``skip_header`` drops it when it is), each counted in ``units_read``.
+
+        ``text`` reads a piece of the file instead (a columnar reader's batch, which starts at a
+        record boundary after ``lines_before`` lines), numbered as in the whole file.
 
         A quoted field whose quote never closes would swallow the rest of the file as one field:
         a record still open at the end of the file, or after ``MAX_CSV_RECORD_LINES`` lines, is
         yielded as an 'unterminated quote' problem with its first line, and reading resumes at
         the line after it, so one stray quote costs one row.
         """
-        with self.open_text() as fh:
-            lines = _RecordLines(fh)
+        with self.open_text() if text is None else contextlib.nullcontext(text) as fh:
+            lines = _RecordLines(fh, lines_before)
             reader = csv.reader(lines, **kwargs)
             record = lines.record
             while True:
@@ -315,13 +324,13 @@ class _RecordLines:
 
     __slots__ = ("_fh", "_readline", "_replay", "at_end", "line", "record")
 
-    def __init__(self, fh: IO[str]) -> None:
+    def __init__(self, fh: IO[str], lines_before: int = 0) -> None:
         self._fh = fh
         # Bounded: a line longer than MAX_LINE_BYTES (characters here) is never held whole.
         self._readline = functools.partial(fh.readline, MAX_LINE_BYTES + 1)
         self._replay: list[str] = []  # reversed: pop() gives the next line
         self.record: list[str] = []
-        self.line = 0  # lines handed to the parser
+        self.line = lines_before  # lines handed to the parser (and those before the piece read)
         self.at_end = False
 
     def __iter__(self) -> _RecordLines:
