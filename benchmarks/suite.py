@@ -4,6 +4,7 @@ from benchmarks import (
     bots_lodo,  # noqa: F401
     bots_select,  # noqa: F401
     coord,  # noqa: F401
+    coord_10m,  # noqa: F401
     coord_neartext,  # noqa: F401
     coord_realdata,  # noqa: F401
     coord_sim,  # noqa: F401
@@ -34,6 +35,7 @@ ORDER = (
     "coord_sim",
     "coord",
     "scaling",
+    "coord_10m",
     "coord_spark",
     "simulate",
     "review_log",

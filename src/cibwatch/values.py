@@ -50,6 +50,8 @@ _MONTHS = {
     )
 }
 _EPOCH_DAYS_CACHE: dict[tuple[int, int, int], int] = {}
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
 
 
 def _days_from_civil(y: int, m: int, d: int) -> int:
@@ -196,7 +198,8 @@ def parse_date_ms(value: str, zone: tzinfo | None = None) -> int:
             dt = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=zone or _DEFAULT_ZONE.get())
-        ms = time_ms(int(dt.timestamp() * 1000), value)
+        # Exact, and floored as the column parser does: timestamp() * 1000 is a float, 1 ms short at times.
+        ms = time_ms((dt - _UNIX_EPOCH) // _ONE_MS, value)
     except (ValueError, OverflowError):
         raise ValueError(bad_date(value)) from None
     if len(text) == 24 and _ISO_WHOLE_SECOND.fullmatch(text) and len(_ISO_DAY_MS) < 100_000:

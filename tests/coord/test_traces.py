@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import combinations
+from itertools import combinations, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +187,66 @@ def test_near_duplicate_groups_join_variants_and_keep_strangers_apart() -> None:
     assert all(roots[3000 + i] == roots[i] for i in range(200))
     assert all(roots[3200 + i] == roots[200 + i] for i in range(100))
     assert len(set(roots[:3000])) == 3000  # unrelated sentences stay apart
+
+
+def _sequential_groups(texts: list[str], keys: np.ndarray, threshold: float) -> np.ndarray:
+    """The grouping as first written: a union-find over each band's buckets in order, kept as the
+    reference the vectorized rounds must equal."""
+    from rapidfuzz.distance import Indel
+
+    from cibwatch.coord.traces.near_text import ALL_PAIRS_UP_TO
+
+    parent = np.arange(len(texts))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    def link(i: int, j: int) -> None:
+        ri, rj = find(i), find(j)
+        if ri != rj and Indel.normalized_similarity(texts[i], texts[j]) >= threshold:
+            parent[max(ri, rj)] = min(ri, rj)
+
+    for band in range(keys.shape[1]):
+        order = np.argsort(keys[:, band], kind="stable")
+        sorted_keys = keys[order, band]
+        bounds = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1], True])
+        for lo, hi in pairwise(bounds):
+            members = order[lo:hi].tolist()
+            if len(members) <= ALL_PAIRS_UP_TO:
+                for x in range(len(members)):
+                    for y in range(x + 1, len(members)):
+                        link(members[x], members[y])
+            else:
+                for other in members[1:]:
+                    link(members[0], other)
+    return np.array([find(i) for i in range(len(texts))])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_near_duplicate_groups_equal_the_sequential_union_find(seed: int) -> None:
+    """Buckets of every size (large ones checked against their first text only), chains of edits
+    that join only through a third text, and failed checks between texts of one bucket."""
+    from cibwatch.coord.traces.near_text import BANDS, near_duplicate_groups
+
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(60)]
+    texts = []
+    for _ in range(120):
+        text = " ".join(rng.choice(words, 8))
+        for _ in range(int(rng.integers(1, 12))):
+            texts.append(text)
+            if rng.random() < 0.6:  # drift: each copy edits the last, so far ends may not match
+                at = int(rng.integers(0, 8))
+                text = " ".join(w if k != at else str(rng.choice(words)) for k, w in enumerate(text.split()))
+    order = rng.permutation(len(texts))
+    texts = [texts[i] for i in order]
+    # Few key values per band: buckets of 1 to well over ALL_PAIRS_UP_TO texts, strangers among copies.
+    keys = rng.integers(0, rng.integers(3, 80, BANDS), size=(len(texts), BANDS)).astype(np.uint64)
+    expected = _sequential_groups(texts, keys, 0.8)
+    assert len(set(expected.tolist())) > 20  # the case has groups to find and texts kept apart
+    assert near_duplicate_groups(texts, keys, 0.8).tolist() == expected.tolist()
 
 
 def syndication_case(root: Path, trace: str) -> Any:

@@ -194,3 +194,9 @@ def test_column_parser_gives_what_the_scalar_parser_gives(values, zone_name):
         except ValueError as exc:
             expected = str(exc)
         assert (bad[i] if i in bad else ms[i]) == expected, value
+
+
+def test_fractional_seconds_are_exact_milliseconds() -> None:
+    # timestamp() * 1000 is a float: 2148595200.015 * 1000 fell to …014 (found by hypothesis above).
+    assert parse_date_ms("2038-02-01T00:00:00.015000", zone("UTC")) == 2148595200015
+    assert parse_date_ms("1969-12-31T23:59:59.999500", zone("UTC")) == -1  # floored, as the column parser

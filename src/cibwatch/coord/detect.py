@@ -590,25 +590,35 @@ class _Run:
             return pl.DataFrame(schema=decide.SOURCES)
         con.register("sup_arrow", targets.select("k", "a", "b").to_arrow())
         try:
+            ks = sorted(set(targets["k"].to_list()))
             union = " UNION ALL ".join(
-                f"""SELECT pi.a, pi.b, it.item FROM pi_{k} pi JOIN items_{k} it ON it.i = pi.i
+                f"""SELECT {k} AS k, pi.a, pi.b, pi.i FROM pi_{k} pi
                     SEMI JOIN sup_arrow s ON s.k = {k} AND s.a = pi.a AND s.b = pi.b"""
-                for k in sorted(set(targets["k"].to_list()))
+                for k in ks
             )
+            names = " UNION ALL ".join(f"SELECT {k} AS k, i, item FROM items_{k}" for k in ks)
             # An item's author: the original's, or what a repost of it names. An item whose author
-            # is unknown counts as a source of its own: no evidence of a crowd.
+            # is unknown counts as a source of its own: no evidence of a crowd. Co-actions carry
+            # item codes and sources a code in the sources' order (so the least code is the least
+            # source): no names are joined over every co-action.
             return con.sql(
-                f"""WITH co AS ({union}),
+                f"""WITH co AS MATERIALIZED ({union}),
+                    acted AS (SELECT n.k, n.i, n.item FROM ({names}) n SEMI JOIN co USING (k, i)),
                     named AS (SELECT post_id AS item, account_id AS source FROM p
                               UNION ALL SELECT ref_post_id, ref_account_id FROM p
                               WHERE ref_post_id IS NOT NULL AND ref_account_id IS NOT NULL),
                     authors AS (SELECT item, any_value(source) AS source FROM named
-                                SEMI JOIN co USING (item) GROUP BY item),
-                    src AS (SELECT co.a, co.b, coalesce(au.source, 'post:' || co.item) AS source
-                            FROM co LEFT JOIN authors au USING (item)),
-                    sides AS (SELECT a, source FROM src UNION ALL SELECT b, source FROM src)
-                    SELECT a, count(DISTINCT source)::BIGINT AS n_sources, min(source) AS source
-                    FROM sides GROUP BY a"""
+                                SEMI JOIN acted USING (item) GROUP BY item),
+                    item_source AS (SELECT ac.k, ac.i, coalesce(au.source, 'post:' || ac.item) AS source
+                                    FROM acted ac LEFT JOIN authors au USING (item)),
+                    coded AS (SELECT k, i, source, dense_rank() OVER (ORDER BY source) AS sc
+                              FROM item_source),
+                    sides AS (SELECT co.a, c.sc FROM co JOIN coded c USING (k, i)
+                              UNION ALL SELECT co.b, c.sc FROM co JOIN coded c USING (k, i)),
+                    per AS (SELECT a, count(DISTINCT sc)::BIGINT AS n_sources, min(sc) AS sc
+                            FROM sides GROUP BY a)
+                    SELECT per.a, per.n_sources, c.source
+                    FROM per JOIN (SELECT DISTINCT sc, source FROM coded) c USING (sc)"""
             ).pl()
         finally:
             con.unregister("sup_arrow")
@@ -637,16 +647,16 @@ class _Run:
             if mine.height == 0:
                 continue
             con.register("flag_arrow", mine.to_arrow())
+            # Ranked by i, which follows the items' names (items_k): no names joined over every co-action.
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE per_item AS
                     SELECT pi.a, pi.b, pi.i, pi.episode, min(pi.first_t) AS first_t, max(pi.last_t) AS last_t,
                            min(pi.gap) AS gap,
                            arg_min(pi.ex, struct_pack(g := pi.gap, s := pi.stratum)) AS ex,
                            row_number() OVER (PARTITION BY pi.a, pi.b
-                                              ORDER BY min(pi.gap), it.item, pi.episode) AS rank
+                                              ORDER BY min(pi.gap), pi.i, pi.episode) AS rank
                     FROM pi_{k} pi SEMI JOIN flag_arrow f ON f.a = pi.a AND f.b = pi.b
-                    JOIN items_{k} it ON it.i = pi.i
-                    GROUP BY pi.a, pi.b, pi.i, pi.episode, it.item"""
+                    GROUP BY pi.a, pi.b, pi.i, pi.episode"""
             )
             names = "JOIN acc x ON x.a = pr.a JOIN acc y ON y.a = pr.b"
             edge_rows = (

@@ -93,6 +93,10 @@ def to_spark(statement: str) -> str:
         if isinstance(node, exp.RegexpReplace) and isinstance(node.args.get("replacement"), exp.Literal):
             node.set("replacement", exp.Literal.string(_GROUP.sub(r"$\1", node.args["replacement"].this)))
             return node
+        # DuckDB computes a MATERIALIZED common table once; Spark has no such hint.
+        if isinstance(node, exp.CTE) and node.args.get("materialized"):
+            node.set("materialized", None)
+            return node
         # 1000.0 is a DECIMAL on Spark, and gap / 1000.0 a decimal; DuckDB's division gives a double.
         if isinstance(node, exp.Literal) and node.is_number and "." in node.this:
             return exp.Literal.number(node.this + "D")
@@ -145,6 +149,8 @@ class SparkSQL:
         tree = sqlglot.parse_one(_LIST_LEN.sub("array_length(", statement), read="duckdb")
         if isinstance(tree, exp.Create) and tree.kind in ("TABLE", "VIEW"):
             name = tree.this.this.name if isinstance(tree.this, exp.Schema) else tree.this.name
+            if tree.args.get("exists") and name in self.tables:  # IF NOT EXISTS: shared by traces
+                return SparkResult(None)
             if tree.expression is None:  # CREATE TABLE name (columns): an empty table to insert into
                 columns = ", ".join(col.sql(dialect="spark") for col in tree.this.expressions)
                 frame = self.session.createDataFrame([], columns)

@@ -130,18 +130,32 @@ def prepare_own_site(con: Any, params: dict[str, Any]) -> None:
     )
 
 
-# The text traces' posts (own posts, long enough) with the site that scopes their item, if any.
-COPYABLE = f"""(SELECT p.account_id, p.t, p.post_id, {NORMALIZED_TEXT} AS normalized,
+# The text traces' posts (own posts, long enough), each text normalized once for both text traces,
+# with the site that scopes their item, if any. Materialized: else the length filter is pushed
+# down and the normalization evaluated twice.
+COPYABLE = "copyable"
+
+
+def prepare_copyable(con: Any, params: dict[str, Any]) -> None:
+    """Create ``copyable`` (account_id, t, post_id, normalized, h: its md5, scope)."""
+    prepare_own_site(con, params)
+    con.execute(
+        f"""CREATE TEMP TABLE IF NOT EXISTS {COPYABLE} AS
+            WITH own AS MATERIALIZED (
+                SELECT p.account_id, p.t, p.post_id, {NORMALIZED_TEXT} AS normalized,
                        coalesce('@' || s.site, '') AS scope
-                FROM p LEFT JOIN {OWN_SITE} s ON s.post_id = p.post_id
-                WHERE {_OWN} AND length({NORMALIZED_TEXT}) >= {MIN_TEXT_CHARS})"""
+                FROM p LEFT JOIN {OWN_SITE} s ON s.post_id = p.post_id WHERE {_OWN})
+            SELECT account_id, t, post_id, normalized, md5(normalized) AS h, scope FROM own
+            WHERE length(normalized) >= {MIN_TEXT_CHARS}"""
+    )
+
 
 register(
     Trace(
         name="text",
         description=f"Identical normalized text (at least {MIN_TEXT_CHARS} characters)",
         default_window=TEXT_WINDOW_S,
-        prepare=prepare_own_site,
-        sql=f"SELECT account_id, md5(normalized) || scope AS item, t, post_id FROM {COPYABLE}",
+        prepare=prepare_copyable,
+        sql=f"SELECT account_id, h || scope AS item, t, post_id FROM {COPYABLE}",
     )
 )

@@ -3,7 +3,8 @@
 Distinct normalized texts get a 64-permutation MinHash of their word set, computed with numpy over
 DuckDB's token hashes (no Python loop per text); LSH (16 bands × 4 rows, candidates from about 0.5
 word Jaccard) proposes texts that share a band; rapidfuzz's normalized Indel similarity confirms a
-candidate at ``near_threshold``; confirmed pairs are joined into groups (union-find). The item is
+candidate at ``near_threshold``; confirmed pairs are joined into groups (connected components,
+checked in vectorized rounds). The item is
 the group, named by its first text's hash. Inside one LSH bucket every candidate is checked against
 the bucket's first text and, for buckets of up to ``ALL_PAIRS_UP_TO`` texts, against every other.
 """
@@ -11,14 +12,13 @@ the bucket's first text and, for buckets of up to ``ALL_PAIRS_UP_TO`` texts, aga
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from cibwatch.coord.traces import Trace, register
-from cibwatch.coord.traces.builtin import COPYABLE, TEXT_WINDOW_S, prepare_own_site
+from cibwatch.coord.traces.builtin import COPYABLE, TEXT_WINDOW_S, prepare_copyable
 
 NUM_PERM = 64
 BANDS, ROWS = 16, 4
@@ -28,17 +28,37 @@ _PRIME = np.uint64((1 << 31) - 1)
 
 def minhash_signatures(text_ids: np.ndarray, token_hashes: np.ndarray, n_texts: int) -> np.ndarray:
     """(n_texts, NUM_PERM) MinHash signatures; ``text_ids`` sorted, every text has a token."""
+    return _signature_columns(*_folded(text_ids, token_hashes), n_texts, range(NUM_PERM))
+
+
+def lsh_keys(text_ids: np.ndarray, token_hashes: np.ndarray, n_texts: int) -> np.ndarray:
+    """``band_keys(minhash_signatures(…))`` computed a band at a time: the whole signature matrix
+    of four million texts would be 2 GB."""
+    folded, starts = _folded(text_ids, token_hashes)
+    keys = np.empty((n_texts, BANDS), dtype=np.uint64)
+    for band in range(BANDS):
+        columns = _signature_columns(folded, starts, n_texts, range(band * ROWS, (band + 1) * ROWS))
+        keys[:, band] = band_keys(columns)[:, 0]
+    return keys
+
+
+def _folded(text_ids: np.ndarray, token_hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each token hash folded to 32 bits, where each text's tokens start)."""
+    hashes = token_hashes.astype(np.uint64)
+    folded = (hashes >> np.uint64(32)) ^ (hashes & np.uint64(0xFFFFFFFF))
+    return folded, np.flatnonzero(np.r_[True, text_ids[1:] != text_ids[:-1]])
+
+
+def _signature_columns(
+    folded: np.ndarray, starts: np.ndarray, n_texts: int, permutations: range
+) -> np.ndarray:
     rng = np.random.default_rng(1)
     a = rng.integers(1, int(_PRIME), NUM_PERM, dtype=np.uint64)
     b = rng.integers(0, int(_PRIME), NUM_PERM, dtype=np.uint64)
-    h = (token_hashes.astype(np.uint64) >> np.uint64(32)) ^ (
-        token_hashes.astype(np.uint64) & np.uint64(0xFFFFFFFF)
-    )
-    starts = np.flatnonzero(np.r_[True, text_ids[1:] != text_ids[:-1]])
-    signatures = np.empty((n_texts, NUM_PERM), dtype=np.uint64)
-    for k in range(NUM_PERM):
-        # a < 2^31 and h < 2^32: the product fits in 64 bits.
-        signatures[:, k] = np.minimum.reduceat((a[k] * h + b[k]) % _PRIME, starts)
+    signatures = np.empty((n_texts, len(permutations)), dtype=np.uint64)
+    for column, k in enumerate(permutations):
+        # a < 2^31 and the folded hash < 2^32: the product fits in 64 bits.
+        signatures[:, column] = np.minimum.reduceat((a[k] * folded + b[k]) % _PRIME, starts)
     return signatures
 
 
@@ -56,57 +76,120 @@ def token_hashes(con: Any, texts: str) -> dict[str, np.ndarray]:
 
 
 def band_keys(signatures: np.ndarray) -> np.ndarray:
-    """(n_texts, BANDS) LSH bucket keys: texts that share a band's key are candidates."""
+    """(n_texts, bands) LSH bucket keys, ``ROWS`` signature columns a band: texts that share a
+    band's key are candidates."""
     multipliers = np.random.default_rng(2).integers(1, 2**63, ROWS, dtype=np.uint64)
-    bands = signatures.reshape(len(signatures), BANDS, ROWS)
+    bands = signatures.reshape(len(signatures), -1, ROWS)
     # uint64 arithmetic wraps: the key is a hash of the band's four minima.
     return (bands * multipliers).sum(axis=2, dtype=np.uint64)
 
 
 def near_duplicate_groups(texts: list[str], keys: np.ndarray, threshold: float) -> np.ndarray:
-    """For each text, the index of the first text of its near-duplicate group (``keys``: band_keys)."""
-    from rapidfuzz.distance import Indel
+    """For each text, the index of the first text of its near-duplicate group (``keys``: band_keys).
 
-    parent = np.arange(len(texts))
-
-    def find(i: int) -> int:
-        root = i
-        while parent[root] != root:
-            root = parent[root]
-        while parent[i] != root:
-            parent[i], i = root, parent[i]
-        return root
-
-    def link(i: int, j: int) -> None:
-        ri, rj = find(i), find(j)
-        if ri != rj and Indel.normalized_similarity(texts[i], texts[j]) >= threshold:
-            parent[max(ri, rj)] = min(ri, rj)
-
+    The groups are the connected components of the candidate pairs rapidfuzz confirms, each named
+    by its smallest index. A pair whose texts are already in one group needs no check, so each
+    band's pairs are checked in rounds (``_confirmed_components``): the bucket's first text against
+    the others first, which joins a bucket of copies in one round, then what is still apart.
+    """
+    labels = np.arange(len(texts))
+    text_array = np.asarray(texts, dtype=object)
     for band in range(BANDS):
-        order = np.argsort(keys[:, band], kind="stable")
-        sorted_keys = keys[order, band]
-        bounds = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1], True])
-        for lo, hi in pairwise(bounds):
-            if hi - lo < 2:
-                continue
-            members = order[lo:hi].tolist()
-            if len(members) <= ALL_PAIRS_UP_TO:
-                for x in range(len(members)):
-                    for y in range(x + 1, len(members)):
-                        link(members[x], members[y])
-            else:
-                for other in members[1:]:
-                    link(members[0], other)
-    return np.array([find(i) for i in range(len(texts))])
+        star, rest = _band_candidates(keys[:, band])
+        for first, second in (star, rest):
+            labels = _confirmed_components(text_array, first, second, labels, threshold)
+    return labels
+
+
+def _band_candidates(keys: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """One band's candidate pairs: (each bucket's first text, another member), then for buckets of
+    up to ``ALL_PAIRS_UP_TO`` texts the other pairs of members; every pair (lower index, higher)."""
+    order = np.argsort(keys, kind="stable")  # a bucket's members by index: its first is its smallest
+    sorted_keys = keys[order]
+    bounds = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1], True])
+    starts, sizes = bounds[:-1], np.diff(bounds)
+    shared = sizes >= 2
+    starts, sizes = starts[shared], sizes[shared]
+    # The star: position start + 1 … start + size - 1 against start.
+    owner = np.repeat(starts, sizes - 1)
+    offset = np.arange(len(owner)) - np.repeat(np.cumsum(sizes - 1) - (sizes - 1), sizes - 1)
+    star = (order[owner], order[owner + 1 + offset])
+    firsts, seconds = [], []
+    for size in np.unique(sizes[sizes <= ALL_PAIRS_UP_TO]):
+        if size < 3:
+            continue
+        members = order[starts[sizes == size][:, None] + np.arange(size)]
+        x, y = np.triu_indices(size, 1)
+        not_star = x > 0
+        firsts.append(members[:, x[not_star]].ravel())
+        seconds.append(members[:, y[not_star]].ravel())
+    empty = np.zeros(0, dtype=order.dtype)
+    rest = (np.concatenate(firsts) if firsts else empty, np.concatenate(seconds) if seconds else empty)
+    return star, rest
+
+
+def _confirmed_components(
+    texts: np.ndarray, first: np.ndarray, second: np.ndarray, labels: np.ndarray, threshold: float
+) -> np.ndarray:
+    """``labels`` (each text's smallest group member) after joining the confirmed pairs.
+
+    Round r checks up to 2^r pairs between each two groups still apart (one at first: copies join
+    at once; more as checks fail: two groups that stay apart need every pair between them
+    checked). A checked pair leaves, and pairs whose groups were joined meanwhile need no check.
+    Every pair is thus checked or already joined, so the result is the components of all
+    confirmed pairs, in whatever order.
+    """
+    from rapidfuzz.distance import Indel
+    from rapidfuzz.process import cpdist
+
+    n = len(labels)
+    quota = 1
+    while len(first):
+        lo, hi = labels[first], labels[second]
+        lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
+        apart = lo != hi
+        first, second, lo, hi = first[apart], second[apart], lo[apart], hi[apart]
+        if not len(first):
+            break
+        between = lo.astype(np.int64) * n + hi  # the two groups a pair would join
+        order = np.argsort(between, kind="stable")
+        group_key = between[order]
+        group_start = np.flatnonzero(np.r_[True, group_key[1:] != group_key[:-1]])
+        rank = np.arange(len(order)) - np.repeat(group_start, np.diff(np.r_[group_start, len(order)]))
+        pick = order[rank < quota]
+        similarity = cpdist(
+            texts[first[pick]], texts[second[pick]], scorer=Indel.normalized_similarity, workers=-1
+        )
+        joined = similarity >= threshold
+        if joined.any():
+            labels = _merged(labels, lo[pick][joined], hi[pick][joined])
+        checked = np.zeros(len(first), dtype=bool)
+        checked[pick] = True
+        first, second = first[~checked], second[~checked]
+        quota *= 2
+    return labels
+
+
+def _merged(labels: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``labels`` with the groups ``lo`` and ``hi`` (group names) joined, named by their smallest."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(labels)
+    graph = coo_matrix((np.ones(len(lo), dtype=np.int8), (lo, hi)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    smallest = np.full(component.max() + 1, n)
+    np.minimum.at(smallest, component, np.arange(n))
+    return smallest[component[labels]]
 
 
 # The texts to group: each distinct normalized text once, named by its md5.
-_TEXTS = f"SELECT DISTINCT md5(normalized) AS h, normalized AS n FROM {COPYABLE}"
+_TEXTS = f"SELECT DISTINCT h, normalized AS n FROM {COPYABLE}"
 
 
 def _prepare(con: Any, params: dict[str, Any]) -> None:
     threshold = float(params["near_threshold"])
-    prepare_own_site(con, params)
+    prepare_copyable(con, params)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE near_text_texts AS
             SELECT (row_number() OVER (ORDER BY h) - 1)::BIGINT AS id, h, n FROM ({_TEXTS})"""
@@ -116,8 +199,8 @@ def _prepare(con: Any, params: dict[str, Any]) -> None:
     hashes = list(texts_table["h"])
     texts = list(texts_table["n"])
     if texts:
-        signatures = minhash_signatures(np.asarray(tokens["id"]), np.asarray(tokens["th"]), len(texts))
-        roots = near_duplicate_groups(texts, band_keys(signatures), threshold)
+        keys = lsh_keys(np.asarray(tokens["id"]), np.asarray(tokens["th"]), len(texts))
+        roots = near_duplicate_groups(texts, keys, threshold)
         groups = [hashes[r] for r in roots]
     else:
         groups = []
@@ -129,8 +212,8 @@ def _prepare(con: Any, params: dict[str, Any]) -> None:
 
 # -- on Spark: the same signatures, buckets and confirmation, on the executors ---------------
 #
-# The union-find above yields the connected components of the graph of confirmed candidate pairs
-# (a pair it skips is already connected), each named by its smallest text (ids follow h). So Spark
+# The rounds above yield the connected components of the graph of confirmed candidate pairs
+# (a pair they skip is already connected), each named by its smallest text (ids follow h). So Spark
 # builds the same candidate pairs, confirms them on the executors and joins only the confirmed
 # ones on the driver.
 
@@ -146,8 +229,7 @@ def _band_rows(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         con.register("batch", pa.table({"id": np.arange(batch.num_rows), "n": batch.column("n")}))
         tokens = token_hashes(con, "batch")
         con.unregister("batch")
-        signatures = minhash_signatures(np.asarray(tokens["id"]), np.asarray(tokens["th"]), batch.num_rows)
-        keys = band_keys(signatures)
+        keys = lsh_keys(np.asarray(tokens["id"]), np.asarray(tokens["th"]), batch.num_rows)
         texts = np.repeat(np.arange(batch.num_rows), BANDS)
         yield pa.RecordBatch.from_arrays(
             [
@@ -196,7 +278,7 @@ def component_names(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, 
 
 def _prepare_spark(con: Any, params: dict[str, Any]) -> None:
     threshold = float(params["near_threshold"])
-    prepare_own_site(con, params)
+    prepare_copyable(con, params)
     con.execute(f"CREATE TABLE near_text_texts AS {_TEXTS}")
     session = con.session
     con.table(
@@ -249,7 +331,6 @@ register(
         prepare=_prepare,
         prepare_spark=_prepare_spark,
         sql=f"""SELECT account_id, g.grp || x.scope AS item, t, post_id
-                FROM (SELECT account_id, t, post_id, md5(normalized) AS h, scope FROM {COPYABLE}) x
-                JOIN near_text_groups g USING (h)""",
+                FROM {COPYABLE} x JOIN near_text_groups g USING (h)""",
     )
 )
