@@ -168,12 +168,7 @@ def test_url_normalization() -> None:
 
 
 def test_near_duplicate_groups_join_variants_and_keep_strangers_apart() -> None:
-    from cibwatch.coord.traces.near_text import (
-        band_keys,
-        minhash_signatures,
-        near_duplicate_groups,
-        token_hashes,
-    )
+    from cibwatch.coord.traces.near_text import lsh_keys, near_duplicate_groups, token_hashes
 
     rng = np.random.default_rng(0)
     vocab = [f"w{i}" for i in range(3000)]
@@ -182,8 +177,8 @@ def test_near_duplicate_groups_join_variants_and_keep_strangers_apart() -> None:
     con = duckdb.connect()
     con.register("t", pa.table({"id": np.arange(len(texts)), "n": texts}))
     tokens = token_hashes(con, "t")
-    signatures = minhash_signatures(np.asarray(tokens["id"]), np.asarray(tokens["th"]), len(texts))
-    roots = near_duplicate_groups(texts, band_keys(signatures), 0.8)
+    keys = lsh_keys(np.asarray(tokens["id"]), np.asarray(tokens["th"]), len(texts))
+    roots = near_duplicate_groups(texts, keys, 0.8)
     assert all(roots[3000 + i] == roots[i] for i in range(200))
     assert all(roots[3200 + i] == roots[200 + i] for i in range(100))
     assert len(set(roots[:3000])) == 3000  # unrelated sentences stay apart

@@ -26,40 +26,31 @@ ALL_PAIRS_UP_TO = 30
 _PRIME = np.uint64((1 << 31) - 1)
 
 
-def minhash_signatures(text_ids: np.ndarray, token_hashes: np.ndarray, n_texts: int) -> np.ndarray:
-    """(n_texts, NUM_PERM) MinHash signatures; ``text_ids`` sorted, every text has a token."""
-    return _signature_columns(*_folded(text_ids, token_hashes), n_texts, range(NUM_PERM))
+# The MinHash permutations (a·h + b) mod p, and the band-key multipliers: fixed, so signatures
+# are the same on every engine and run.
+_PERMUTATIONS = np.random.default_rng(1)
+_PERM_A = _PERMUTATIONS.integers(1, int(_PRIME), NUM_PERM, dtype=np.uint64)
+_PERM_B = _PERMUTATIONS.integers(0, int(_PRIME), NUM_PERM, dtype=np.uint64)
+_BAND_MULTIPLIERS = np.random.default_rng(2).integers(1, 2**63, ROWS, dtype=np.uint64)
 
 
 def lsh_keys(text_ids: np.ndarray, token_hashes: np.ndarray, n_texts: int) -> np.ndarray:
-    """``band_keys(minhash_signatures(…))`` computed a band at a time: the whole signature matrix
-    of four million texts would be 2 GB."""
-    folded, starts = _folded(text_ids, token_hashes)
-    keys = np.empty((n_texts, BANDS), dtype=np.uint64)
-    for band in range(BANDS):
-        columns = _signature_columns(folded, starts, n_texts, range(band * ROWS, (band + 1) * ROWS))
-        keys[:, band] = band_keys(columns)[:, 0]
-    return keys
-
-
-def _folded(text_ids: np.ndarray, token_hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(each token hash folded to 32 bits, where each text's tokens start)."""
+    """(n_texts, BANDS) LSH bucket keys from the texts' token hashes (``text_ids`` sorted, every
+    text has a token): texts that share a band's key are candidates. The MinHash signature is
+    computed a band's ``ROWS`` permutations at a time: whole, four million texts' would be 2 GB."""
     hashes = token_hashes.astype(np.uint64)
     folded = (hashes >> np.uint64(32)) ^ (hashes & np.uint64(0xFFFFFFFF))
-    return folded, np.flatnonzero(np.r_[True, text_ids[1:] != text_ids[:-1]])
-
-
-def _signature_columns(
-    folded: np.ndarray, starts: np.ndarray, n_texts: int, permutations: range
-) -> np.ndarray:
-    rng = np.random.default_rng(1)
-    a = rng.integers(1, int(_PRIME), NUM_PERM, dtype=np.uint64)
-    b = rng.integers(0, int(_PRIME), NUM_PERM, dtype=np.uint64)
-    signatures = np.empty((n_texts, len(permutations)), dtype=np.uint64)
-    for column, k in enumerate(permutations):
-        # a < 2^31 and the folded hash < 2^32: the product fits in 64 bits.
-        signatures[:, column] = np.minimum.reduceat((a[k] * folded + b[k]) % _PRIME, starts)
-    return signatures
+    starts = np.flatnonzero(np.r_[True, text_ids[1:] != text_ids[:-1]])
+    keys = np.empty((n_texts, BANDS), dtype=np.uint64)
+    band = np.empty((n_texts, ROWS), dtype=np.uint64)
+    for b in range(BANDS):
+        for row in range(ROWS):
+            k = b * ROWS + row
+            # a < 2^31 and the folded hash < 2^32: the product fits in 64 bits.
+            band[:, row] = np.minimum.reduceat((_PERM_A[k] * folded + _PERM_B[k]) % _PRIME, starts)
+        # uint64 arithmetic wraps: the key is a hash of the band's four minima.
+        keys[:, b] = (band * _BAND_MULTIPLIERS).sum(axis=1, dtype=np.uint64)
+    return keys
 
 
 def token_hashes(con: Any, texts: str) -> dict[str, np.ndarray]:
@@ -75,17 +66,8 @@ def token_hashes(con: Any, texts: str) -> dict[str, np.ndarray]:
     ).fetchnumpy()
 
 
-def band_keys(signatures: np.ndarray) -> np.ndarray:
-    """(n_texts, bands) LSH bucket keys, ``ROWS`` signature columns a band: texts that share a
-    band's key are candidates."""
-    multipliers = np.random.default_rng(2).integers(1, 2**63, ROWS, dtype=np.uint64)
-    bands = signatures.reshape(len(signatures), -1, ROWS)
-    # uint64 arithmetic wraps: the key is a hash of the band's four minima.
-    return (bands * multipliers).sum(axis=2, dtype=np.uint64)
-
-
 def near_duplicate_groups(texts: list[str], keys: np.ndarray, threshold: float) -> np.ndarray:
-    """For each text, the index of the first text of its near-duplicate group (``keys``: band_keys).
+    """For each text, the index of the first text of its near-duplicate group (``keys``: lsh_keys).
 
     The groups are the connected components of the candidate pairs rapidfuzz confirms, each named
     by its smallest index. A pair whose texts are already in one group needs no check, so each
@@ -108,12 +90,10 @@ def _band_candidates(keys: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], t
     sorted_keys = keys[order]
     bounds = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1], True])
     starts, sizes = bounds[:-1], np.diff(bounds)
-    shared = sizes >= 2
-    starts, sizes = starts[shared], sizes[shared]
-    # The star: position start + 1 … start + size - 1 against start.
-    owner = np.repeat(starts, sizes - 1)
-    offset = np.arange(len(owner)) - np.repeat(np.cumsum(sizes - 1) - (sizes - 1), sizes - 1)
-    star = (order[owner], order[owner + 1 + offset])
+    # The star: every member but the first, against its bucket's first (a bucket of one has none).
+    first_of = np.repeat(starts, sizes)
+    member = np.arange(len(order)) != first_of
+    star = (order[first_of[member]], order[member])
     firsts, seconds = [], []
     for size in np.unique(sizes[sizes <= ALL_PAIRS_UP_TO]):
         if size < 3:
@@ -172,15 +152,18 @@ def _confirmed_components(
 
 def _merged(labels: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """``labels`` with the groups ``lo`` and ``hi`` (group names) joined, named by their smallest."""
+    return _smallest_connected(len(labels), lo, hi)[labels]
+
+
+def _smallest_connected(n: int, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """For each node 0 … n-1 of the graph of edges (first, second), the smallest node connected to it."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    n = len(labels)
-    graph = coo_matrix((np.ones(len(lo), dtype=np.int8), (lo, hi)), shape=(n, n))
+    graph = coo_matrix((np.ones(len(first), dtype=np.int8), (first, second)), shape=(n, n))
     _, component = connected_components(graph, directed=False)
-    smallest = np.full(component.max() + 1, n)
-    np.minimum.at(smallest, component, np.arange(n))
-    return smallest[component[labels]]
+    _, smallest = np.unique(component, return_index=True)  # a component's first node is its smallest
+    return smallest[component]
 
 
 # The texts to group: each distinct normalized text once, named by its md5.
@@ -264,16 +247,9 @@ def component_names(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, 
     >>> component_names(np.array(["c", "e"]), np.array(["b", "f"]))
     (array(['b', 'c', 'e', 'f'], dtype='<U1'), array(['b', 'b', 'e', 'e'], dtype='<U1'))
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     names, codes = np.unique(np.concatenate([first, second]), return_inverse=True)
-    edges = np.ones(len(first), dtype=np.int8)
-    graph = coo_matrix((edges, (codes[: len(first)], codes[len(first) :])), shape=(len(names), len(names)))
-    _, labels = connected_components(graph, directed=False)
-    smallest = np.full(labels.max(initial=-1) + 1, len(names))
-    np.minimum.at(smallest, labels, np.arange(len(names)))  # names are sorted: smallest code first
-    return names, names[smallest[labels]]
+    # names are sorted: the smallest code is the smallest name
+    return names, names[_smallest_connected(len(names), codes[: len(first)], codes[len(first) :])]
 
 
 def _prepare_spark(con: Any, params: dict[str, Any]) -> None:

@@ -25,7 +25,6 @@ from typing import Any, ClassVar
 import orjson
 import polars as pl
 
-from cibwatch import schema
 from cibwatch.errors import InputFormatError
 from cibwatch.ingest.dates import parse_dates_ms
 from cibwatch.ingest.formats.csv_common import (
@@ -37,6 +36,7 @@ from cibwatch.ingest.formats.csv_common import (
 )
 from cibwatch.ingest.mapping import ACCOUNT_FIELDS, FIELDS, ColumnMap, table_kind
 from cibwatch.ingest.registry import Reader, Sink, register
+from cibwatch.ingest.sink import account_record
 from cibwatch.ingest.source import (
     DAMAGED_STREAM,
     MAX_FIELD_BYTES,
@@ -84,12 +84,6 @@ _ACCOUNT_COLUMNS = {
     "profile_use_background_image": "profile_use_background_image", "location": "location",
     "profile_url": "url", "account_lang": "lang", "probed_at": "probed_at",
 }  # fmt: skip
-
-
-# Every field of an account snapshot, so the sink takes its fast path (all keys present).
-_ACCOUNT_TEMPLATE: dict[str, Any] = {
-    f.name: None for f in schema.ACCOUNTS if f.name not in ("reader", "source_file", "ingested_at")
-}
 
 
 class Table:
@@ -625,11 +619,11 @@ class MappedReader(Reader):
                 ref_post = quote_of
             row = (post_id, account, created, kind, ref_post, ref_account, text, lang, app,
                    hashtags, urls, mentions, media, platform, None)  # fmt: skip
-            account_record = None
-            if has_account:
-                account_record = dict(_ACCOUNT_TEMPLATE, account_id=account, platform=platform)
+            snapshot = None
+            if has_account:  # every field present, so the sink takes its fast path
+                snapshot = account_record(platform, account_id=account)
                 for name, value in zip(account_cols, values[16 : 16 + len(account_cols)], strict=True):
-                    account_record[name[2:]] = value
+                    snapshot[name[2:]] = value
             label_record = None
             if has_label and values[-2] is not None:
                 label_record = {
@@ -638,4 +632,4 @@ class MappedReader(Reader):
                     "label": values[-2],
                     "label_detail": values[-1],
                 }
-            yield line, ("record", (row, account_record, label_record))
+            yield line, ("record", (row, snapshot, label_record))
