@@ -282,3 +282,23 @@ def test_a_headline_on_its_own_site_is_syndication_not_copied_text(tmp_path: Pat
     same_newsroom = tuple(sorted(PLANTED[2:4]))
     assert by_pair[same_newsroom] == 10
     assert all(n == 5 for pair, n in by_pair.items() if pair != same_newsroom)
+
+
+def test_lsh_keys_are_each_texts_own_minhash_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys computed a block of texts at a time equal each text's MinHash bands computed alone."""
+    from cibwatch.coord.traces import near_text as nt
+
+    rng = np.random.default_rng(5)
+    lengths = rng.integers(1, 9, 40)  # one-word texts too
+    text_ids = np.repeat(np.arange(lengths.size), lengths)
+    hashes = rng.integers(-(2**63), 2**63 - 1, text_ids.size, dtype=np.int64)
+    monkeypatch.setattr(nt, "_KEY_BLOCK", 7)  # blocks end inside the run of texts, and the last is short
+    keys = nt.lsh_keys(text_ids, hashes, lengths.size)
+    for text in range(lengths.size):
+        h = hashes[text_ids == text].astype(np.uint64)
+        folded = (h >> np.uint64(32)) ^ (h & np.uint64(0xFFFFFFFF))
+        signature = np.array(
+            [((a * folded + b) % nt._PRIME).min() for a, b in zip(nt._PERM_A, nt._PERM_B, strict=True)]
+        )
+        bands = signature.reshape(nt.BANDS, nt.ROWS)
+        assert keys[text].tolist() == (bands * nt._BAND_MULTIPLIERS).sum(axis=1, dtype=np.uint64).tolist()

@@ -169,6 +169,10 @@ class _Run:
         self.strata: dict[int, tuple[int, int]] = {}  # trace index → (stratum_ms, window_ms)
         self.recurring: dict[int, bool] = {}
 
+    # Events carry a post's code (``post_codes``), not its id: the co-action join and the evidence
+    # ranking then aggregate integers. Spark keeps the ids: one global ordering is one task.
+    codes_posts = True
+
     def _source(self, table: str) -> str:
         """A ``FROM`` source over the case's ``table``."""
         return self.case.table_sql(table)
@@ -210,6 +214,12 @@ class _Run:
             "(row_number() OVER (ORDER BY account_id) - 1)::INTEGER AS a "
             "FROM (SELECT DISTINCT account_id FROM p)"
         )
+        if self.codes_posts:
+            # In the ids' order, so the least code is the least id and ties break as on the ids.
+            con.execute(
+                "CREATE TABLE post_codes AS SELECT post_id, "
+                "(row_number() OVER (ORDER BY post_id))::BIGINT AS c FROM p GROUP BY post_id"
+            )
         capped: list[pl.DataFrame] = []
         pair_tables: list[str] = []
         for k, trace in enumerate(self.chosen):
@@ -294,9 +304,14 @@ class _Run:
         # The one placeholder a trace's SQL may use; no str.format, so regex braces stay as written.
         source = trace.sql.replace("{sync_bin_ms}", str(sync_bin_ms))
         # One event per (account, item, instant): a duplicate row is not a second action.
+        post, coded = (
+            ("min(pc.c)", "LEFT JOIN post_codes pc ON pc.post_id = x.post_id")
+            if self.codes_posts
+            else ("min(x.post_id)", "")
+        )
         con.execute(
-            f"""CREATE TABLE raw_{k} AS SELECT acc.a, x.item, x.t, min(x.post_id) AS post_id
-                FROM ({source}) x JOIN acc USING (account_id)
+            f"""CREATE TABLE raw_{k} AS SELECT acc.a, x.item, x.t, {post} AS post_id
+                FROM ({source}) x JOIN acc USING (account_id) {coded}
                 WHERE x.item IS NOT NULL AND x.t IS NOT NULL GROUP BY acc.a, x.item, x.t"""
         )
         con.execute(
@@ -640,7 +655,8 @@ class _Run:
         """
         con = self.con
         con.execute("CREATE OR REPLACE TEMP TABLE slim (k INTEGER, a INTEGER, b INTEGER, i INTEGER)")
-        con.execute("CREATE OR REPLACE TEMP TABLE acted (k INTEGER, side INTEGER, post VARCHAR)")
+        post_type = "BIGINT" if self.codes_posts else "VARCHAR"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE acted (k INTEGER, side INTEGER, post {post_type})")
         edges, evidence = [], []
         for k, trace in enumerate(self.chosen):
             mine = flagged.filter(pl.col("k") == k).drop("k")
@@ -671,12 +687,19 @@ class _Run:
                 .join(mine, on=["a", "b"])
                 .join(self._expected(k, mine), on=["a", "b"])
             )
+            if self.codes_posts:
+                post_a, post_b = "qa.post_id", "qb.post_id"
+                posts = (
+                    "LEFT JOIN post_codes qa ON qa.c = pr.ex.pa LEFT JOIN post_codes qb ON qb.c = pr.ex.pb"
+                )
+            else:
+                post_a, post_b, posts = "pr.ex.pa", "pr.ex.pb", ""
             evidence.append(
                 con.sql(
                     f"""SELECT '{trace.name}' AS trace, x.account_id AS account_a, y.account_id AS account_b,
-                               it.item, pr.ex.pa AS post_id_a, pr.ex.pb AS post_id_b,
+                               it.item, {post_a} AS post_id_a, {post_b} AS post_id_b,
                                pr.ex.ta AS time_a, pr.ex.tb AS time_b, pr.gap / 1000.0 AS gap_s, pr.rank
-                        FROM per_item pr JOIN items_{k} it ON it.i = pr.i {names}
+                        FROM per_item pr JOIN items_{k} it ON it.i = pr.i {names} {posts}
                         WHERE pr.rank <= {self.params.max_examples}"""
                 ).pl()
             )

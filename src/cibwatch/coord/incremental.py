@@ -68,10 +68,12 @@ class CoactionState:
         co-actions when they were made under ``params``; ``sql_for(events, left=None)`` is the
         trace's ``coaction_sql``. Keeps the window's events and co-actions for the next detection."""
         assert self._next is not None, "call begin() first"
+        # Kept by names (account, item, post id): this run's codes are not the next run's.
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE cur_ev AS
-                SELECT acc.account_id, it.item, e.t, e.post_id, e.a, e.i
-                FROM evu_{k} e JOIN acc USING (a) JOIN items_{k} it USING (i)"""
+                SELECT acc.account_id, it.item, e.t, pc.post_id, e.a, e.i, e.post_id AS c
+                FROM evu_{k} e JOIN acc USING (a) JOIN items_{k} it USING (i)
+                LEFT JOIN post_codes pc ON pc.c = e.post_id"""
         )
         kept = self.previous.get("traces", {}).get(trace)
         if kept is None or kept["params"] != params:
@@ -120,27 +122,30 @@ class CoactionState:
                 ANTI JOIN dirty d ON d.item = c.item"""
         )
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE ev_new AS SELECT c.a, c.i, c.t, c.post_id FROM ev_clean c
+            f"""CREATE OR REPLACE TEMP TABLE ev_new AS SELECT c.a, c.i, c.t, c.c AS post_id FROM ev_clean c
                 ANTI JOIN {events} p {same}"""
         )
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE ev_old AS SELECT c.a, c.i, c.t, c.post_id FROM ev_clean c
+            f"""CREATE OR REPLACE TEMP TABLE ev_old AS SELECT c.a, c.i, c.t, c.c AS post_id FROM ev_clean c
                 SEMI JOIN {events} p {same}"""
         )
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE ev_dirty AS SELECT c.a, c.i, c.t, c.post_id FROM cur_ev c
+            """CREATE OR REPLACE TEMP TABLE ev_dirty AS SELECT c.a, c.i, c.t, c.c AS post_id FROM cur_ev c
                SEMI JOIN dirty d ON d.item = c.item"""
         )
-        # Kept co-actions of clean items, back on this run's account and item codes.
+        # Kept co-actions of clean items, back on this run's account, item and post codes.
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE kept_pi AS
                 SELECT xa.a AS a, xb.a AS b, it.i AS i, p.episode, p.stratum, p.n_co, p.gap,
-                       p.first_t, p.last_t, p.ex
+                       p.first_t, p.last_t,
+                       struct_pack(pa := qa.c, pb := qb.c, ta := p.ex.ta, tb := p.ex.tb) AS ex
                 FROM {coactions} p ANTI JOIN dirty d ON d.item = p.item
                 JOIN acc xa ON xa.account_id = p.account_a JOIN acc xb ON xb.account_id = p.account_b
-                JOIN items_{k} it ON it.item = p.item"""
+                JOIN items_{k} it ON it.item = p.item
+                LEFT JOIN post_codes qa ON qa.post_id = p.ex.pa
+                LEFT JOIN post_codes qb ON qb.post_id = p.ex.pb"""
         )
-        all_clean = "(SELECT a, i, t, post_id FROM ev_clean)"
+        all_clean = "(SELECT a, i, t, c AS post_id FROM ev_clean)"
         new_first = sql_for(all_clean, left="ev_new")  # pairs whose account-a event is new
         old_first = sql_for("ev_new", left="ev_old")  # the others: account-a old, account-b new
         added = f"SELECT * FROM ({new_first}) UNION ALL SELECT * FROM ({old_first})"
@@ -164,9 +169,12 @@ class CoactionState:
         )
         con.execute(
             f"""COPY (SELECT xa.account_id AS account_a, xb.account_id AS account_b, it.item, p.episode,
-                             p.stratum, p.n_co, p.gap, p.first_t, p.last_t, p.ex
+                             p.stratum, p.n_co, p.gap, p.first_t, p.last_t,
+                             struct_pack(pa := qa.post_id, pb := qb.post_id, ta := p.ex.ta, tb := p.ex.tb)
+                                 AS ex
                       FROM pi_{k} p JOIN acc xa ON xa.a = p.a JOIN acc xb ON xb.a = p.b
-                      JOIN items_{k} it ON it.i = p.i)
+                      JOIN items_{k} it ON it.i = p.i
+                      LEFT JOIN post_codes qa ON qa.c = p.ex.pa LEFT JOIN post_codes qb ON qb.c = p.ex.pb)
                 TO {sql.literal(target / "coactions.parquet")} (FORMAT parquet)"""
         )
         self._saved[trace] = {"dir": target.name, "params": params}

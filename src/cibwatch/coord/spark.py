@@ -326,6 +326,7 @@ def detect_on_spark(
         """The embedded run, with the case read by Spark and the per-pair steps on the executors."""
 
         con: SparkSQL  # type: ignore[assignment]
+        codes_posts = False  # a global ordering of every post would be one task
 
         def _source(self, table: str) -> str:
             return read_case_table(self.con, self.case, table, f"case_{table}")

@@ -32,24 +32,34 @@ _PERMUTATIONS = np.random.default_rng(1)
 _PERM_A = _PERMUTATIONS.integers(1, int(_PRIME), NUM_PERM, dtype=np.uint64)
 _PERM_B = _PERMUTATIONS.integers(0, int(_PRIME), NUM_PERM, dtype=np.uint64)
 _BAND_MULTIPLIERS = np.random.default_rng(2).integers(1, 2**63, ROWS, dtype=np.uint64)
+_KEY_BLOCK = 16_384  # texts per block of lsh_keys
 
 
 def lsh_keys(text_ids: np.ndarray, token_hashes: np.ndarray, n_texts: int) -> np.ndarray:
     """(n_texts, BANDS) LSH bucket keys from the texts' token hashes (``text_ids`` sorted, every
     text has a token): texts that share a band's key are candidates. The MinHash signature is
-    computed a band's ``ROWS`` permutations at a time: whole, four million texts' would be 2 GB."""
+    computed a block of texts and a permutation at a time, in place: whole, four million texts'
+    would be 2 GB, and a block's scratch stays in the processor's cache."""
     hashes = token_hashes.astype(np.uint64)
     folded = (hashes >> np.uint64(32)) ^ (hashes & np.uint64(0xFFFFFFFF))
-    starts = np.flatnonzero(np.r_[True, text_ids[1:] != text_ids[:-1]])
+    starts = np.r_[np.flatnonzero(np.r_[True, text_ids[1:] != text_ids[:-1]]), folded.size]
     keys = np.empty((n_texts, BANDS), dtype=np.uint64)
-    band = np.empty((n_texts, ROWS), dtype=np.uint64)
-    for b in range(BANDS):
-        for row in range(ROWS):
-            k = b * ROWS + row
-            # a < 2^31 and the folded hash < 2^32: the product fits in 64 bits.
-            band[:, row] = np.minimum.reduceat((_PERM_A[k] * folded + _PERM_B[k]) % _PRIME, starts)
-        # uint64 arithmetic wraps: the key is a hash of the band's four minima.
-        keys[:, b] = (band * _BAND_MULTIPLIERS).sum(axis=1, dtype=np.uint64)
+    band = np.empty((_KEY_BLOCK, ROWS), dtype=np.uint64)
+    for lo in range(0, n_texts, _KEY_BLOCK):
+        hi = min(lo + _KEY_BLOCK, n_texts)
+        block = folded[starts[lo] : starts[hi]]
+        first = starts[lo:hi] - starts[lo]
+        scratch = np.empty_like(block)
+        for b in range(BANDS):
+            for row in range(ROWS):
+                k = b * ROWS + row
+                # a < 2^31 and the folded hash < 2^32: the product fits in 64 bits.
+                np.multiply(block, _PERM_A[k], out=scratch)
+                np.add(scratch, _PERM_B[k], out=scratch)
+                np.remainder(scratch, _PRIME, out=scratch)
+                band[: hi - lo, row] = np.minimum.reduceat(scratch, first)
+            # uint64 arithmetic wraps: the key is a hash of the band's four minima.
+            keys[lo:hi, b] = (band[: hi - lo] * _BAND_MULTIPLIERS).sum(axis=1, dtype=np.uint64)
     return keys
 
 
