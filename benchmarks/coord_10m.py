@@ -108,7 +108,7 @@ def _child_detect(case_dir: str, out_dir: str) -> None:
     seconds = time.perf_counter() - started
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    names = ("edges", "accounts", "clusters")
+    names = ("edges", "evidence", "accounts", "clusters")
     compared: dict[str, bool] = {}
     for name in names:
         frame: pl.DataFrame = getattr(result, name)

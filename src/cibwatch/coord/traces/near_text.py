@@ -84,13 +84,14 @@ def near_duplicate_groups(texts: list[str], keys: np.ndarray, threshold: float) 
     band's pairs are checked in rounds (``_confirmed_components``): the bucket's first text against
     the others first, which joins a bucket of copies in one round, then what is still apart.
     """
-    labels = np.arange(len(texts))
+    parent = np.arange(len(texts))
     text_array = np.asarray(texts, dtype=object)
     for band in range(BANDS):
         star, rest = _band_candidates(keys[:, band])
         for first, second in (star, rest):
-            labels = _confirmed_components(text_array, first, second, labels, threshold)
-    return labels
+            _confirmed_components(text_array, first, second, parent, threshold)
+    _flatten(parent)
+    return parent
 
 
 def _band_candidates(keys: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -119,23 +120,25 @@ def _band_candidates(keys: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], t
 
 
 def _confirmed_components(
-    texts: np.ndarray, first: np.ndarray, second: np.ndarray, labels: np.ndarray, threshold: float
-) -> np.ndarray:
-    """``labels`` (each text's smallest group member) after joining the confirmed pairs.
+    texts: np.ndarray, first: np.ndarray, second: np.ndarray, parent: np.ndarray, threshold: float
+) -> None:
+    """Join the groups of the confirmed pairs in ``parent`` (a forest: each text points to a
+    smaller text of its group, a group's smallest text to itself).
 
     Round r checks up to 2^r pairs between each two groups still apart (one at first: copies join
     at once; more as checks fail: two groups that stay apart need every pair between them
     checked). A checked pair leaves, and pairs whose groups were joined meanwhile need no check.
     Every pair is thus checked or already joined, so the result is the components of all
-    confirmed pairs, in whatever order.
+    confirmed pairs, in whatever order. Only the groups a round joins are touched, so a round
+    costs its pairs, not the number of texts.
     """
     from rapidfuzz.distance import Indel
     from rapidfuzz.process import cpdist
 
-    n = len(labels)
+    n = len(parent)
     quota = 1
     while len(first):
-        lo, hi = labels[first], labels[second]
+        lo, hi = _group_of(parent, first), _group_of(parent, second)
         lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
         apart = lo != hi
         first, second, lo, hi = first[apart], second[apart], lo[apart], hi[apart]
@@ -152,17 +155,42 @@ def _confirmed_components(
         )
         joined = similarity >= threshold
         if joined.any():
-            labels = _merged(labels, lo[pick][joined], hi[pick][joined])
+            _join(parent, lo[pick][joined], hi[pick][joined])
         checked = np.zeros(len(first), dtype=bool)
         checked[pick] = True
         first, second = first[~checked], second[~checked]
         quota *= 2
-    return labels
 
 
-def _merged(labels: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """``labels`` with the groups ``lo`` and ``hi`` (group names) joined, named by their smallest."""
-    return _smallest_connected(len(labels), lo, hi)[labels]
+_DEEPEST = 8  # parent chains longer than this are flattened
+
+
+def _group_of(parent: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """Each node's group: the smallest text it is connected to (the root of its chain)."""
+    group = parent[nodes]
+    for _ in range(_DEEPEST):
+        up = parent[group]
+        if np.array_equal(up, group):
+            return group
+        group = up
+    _flatten(parent)
+    return parent[nodes]
+
+
+def _join(parent: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+    """Join the groups ``lo`` and ``hi`` (roots), each joined group under its smallest root."""
+    roots, index = np.unique(np.concatenate([lo, hi]), return_inverse=True)
+    smallest = _smallest_connected(len(roots), index[: len(lo)], index[len(lo) :])
+    parent[roots] = roots[smallest]  # roots are sorted: the smallest index is the smallest root
+
+
+def _flatten(parent: np.ndarray) -> None:
+    """Point every text at its root."""
+    while True:
+        up = parent[parent]
+        if np.array_equal(up, parent):
+            return
+        parent[:] = up
 
 
 def _smallest_connected(n: int, first: np.ndarray, second: np.ndarray) -> np.ndarray:
