@@ -25,7 +25,8 @@ class ProgressEvent:
     file being read). ``done`` never goes down within a step; ``total`` is None when unknown.
     ``unit`` says what ``done`` and ``total`` count when it is not steps (ingest: ``"bytes"``).
     ``detail`` carries what else a step reports: ingest's ``records`` staged so far, the
-    simulator's ``posts``, the ``phase`` a multi-part step is in.
+    simulator's ``posts``, the ``phase`` a multi-part step is in, and a ``summary`` line on the
+    part just finished (scan: a stage's time and rate), which the CLI prints once above the bars.
     """
 
     stage: str

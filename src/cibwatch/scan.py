@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cibwatch.errors import ConfigError
 from cibwatch.export import write_csv
@@ -27,13 +27,35 @@ from cibwatch.store.case import Case
 class ScanResult:
     out: Path
     seconds: dict[str, float] = field(default_factory=dict)
+    # What each stage went through, as (count, unit): its rate is count / seconds.
+    sizes: dict[str, tuple[int, str]] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+
+    def rate(self, stage: str) -> float | None:
+        """Per second, of the stage's ``sizes`` unit; None for a stage without one."""
+        if stage not in self.sizes or not self.seconds.get(stage):
+            return None
+        return self.sizes[stage][0] / self.seconds[stage]
+
+    def finished(self, stage: str) -> str:
+        """A line on a finished stage: its time and, where it has one, its rate."""
+        line = f"{stage}: {self.seconds[stage]:.1f} s"
+        rate = self.rate(stage)
+        if rate is not None:
+            n, unit = self.sizes[stage]
+            line += f", {n:,} {unit} ({rate:,.0f} {unit}/s)"
+        return line
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "out": str(self.out),
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
+            "per_second": {
+                f"{k} ({self.sizes[k][1]})": round(r, 1)
+                for k in self.seconds
+                if (r := self.rate(k)) is not None
+            },
             "counts": self.counts,
             "files": {k: str(v) for k, v in self.files.items()},
         }
@@ -153,9 +175,10 @@ def _scan(
 
     result = ScanResult(out=out)
 
-    def step(phase: str, done: int, total: int = 5) -> None:
+    def step(phase: str, done: int, total: int = 5, finished: str | None = None) -> None:
         if progress:
-            progress(ProgressEvent("scan", "scan", done, total, detail={"phase": phase}))
+            detail = {"phase": phase} | ({"summary": result.finished(finished)} if finished else {})
+            progress(ProgressEvent("scan", "scan", done, total, detail=detail))
 
     t0 = time.perf_counter()
     if len(inputs) == 1 and (inputs[0] / "case.json").exists():
@@ -177,16 +200,18 @@ def _scan(
             "notes": ingested.notes,
         }
         result.seconds["ingest"] = time.perf_counter() - t0
+        result.sizes["ingest"] = (result.counts["ingest"]["records"], "records")
 
     with Case.open(case_dir) as case:
         t0 = time.perf_counter()
-        step("bot scores", 1)
+        step("bot scores", 1, finished="ingest" if "ingest" in result.seconds else None)
         scored = bots.run(case, bots.BotsParams(), progress=progress)
         result.counts["bot_scored"] = scored.tables["bot_scores"]
         result.seconds["bots"] = time.perf_counter() - t0
+        result.sizes["bots"] = (scored.tables["bot_scores"], "accounts")
 
         t0 = time.perf_counter()
-        step("coordination", 2)
+        step("coordination", 2, finished="bots")
         params = coord.CoordParams(traces=traces, window=window, engine=engine)
         found = coord.run(case, params, progress=progress)
         coord_files = coord.write_outputs(found.result, out / "coord")
@@ -194,9 +219,12 @@ def _scan(
         for table in ("coord_edges", "coord_accounts", "coord_clusters"):
             result.counts[table] = found.tables[table]
         result.seconds["coord"] = time.perf_counter() - t0
+        if case.has_table("posts"):
+            posts = int(cast(int, case.scalar(f"SELECT count(*) FROM {case.table_sql('posts')}")))
+            result.sizes["coord"] = (posts, "posts")
 
         t0 = time.perf_counter()
-        step("campaigns", 3)
+        step("campaigns", 3, finished="coord")
         assembled = campaigns.run(case, campaigns.CampaignsParams(policy=policy or None), progress=progress)
         result.counts["campaigns"] = assembled.tables["campaigns"]
         result.counts["tiers"] = {k: v for k, v in assembled.result.tiers.items() if k != "none"}
@@ -210,10 +238,10 @@ def _scan(
             from cibwatch.report import render
 
             t0 = time.perf_counter()
-            step("report", 4)
+            step("report", 4, finished="campaigns")
             result.files["report"] = render(case, out / "report.html", progress=progress)
             result.seconds["report"] = time.perf_counter() - t0
-        step("done", 5)
+        step("done", 5, finished="report" if report else "campaigns")
     tmp = out / f".scan.json.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
     os.replace(tmp, out / "scan.json")

@@ -127,6 +127,15 @@ def test_the_cli_progress_bars_get_progress_events(tmp_path, monkeypatch):
     phases = ["ingest", "bot scores", "coordination", "campaigns", "done"]
     assert [e.detail["phase"] for e in scan_steps] == phases
     assert {e.step for e in scan_steps} == {"scan"}
+    # Each stage, once finished, says how long it took and, where it has one, its rate.
+    summaries = [str(e.detail["summary"]) for e in scan_steps if "summary" in e.detail]
+    assert [line.split(":")[0] for line in summaries] == ["ingest", "bots", "coord", "campaigns"]
+    assert summaries[0].endswith("records/s)") and summaries[2].endswith("posts/s)")
+    summary = json.loads((tmp_path / "out" / "scan.json").read_text())
+    records = summary["counts"]["ingest"]["records"]
+    assert f"{records:,} records (" in summaries[0]
+    ingest_rate = summary["per_second"]["ingest (records)"]
+    assert records / ingest_rate == pytest.approx(summary["seconds"]["ingest"], abs=0.006)  # seconds to 0.01
     # Each stage's own steps reach the bars too: the long ones are not one silent stretch.
     assert {e.stage for e in steps} >= {"scan", "bots", "coord", "campaigns"}
 

@@ -124,11 +124,18 @@ def step_progress(enabled: bool = True) -> Iterator[Progress | None]:
         console=err_console,
     )
     tasks: dict[str, TaskID] = {}
+    summaries: set[str] = set()
 
     def callback(event: ProgressEvent) -> None:
         if event.step not in tasks:
             tasks[event.step] = progress.add_task(event.step, total=event.total)
-        progress.update(tasks[event.step], completed=event.done, total=event.total)
+        phase = event.detail.get("phase")
+        description = f"{event.step}: {phase}" if phase else event.step
+        progress.update(tasks[event.step], completed=event.done, total=event.total, description=description)
+        summary = event.detail.get("summary")
+        if summary and summary not in summaries:  # a finished part's figures, printed once
+            summaries.add(str(summary))
+            progress.console.print(f"  {summary}", highlight=False, markup=False)
 
     with progress:
         yield callback

@@ -116,8 +116,15 @@ def _summary(result) -> None:
     table = Table(title=f"Scan written to {result.out}", title_justify="left")
     table.add_column("step")
     table.add_column("seconds", justify="right")
+    table.add_column("went through", justify="right")
+    table.add_column("per second", justify="right")
     for name, seconds in result.seconds.items():
-        table.add_row(name, f"{seconds:.1f}")
+        rate = result.rate(name)
+        if rate is None:
+            table.add_row(name, f"{seconds:.1f}", "", "")
+        else:
+            n, unit = result.sizes[name]
+            table.add_row(name, f"{seconds:.1f}", f"{n:,} {unit}", f"{rate:,.0f} {unit}/s")
     print_table(table)
     counts = result.counts
     if "ingest" in counts:
