@@ -383,6 +383,16 @@ class _Run:
         con.execute(f"DROP TABLE evu_{k}")
         self.strata[k] = (slot_ms, window_ms)
         self.recurring[k] = trace.recurring
+        # Each pair's shared items, and which account's strata its expectation is summed over:
+        # the same in every pass of the null model, so counted once.
+        con.execute(
+            f"""CREATE TABLE side_{k} AS
+                WITH obs AS (SELECT a, b, count(DISTINCT (i, episode)) AS n_shared FROM pi_{k} GROUP BY a, b),
+                strata AS (SELECT a, count(*) AS n FROM act_{k} GROUP BY a)
+                -- Each pair is summed over the strata of its account with fewer of them.
+                SELECT o.a, o.b, o.n_shared, sa.n <= sb.n AS a_first FROM obs o
+                JOIN strata sa ON sa.a = o.a JOIN strata sb ON sb.a = o.b"""
+        )
         self._null_model(k, None)
         n_events, n_pairs = con.execute(
             f"SELECT (SELECT count(*) FROM ev_{k}), (SELECT count(*) FROM pairs_{k})"
@@ -468,21 +478,16 @@ class _Run:
         )
         con.execute(
             f"""CREATE OR REPLACE TABLE pairs_{k} AS
-                WITH obs AS (SELECT a, b, count(DISTINCT (i, episode)) AS n_shared FROM pi_{k} GROUP BY a, b),
                 -- Equality joins only: a range condition on the stratum pairs every stratum of one
                 -- account with every stratum of the other (hour strata: billions of rows).
-                x AS (SELECT u.a, u.stratum, u.n * r.rate AS nr
-                      FROM act_{k} u JOIN rate_{k} r USING (stratum)),
+                WITH x AS (SELECT u.a, u.stratum, u.n * r.rate AS nr
+                           FROM act_{k} u JOIN rate_{k} r USING (stratum)),
                 y AS (SELECT a, stratum + d AS stratum,
                              n * CASE WHEN d = 0 THEN 1.0 ELSE {edge_share} END AS w
                       FROM act_{k} CROSS JOIN (VALUES (-1), (0), (1)) AS o(d)),
-                -- Each pair is summed over the strata of its account with fewer of them.
-                strata AS (SELECT a, count(*) AS n FROM act_{k} GROUP BY a),
-                side AS (SELECT o.a, o.b, o.n_shared, sa.n <= sb.n AS a_first FROM obs o
-                         JOIN strata sa ON sa.a = o.a JOIN strata sb ON sb.a = o.b),
                 model AS (
                     SELECT s.a, s.b, s.n_shared, sum(x.nr * y.w) AS expected
-                    FROM side s LEFT JOIN x ON x.a = CASE WHEN s.a_first THEN s.a ELSE s.b END
+                    FROM side_{k} s LEFT JOIN x ON x.a = CASE WHEN s.a_first THEN s.a ELSE s.b END
                     LEFT JOIN y ON y.a = CASE WHEN s.a_first THEN s.b ELSE s.a END AND y.stratum = x.stratum
                     GROUP BY s.a, s.b, s.n_shared)
                 {final}"""
