@@ -172,6 +172,24 @@ def test_a_count_past_int64_is_quarantined_not_a_crash(tmp_path, reader, bad):
         assert report.files[0].stored[table] >= n
 
 
+@pytest.mark.parametrize("link", [{"url": "oops"}, {"url": {"urls": ["oops"]}}, {"url": {"urls": "oops"}}])
+@pytest.mark.parametrize("document", [False, True])
+def test_an_odd_profile_link_costs_its_line_on_both_v1_paths(tmp_path, link, document):
+    # entities.url as a string crashed the JSON Lines path (AttributeError, the whole file lost).
+    bad = _v1_tweet_with(entities=link)
+    if document:  # a JSON array: the document path reads it
+        lines = (FIXTURES / "twitter-v1" / "sample.jsonl").read_bytes().splitlines()
+        path = tmp_path / "tweets.json"
+        path.write_bytes(b"[" + b",\n".join([lines[0], bad, *lines[1:]]) + b"]")
+    else:
+        path = _with_line(tmp_path, "twitter-v1", bad)
+    clean = _baseline(tmp_path, "twitter-v1")
+    report = ingest([path], tmp_path / "case", format="twitter-v1", workers=1)
+    assert report.reconciles and report.files[0].quarantined == clean.quarantined + 1
+    assert report.files[0].stored["posts"] == clean.stored["posts"]
+    assert ["entities.url is not shaped" in r for r in _reasons(tmp_path / "case")] == [True]
+
+
 def test_a_count_past_int64_in_a_csv_is_quarantined(tmp_path):
     rows = (FIXTURES / "io-archive" / "sample_tweets_csv_hashed.csv").read_bytes().splitlines(keepends=True)
     assert b",1200,300," in rows[1]

@@ -25,7 +25,7 @@ def account_from_v1_user(user: dict[str, Any], probed_at: int | None) -> dict[st
         raise ValueError("user object without id")
     created = user.get("created_at")
     url = user.get("url")
-    expanded = (((user.get("entities") or {}).get("url") or {}).get("urls") or [{}])[0].get("expanded_url")
+    expanded = _profile_link(user.get("entities"))
     return {
         "account_id": account_id,
         "screen_name": user.get("screen_name"),
@@ -47,6 +47,26 @@ def account_from_v1_user(user: dict[str, Any], probed_at: int | None) -> dict[st
         "probed_at": probed_at,
         "raw": user,  # serialized by the sink only if the snapshot is kept
     }
+
+
+_ODD_PROFILE_LINK = "user object's entities.url is not shaped as the API gives it ({'urls': [{...}]})"
+
+
+def _profile_link(entities: object) -> str | None:
+    """The expanded link of a user object's ``entities.url``. ValueError (the line goes to
+    quarantine, with this reason) where the entities are not shaped as the API gives them."""
+    if not entities:
+        return None
+    url = entities.get("url") if isinstance(entities, dict) else None
+    if not isinstance(entities, dict) or (url and not isinstance(url, dict)):
+        raise ValueError(_ODD_PROFILE_LINK)
+    urls = url.get("urls") if url else None
+    if not urls:
+        return None
+    if not isinstance(urls, list) or not isinstance(urls[0], dict):
+        raise ValueError(_ODD_PROFILE_LINK)
+    link = urls[0].get("expanded_url")
+    return link if isinstance(link, str) else None
 
 
 def _entities(tweet: dict[str, Any]) -> dict[str, Any]:
@@ -352,10 +372,7 @@ class _FastPath:
     @staticmethod
     def _account(user: _User, account_id: str, probed_at: int, raw: str) -> dict[str, Any]:
         # Counts as given, negative ones too, as ``count`` keeps them on the other paths.
-        expanded = None
-        if user.entities:
-            urls = (user.entities.get("url") or {}).get("urls") or [{}]
-            expanded = urls[0].get("expanded_url") if isinstance(urls[0], dict) else None
+        expanded = _profile_link(user.entities)
         return {
             "account_id": account_id,
             "screen_name": user.screen_name,
