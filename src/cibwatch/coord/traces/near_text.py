@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 
 from cibwatch.coord.traces import Trace, register
@@ -76,7 +77,7 @@ def token_hashes(con: Any, texts: str) -> dict[str, np.ndarray]:
     ).fetchnumpy()
 
 
-def near_duplicate_groups(texts: list[str], keys: np.ndarray, threshold: float) -> np.ndarray:
+def near_duplicate_groups(texts: list[str] | np.ndarray, keys: np.ndarray, threshold: float) -> np.ndarray:
     """For each text, the index of the first text of its near-duplicate group (``keys``: lsh_keys).
 
     The groups are the connected components of the candidate pairs rapidfuzz confirms, each named
@@ -97,7 +98,9 @@ def near_duplicate_groups(texts: list[str], keys: np.ndarray, threshold: float) 
 def _band_candidates(keys: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """One band's candidate pairs: (each bucket's first text, another member), then for buckets of
     up to ``ALL_PAIRS_UP_TO`` texts the other pairs of members; every pair (lower index, higher)."""
-    order = np.argsort(keys, kind="stable")  # a bucket's members by index: its first is its smallest
+    # Most texts are alone in their bucket: only the others are sorted (polars finds them by hash).
+    shared = np.flatnonzero(pl.Series(keys).is_duplicated().to_numpy())
+    order = shared[np.argsort(keys[shared], kind="stable")]  # by index in a bucket: its first is its smallest
     sorted_keys = keys[order]
     bounds = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1], True])
     starts, sizes = bounds[:-1], np.diff(bounds)
@@ -144,12 +147,10 @@ def _confirmed_components(
         first, second, lo, hi = first[apart], second[apart], lo[apart], hi[apart]
         if not len(first):
             break
-        between = lo.astype(np.int64) * n + hi  # the two groups a pair would join
-        order = np.argsort(between, kind="stable")
-        group_key = between[order]
-        group_start = np.flatnonzero(np.r_[True, group_key[1:] != group_key[:-1]])
-        rank = np.arange(len(order)) - np.repeat(group_start, np.diff(np.r_[group_start, len(order)]))
-        pick = order[rank < quota]
+        between = pl.DataFrame({"g": lo.astype(np.int64) * n + hi})  # the two groups a pair would join
+        # Each pair's place, in order, among the pairs between the same two groups (polars groups by hash).
+        rank = between.select(pl.int_range(pl.len()).over("g")).to_series().to_numpy()
+        pick = np.flatnonzero(rank < quota)
         similarity = cpdist(
             texts[first[pick]], texts[second[pick]], scorer=Indel.normalized_similarity, workers=-1
         )
@@ -217,14 +218,11 @@ def _prepare(con: Any, params: dict[str, Any]) -> None:
     )
     tokens = token_hashes(con, "near_text_texts")
     texts_table = con.sql("SELECT h, n FROM near_text_texts ORDER BY id").fetchnumpy()
-    hashes = list(texts_table["h"])
-    texts = list(texts_table["n"])
-    if texts:
+    hashes, texts = np.asarray(texts_table["h"], dtype=object), np.asarray(texts_table["n"], dtype=object)
+    groups = hashes
+    if len(texts):
         keys = lsh_keys(np.asarray(tokens["id"]), np.asarray(tokens["th"]), len(texts))
-        roots = near_duplicate_groups(texts, keys, threshold)
-        groups = [hashes[r] for r in roots]
-    else:
-        groups = []
+        groups = hashes[near_duplicate_groups(texts, keys, threshold)]
     table = pa.table({"h": pa.array(hashes, pa.string()), "grp": pa.array(groups, pa.string())})
     con.register("near_text_groups_arrow", table)
     con.execute("CREATE OR REPLACE TEMP TABLE near_text_groups AS SELECT * FROM near_text_groups_arrow")
