@@ -57,10 +57,14 @@ def _profile_link(entities: object) -> str | None:
     quarantine, with this reason) where the entities are not shaped as the API gives them."""
     if not entities:
         return None
-    url = entities.get("url") if isinstance(entities, dict) else None
-    if not isinstance(entities, dict) or (url and not isinstance(url, dict)):
+    if not isinstance(entities, dict):
         raise ValueError(_ODD_PROFILE_LINK)
-    urls = url.get("urls") if url else None
+    url = entities.get("url")
+    if not url:
+        return None
+    if not isinstance(url, dict):
+        raise ValueError(_ODD_PROFILE_LINK)
+    urls = url.get("urls")
     if not urls:
         return None
     if not isinstance(urls, list) or not isinstance(urls[0], dict):
